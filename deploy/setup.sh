@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Create the project's virtualenv (.venv) and install the project with its test extras.
+# Re-running is cheap: it reinstalls only when pyproject.toml changed.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${PR_VENV:-$ROOT/.venv}"
+PYTHON="${PYTHON:-python3}"
+
+log() { echo "[setup] $*" >&2; }
+
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+  || { log "Python 3.11 or newer is needed (found $("$PYTHON" --version 2>&1))"; exit 1; }
+
+if [ ! -x "$VENV/bin/python" ]; then
+  log "creating virtualenv $VENV"
+  "$PYTHON" -m venv "$VENV"
+fi
+
+STAMP="$VENV/.installed-$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)"
+if [ ! -f "$STAMP" ]; then
+  log "installing pipeline-review and its test dependencies"
+  "$VENV/bin/python" -m pip install -q --upgrade pip
+  "$VENV/bin/python" -m pip install -q -e "$ROOT[test]"
+  rm -f "$VENV"/.installed-* && touch "$STAMP"
+fi

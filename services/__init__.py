@@ -1,0 +1,1 @@
+"""Pipeline Review: ingest, scoring and review services around one shared contract."""

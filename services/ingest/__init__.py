@@ -1,0 +1,1 @@
+"""ingest: turns CRM payloads into canonical deal events on Kafka."""

@@ -1,0 +1,1 @@
+"""Source adapters: vendor payloads to canonical deal events (pure, no I/O)."""

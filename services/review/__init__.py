@@ -1,0 +1,1 @@
+"""review: the lists, deal cards and alert feed over HTTP."""

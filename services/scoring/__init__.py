@@ -1,0 +1,1 @@
+"""scoring: folds deal events into state, ranks the lists, raises alerts."""

@@ -1,0 +1,1 @@
+"""The domain: phases, deal state, scores, lists and alert rules. Pure Python, no I/O."""

@@ -1,0 +1,1 @@
+"""The contracts every service imports: event schema, topics, Redis keys, settings."""

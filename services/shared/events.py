@@ -1,0 +1,158 @@
+"""The canonical deal event: the one shape every source adapter produces.
+
+Fields inside ``changes`` that are absent were not changed; fields present with
+``null`` were cleared in the source. Serialise with :func:`encode_event`, which keeps
+that difference on the wire.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+SCHEMA_VERSION = 1
+
+SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+BUILTIN_SOURCES = ("api", "csv", "salesforce", "hubspot", "pipedrive")
+
+
+class EventType(StrEnum):
+    CREATED = "deal.created"
+    UPDATED = "deal.updated"
+    STAGE_CHANGED = "deal.stage_changed"
+    DISCOUNT_REQUESTED = "deal.discount_requested"
+    CLOSED_WON = "deal.closed_won"
+    CLOSED_LOST = "deal.closed_lost"
+    DELETED = "deal.deleted"
+
+
+Evidence = Literal["known", "unknown"]
+QUALIFICATION_ITEMS = (
+    "economic_buyer",
+    "champion",
+    "pain",
+    "metrics",
+    "decision_criteria",
+    "decision_process",
+)
+
+
+class Qualification(BaseModel):
+    """MEDDIC-style evidence: each item is known or unknown (absent means unchanged)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    economic_buyer: Evidence | None = None
+    champion: Evidence | None = None
+    pain: Evidence | None = None
+    metrics: Evidence | None = None
+    decision_criteria: Evidence | None = None
+    decision_process: Evidence | None = None
+
+
+Money = Annotated[float, Field(ge=0, le=1e15)]
+Percent = Annotated[float, Field(ge=0, le=100)]
+ShortText = Annotated[str, Field(max_length=500)]
+
+
+class DealChanges(BaseModel):
+    """The changed fields of a deal, in canonical names."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: ShortText | None = None
+    account: ShortText | None = None
+    owner_id: ShortText | None = None
+    owner_name: ShortText | None = None
+    team: ShortText | None = None
+    manager_id: ShortText | None = None
+    stage: ShortText | None = None
+    amount: Money | None = None
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None
+    potential_value: Money | None = None
+    close_date: dt.date | None = None
+    probability: Percent | None = Field(default=None, description="Win probability in percent, 0-100.")
+    qualification: Qualification | None = None
+    discount_pct: Percent | None = Field(default=None, description="Requested discount in percent, 0-100.")
+    discount_reason: ShortText | None = None
+    requested_by: ShortText | None = None
+    competitors: list[ShortText] | None = Field(default=None, max_length=50)
+    next_step: ShortText | None = None
+
+
+class DealEvent(BaseModel):
+    """One change to one deal, as every service sees it."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "schema_version": 1,
+                    "event_id": "evt-0001",
+                    "source": "api",
+                    "deal_id": "api:acme-expansion",
+                    "occurred_at": "2026-11-20T09:30:00Z",
+                    "type": "deal.created",
+                    "changes": {
+                        "name": "Acme expansion",
+                        "account": "Acme",
+                        "owner_id": "u-17",
+                        "team": "Central",
+                        "manager_id": "m-3",
+                        "stage": "Prospecting",
+                        "amount": 120000,
+                        "close_date": "2027-03-31",
+                    },
+                }
+            ]
+        },
+    )
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    event_id: Annotated[str, Field(min_length=1, max_length=200)]
+    source: Annotated[str, Field(pattern=SOURCE_NAME.pattern)]
+    deal_id: Annotated[str, Field(min_length=1, max_length=200)]
+    occurred_at: AwareDatetime
+    sequence: int | None = Field(
+        default=None, description="The source's own ordering number, where it has one (tie-breaker)."
+    )
+    type: EventType
+    changes: DealChanges = Field(default_factory=DealChanges)
+
+    @field_validator("deal_id", "event_id")
+    @classmethod
+    def _no_control_characters(cls, value: str) -> str:
+        if any(ord(ch) < 32 for ch in value):
+            raise ValueError("must not contain control characters")
+        return value
+
+    def ordering_key(self) -> tuple[dt.datetime, int]:
+        """Per-deal order: when it happened in the CRM, then the source sequence."""
+        return (self.occurred_at, self.sequence if self.sequence is not None else -1)
+
+    def changed_fields(self) -> dict:
+        """Only the fields the source set (a ``None`` value means cleared)."""
+        return self.changes.model_dump(mode="json", exclude_unset=True)
+
+
+def encode_event(event: DealEvent) -> bytes:
+    """JSON bytes for Kafka, keeping 'absent' and 'null' apart inside ``changes``."""
+    return json.dumps(event.model_dump(mode="json", exclude_unset=True) | _always(event)).encode()
+
+
+def _always(event: DealEvent) -> dict:
+    # Defaults that readers rely on are written even when the producer left them out.
+    return {"schema_version": event.schema_version, "changes": event.changed_fields()}
+
+
+def decode_event(raw: bytes | str | dict) -> DealEvent:
+    """Parse and validate one canonical event from Kafka or HTTP."""
+    if isinstance(raw, dict):
+        return DealEvent.model_validate(raw)
+    return DealEvent.model_validate_json(raw)

@@ -1,0 +1,55 @@
+"""The Redis read-model key layout, in one place for the writer (scoring) and readers.
+
+Layout, with ``p`` the configurable prefix:
+
+- ``p:deal:<deal_id>`` JSON deal card (current state, phase, scores, list item).
+- ``p:rank:leader[:<dim>:<value>]`` sorted set of early-phase open deals by leader score.
+- ``p:rank:manager:<YYYYQn>[:<dim>:<value>]`` sorted set of open deals closing in that
+  quarter, by amount. Bucketing by quarter means the "current quarter" list is chosen at
+  read time, so a deal whose close date enters the horizon appears with no new event.
+- ``p:alerts`` stream of alerts (the stream id is the feed cursor).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FILTER_DIMENSIONS = ("team", "owner", "manager")
+
+
+@dataclass(frozen=True)
+class RedisKeys:
+    prefix: str = "pr"
+
+    def deal(self, deal_id: str) -> str:
+        return f"{self.prefix}:deal:{deal_id}"
+
+    def deal_pattern(self) -> str:
+        return f"{self.prefix}:deal:*"
+
+    def leader_rank(self, dimension: str | None = None, value: str | None = None) -> str:
+        return self._with_filter(f"{self.prefix}:rank:leader", dimension, value)
+
+    def manager_rank(self, quarter: str, dimension: str | None = None, value: str | None = None) -> str:
+        return self._with_filter(f"{self.prefix}:rank:manager:{quarter}", dimension, value)
+
+    def rank_pattern(self) -> str:
+        return f"{self.prefix}:rank:*"
+
+    def alerts_stream(self) -> str:
+        return f"{self.prefix}:alerts"
+
+    def alert_positions(self) -> str:
+        """Hash alert_id -> stream id, so ``?after=<alert_id>`` can be resolved."""
+        return f"{self.prefix}:alert-pos"
+
+    def all_patterns(self) -> list[str]:
+        return [f"{self.prefix}:*"]
+
+    @staticmethod
+    def _with_filter(base: str, dimension: str | None, value: str | None) -> str:
+        if dimension is None:
+            return base
+        if dimension not in FILTER_DIMENSIONS:
+            raise ValueError(f"unknown filter dimension {dimension!r}")
+        return f"{base}:{dimension}:{value}"
