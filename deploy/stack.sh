@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# The whole pipeline on this machine: Kafka, Redis, ingest, scoring, review.
+#
+#   deploy/stack.sh up       install what is missing, start everything, wait, load demo data
+#   deploy/stack.sh down     stop everything this state directory started
+#   deploy/stack.sh status   show what runs
+#   deploy/stack.sh logs     follow the logs
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+export PR_STATE_DIR="${PR_STATE_DIR:-$ROOT/.run}"
+VENV="${PR_VENV:-$ROOT/.venv}"
+PIDS="$PR_STATE_DIR/pids"
+LOGS="$PR_STATE_DIR/logs"
+export PR_KAFKA_HOST="${PR_KAFKA_HOST:-127.0.0.1}" PR_KAFKA_PORT="${PR_KAFKA_PORT:-9092}"
+export PR_REDIS_HOST="${PR_REDIS_HOST:-127.0.0.1}" PR_REDIS_PORT="${PR_REDIS_PORT:-6379}"
+export PR_KAFKA_BOOTSTRAP="${PR_KAFKA_BOOTSTRAP:-$PR_KAFKA_HOST:$PR_KAFKA_PORT}"
+export PR_REDIS_URL="${PR_REDIS_URL:-redis://$PR_REDIS_HOST:$PR_REDIS_PORT/0}"
+INGEST_PORT="${PR_INGEST_PORT:-8001}" REVIEW_PORT="${PR_REVIEW_PORT:-8002}" SCORING_PORT="${PR_SCORING_WEB_PORT:-8003}"
+export PR_SCORING_DATA_DIR="${PR_SCORING_DATA_DIR:-$PR_STATE_DIR/scoring}"
+DEMO="${PR_DEMO:-1}"
+SERVICES=(ingest scoring review)
+
+log() { echo "[stack] $*" >&2; }
+
+service_running() { [ -f "$PIDS/$1.pid" ] && kill -0 "$(cat "$PIDS/$1.pid")" 2>/dev/null; }
+
+start_service() {
+  local name="$1"
+  if service_running "$name"; then log "$name already running"; return 0; fi
+  log "starting $name (log: $LOGS/$name.log)"
+  nohup "$VENV/bin/pr-$name" >>"$LOGS/$name.log" 2>&1 &
+  echo $! > "$PIDS/$name.pid"
+}
+
+wait_ready() {
+  local name="$1" url="$2" timeout="${3:-90}" waited=0
+  until curl -fsS -o /dev/null "$url" 2>/dev/null; do
+    if ! service_running "$name"; then log "$name exited; last lines of $LOGS/$name.log:"; tail -20 "$LOGS/$name.log" >&2; exit 1; fi
+    if [ "$waited" -ge "$((timeout * 2))" ]; then log "$name not ready after ${timeout}s ($url)"; exit 1; fi
+    sleep 0.5; waited=$((waited + 1))
+  done
+  log "$name ready"
+}
+
+up() {
+  mkdir -p "$PIDS" "$LOGS"
+  "$HERE/setup.sh"
+  "$HERE/kafka.sh" start
+  "$HERE/redis.sh" start
+  "$VENV/bin/pr-admin" create-topics
+  start_service scoring
+  start_service ingest
+  start_service review
+  wait_ready ingest "http://127.0.0.1:$INGEST_PORT/readyz"
+  wait_ready review "http://127.0.0.1:$REVIEW_PORT/readyz"
+  wait_ready scoring "http://127.0.0.1:$SCORING_PORT/readyz" 120
+  if [ "$DEMO" = "1" ]; then load_demo; fi
+  cat <<MSG
+
+Pipeline Review is up.
+  dashboard     http://127.0.0.1:$REVIEW_PORT/
+  leader list   http://127.0.0.1:$REVIEW_PORT/v1/lists/leader
+  manager list  http://127.0.0.1:$REVIEW_PORT/v1/lists/manager
+  review API    http://127.0.0.1:$REVIEW_PORT/docs
+  ingest API    http://127.0.0.1:$INGEST_PORT/docs
+  scoring       http://127.0.0.1:$SCORING_PORT/readyz
+  Kafka         $PR_KAFKA_BOOTSTRAP      Redis  $PR_REDIS_URL
+  logs          make logs            stop: make down
+MSG
+}
+
+load_demo() {
+  log "loading demo data through ingest"
+  "$VENV/bin/pr-demo" --ingest-url "http://127.0.0.1:$INGEST_PORT"
+  # Wait until scoring has folded the demo so the lists are not empty when we return.
+  local waited=0
+  until [ "$(curl -fsS "http://127.0.0.1:$REVIEW_PORT/v1/lists/leader?limit=1" | "$VENV/bin/python" -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')" != "0" ]; do
+    if [ "$waited" -ge 120 ]; then log "demo data did not reach the lists within 60s"; exit 1; fi
+    sleep 0.5; waited=$((waited + 1))
+  done
+  log "demo data visible on the lists"
+}
+
+down() {
+  for name in "${SERVICES[@]}"; do
+    if service_running "$name"; then
+      local pid; pid="$(cat "$PIDS/$name.pid")"
+      log "stopping $name (pid $pid)"
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+    rm -f "$PIDS/$name.pid"
+  done
+  "$HERE/redis.sh" stop
+  "$HERE/kafka.sh" stop
+}
+
+status() {
+  for name in "${SERVICES[@]}"; do
+    if service_running "$name"; then echo "$name: running (pid $(cat "$PIDS/$name.pid"))"; else echo "$name: stopped"; fi
+  done
+  if "$HERE/kafka.sh" status; then echo "kafka: running"; else echo "kafka: stopped"; fi
+  if "$HERE/redis.sh" status; then echo "redis: running"; else echo "redis: stopped"; fi
+}
+
+logs() { mkdir -p "$LOGS"; tail -n 50 -F "$LOGS"/*.log; }
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  logs) logs ;;
+  *) echo "usage: $0 up|down|status|logs" >&2; exit 2 ;;
+esac

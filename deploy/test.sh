@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# `make test`: install, start a throw-away Kafka and Redis on their own ports, run pytest.
+# Exits with pytest's status; stops the test Kafka and Redis whatever happens.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+export PR_STATE_DIR="$ROOT/.run/test"
+export PR_KAFKA_PORT="${PR_TEST_KAFKA_PORT:-39092}" PR_KAFKA_CONTROLLER_PORT="${PR_TEST_KAFKA_CONTROLLER_PORT:-39093}"
+export PR_REDIS_PORT="${PR_TEST_REDIS_PORT:-36379}"
+export PR_TEST_KAFKA_BOOTSTRAP="127.0.0.1:$PR_KAFKA_PORT"
+export PR_TEST_REDIS_URL="redis://127.0.0.1:$PR_REDIS_PORT/0"
+
+"$HERE/setup.sh"
+# A fresh broker and Redis each run: tests never see an earlier run's data.
+"$HERE/kafka.sh" stop >/dev/null 2>&1 || true
+"$HERE/redis.sh" stop >/dev/null 2>&1 || true
+rm -rf "$PR_STATE_DIR"
+trap '"$HERE/kafka.sh" stop; "$HERE/redis.sh" stop' EXIT
+"$HERE/kafka.sh" start
+"$HERE/redis.sh" start
+
+cd "$ROOT"
+"$ROOT/.venv/bin/python" -m pytest -p no:cacheprovider "$@"

@@ -1,0 +1,211 @@
+"""The ingest HTTP service: the composition root and the canonical-event route."""
+
+from __future__ import annotations
+
+import json
+import logging
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry, Counter, Histogram, make_asgi_app
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from pipeline_review.shared.events import DealEvent, encode_event
+
+from .producer import EventProducer, KafkaUnavailable
+from .settings import IngestSettings
+
+log = logging.getLogger(__name__)
+
+_event_adapter = TypeAdapter(DealEvent)
+
+
+class BadRequest(Exception):
+    """Input that is wrong in a way the client can fix; the message names the field."""
+
+    def __init__(self, status: int, message: str, errors: list[dict[str, Any]] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.errors = errors or []
+
+
+class Accepted(BaseModel):
+    accepted: int
+    event_ids: list[str]
+
+
+def field_path(prefix: str, loc: tuple) -> str:
+    """Render a pydantic error location as ``events[2].changes.amount``."""
+    path = prefix
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def validation_errors(prefix: str, exc: ValidationError) -> list[dict[str, Any]]:
+    return [
+        {"field": field_path(prefix, tuple(err["loc"])), "message": err["msg"], "type": err["type"]}
+        for err in exc.errors(include_url=False)
+    ]
+
+
+async def read_json(request: Request, max_bytes: int) -> Any:
+    """Read a size-limited JSON body, or raise BadRequest."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise BadRequest(413, f"body: larger than {max_bytes} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > max_bytes:
+            raise BadRequest(413, f"body: larger than {max_bytes} bytes")
+    if not body:
+        raise BadRequest(400, "body: empty; send one canonical event or a JSON array of them")
+    try:
+        return json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequest(400, f"body: not valid JSON ({exc})") from None
+
+
+def parse_events(payload: Any, max_batch: int) -> list[DealEvent]:
+    """One event or a batch; all-or-nothing: any invalid item rejects the whole batch."""
+    if isinstance(payload, dict):
+        items, prefix = [payload], "event"
+    elif isinstance(payload, list):
+        items, prefix = payload, "events"
+        if not items:
+            raise BadRequest(422, "events: the batch is empty")
+        if len(items) > max_batch:
+            raise BadRequest(413, f"events: {len(items)} events in one batch; at most {max_batch}")
+    else:
+        raise BadRequest(422, "body: expected a JSON object (one event) or an array of events")
+    events: list[DealEvent] = []
+    errors: list[dict[str, Any]] = []
+    for index, item in enumerate(items):
+        where = f"events[{index}]" if prefix == "events" else "event"
+        try:
+            events.append(_event_adapter.validate_python(item))
+        except ValidationError as exc:
+            errors.extend(validation_errors(where, exc))
+    if errors:
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise BadRequest(422, f"{first['field']}: {first['message']}{more}", errors)
+    return events
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.accepted = Counter("pr_ingest_events_accepted_total", "Events acknowledged by Kafka", ["source"], registry=self.registry)
+        self.rejected = Counter("pr_ingest_requests_rejected_total", "Requests rejected", ["status"], registry=self.registry)
+        self.kafka_latency = Histogram("pr_ingest_kafka_ack_seconds", "Time until Kafka acknowledged a request", registry=self.registry)
+
+
+def create_app(settings: IngestSettings | None = None, producer: EventProducer | None = None) -> FastAPI:
+    """Wire settings, the Kafka producer and the routes."""
+    settings = settings or IngestSettings()
+    producer = producer or EventProducer(settings.common.kafka_bootstrap, timeout=settings.kafka_timeout)
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        await producer.close()
+
+    app = FastAPI(
+        title="Pipeline Review — ingest",
+        version="1",
+        description="Turns CRM payloads into canonical deal events on Kafka. 2xx only after Kafka acknowledged.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.producer = producer
+    app.state.metrics = metrics
+    app.mount("/metrics", make_asgi_app(registry=metrics.registry))
+
+    @app.exception_handler(BadRequest)
+    async def bad_request(_request: Request, exc: BadRequest) -> JSONResponse:
+        metrics.rejected.labels(str(exc.status)).inc()
+        return JSONResponse({"detail": exc.message, "errors": exc.errors}, status_code=exc.status)
+
+    @app.exception_handler(KafkaUnavailable)
+    async def kafka_down(_request: Request, exc: KafkaUnavailable) -> JSONResponse:
+        metrics.rejected.labels("503").inc()
+        return JSONResponse({"detail": f"Kafka unavailable, nothing was accepted: {exc}"}, status_code=503,
+                            headers={"Retry-After": "5"})
+
+    async def publish(events: list[DealEvent]) -> None:
+        records = [(e.deal_id.encode(), encode_event(e)) for e in events]
+        with metrics.kafka_latency.time():
+            await producer.send(settings.common.deal_events_topic, records)
+        for event in events:
+            metrics.accepted.labels(event.source).inc()
+
+    app.state.publish = publish
+
+    @app.post(
+        "/v1/events",
+        status_code=202,
+        response_model=Accepted,
+        summary="Post one canonical deal event or a batch (all-or-nothing)",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "oneOf": [
+                                {"$ref": "#/components/schemas/DealEvent"},
+                                {"type": "array", "items": {"$ref": "#/components/schemas/DealEvent"}, "maxItems": settings.max_batch},
+                            ]
+                        }
+                    }
+                },
+            }
+        },
+        responses={
+            413: {"description": "Body or batch too large"},
+            422: {"description": "Invalid event; `detail` names the field"},
+            503: {"description": "Kafka did not acknowledge; nothing was accepted"},
+        },
+    )
+    async def post_events(request: Request) -> Accepted:
+        payload = await read_json(request, settings.max_body_bytes)
+        events = parse_events(payload, settings.max_batch)
+        await publish(events)
+        return Accepted(accepted=len(events), event_ids=[e.event_id for e in events])
+
+    @app.get("/healthz", summary="Liveness")
+    async def healthz() -> dict:
+        return {"status": "ok", "service": "ingest"}
+
+    @app.get("/readyz", summary="Readiness: Kafka reachable and deal-events exists")
+    async def readyz() -> JSONResponse:
+        ok = await producer.ready(settings.common.deal_events_topic)
+        return JSONResponse({"status": "ready" if ok else "kafka unavailable"}, status_code=200 if ok else 503)
+
+    _register_schemas(app)
+    return app
+
+
+def _register_schemas(app: FastAPI) -> None:
+    """Put DealEvent into the OpenAPI components (the body is parsed by hand for clear errors)."""
+    original = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = original()
+        defs = TypeAdapter(DealEvent).json_schema(ref_template="#/components/schemas/{model}")
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name, sub in defs.pop("$defs", {}).items():
+            components.setdefault(name, sub)
+        components["DealEvent"] = defs
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,131 @@
+"""Reading ranked lists from the Redis read model, with keyset cursors."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline_review.scoring.domain.lists import list_item, manager_horizon
+from pipeline_review.shared.keys import RedisKeys
+
+Clock = Callable[[], dt.datetime]
+
+
+class BadCursor(ValueError):
+    """The cursor was not produced by this API."""
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Position after the last item served: its score and deal id (ties break by id, descending)."""
+
+    score: float
+    member: str
+
+    def encode(self) -> str:
+        raw = json.dumps([self.score, self.member], separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> "Cursor":
+        try:
+            padded = text + "=" * (-len(text) % 4)
+            score, member = json.loads(base64.urlsafe_b64decode(padded.encode()))
+            return cls(float(score), str(member))
+        except Exception:  # noqa: BLE001 - any garbage is the client's mistake
+            raise BadCursor("cursor: not a cursor returned by this API") from None
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+async def ranked_page(redis, key: str, limit: int, cursor: Cursor | None) -> tuple[list[tuple[str, float]], Cursor | None]:
+    """One page of (member, score) from a sorted set, highest first, after ``cursor``."""
+    start = 0
+    if cursor is not None:
+        rank = await redis.zrevrank(key, cursor.member)
+        score = await redis.zscore(key, cursor.member) if rank is not None else None
+        if rank is not None and score == cursor.score:
+            start = rank + 1
+        else:
+            # The last item moved since: count what ranks above its old position.
+            higher = await redis.zcount(key, f"({cursor.score}", "+inf")
+            ties = await redis.zrevrangebyscore(key, cursor.score, cursor.score)
+            start = higher + sum(1 for m in ties if _text(m) > cursor.member)
+    rows = await redis.zrevrange(key, start, start + limit, withscores=True)
+    more = len(rows) > limit
+    rows = [(_text(m), float(s)) for m, s in rows[:limit]]
+    nxt = Cursor(rows[-1][1], rows[-1][0]) if more and rows else None
+    return rows, nxt
+
+
+def _text(member: bytes | str) -> str:
+    return member.decode() if isinstance(member, bytes) else member
+
+
+class ListReader:
+    """The leader and manager lists, filtered and paged."""
+
+    def __init__(self, redis, keys: RedisKeys, clock: Clock, horizon_quarters: int = 1):
+        self.redis = redis
+        self.keys = keys
+        self.clock = clock
+        self.horizon_quarters = horizon_quarters
+
+    def leader_key(self, dimension: str | None, value: str | None) -> str:
+        return self.keys.leader_rank(dimension, value)
+
+    async def manager_key(self, dimension: str | None, value: str | None) -> str:
+        quarters = manager_horizon(self.clock().date(), self.horizon_quarters)
+        sources = [self.keys.manager_rank(q, dimension, value) for q in quarters]
+        if len(sources) == 1:
+            return sources[0]
+        # Several quarters: a short-lived union, rebuilt at most every few seconds.
+        union = f"{self.keys.prefix}:tmp:manager:{'+'.join(quarters)}:{dimension}:{value}"
+        if not await self.redis.exists(union):
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.zunionstore(union, sources, aggregate="MAX")
+                pipe.expire(union, 5)
+                await pipe.execute()
+        return union
+
+    async def page(self, which: str, filters: dict[str, str], limit: int, cursor: Cursor | None,
+                   min_amount: float | None = None) -> Page:
+        """A page of list items, in rank order."""
+        dimension, value = next(iter(filters.items())) if filters else (None, None)
+        key = self.leader_key(dimension, value) if which == "leader" else await self.manager_key(dimension, value)
+        items: list[dict[str, Any]] = []
+        next_cursor = cursor
+        # Filters beyond the first (and min_amount) are applied on the cards; keep reading
+        # pages until this one is full or the ranking is exhausted.
+        while True:
+            rows, next_cursor = await ranked_page(self.redis, key, limit, next_cursor)
+            if rows:
+                cards = await self.redis.mget([self.keys.deal(m) for m, _ in rows])
+                for (member, _score), raw in zip(rows, cards):
+                    if raw is None:
+                        continue
+                    item = list_item(json.loads(raw), which)
+                    if _matches(item, filters, min_amount):
+                        items.append(item)
+                        if len(items) == limit:
+                            last = Cursor(_score, member)
+                            return Page(items, last.encode() if (next_cursor or member != rows[-1][0]) else None)
+            if next_cursor is None:
+                return Page(items, None)
+
+
+FILTER_FIELDS = {"team": "team", "owner": "owner_id", "manager": "manager_id"}
+
+
+def _matches(item: dict[str, Any], filters: dict[str, str], min_amount: float | None) -> bool:
+    if any(str(item.get(FILTER_FIELDS[dim], "")) != value for dim, value in filters.items()):
+        return False
+    return min_amount is None or float(item.get("amount") or 0) >= min_amount

@@ -1,0 +1,86 @@
+"""The faust worker: the composition root of the scoring service."""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+import redis.asyncio as aioredis
+
+from pipeline_review.shared.stages import StageMap
+
+from .processor import DealProcessor, encode_alert
+from .settings import ScoringSettings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: ScoringSettings | None = None) -> faust.App:
+    """Build the faust app: the deal table with its changelog, the folding agent, health pages."""
+    settings = settings or ScoringSettings()
+    common = settings.common
+    stage_map = StageMap.load(common.stage_map_file)
+    app = faust.App(
+        settings.app_id,
+        broker=[f"kafka://{host}" for host in common.kafka_bootstrap.split(",")],
+        store="memory://",
+        datadir=settings.data_dir,
+        topic_partitions=common.deal_event_partitions,
+        topic_replication_factor=1,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.session_timeout,
+        broker_heartbeat_interval=settings.heartbeat_interval,
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        web_in_thread=False,
+        producer_acks=-1,
+        table_standby_replicas=0,
+    )
+    deal_events = app.topic(common.deal_events_topic, key_type=bytes, value_type=bytes, value_serializer="raw",
+                            key_serializer="raw", partitions=common.deal_event_partitions)
+    deal_alerts = app.topic(common.deal_alerts_topic, key_type=bytes, value_type=bytes, value_serializer="raw",
+                            key_serializer="raw")
+    # use_partitioner: changelog records go to partition murmur2(deal_id), the same
+    # partition as the deal's events, so a batch may update many deals safely.
+    deals = app.Table(
+        "deals",
+        default=None,
+        key_type=bytes,  # raw bytes: the very key ingest gives the event, hence the same partition
+        value_type=dict,
+        partitions=common.deal_event_partitions,
+        use_partitioner=True,
+    )
+    redis = aioredis.Redis.from_url(common.redis_url)
+
+    async def send_alert(alert: dict) -> None:
+        await deal_alerts.send(key=alert["deal_id"].encode(), value=encode_alert(alert))
+
+    processor = DealProcessor(deals, redis, common.keys, stage_map, send_alert)
+    app.pr_processor = processor  # type: ignore[attr-defined]
+    app.pr_state = {"batches": 0, "events": 0}  # type: ignore[attr-defined]
+
+    @app.agent(deal_events, name="fold-deals")
+    async def fold_deals(stream):
+        async for batch in stream.take(settings.batch_size, within=settings.batch_within):
+            outcome = await processor.process(list(batch))
+            app.pr_state["batches"] += 1
+            app.pr_state["events"] += len(batch)
+            if outcome.alerts:
+                log.info("raised %d alert(s)", len(outcome.alerts))
+
+    @app.page("/healthz")
+    async def healthz(web, request):
+        return web.json({"status": "ok", "service": "scoring"})
+
+    @app.page("/readyz")
+    async def readyz(web, request):
+        recovered = app.tables.recovery.completed.is_set()
+        try:
+            await redis.ping()
+            redis_ok = True
+        except Exception:  # noqa: BLE001 - any failure means not ready
+            redis_ok = False
+        body = {"recovered": recovered, "redis": redis_ok, **app.pr_state}
+        return web.json(body, status=200 if recovered and redis_ok else 503)
+
+    return app

@@ -1,0 +1,111 @@
+"""Which lists a deal belongs to, with what score, and the item each list shows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline_review.shared.stages import Phase, StageMap
+
+from .scoring import leader_questions, leader_score, manager_questions
+from .state import STATUS_DELETED, DealState
+
+FILTERS = {"team": "team", "owner": "owner_id", "manager": "manager_id"}
+
+
+def quarter_of(day: dt.date) -> str:
+    """Calendar quarter label, e.g. 2026Q4."""
+    return f"{day.year}Q{(day.month - 1) // 3 + 1}"
+
+
+def quarter_bounds(label: str) -> tuple[dt.date, dt.date]:
+    """First and last day of a quarter label."""
+    year, q = int(label[:4]), int(label[5:])
+    first = dt.date(year, 3 * (q - 1) + 1, 1)
+    nxt = dt.date(year + (q == 4), (3 * q) % 12 + 1, 1)
+    return first, nxt - dt.timedelta(days=1)
+
+
+def manager_horizon(today: dt.date, quarters: int = 1) -> list[str]:
+    """The quarters the manager list covers: the current one and the next ``quarters - 1``."""
+    labels = []
+    year, q = today.year, (today.month - 1) // 3 + 1
+    for _ in range(max(1, quarters)):
+        labels.append(f"{year}Q{q}")
+        year, q = (year + 1, 1) if q == 4 else (year, q + 1)
+    return labels
+
+
+@dataclass(frozen=True)
+class Placement:
+    """A deal's place in the read model: its card and its rank entries."""
+
+    card: dict[str, Any]
+    leader_score: float | None  # None: not on the leader list
+    manager_quarter: str | None  # None: not on any manager list
+    amount: float
+    filters: dict[str, str]  # dimension -> value, for the filtered rankings
+
+
+def place(state: DealState, stage_map: StageMap) -> Placement:
+    """Compute the deal card and the list memberships of one deal (pure)."""
+    phase = state.phase(stage_map)
+    deleted = state.status == STATUS_DELETED
+    is_open = not deleted and phase.is_open
+    evidence = state.qualification()
+    amount = float(state.get("amount", 0.0))
+    scored = leader_score(state.fields.get("potential_value"), state.fields.get("amount"), evidence)
+    close_date = state.close_date()
+    on_leader = is_open and phase is Phase.EARLY
+    on_manager = is_open and close_date is not None
+    item = {
+        "deal_id": state.deal_id,
+        "name": state.get("name", ""),
+        "account": state.get("account", ""),
+        "owner_id": state.get("owner_id", ""),
+        "owner_name": state.get("owner_name", ""),
+        "team": state.get("team", ""),
+        "manager_id": state.get("manager_id", ""),
+        "stage": state.get("stage", ""),
+        "phase": "deleted" if deleted else phase.value,
+        "status": state.status,
+        "amount": amount,
+        "currency": state.get("currency", ""),
+        "potential_value": scored.potential_value,
+        "close_date": state.fields.get("close_date"),
+        "probability": state.fields.get("probability"),
+        "qualification": evidence,
+        "leader": {"score": scored.score, "score_parts": scored.parts(), "questions": leader_questions(evidence, state.get("account"))},
+        "manager": {
+            "score": amount,
+            "score_parts": {"amount": amount, "close_date": state.fields.get("close_date"), "formula": "amount, largest first"},
+            "questions": manager_questions(state.fields.get("close_date")),
+        },
+        "discount": {
+            "discount_pct": state.fields.get("discount_pct"),
+            "discount_reason": state.fields.get("discount_reason"),
+            "requested_by": state.fields.get("requested_by"),
+        },
+        "next_step": state.fields.get("next_step"),
+        "competitors": state.fields.get("competitors") or [],
+        "timeline": state.timeline,
+    }
+    filters = {dim: str(state.fields[name]) for dim, name in FILTERS.items() if state.fields.get(name)}
+    return Placement(
+        card=item,
+        leader_score=scored.score if on_leader else None,
+        manager_quarter=quarter_of(close_date) if on_manager and close_date else None,
+        amount=amount,
+        filters=filters,
+    )
+
+
+def list_item(card: dict[str, Any], which: str) -> dict[str, Any]:
+    """The list entry (DESIGN.md shape) for the leader or manager list, from a deal card."""
+    view = card[which]
+    item = {k: v for k, v in card.items() if k not in ("leader", "manager", "timeline", "discount") and not k.startswith("_")}
+    item["score"] = view["score"]
+    item["score_parts"] = view["score_parts"]
+    item["questions"] = view["questions"]
+    return item

@@ -1,0 +1,59 @@
+"""Writes deal placements into the Redis read model (the only place scoring touches Redis)."""
+
+from __future__ import annotations
+
+import json
+from pipeline_review.shared.keys import RedisKeys
+
+from .domain.lists import Placement
+
+
+def rank_entries(keys: RedisKeys, placement: Placement | None) -> dict[str, float]:
+    """Every sorted set the deal belongs in, with its score there."""
+    if placement is None:
+        return {}
+    entries: dict[str, float] = {}
+    if placement.leader_score is not None:
+        entries[keys.leader_rank()] = placement.leader_score
+        for dim, value in placement.filters.items():
+            entries[keys.leader_rank(dim, value)] = placement.leader_score
+    if placement.manager_quarter is not None:
+        entries[keys.manager_rank(placement.manager_quarter)] = placement.amount
+        for dim, value in placement.filters.items():
+            entries[keys.manager_rank(placement.manager_quarter, dim, value)] = placement.amount
+    return entries
+
+
+RANKS_FIELD = "_ranks"
+
+
+def ranks_in_card(raw_card: bytes | str | None) -> dict[str, float]:
+    """The rank entries a stored card says the deal is in (Redis is its own source of truth)."""
+    if not raw_card:
+        return {}
+    return json.loads(raw_card).get(RANKS_FIELD, {})
+
+
+def stage_update(pipe, keys: RedisKeys, deal_id: str, old: dict[str, float], after: Placement) -> None:
+    """Queue on a Redis pipeline the commands that move a deal from its ``old`` entries to ``after``."""
+    new = rank_entries(keys, after)
+    for key in old.keys() - new.keys():
+        pipe.zrem(key, deal_id)
+    for key, score in new.items():
+        if old.get(key) != score:
+            pipe.zadd(key, {deal_id: score})
+    card = dict(after.card)
+    card[RANKS_FIELD] = new
+    pipe.set(keys.deal(deal_id), json.dumps(card, separators=(",", ":")))
+
+
+async def write_placements(redis, keys: RedisKeys, placements: dict[str, Placement]) -> None:
+    """Bring the read model up to date for these deals: one MGET and one MULTI per batch."""
+    if not placements:
+        return
+    deal_ids = list(placements)
+    old_cards = await redis.mget([keys.deal(d) for d in deal_ids])
+    async with redis.pipeline(transaction=True) as pipe:
+        for deal_id, raw in zip(deal_ids, old_cards):
+            stage_update(pipe, keys, deal_id, ranks_in_card(raw), placements[deal_id])
+        await pipe.execute()

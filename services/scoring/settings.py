@@ -1,0 +1,23 @@
+"""Settings of the scoring worker (prefix ``PR_SCORING_``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pipeline_review.shared.settings import CommonSettings
+
+
+class ScoringSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PR_SCORING_", extra="ignore")
+
+    app_id: str = Field("pr-scoring", description="Faust app id = consumer group and changelog topic prefix.")
+    web_host: str = Field("127.0.0.1", description="Host of the worker's health endpoints.")
+    web_port: int = Field(8003, description="Port of the worker's health endpoints (/healthz, /readyz).")
+    batch_size: int = Field(500, ge=1, description="Most events folded per Redis round trip.")
+    batch_within: float = Field(0.05, gt=0, description="Longest wait (s) to fill a batch.")
+    session_timeout: float = Field(10.0, gt=0, description="Kafka consumer session timeout (s).")
+    heartbeat_interval: float = Field(1.0, gt=0, description="Kafka consumer heartbeat interval (s).")
+    data_dir: str = Field(".run/scoring", description="Faust's local data directory.")
+    log_level: str = Field("info", description="Worker log level.")
+    common: CommonSettings = Field(default_factory=CommonSettings)

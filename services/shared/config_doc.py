@@ -1,0 +1,56 @@
+"""Render every setting of every service as the README's configuration table."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings
+
+
+def settings_classes() -> list[type[BaseSettings]]:
+    from pipeline_review.ingest.settings import IngestSettings
+    from pipeline_review.review.settings import ReviewSettings
+    from pipeline_review.scoring.settings import ScoringSettings
+    from pipeline_review.shared.settings import CommonSettings
+
+    return [CommonSettings, IngestSettings, ScoringSettings, ReviewSettings]
+
+
+# Read by the shell scripts under deploy/ (make up, make test), not by the services.
+DEPLOY_VARIABLES = [
+    ("PR_STATE_DIR", ".run", "deploy/: where Kafka and Redis data, logs and pid files live."),
+    ("PR_CACHE_DIR", "~/.cache/pipeline-review", "deploy/: where the Kafka jars fetched from Maven Central are cached."),
+    ("PR_KAFKA_VERSION", "3.9.1", "deploy/: Apache Kafka version to fetch and run."),
+    ("PR_KAFKA_HOST", "127.0.0.1", "deploy/: address the local broker listens on."),
+    ("PR_KAFKA_PORT", "9092", "deploy/: port of the local broker (its controller uses the next port)."),
+    ("PR_KAFKA_HEAP", "-Xms256m -Xmx1g", "deploy/: JVM heap options of the local broker."),
+    ("PR_REDIS_HOST", "127.0.0.1", "deploy/: address the local redis-server listens on."),
+    ("PR_REDIS_PORT", "6379", "deploy/: port of the local redis-server."),
+    ("PR_DEMO", "1", "deploy/: `make up` loads the demo data when 1."),
+    ("PR_TEST_KAFKA_PORT", "39092", "deploy/: port of the throw-away broker `make test` starts."),
+    ("PR_TEST_REDIS_PORT", "36379", "deploy/: port of the throw-away redis-server `make test` starts."),
+]
+
+
+def rows() -> list[tuple[str, str, str]]:
+    """(environment variable, default, meaning) for each setting."""
+    out = list(DEPLOY_VARIABLES)
+    for cls in settings_classes():
+        prefix = cls.model_config.get("env_prefix", "")
+        for name, field in cls.model_fields.items():
+            if name == "common":
+                continue
+            default = field.default
+            shown = "(unset)" if default is None else str(default)
+            if name == "stage_map_file":
+                shown = "the shipped services/shared/stage_maps.toml"
+            out.append((f"{prefix}{name}".upper(), shown, field.description or ""))
+    return out
+
+
+def markdown_table() -> str:
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    lines += [f"| `{var}` | `{default}` | {meaning} |" for var, default, meaning in rows()]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

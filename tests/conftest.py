@@ -1,0 +1,73 @@
+"""Shared fixtures: the real Kafka and Redis that `make test` starts, isolated per test."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from pipeline_review.shared.settings import CommonSettings
+
+HINT = "run the suite with `make test`, which starts a test Kafka and Redis"
+
+
+def _reachable(host_port: str) -> bool:
+    host, _, port = host_port.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    """The test broker; the test fails (never skips) when it is missing."""
+    bootstrap = os.environ.get("PR_TEST_KAFKA_BOOTSTRAP")
+    if not bootstrap:
+        pytest.fail(f"PR_TEST_KAFKA_BOOTSTRAP is not set: {HINT}", pytrace=False)
+    if not _reachable(bootstrap.split(",")[0]):
+        pytest.fail(f"Kafka is not reachable at {bootstrap}: {HINT}", pytrace=False)
+    return bootstrap
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The test Redis; the test fails (never skips) when it is missing."""
+    url = os.environ.get("PR_TEST_REDIS_URL")
+    if not url:
+        pytest.fail(f"PR_TEST_REDIS_URL is not set: {HINT}", pytrace=False)
+    host_port = url.split("//", 1)[1].split("/", 1)[0]
+    if not _reachable(host_port):
+        pytest.fail(f"Redis is not reachable at {url}: {HINT}", pytrace=False)
+    return url
+
+
+@pytest.fixture
+def common_settings(kafka_bootstrap: str, redis_url: str) -> Iterator[CommonSettings]:
+    """Settings with a unique topic and Redis prefix, and the topics created."""
+    from pipeline_review.shared.admin import ensure_topics
+
+    tag = uuid.uuid4().hex[:8]
+    settings = CommonSettings(
+        kafka_bootstrap=kafka_bootstrap,
+        redis_url=redis_url,
+        topic_prefix=f"t{tag}-",
+        redis_prefix=f"t{tag}",
+    )
+    ensure_topics(settings)
+    yield settings
+
+
+def settings_env(settings: CommonSettings) -> dict[str, str]:
+    """The environment variables that give a service these settings."""
+    return {
+        "PR_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "PR_REDIS_URL": settings.redis_url,
+        "PR_TOPIC_PREFIX": settings.topic_prefix,
+        "PR_REDIS_PREFIX": settings.redis_prefix,
+        "PR_DEAL_EVENT_PARTITIONS": str(settings.deal_event_partitions),
+    }
