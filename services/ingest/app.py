@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from contextlib import asynccontextmanager
@@ -14,8 +15,13 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from pipeline_review.shared.events import DealEvent, encode_event
 
+from pipeline_review.shared.stages import StageMap
+
 from .producer import EventProducer, KafkaUnavailable
 from .settings import IngestSettings
+from .source_routes import add_source_routes, dead_letter_record
+from .sources.base import DeadLetter, SourceAdapter
+from .sources.registry import builtin_adapters, load_plugins, make_plugin_adapters
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +58,8 @@ def validation_errors(prefix: str, exc: ValidationError) -> list[dict[str, Any]]
     ]
 
 
-async def read_json(request: Request, max_bytes: int) -> Any:
-    """Read a size-limited JSON body, or raise BadRequest."""
+async def read_json(request: Request, max_bytes: int, raw: bool = False) -> Any:
+    """Read a size-limited JSON body (or its bytes when ``raw``), or raise BadRequest."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise BadRequest(413, f"body: larger than {max_bytes} bytes")
@@ -63,7 +69,9 @@ async def read_json(request: Request, max_bytes: int) -> Any:
         if len(body) > max_bytes:
             raise BadRequest(413, f"body: larger than {max_bytes} bytes")
     if not body:
-        raise BadRequest(400, "body: empty; send one canonical event or a JSON array of them")
+        raise BadRequest(400, "body: empty")
+    if raw:
+        return bytes(body)
     try:
         return json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -102,12 +110,36 @@ class Metrics:
         self.registry = CollectorRegistry()
         self.accepted = Counter("pr_ingest_events_accepted_total", "Events acknowledged by Kafka", ["source"], registry=self.registry)
         self.rejected = Counter("pr_ingest_requests_rejected_total", "Requests rejected", ["status"], registry=self.registry)
+        self.dead_lettered = Counter("pr_ingest_dead_lettered_total", "Items kept on the dead-letter topic", ["source"], registry=self.registry)
         self.kafka_latency = Histogram("pr_ingest_kafka_ack_seconds", "Time until Kafka acknowledged a request", registry=self.registry)
 
 
-def create_app(settings: IngestSettings | None = None, producer: EventProducer | None = None) -> FastAPI:
-    """Wire settings, the Kafka producer and the routes."""
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def source_adapters(settings: IngestSettings, stage_map: StageMap) -> dict[str, SourceAdapter]:
+    """The built-in adapters configured from settings, plus every installed plug-in."""
+    secret = settings.hubspot_client_secret
+    password = settings.pipedrive_password
+    adapters = builtin_adapters(
+        stage_map,
+        hubspot={
+            "client_secret": secret.get_secret_value() if secret else None,
+            "discount_property": settings.hubspot_discount_property,
+            "max_age": settings.hubspot_max_signature_age,
+        },
+        pipedrive={"user": settings.pipedrive_user, "password": password.get_secret_value() if password else None},
+    )
+    adapters.update(make_plugin_adapters(load_plugins(), stage_map))
+    return adapters
+
+
+def create_app(settings: IngestSettings | None = None, producer: EventProducer | None = None,
+               clock=utc_now) -> FastAPI:
+    """Wire settings, the Kafka producer, the source adapters and the routes."""
     settings = settings or IngestSettings()
+    stage_map = StageMap.load(settings.common.stage_map_file)
     producer = producer or EventProducer(settings.common.kafka_bootstrap, timeout=settings.kafka_timeout)
     metrics = Metrics()
 
@@ -146,6 +178,11 @@ def create_app(settings: IngestSettings | None = None, producer: EventProducer |
             metrics.accepted.labels(event.source).inc()
 
     app.state.publish = publish
+
+    async def publish_dead_letters(source: str, letters: list[DeadLetter], received_at: dt.datetime) -> None:
+        records = [(source.encode(), dead_letter_record(source, letter, received_at)) for letter in letters]
+        await producer.send(settings.common.dead_letter_topic, records)
+        metrics.dead_lettered.labels(source).inc(len(letters))
 
     @app.post(
         "/v1/events",
@@ -188,6 +225,8 @@ def create_app(settings: IngestSettings | None = None, producer: EventProducer |
         ok = await producer.ready(settings.common.deal_events_topic)
         return JSONResponse({"status": "ready" if ok else "kafka unavailable"}, status_code=200 if ok else 503)
 
+    add_source_routes(app, source_adapters(settings, stage_map), read_json, publish, publish_dead_letters,
+                      settings.max_body_bytes, clock)
     _register_schemas(app)
     return app
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -75,6 +76,14 @@ def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, r
     async def manager_list(team: Team = None, owner: Owner = None, manager: Manager = None,
                            min_amount: MinAmount = None, limit: Limit = 50, cursor: CursorQ = None) -> ListPage:
         return await list_page("manager", team, owner, manager, min_amount, limit, cursor)
+
+    @app.get("/v1/deals/{deal_id}", summary="The deal card: state, phase, both scores and the event timeline",
+             responses={404: {"description": "No such deal"}})
+    async def deal_card(deal_id: str) -> dict[str, Any]:
+        raw = await redis.get(settings.common.keys.deal(deal_id))
+        if raw is None:
+            raise HTTPException(404, f"deal_id: no deal {deal_id!r}")
+        return {k: v for k, v in json.loads(raw).items() if not k.startswith("_")}
 
     @app.get("/healthz", summary="Liveness")
     async def healthz() -> dict:

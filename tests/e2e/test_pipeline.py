@@ -15,27 +15,6 @@ from tests.services import Service, free_port, scoring_env
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def stack(common_settings, tmp_path):
-    env = settings_env(common_settings)
-    ports = {name: free_port() for name in ("ingest", "review", "scoring")}
-    services = [
-        Service("scoring", env | scoring_env(f"pr-scoring-{uuid.uuid4().hex[:6]}", ports["scoring"], tmp_path),
-                f"http://127.0.0.1:{ports['scoring']}/readyz", tmp_path),
-        Service("ingest", env | {"PR_INGEST_PORT": str(ports["ingest"]), "PR_INGEST_KAFKA_TIMEOUT": "5"},
-                f"http://127.0.0.1:{ports['ingest']}/readyz", tmp_path),
-        Service("review", env | {"PR_REVIEW_PORT": str(ports["review"])},
-                f"http://127.0.0.1:{ports['review']}/readyz", tmp_path),
-    ]
-    try:
-        for service in services:
-            service.start()
-        yield {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-    finally:
-        for service in services:
-            service.stop()
-
-
 def canonical(deal_id, type, minutes, **changes):
     when = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(hours=1) + dt.timedelta(minutes=minutes)
     return {"event_id": f"{deal_id}-{minutes}-{type}", "source": "api", "deal_id": deal_id,
