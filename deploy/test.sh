@@ -5,7 +5,7 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
-export PR_STATE_DIR="$ROOT/.run/test"
+export PR_STATE_DIR="${PR_TEST_STATE_DIR:-$ROOT/.run/test}"
 export PR_KAFKA_PORT="${PR_TEST_KAFKA_PORT:-39092}" PR_KAFKA_CONTROLLER_PORT="${PR_TEST_KAFKA_CONTROLLER_PORT:-39093}"
 export PR_REDIS_PORT="${PR_TEST_REDIS_PORT:-36379}"
 export PR_TEST_KAFKA_BOOTSTRAP="127.0.0.1:$PR_KAFKA_PORT"
