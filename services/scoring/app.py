@@ -35,6 +35,9 @@ def create_app(settings: ScoringSettings | None = None) -> faust.App:
         web_in_thread=False,
         producer_acks=-1,
         table_standby_replicas=0,
+        # Transactions tie the changelog, the alerts and the consumed offsets together:
+        # a crashed worker neither loses nor repeats an alert.
+        processing_guarantee="exactly_once" if settings.exactly_once else "at_least_once",
     )
     deal_events = app.topic(common.deal_events_topic, key_type=bytes, value_type=bytes, value_serializer="raw",
                             key_serializer="raw", partitions=common.deal_event_partitions)
@@ -46,7 +49,7 @@ def create_app(settings: ScoringSettings | None = None) -> faust.App:
         "deals",
         default=None,
         key_type=bytes,  # raw bytes: the very key ingest gives the event, hence the same partition
-        value_type=dict,
+        # No value_type: faust then stores plain JSON dicts (value_type=dict breaks recovery).
         partitions=common.deal_event_partitions,
         use_partitioner=True,
     )

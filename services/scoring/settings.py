@@ -18,6 +18,7 @@ class ScoringSettings(BaseSettings):
     batch_within: float = Field(0.05, gt=0, description="Longest wait (s) to fill a batch.")
     session_timeout: float = Field(10.0, gt=0, description="Kafka consumer session timeout (s).")
     heartbeat_interval: float = Field(1.0, gt=0, description="Kafka consumer heartbeat interval (s).")
+    exactly_once: bool = Field(True, description="Kafka transactions: table changelog, alerts and offsets commit together.")
     data_dir: str = Field(".run/scoring", description="Faust's local data directory.")
     log_level: str = Field("info", description="Worker log level.")
     common: CommonSettings = Field(default_factory=CommonSettings)

@@ -1,0 +1,109 @@
+"""Rebuild the Redis read model from the deal-events topic (after Redis was wiped or lost).
+
+Reads every partition from the beginning to the end offsets taken at the start, folds the
+events with the same pure domain the worker uses, and writes every deal's placement. The
+result equals what the worker wrote, because both are the fold of the same events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from kafka import KafkaConsumer, TopicPartition
+from pydantic import ValidationError
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from pipeline_review.shared.events import decode_event
+from pipeline_review.shared.settings import CommonSettings
+from pipeline_review.shared.stages import StageMap
+
+from .domain.lists import place
+from .domain.state import DealState, apply_event
+from .read_model import write_placements
+
+WRITE_BATCH = 1000
+
+
+@dataclass
+class RebuildSummary:
+    events: int
+    invalid: int
+    deals: int
+    seconds: float
+
+    def __str__(self) -> str:
+        return (f"rebuilt {self.deals} deals from {self.events} events "
+                f"({self.invalid} invalid skipped) in {self.seconds:.1f}s")
+
+
+def read_all_events(settings: CommonSettings, progress: Progress | None = None):
+    """Yield every raw value of deal-events, from the beginning to the end offsets at start."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
+                             client_id="pr-rebuild", consumer_timeout_ms=10_000)
+    try:
+        partitions = consumer.partitions_for_topic(settings.deal_events_topic) or set()
+        assigned = [TopicPartition(settings.deal_events_topic, p) for p in sorted(partitions)]
+        consumer.assign(assigned)
+        consumer.seek_to_beginning(*assigned)
+        ends = consumer.end_offsets(assigned)
+        begins = consumer.beginning_offsets(assigned)
+        task = progress.add_task("events", total=sum(ends[tp] - begins[tp] for tp in assigned)) if progress else None
+        while any(consumer.position(tp) < ends[tp] for tp in assigned):
+            for tp, records in consumer.poll(timeout_ms=1000, max_records=5000).items():
+                wanted = [r.value for r in records if r.offset < ends[tp]]
+                yield from wanted
+                if progress:
+                    progress.advance(task, len(wanted))
+    finally:
+        consumer.close()
+
+
+def fold_all(raw_values, stage_map: StageMap) -> tuple[dict[str, DealState], int, int]:
+    """Fold every event; returns the states, the event count and the invalid count."""
+    states: dict[str, DealState] = {}
+    events = invalid = 0
+    for raw in raw_values:
+        events += 1
+        try:
+            event = decode_event(raw)
+        except (ValidationError, ValueError):
+            invalid += 1
+            continue
+        states[event.deal_id] = apply_event(states.get(event.deal_id), event, stage_map).state
+    return states, events, invalid
+
+
+async def write_all(settings: CommonSettings, states: dict[str, DealState], stage_map: StageMap, wipe: bool) -> None:
+    redis = aioredis.Redis.from_url(settings.redis_url)
+    keys = settings.keys
+    try:
+        if wipe:
+            for pattern in (keys.deal_pattern(), keys.rank_pattern()):
+                batch = []
+                async for key in redis.scan_iter(pattern, count=1000):
+                    batch.append(key)
+                    if len(batch) >= 1000:
+                        await redis.delete(*batch)
+                        batch = []
+                if batch:
+                    await redis.delete(*batch)
+        deal_ids = list(states)
+        for start in range(0, len(deal_ids), WRITE_BATCH):
+            chunk = deal_ids[start:start + WRITE_BATCH]
+            await write_placements(redis, keys, {d: place(states[d], stage_map) for d in chunk})
+    finally:
+        await redis.aclose()
+
+
+def rebuild(settings: CommonSettings, wipe: bool = True, show_progress: bool = True) -> RebuildSummary:
+    """Rebuild the read model from Kafka; safe to run while no worker writes."""
+    started = time.monotonic()
+    stage_map = StageMap.load(settings.stage_map_file)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, disable=not show_progress) as progress:
+        states, events, invalid = fold_all(read_all_events(settings, progress), stage_map)
+    asyncio.run(write_all(settings, states, stage_map, wipe))
+    return RebuildSummary(events=events, invalid=invalid, deals=len(states), seconds=time.monotonic() - started)

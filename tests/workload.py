@@ -1,0 +1,122 @@
+"""A deterministic, realistic stream of deal events, and the read model it must produce."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import random
+
+import redis.asyncio as aioredis
+
+from pipeline_review.scoring.domain.alerts import LATE_STAGE_DISCOUNT, discount_alert
+from pipeline_review.scoring.domain.lists import place
+from pipeline_review.scoring.domain.state import apply_event
+from pipeline_review.scoring.read_model import write_placements
+from pipeline_review.shared.events import DealEvent
+from pipeline_review.shared.keys import RedisKeys
+from pipeline_review.shared.stages import StageMap
+
+STAGES = ["Prospecting", "Qualification", "Needs Analysis", "Value Proposition", "Proposal/Price Quote",
+          "Negotiation/Review"]
+
+
+def deal_stream(n_deals: int, seed: int = 7, today: dt.date | None = None) -> list[DealEvent]:
+    """Created, stage moves, amount changes, discounts and closes, interleaved across deals."""
+    rng = random.Random(seed)
+    today = today or dt.date.today()
+    t0 = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(days=30)
+    events: list[DealEvent] = []
+    for d in range(n_deals):
+        deal_id = f"api:w{seed}-{d:05}"
+        at = t0 + dt.timedelta(minutes=rng.randint(0, 1000))
+        stage = rng.randrange(3)
+        changes = {
+            "name": f"Deal {d}", "account": f"Acct {d % 40}", "owner_id": f"u{d % 9}", "team": ["East", "West", "Central"][d % 3],
+            "manager_id": f"m{d % 3}", "stage": STAGES[stage], "amount": rng.randrange(1, 200) * 1000,
+            "close_date": (today + dt.timedelta(days=rng.randint(-20, 200))).isoformat(),
+            "qualification": {"economic_buyer": rng.choice(["known", "unknown"]), "champion": rng.choice(["known", "unknown"])},
+        }
+        steps = [("deal.created", changes)]
+        for _ in range(rng.randint(0, 6)):
+            roll = rng.random()
+            if roll < 0.4 and stage < len(STAGES) - 1:
+                stage += 1
+                steps.append(("deal.stage_changed", {"stage": STAGES[stage]}))
+            elif roll < 0.6:
+                steps.append(("deal.updated", {"amount": rng.randrange(1, 200) * 1000}))
+            elif roll < 0.75:
+                steps.append(("deal.discount_requested", {"discount_pct": rng.choice([5, 10, 15, 25]), "requested_by": f"u{d % 9}"}))
+            elif roll < 0.8:
+                steps.append(("deal.closed_won", {"stage": "Closed Won"}))
+                break
+            else:
+                steps.append(("deal.updated", {"qualification": {"pain": "known"}}))
+        for i, (kind, ch) in enumerate(steps):
+            at += dt.timedelta(minutes=rng.randint(1, 600))
+            events.append(DealEvent.model_validate({
+                "event_id": f"{deal_id}-{i}", "source": "api", "deal_id": deal_id, "occurred_at": at.isoformat(),
+                "type": kind, "changes": ch}))
+    # Interleave deals but keep each deal's own order (as one Kafka partition would).
+    rng.shuffle(events)
+    events.sort(key=lambda e: (e.deal_id, e.occurred_at))
+    buckets: dict[str, list[DealEvent]] = {}
+    for e in events:
+        buckets.setdefault(e.deal_id, []).append(e)
+    out: list[DealEvent] = []
+    while buckets:
+        for deal_id in list(buckets):
+            if rng.random() < 0.5:
+                out.append(buckets[deal_id].pop(0))
+                if not buckets[deal_id]:
+                    del buckets[deal_id]
+    return out
+
+
+def expected_late_alerts(events: list[DealEvent], stage_map: StageMap) -> set[str]:
+    """The alert ids the stream must raise, once each."""
+    states: dict = {}
+    ids = set()
+    for e in events:
+        applied = apply_event(states.get(e.deal_id), e, stage_map)
+        states[e.deal_id] = applied.state
+        if not applied.duplicate:
+            alert = discount_alert(e, applied.state, stage_map)
+            if alert and alert["kind"] == LATE_STAGE_DISCOUNT:
+                ids.add(alert["alert_id"])
+    return ids
+
+
+async def write_expected(redis_url: str, keys: RedisKeys, events: list[DealEvent], stage_map: StageMap) -> None:
+    """The read model the pure fold gives, written under ``keys``."""
+    states: dict = {}
+    for e in events:
+        states[e.deal_id] = apply_event(states.get(e.deal_id), e, stage_map).state
+    redis = aioredis.Redis.from_url(redis_url)
+    try:
+        await write_placements(redis, keys, {d: place(s, stage_map) for d, s in states.items()})
+    finally:
+        await redis.aclose()
+
+
+async def snapshot(redis_url: str, keys: RedisKeys) -> dict:
+    """Every deal card and ranking under a prefix, with the prefix removed."""
+    redis = aioredis.Redis.from_url(redis_url)
+    out: dict = {}
+    try:
+        async for key in redis.scan_iter(f"{keys.prefix}:*", count=1000):
+            name = key.decode()[len(keys.prefix):]
+            kind = await redis.type(key)
+            if kind == b"zset":
+                out[name] = {m.decode(): s for m, s in await redis.zrange(key, 0, -1, withscores=True)}
+            elif kind == b"string" and ":deal:" in name:
+                card = json.loads(await redis.get(key))
+                card["_ranks"] = {k[len(keys.prefix):]: v for k, v in card.get("_ranks", {}).items()}
+                out[name] = card
+    finally:
+        await redis.aclose()
+    return out
+
+
+def run(coro):
+    return asyncio.run(coro)
