@@ -17,10 +17,12 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 
-STAMP="$VENV/.installed-$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)"
+STAMP="$VENV/.installed-$(cat "$ROOT/pyproject.toml" "$ROOT/plugins/close-source/pyproject.toml" | sha256sum | cut -c1-16)"
 if [ ! -f "$STAMP" ]; then
   log "installing pipeline-review and its test dependencies"
   "$VENV/bin/python" -m pip install -q --upgrade pip
   "$VENV/bin/python" -m pip install -q -e "$ROOT[test]"
+  # The example source plug-in installs from its own package, as a third party's would.
+  "$VENV/bin/python" -m pip install -q -e "$ROOT/plugins/close-source"
   rm -f "$VENV"/.installed-* && touch "$STAMP"
 fi

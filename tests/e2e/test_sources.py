@@ -35,6 +35,8 @@ def card(stack, deal_id: str):
         ("salesforce", "opportunity_create.json", "salesforce:006SM0000001Tb3YAE", "Acme expansion"),
         ("hubspot", "batch_deals.json", "hubspot:1246965", "Initech platform"),
         ("pipedrive", "deal_create.json", "pipedrive:42", "Umbrella Corp pilot"),
+        # The example plug-in, installed from its own package (plugins/close-source).
+        ("close", "opportunity_created.json", "close:oppo_8XyQk2mZp4Lr0bV7nT1wCd", ""),
     ],
 )
 def test_vendor_payload_becomes_a_deal_on_review(stack, source, fixture, deal_id, name):
@@ -42,6 +44,7 @@ def test_vendor_payload_becomes_a_deal_on_review(stack, source, fixture, deal_id
     assert accepted["accepted"] >= 1
     shown = wait_until(lambda: card(stack, deal_id), timeout=15, what=f"{deal_id} on review")
     assert shown["name"] == name
+    assert shown["amount"] > 0
     assert shown["deal_id"] == deal_id
 
 

@@ -1,0 +1,53 @@
+"""The example plug-in, tested from its own package: mapping, and discovery by ingest."""
+
+import datetime as dt
+
+import pytest
+
+from pipeline_review.ingest.sources.base import PayloadError
+from pipeline_review.ingest.sources.registry import load_plugins, make_plugin_adapters
+from pipeline_review.shared.settings import DEFAULT_STAGE_MAP
+from pipeline_review.shared.stages import StageMap
+from pipeline_review_close import CloseAdapter
+
+pytestmark = pytest.mark.unit
+STAGES = StageMap.load(DEFAULT_STAGE_MAP)
+NOW = dt.datetime(2026, 11, 26, tzinfo=dt.timezone.utc)
+
+
+def webhook(action, data=None, previous=None, object_type="opportunity"):
+    return {"subscription_id": "whsub_1", "event": {
+        "id": "ev_5Kp2", "object_type": object_type, "action": action, "object_id": "oppo_8Xy",
+        "date_created": "2026-11-20T10:15:00.123000+00:00", "data": data or {}, "previous_data": previous or {}}}
+
+
+def test_created_opportunity_maps_to_a_canonical_event():
+    result = CloseAdapter(STAGES).map(webhook("created", {
+        "value": 1250000, "value_currency": "USD", "lead_name": "Wayne Enterprises", "status_label": "Active",
+        "user_id": "user_7", "expected_date": "2027-01-15", "confidence": 40}), NOW)
+    [event] = result.events
+    assert event.deal_id == "close:oppo_8Xy" and event.event_id == "close:ev_5Kp2"
+    assert event.type.value == "deal.created"
+    assert event.changed_fields() == {"amount": 12500.0, "currency": "USD", "account": "Wayne Enterprises",
+                                      "stage": "Active", "owner_id": "user_7", "close_date": "2027-01-15",
+                                      "probability": 40.0}
+
+
+def test_update_carries_only_the_changed_fields():
+    result = CloseAdapter(STAGES).map(webhook("updated", {"value": 900000, "note": "call CFO", "status_label": "Active"},
+                                              {"value": 1250000}), NOW)
+    assert result.events[0].changed_fields() == {"amount": 9000.0}
+    assert result.events[0].type.value == "deal.updated"
+
+
+def test_other_objects_are_dead_lettered_and_bad_values_name_the_field():
+    assert CloseAdapter(STAGES).map(webhook("created", object_type="lead"), NOW).dead_letters
+    with pytest.raises(PayloadError, match=r"event.data.value"):
+        CloseAdapter(STAGES).map(webhook("created", {"value": "lots"}), NOW)
+
+
+def test_ingest_discovers_the_plugin_through_its_entry_point():
+    factories = load_plugins()
+    assert "close" in factories
+    adapters = make_plugin_adapters(factories, STAGES)
+    assert isinstance(adapters["close"], CloseAdapter)
