@@ -1,0 +1,185 @@
+"""HTTP routes of the outgoing webhooks: subscribe, list, inspect, unsubscribe, dead letters.
+
+Who may do what follows the caller the review app puts on ``request.state.principal``
+(``name``, ``role``, ``teams``); without one the service runs open and the caller is an
+admin. A ``dashboard`` only reads. A ``manager`` limited to some teams subscribes only to
+alerts of those teams and sees only subscriptions whose team filter lies within them;
+subscriptions out of its scope answer 404, as if they did not exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from pipeline_review.shared.keys import RedisKeys
+
+from .webhooks import Format, Subscription, WebhookFilter, WebhookStore, validate_webhook_url
+
+ROLES = ("admin", "manager", "dashboard")
+
+
+class WebhookCreate(BaseModel):
+    """A subscription request."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "url": "https://hooks.example.com/pipeline-review",
+        "format": "json",
+        "filter": {"teams": ["East"], "min_severity": "medium"},
+        "description": "East team discount alerts",
+    }]})
+
+    url: str = Field(max_length=2048, description="Where alerts are POSTed (http or https).")
+    format: Format = Field("json", description="json (the alert in an envelope) or slack (an incoming-webhook message).")
+    filter: WebhookFilter = Field(default_factory=WebhookFilter, description="Which alerts to send.")
+    description: str | None = Field(None, max_length=500)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return validate_webhook_url(value)
+
+
+class WebhookOut(BaseModel):
+    id: str
+    url: str
+    format: Format
+    filter: WebhookFilter
+    description: str | None
+    created_by: str | None
+    created_at: str
+
+
+class WebhookCreated(WebhookOut):
+    secret: str = Field(description="Signs every delivery; shown only in this answer.")
+
+
+class WebhookDetail(WebhookOut):
+    stats: dict[str, Any] = Field(description="delivered, failed_attempts, dead_letters and the last outcome.")
+
+
+class WebhookPage(BaseModel):
+    items: list[WebhookOut]
+    next_cursor: str | None
+
+
+class DeadLetterPage(BaseModel):
+    items: list[dict[str, Any]] = Field(description="Newest first: subscription, alert, attempts, last error.")
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking: a role and the teams it may see (None = all teams)."""
+
+    name: str | None
+    role: str
+    teams: frozenset[str] | None
+
+
+def caller_of(request: Request) -> Caller:
+    """The caller from ``request.state.principal``; an open service treats everyone as admin."""
+    principal = getattr(request.state, "principal", None)
+    if principal is None:
+        return Caller(None, "admin", None)
+    teams = getattr(principal, "teams", None)
+    return Caller(getattr(principal, "name", None), getattr(principal, "role", ""),
+                  frozenset(teams) if teams is not None else None)
+
+
+def may_see(caller: Caller, flt: WebhookFilter) -> bool:
+    """A subscription is in scope when the caller sees all teams or its team filter lies within the caller's."""
+    if caller.role not in ROLES:
+        return False
+    if caller.role == "admin" or caller.teams is None:
+        return True
+    return flt.teams is not None and set(flt.teams) <= caller.teams
+
+
+def scoped_filter(caller: Caller, flt: WebhookFilter) -> WebhookFilter:
+    """The filter a caller may subscribe with; raises 403 when it reaches beyond the caller's teams.
+
+    A team-limited manager who gives no team filter gets its own teams.
+    """
+    if caller.role not in ("admin", "manager"):
+        raise HTTPException(403, f"role {caller.role or '(none)'!r} may not manage webhooks")
+    if caller.role == "admin" or caller.teams is None:
+        return flt
+    if "teams" not in flt.model_fields_set:
+        return flt.model_copy(update={"teams": sorted(caller.teams)})
+    if flt.teams is None or not set(flt.teams) <= caller.teams:
+        raise HTTPException(403, f"filter.teams: a manager may only subscribe to its own teams ({', '.join(sorted(caller.teams))})")
+    return flt
+
+
+Limit = Annotated[int, Query(ge=1, le=500, description="Page size (default 50, at most 500).")]
+CursorQ = Annotated[str | None, Query(description="next_cursor of the previous page.")]
+
+
+def add_webhook_routes(app: FastAPI, redis, keys: RedisKeys, *, path: str = "/v1/webhooks") -> WebhookStore:
+    """Add the webhook subscription routes to ``app``; returns the store they use."""
+    store = WebhookStore(redis, keys)
+    router = APIRouter(prefix=path, tags=["webhooks"])
+
+    async def visible(request: Request, subscription_id: str) -> tuple[Caller, Subscription]:
+        caller = caller_of(request)
+        sub = await store.get(subscription_id)
+        if sub is None or not may_see(caller, sub.filter):
+            raise HTTPException(404, f"id: no webhook {subscription_id!r}")
+        return caller, sub
+
+    @router.post("", status_code=201, response_model=WebhookCreated, summary="Subscribe a URL to alerts",
+                 responses={403: {"description": "Filter outside the caller's teams, or a read-only caller"},
+                            422: {"description": "Invalid URL, format or filter"}})
+    async def create_webhook(body: WebhookCreate, request: Request, response: Response) -> WebhookCreated:
+        caller = caller_of(request)
+        flt = scoped_filter(caller, body.filter)
+        sub = await store.create(body.url, body.format, flt, body.description, caller.name)
+        response.headers["Location"] = f"{path}/{sub.id}"
+        return WebhookCreated(**sub.public(), secret=sub.secret)
+
+    @router.get("", response_model=WebhookPage, summary="The subscriptions the caller may see")
+    async def list_webhooks(request: Request, limit: Limit = 50, cursor: CursorQ = None) -> WebhookPage:
+        caller = caller_of(request)
+        subs = [s for s in await store.all() if may_see(caller, s.filter)]
+        if cursor is not None:
+            ids = [s.id for s in subs]
+            if cursor not in ids:
+                raise HTTPException(400, "cursor: not a cursor returned by this API")
+            subs = subs[ids.index(cursor) + 1:]
+        page = subs[:limit]
+        return WebhookPage(items=[WebhookOut(**s.public()) for s in page],
+                           next_cursor=page[-1].id if len(subs) > limit else None)
+
+    @router.get("/{subscription_id}", response_model=WebhookDetail, summary="A subscription and its delivery stats",
+                responses={404: {"description": "No such webhook (or not in the caller's scope)"}})
+    async def get_webhook(subscription_id: str, request: Request) -> WebhookDetail:
+        _, sub = await visible(request, subscription_id)
+        return WebhookDetail(**sub.public(), stats=await store.stats(sub.id))
+
+    @router.delete("/{subscription_id}", status_code=204, summary="Unsubscribe",
+                   responses={403: {"description": "A read-only caller"}, 404: {"description": "No such webhook"}})
+    async def delete_webhook(subscription_id: str, request: Request) -> Response:
+        caller, sub = await visible(request, subscription_id)
+        if caller.role not in ("admin", "manager"):
+            raise HTTPException(403, f"role {caller.role!r} may not manage webhooks")
+        await store.delete(sub.id)
+        return Response(status_code=204)
+
+    @router.get("/{subscription_id}/dead-letters", response_model=DeadLetterPage,
+                summary="Deliveries that failed every attempt, newest first",
+                responses={404: {"description": "No such webhook"}})
+    async def dead_letters(subscription_id: str, request: Request, limit: Limit = 50,
+                           cursor: CursorQ = None) -> DeadLetterPage:
+        _, sub = await visible(request, subscription_id)
+        try:
+            items, next_cursor = await store.dead_letters(sub.id, limit, cursor)
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+        return DeadLetterPage(items=items, next_cursor=next_cursor)
+
+    app.include_router(router)
+    return store

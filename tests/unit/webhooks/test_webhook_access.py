@@ -1,0 +1,44 @@
+"""Who may see and create which subscriptions (pure rules behind the routes)."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi import HTTPException
+
+from pipeline_review.review.webhooks import WebhookFilter
+from pipeline_review.review.webhooks_api import Caller, may_see, scoped_filter
+
+pytestmark = pytest.mark.unit
+
+ADMIN = Caller("root", "admin", None)
+EAST = Caller("ann", "manager", frozenset({"East"}))
+ALL_TEAMS_MANAGER = Caller("bob", "manager", None)
+DASHBOARD = Caller("wall", "dashboard", frozenset({"East"}))
+
+
+def test_scope_follows_the_team_filter():
+    assert may_see(ADMIN, WebhookFilter())
+    assert may_see(ALL_TEAMS_MANAGER, WebhookFilter(teams=["West"]))
+    assert may_see(EAST, WebhookFilter(teams=["East"]))
+    assert may_see(DASHBOARD, WebhookFilter(teams=["East"]))
+    assert not may_see(EAST, WebhookFilter(teams=["East", "West"]))
+    assert not may_see(EAST, WebhookFilter())  # all teams reaches beyond East
+    assert not may_see(Caller("x", "guest", None), WebhookFilter())
+
+
+def test_a_team_limited_manager_gets_its_teams_when_it_names_none():
+    assert scoped_filter(EAST, WebhookFilter()).teams == ["East"]
+    assert scoped_filter(EAST, WebhookFilter(teams=["East"])).teams == ["East"]
+    assert scoped_filter(ADMIN, WebhookFilter()).teams is None
+
+
+@pytest.mark.parametrize(("caller", "flt"), [
+    (EAST, WebhookFilter(teams=["West"])),
+    (EAST, WebhookFilter.model_validate({"teams": None})),
+    (DASHBOARD, WebhookFilter(teams=["East"])),
+    (Caller("x", "guest", None), WebhookFilter()),
+])
+def test_out_of_scope_or_read_only_callers_are_forbidden(caller, flt):
+    with pytest.raises(HTTPException) as err:
+        scoped_filter(caller, flt)
+    assert err.value.status_code == 403
