@@ -20,9 +20,12 @@ fi
 STAMP="$VENV/.installed-$(cat "$ROOT/pyproject.toml" "$ROOT/plugins/close-source/pyproject.toml" | sha256sum | cut -c1-16)"
 if [ ! -f "$STAMP" ]; then
   log "installing pipeline-review and its test dependencies"
-  "$VENV/bin/python" -m pip install -q --upgrade pip
-  "$VENV/bin/python" -m pip install -q -e "$ROOT[test]"
-  # The example source plug-in installs from its own package, as a third party's would.
-  "$VENV/bin/python" -m pip install -q -e "$ROOT/plugins/close-source"
+  LOG="$VENV/pip-install.log"
+  {
+    "$VENV/bin/python" -m pip install --upgrade pip &&
+      "$VENV/bin/python" -m pip install -e "$ROOT[test]" &&
+      # The example source plug-in installs from its own package, as a third party's would.
+      "$VENV/bin/python" -m pip install -e "$ROOT/plugins/close-source"
+  } >"$LOG" 2>&1 || { log "pip install failed; last lines of $LOG:"; tail -30 "$LOG" >&2; exit 1; }
   rm -f "$VENV"/.installed-* && touch "$STAMP"
 fi
