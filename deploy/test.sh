@@ -12,6 +12,15 @@ export PR_TEST_KAFKA_BOOTSTRAP="127.0.0.1:$PR_KAFKA_PORT"
 export PR_TEST_REDIS_URL="redis://127.0.0.1:$PR_REDIS_PORT/0"
 
 "$HERE/setup.sh"
+# The dashboard's browser test drives Debian's chromium; a browser is never downloaded.
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "[test] installing Debian's chromium" >&2
+  if [ "$(id -u)" -eq 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+fi
 # A fresh broker and Redis each run: tests never see an earlier run's data.
 "$HERE/kafka.sh" stop >/dev/null 2>&1 || true
 "$HERE/redis.sh" stop >/dev/null 2>&1 || true

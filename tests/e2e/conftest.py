@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from contextlib import contextmanager
 
 import pytest
 
@@ -10,8 +11,9 @@ from tests.conftest import settings_env
 from tests.services import Service, free_port, scoring_env
 
 
-@pytest.fixture
-def stack(common_settings, tmp_path):
+@contextmanager
+def running_stack(common_settings, tmp_path):
+    """ingest, scoring and review as processes; yields their base URLs."""
     env = settings_env(common_settings)
     ports = {name: free_port() for name in ("ingest", "review", "scoring")}
     services = [
@@ -29,5 +31,11 @@ def stack(common_settings, tmp_path):
     finally:
         for service in services:
             service.stop()
+
+
+@pytest.fixture
+def stack(common_settings, tmp_path):
+    with running_stack(common_settings, tmp_path) as urls:
+        yield urls
 
 
