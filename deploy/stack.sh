@@ -75,6 +75,7 @@ load_demo() {
   log "loading demo data (the Maven CRM dataset, dates shifted to today) through ingest"
   "$VENV/bin/pr-import" "$ROOT/data/crm-sales-opportunities/sales_pipeline.csv" --mode import --shift-to today \
     --ingest-url "http://127.0.0.1:$INGEST_PORT"
+  "$VENV/bin/pr-demo-alerts" --ingest-url "http://127.0.0.1:$INGEST_PORT"
   # Wait until scoring has folded the demo so the lists are not empty when we return.
   local waited=0
   until [ "$(curl -fsS "http://127.0.0.1:$REVIEW_PORT/v1/lists/leader?limit=1" | "$VENV/bin/python" -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')" != "0" ]; do

@@ -1,0 +1,65 @@
+"""``pr-demo-alerts``: a few late-stage deals and the discounts asked on them, for the demo.
+
+The Maven dataset has no late stages, so on its own it would leave the alert feed empty.
+These deals use the Salesforce default stages and close this quarter, so they also show
+on the manager list; event ids are fixed, so loading the demo twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import httpx
+import typer
+
+from pipeline_review.scoring.domain.lists import quarter_bounds, quarter_of
+
+DEMO_DEALS = [
+    # deal, account, owner, team, manager, stage, amount, discount %, reason
+    ("Enterprise renewal", "Hooli", "Darcel Schlecht", "Central", "Dustin Brinkmann", "Negotiation/Review", 480_000, 15, "competitor offer"),
+    ("Premium support", "Cyberdyne", "Vicki Laflamme", "West", "Celia Rouche", "Proposal/Price Quote", 150_000, 20, "budget cut"),
+    ("Seat expansion", "Soylent", "Maureen Marcano", "East", "Cara Losch", "Negotiation/Review", 310_000, 8, "end of quarter"),
+    ("Analytics add-on", "Tyrell", "Corliss Cosme", "East", "Cara Losch", "Value Proposition", 90_000, 10, "pilot pricing"),
+]
+
+
+def demo_events(today: dt.date) -> list[dict]:
+    """Canonical events: each deal created in its stage, then a discount requested on it."""
+    _, quarter_end = quarter_bounds(quarter_of(today))
+    start = dt.datetime.combine(today, dt.time(8, 0), dt.timezone.utc)
+    events = []
+    for i, (name, account, owner, team, manager, stage, amount, pct, reason) in enumerate(DEMO_DEALS):
+        deal_id = f"api:demo-{i + 1}"
+        close = min(today + dt.timedelta(days=10 + 7 * i), quarter_end)
+        events.append({
+            "event_id": f"demo-{i + 1}-created", "source": "api", "deal_id": deal_id, "type": "deal.created",
+            "occurred_at": (start + dt.timedelta(minutes=i)).isoformat(),
+            "changes": {"name": name, "account": account, "owner_id": owner, "owner_name": owner, "team": team,
+                        "manager_id": manager, "stage": stage, "amount": amount, "currency": "USD",
+                        "close_date": close.isoformat(),
+                        "qualification": {"economic_buyer": "known", "champion": "known", "pain": "known"}},
+        })
+        events.append({
+            "event_id": f"demo-{i + 1}-discount", "source": "api", "deal_id": deal_id, "type": "deal.discount_requested",
+            "occurred_at": (start + dt.timedelta(minutes=30 + i)).isoformat(),
+            "changes": {"discount_pct": pct, "discount_reason": reason, "requested_by": owner},
+        })
+    return events
+
+
+def main(
+    ingest_url: str = typer.Option("http://127.0.0.1:8001", help="Base URL of ingest."),
+    api_key: str | None = typer.Option(None, envvar="PR_API_KEY", help="API key, when ingest requires one."),
+) -> None:
+    """Post the demo's late-stage deals and discount requests to ingest."""
+    headers = {"X-API-Key": api_key} if api_key else {}
+    events = demo_events(dt.date.today())
+    answer = httpx.post(f"{ingest_url}/v1/events", json=events, headers=headers, timeout=60)
+    if answer.status_code != 202:
+        typer.echo(f"ingest refused the demo alerts: {answer.status_code} {answer.text[:300]}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"posted {len(events)} demo events: {len(DEMO_DEALS)} deals with discount requests")
+
+
+def run() -> None:
+    typer.run(main)
