@@ -1,100 +1,392 @@
-"""The review HTTP service: the composition root and the list routes."""
+"""The review HTTP service: the composition root, the list routes and the alert feed routes."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
-from contextlib import asynccontextmanager
+import logging
+from contextlib import asynccontextmanager, suppress
 from typing import Annotated, Any
 
 import redis.asyncio as aioredis
-from fastapi import FastAPI, HTTPException, Query
+from fastapi import Body, FastAPI, Header, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from prometheus_client import CollectorRegistry, Counter, Gauge, make_asgi_app
+from pydantic import BaseModel, ConfigDict, Field
+from sse_starlette import EventSourceResponse
 
-from .lists import BadCursor, Clock, Cursor, ListReader
+from .access import OPEN_ADMIN, WS_FORBIDDEN, AccessMiddleware, KeyTable, Principal
+from .alert_feed import AlertIngestor, AlertStore
+from .alerts import (
+    AckRequest,
+    AlertFilter,
+    AlertItem,
+    AlertPage,
+    BadAlertCursor,
+    StreamMessage,
+    is_stream_id,
+    parse_stream_id,
+    scoped_teams,
+)
+from .lists import BadCursor, Clock, Cursor, ListReader, page_across_teams
+from .dashboard import add_dashboard_routes
 from .settings import ReviewSettings
+from .streams import HEARTBEAT, AlertHub, follow
+from .webhooks import WebhookDispatcher
+from .webhooks_api import add_webhook_routes
+
+log = logging.getLogger("pipeline_review.review")
 
 
 class ListPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "items": [{"deal_id": "api:acme-expansion", "name": "Acme expansion", "account": "Acme", "owner_id": "u-17",
+                   "team": "Central", "stage": "Prospecting", "phase": "early", "amount": 120000.0,
+                   "potential_value": 120000.0, "close_date": "2027-03-31", "score": 60000.0,
+                   "score_parts": {"potential_value": 120000.0, "winnability": 0.5}, "questions": ["..."]}],
+        "as_of": "2026-11-20T09:30:00Z", "next_cursor": None}]})
+
     items: list[dict[str, Any]] = Field(description="Deals in rank order.")
     as_of: dt.datetime = Field(description="When this answer was read.")
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last page.")
 
 
-# Query parameters shared by the list routes.
+class Problem(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"detail": "team: this key may not read team 'West'"}]})
+
+    detail: str
+
+
+# Query parameters shared by the list and alert routes.
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size (default 50, at most 500).")]
 CursorQ = Annotated[str | None, Query(description="next_cursor of the previous page.")]
 Team = Annotated[str | None, Query(description="Only deals of this team.")]
 Owner = Annotated[str | None, Query(description="Only deals of this owner id.")]
 Manager = Annotated[str | None, Query(description="Only deals of this manager id.")]
 MinAmount = Annotated[float | None, Query(ge=0, description="Only deals with at least this amount.")]
+Kind = Annotated[str | None, Query(description="Only alerts of this kind (late_stage_discount, discount_info).")]
+Since = Annotated[dt.datetime | None, Query(description="Only alerts that occurred at or after this ISO datetime (naive = UTC).")]
+
+ACCESS_ERRORS = {401: {"model": Problem, "description": "No or unknown API key"},
+                 403: {"model": Problem, "description": "The key's role or teams do not allow this"}}
+
+ALERTS_DESCRIPTION = """The alert feed, newest first, paged with `?cursor=` (the `next_cursor` of the previous page).
+
+**Polling** — `?after=<alert_id or cursor>` returns only the alerts newer than that one, **oldest first**,
+so a poller never misses one: process the items in order, remember the `cursor` of the last one, and ask
+`?after=<that cursor>` next time. When more are waiting than `limit`, `next_cursor` is that last cursor
+(ask again at once); when it is null the poller has caught up. `after` and `cursor` cannot be combined.
+
+A manager key sees only its teams' alerts (a `team` outside them is 403)."""
+
+STREAM_DESCRIPTION = """Server-Sent Events: each alert is sent as `id: <cursor>`, `event: alert`, `data: <feed item JSON>`;
+comment lines (`: ping ...`) are heartbeats. Reconnecting with `Last-Event-ID` (browsers do it by themselves)
+or `?cursor=` first replays, oldest first, every alert after that cursor, then follows live: no gaps, no
+duplicates. Without either, the stream starts with alerts arriving from now on. A client that falls too far
+behind is disconnected; it resumes with its last id. Browsers' EventSource cannot set headers: pass the key as
+`?api_key=`."""
+
+SSE_EXAMPLE = ("id: 1763631000123-0\nevent: alert\n"
+               'data: {"alert_id": "al-3f9c2a1b7d04e5c6a8b9", "kind": "late_stage_discount", "cursor": "1763631000123-0", '
+               '"ack": null, "...": "..."}\n\n: ping - 2026-11-20 09:30:15\n\n')
 
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+class Metrics:
+    """The review service's Prometheus metrics, on their own registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.stream_clients = Gauge("review_stream_clients", "Live alert stream clients connected.",
+                                    registry=self.registry)
+        self.stream_dropped = Counter("review_stream_dropped_total", "Live-stream clients dropped for falling behind.",
+                                      registry=self.registry)
+        self.acks = Counter("review_alert_acks_total", "Alert acknowledgements recorded.", registry=self.registry)
+
+
+def principal_of(request: Request | WebSocket) -> Principal:
+    """The caller the access middleware resolved (open mode: an anonymous admin)."""
+    return getattr(request.state, "principal", None) or OPEN_ADMIN
+
+
 def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, redis=None) -> FastAPI:
-    """Wire Redis, the clock and the routes."""
+    """Wire Redis, Kafka, the clock, access control and the routes."""
     settings = settings or ReviewSettings()
     redis = redis or aioredis.Redis.from_url(settings.common.redis_url)
-    lists = ListReader(redis, settings.common.keys, clock, settings.manager_horizon_quarters)
+    keys = settings.common.keys
+    webhooks = WebhookDispatcher(redis, keys, settings.webhook)
+    lists = ListReader(redis, keys, clock, settings.manager_horizon_quarters)
+    store = AlertStore(redis, keys)
+    metrics = Metrics()
+    hub = AlertHub(store, settings.stream_queue_size, on_drop=metrics.stream_dropped.inc)
+    key_table = KeyTable.from_settings(settings.api_keys.get_secret_value() if settings.api_keys else None,
+                                       settings.api_keys_file)
+    ingestor = (AlertIngestor(store, settings.common.kafka_bootstrap, settings.common.deal_alerts_topic,
+                              settings.common.topic_prefix + settings.alert_group)
+                if settings.alert_feed_enabled else None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        yield
-        await redis.aclose()
+        if key_table.open:
+            log.warning("NO API KEYS CONFIGURED: review is OPEN, every caller is an admin. "
+                        "Set PR_REVIEW_API_KEYS or PR_REVIEW_API_KEYS_FILE.")
+        hub.start()
+        if ingestor is not None:
+            ingestor.start()
+        if settings.webhook.enabled:
+            await webhooks.start()
+        try:
+            yield
+        finally:
+            await webhooks.stop()
+            if ingestor is not None:
+                await ingestor.stop()
+            await hub.stop()
+            await redis.aclose()
 
     app = FastAPI(
         title="Pipeline Review — review",
         version="1",
-        description="The leader list beside the manager list, deal cards and late-stage discount alerts.",
+        description="The leader list beside the manager list, deal cards and late-stage discount alerts.\n\n"
+                    "Every /v1 route needs an API key (`X-API-Key`, `Authorization: Bearer`, or `?api_key=`) "
+                    "unless the service runs open (no keys configured). Roles: admin; manager (its teams only); "
+                    "dashboard (read-only).",
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.redis = redis
     app.state.lists = lists
+    app.state.alert_store = store
+    app.state.alert_hub = hub
+    app.state.alert_ingestor = ingestor
+    app.state.keys = key_table
+    app.state.metrics = metrics
+    app.add_middleware(AccessMiddleware, keys=key_table)
+    app.mount("/metrics", make_asgi_app(registry=metrics.registry))
 
-    async def list_page(which: str, team: str | None, owner: str | None, manager: str | None,
+    # ---- lists and deal cards --------------------------------------------------------------
+
+    async def list_page(request: Request, which: str, team: str | None, owner: str | None, manager: str | None,
                         min_amount: float | None, limit: int, cursor: str | None) -> ListPage:
-        filters = {k: v for k, v in (("team", team), ("owner", owner), ("manager", manager)) if v}
+        principal = principal_of(request)
+        try:
+            teams = scoped_teams(team, principal.teams)
+        except PermissionError as exc:
+            raise HTTPException(403, str(exc)) from None
         try:
             position = Cursor.decode(cursor) if cursor else None
         except BadCursor as exc:
             raise HTTPException(400, str(exc)) from None
+        others = {k: v for k, v in (("owner", owner), ("manager", manager)) if v}
         as_of = clock()
-        page = await lists.page(which, filters, limit, position, min_amount)
+        if teams is not None and len(teams) > 1:
+            page = await page_across_teams(lists, which, teams, others, limit, position, min_amount)
+        else:
+            filters = ({"team": next(iter(teams))} if teams else {}) | others
+            page = await lists.page(which, filters, limit, position, min_amount)
         return ListPage(items=page.items, as_of=as_of, next_cursor=page.next_cursor)
 
-    @app.get("/v1/lists/leader", response_model=ListPage, summary="Early-stage deals by potential value × winnability")
-    async def leader_list(team: Team = None, owner: Owner = None, manager: Manager = None,
+    @app.get("/v1/lists/leader", response_model=ListPage, responses=ACCESS_ERRORS,
+             summary="Early-stage deals by potential value × winnability")
+    async def leader_list(request: Request, team: Team = None, owner: Owner = None, manager: Manager = None,
                           min_amount: MinAmount = None, limit: Limit = 50, cursor: CursorQ = None) -> ListPage:
-        return await list_page("leader", team, owner, manager, min_amount, limit, cursor)
+        return await list_page(request, "leader", team, owner, manager, min_amount, limit, cursor)
 
-    @app.get("/v1/lists/manager", response_model=ListPage, summary="Deals closing this quarter, largest amount first")
-    async def manager_list(team: Team = None, owner: Owner = None, manager: Manager = None,
+    @app.get("/v1/lists/manager", response_model=ListPage, responses=ACCESS_ERRORS,
+             summary="Deals closing this quarter, largest amount first")
+    async def manager_list(request: Request, team: Team = None, owner: Owner = None, manager: Manager = None,
                            min_amount: MinAmount = None, limit: Limit = 50, cursor: CursorQ = None) -> ListPage:
-        return await list_page("manager", team, owner, manager, min_amount, limit, cursor)
+        return await list_page(request, "manager", team, owner, manager, min_amount, limit, cursor)
 
     @app.get("/v1/deals/{deal_id}", summary="The deal card: state, phase, both scores and the event timeline",
-             responses={404: {"description": "No such deal"}})
-    async def deal_card(deal_id: str) -> dict[str, Any]:
-        raw = await redis.get(settings.common.keys.deal(deal_id))
-        if raw is None:
+             description="A manager key gets 404 for a deal of another team, as if it did not exist.",
+             responses={404: {"model": Problem, "description": "No such deal (or not in the key's teams)"},
+                        **ACCESS_ERRORS})
+    async def deal_card(request: Request, deal_id: str) -> dict[str, Any]:
+        raw = await redis.get(keys.deal(deal_id))
+        card = json.loads(raw) if raw is not None else None
+        # 404 rather than 403 for another team's deal: a scoped key must not learn it exists.
+        if card is None or not principal_of(request).sees_team(card.get("team")):
             raise HTTPException(404, f"deal_id: no deal {deal_id!r}")
-        return {k: v for k, v in json.loads(raw).items() if not k.startswith("_")}
+        return {k: v for k, v in card.items() if not k.startswith("_")}
+
+    # ---- alerts -----------------------------------------------------------------------------
+
+    def alert_filter(principal: Principal, team: str | None, manager: str | None, kind: str | None,
+                     since: dt.datetime | None) -> AlertFilter:
+        try:
+            teams = scoped_teams(team, principal.teams)
+        except PermissionError as exc:
+            raise HTTPException(403, str(exc)) from None
+        return AlertFilter(teams=teams, manager=manager, kind=kind, since=since)
+
+    async def resolve_position(name: str, value: str) -> str:
+        """A stream id from a cursor or an alert id (400 when it is neither)."""
+        if is_stream_id(value):
+            return "0-0" if value == "0" else value
+        position = await store.position(value)
+        if position is None:
+            raise HTTPException(400, f"{name}: neither a cursor nor a known alert id")
+        return position
+
+    @app.get("/v1/alerts", response_model=AlertPage, responses={400: {"model": Problem}, **ACCESS_ERRORS},
+             summary="The alert feed, newest first; ?after= for pollers", description=ALERTS_DESCRIPTION)
+    async def list_alerts(request: Request, team: Team = None, manager: Manager = None, kind: Kind = None,
+                          since: Since = None, limit: Limit = 50, cursor: CursorQ = None,
+                          after: Annotated[str | None, Query(description="An alert_id or cursor: only newer alerts, oldest first.")] = None,
+                          ) -> AlertPage:
+        flt = alert_filter(principal_of(request), team, manager, kind, since)
+        if after is not None and cursor is not None:
+            raise HTTPException(400, "after: cannot be combined with cursor")
+        if after is not None:
+            page = await store.oldest_first(flt, limit, await resolve_position("after", after))
+        else:
+            if cursor is not None:
+                try:
+                    parse_stream_id(cursor)
+                except BadAlertCursor as exc:
+                    raise HTTPException(400, str(exc)) from None
+            page = await store.newest_first(flt, limit, cursor)
+        return AlertPage(items=page.items, next_cursor=page.next_cursor)
+
+    @app.post("/v1/alerts/{alert_id}/ack", response_model=AlertItem,
+              responses={404: {"model": Problem, "description": "No such alert"},
+                         422: {"description": "`by` missing and the key names nobody (open mode)"}, **ACCESS_ERRORS},
+              summary="Acknowledge an alert (the first acknowledgement is kept)",
+              description="Records who acknowledged the alert and when. Acknowledging again changes nothing and "
+                          "returns the first acknowledgement. `by` defaults to the API key's name. Dashboard keys "
+                          "cannot acknowledge; manager keys only their teams' alerts.")
+    async def ack_alert(request: Request, alert_id: str,
+                        body: Annotated[AckRequest | None, Body()] = None) -> AlertItem:
+        principal = principal_of(request)
+        if not principal.can_write:
+            raise HTTPException(403, "this key is read-only (dashboard)")
+        item = await store.get(alert_id)
+        if item is None:
+            raise HTTPException(404, f"alert_id: no alert {alert_id!r}")
+        if not principal.sees_team(item.get("team")):
+            raise HTTPException(403, "alert_id: this alert belongs to a team outside this key's teams")
+        by = body.by if body is not None and body.by else None
+        if by is None:
+            if principal is OPEN_ADMIN:
+                raise HTTPException(422, "by: required (no API key names the caller)")
+            by = principal.name
+        ack = await store.ack(alert_id, by, clock())
+        if ack is None:
+            raise HTTPException(404, f"alert_id: no alert {alert_id!r}")
+        metrics.acks.inc()
+        return AlertItem.model_validate({**item, "ack": ack})
+
+    @app.get("/v1/alerts/stream", summary="Live alerts as Server-Sent Events, resumable",
+             description=STREAM_DESCRIPTION, response_class=EventSourceResponse,
+             responses={200: {"content": {"text/event-stream": {"example": SSE_EXAMPLE}},
+                              "description": "An endless event stream"},
+                        400: {"model": Problem}, **ACCESS_ERRORS})
+    async def alert_stream(request: Request, team: Team = None, manager: Manager = None, kind: Kind = None,
+                           since: Since = None,
+                           cursor: Annotated[str | None, Query(description="Resume after this cursor or alert id.")] = None,
+                           last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None):
+        flt = alert_filter(principal_of(request), team, manager, kind, since)
+        resume = last_event_id or cursor
+        start = await resolve_position("Last-Event-ID" if last_event_id else "cursor", resume) if resume else None
+
+        async def events():
+            metrics.stream_clients.inc()
+            try:
+                async for item in follow(store, hub, flt, start):
+                    yield {"id": item["cursor"], "event": "alert", "data": json.dumps(item, separators=(",", ":"))}
+            finally:
+                metrics.stream_clients.dec()
+
+        return EventSourceResponse(events(), ping=settings.stream_heartbeat, send_timeout=settings.stream_send_timeout)
+
+    @app.websocket("/v1/alerts/ws", name="alert_websocket")
+    async def alert_websocket(websocket: WebSocket, team: Team = None, manager: Manager = None, kind: Kind = None,
+                              since: Since = None, cursor: CursorQ = None):
+        """JSON messages ``{"type": "alert", "cursor", "alert"}`` and ``{"type": "heartbeat"}``; ``?cursor=`` resumes."""
+        await websocket.accept()
+        try:
+            flt = alert_filter(principal_of(websocket), team, manager, kind, since)
+            start = await resolve_position("cursor", cursor) if cursor else None
+        except HTTPException as exc:
+            code = WS_FORBIDDEN if exc.status_code == 403 else 4400
+            await websocket.close(code=code, reason=str(exc.detail)[:120])
+            return
+        metrics.stream_clients.inc()
+
+        async def send_all() -> None:
+            async for item in follow(store, hub, flt, start, heartbeat=settings.stream_heartbeat):
+                message = ({"type": "heartbeat"} if item is HEARTBEAT
+                           else {"type": "alert", "cursor": item["cursor"], "alert": item})
+                # A client that cannot take one message in time is dropped, never waited for.
+                await asyncio.wait_for(websocket.send_json(message), settings.stream_send_timeout)
+
+        async def until_closed() -> None:
+            with suppress(WebSocketDisconnect):
+                while (await websocket.receive())["type"] != "websocket.disconnect":
+                    pass
+
+        tasks = [asyncio.create_task(send_all()), asyncio.create_task(until_closed())]
+        try:
+            done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+            for task in done:
+                if not task.cancelled() and task.exception() is not None and \
+                        not isinstance(task.exception(), (WebSocketDisconnect, TimeoutError)):
+                    log.info("websocket stream ended: %r", task.exception())
+            with suppress(Exception):
+                await websocket.close(code=1013, reason="too slow, resume with ?cursor=")
+        finally:
+            for task in tasks:
+                task.cancel()
+            metrics.stream_clients.dec()
+
+    def openapi() -> dict[str, Any]:
+        # OpenAPI cannot describe a WebSocket route: publish its message shape as a component.
+        if app.openapi_schema is None:
+            schema = FastAPI.openapi(app)
+            schema.setdefault("components", {}).setdefault("schemas", {})["StreamMessage"] = \
+                StreamMessage.model_json_schema(ref_template="#/components/schemas/{model}")
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi
+
+    # ---- outgoing webhooks and the dashboard page (both read request.state.principal) ---------
+    app.state.webhooks = webhooks
+    add_webhook_routes(app, redis, keys)
+    add_dashboard_routes(app)
+
+    # ---- health -----------------------------------------------------------------------------
 
     @app.get("/healthz", summary="Liveness")
     async def healthz() -> dict:
         return {"status": "ok", "service": "review"}
 
-    @app.get("/readyz", summary="Readiness: Redis reachable")
+    @app.get("/readyz", summary="Readiness: Redis reachable and the alert consumer started",
+             description="503 until Redis answers and the alert consumer has connected once. A consumer that "
+                         "later loses Kafka is reported as `reconnecting` without failing readiness: the lists "
+                         "and the feed already in Redis are still served.",
+             responses={200: {"content": {"application/json": {"example": {
+                 "status": "ready", "alert_feed": {"state": "running", "group": "pr-review-alerts",
+                                                   "topic": "deal-alerts", "assigned_partitions": 3, "appended": 12,
+                                                   "duplicates": 1, "rejected": 0, "error": None},
+                 "stream_clients": 2}}}},
+                 503: {"description": "Not ready"}})
     async def readyz() -> JSONResponse:
+        feed = ingestor.status() if ingestor is not None else {"state": "disabled"}
+        body = {"alert_feed": feed, "stream_clients": len(hub.subscribers)}
         try:
             await redis.ping()
         except Exception as exc:  # noqa: BLE001 - any failure means not ready
-            return JSONResponse({"status": f"redis unavailable: {exc}"}, status_code=503)
-        return JSONResponse({"status": "ready"})
+            return JSONResponse({"status": f"redis unavailable: {exc}", **body}, status_code=503)
+        if ingestor is not None and not ingestor.ever_started:
+            return JSONResponse({"status": "alert consumer not started yet", **body}, status_code=503)
+        return JSONResponse({"status": "ready", **body})
 
     return app

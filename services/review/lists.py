@@ -129,3 +129,21 @@ def _matches(item: dict[str, Any], filters: dict[str, str], min_amount: float | 
     if any(str(item.get(FILTER_FIELDS[dim], "")) != value for dim, value in filters.items()):
         return False
     return min_amount is None or float(item.get("amount") or 0) >= min_amount
+
+
+async def page_across_teams(reader: ListReader, which: str, teams: frozenset[str], filters: dict[str, str],
+                            limit: int, cursor: Cursor | None, min_amount: float | None = None) -> Page:
+    """One page of a list restricted to several teams (a manager key's scope).
+
+    Each team's ranking is read from the same keyset position and the pages are merged in
+    the rankings' own order (score, then deal id, both descending); a deal has one team, so
+    nothing is seen twice, and the merged page's last item is a valid cursor for every team.
+    """
+    pages = [await reader.page(which, {"team": team, **filters}, limit, cursor, min_amount) for team in sorted(teams)]
+    merged = sorted((item for p in pages for item in p.items),
+                    key=lambda item: (float(item["score"]), item["deal_id"]), reverse=True)
+    more = len(merged) > limit or any(p.next_cursor for p in pages)
+    merged = merged[:limit]
+    if not more or not merged:
+        return Page(merged, None)
+    return Page(merged, Cursor(float(merged[-1]["score"]), merged[-1]["deal_id"]).encode())

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
+
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipeline_review.shared.settings import CommonSettings
+
+from .webhooks import WebhookSettings
 
 
 class ReviewSettings(BaseSettings):
@@ -15,4 +19,22 @@ class ReviewSettings(BaseSettings):
     port: int = Field(8002, description="Port review listens on.")
     manager_horizon_quarters: int = Field(1, ge=1, le=8, description="Quarters the manager list covers, from the current one.")
     log_level: str = Field("info", description="Log level.")
+    alert_feed_enabled: bool = Field(
+        True, description="Consume deal-alerts into the Redis alert feed (turn off only in tests of other parts)."
+    )
+    alert_group: str = Field(
+        "pr-review-alerts", description="Consumer group of the alert feed (PR_TOPIC_PREFIX is put in front of it)."
+    )
+    stream_heartbeat: float = Field(15.0, gt=0, description="Seconds between heartbeats on idle SSE/WebSocket streams.")
+    stream_queue_size: int = Field(
+        1000, ge=1, description="Alerts buffered per live-stream client; a client that falls further behind is dropped."
+    )
+    stream_send_timeout: float = Field(
+        10.0, gt=0, description="Longest wait (s) to hand one message to a live-stream client before dropping it."
+    )
+    api_keys: SecretStr | None = Field(
+        None, description="API keys: JSON list of {key, role, teams?, name?} or `key:role[:team1|team2]`, comma separated."
+    )
+    api_keys_file: Path | None = Field(None, description="JSON or TOML file of API keys (same entries as PR_REVIEW_API_KEYS).")
+    webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     common: CommonSettings = Field(default_factory=CommonSettings)

@@ -8,10 +8,11 @@ from pydantic_settings import BaseSettings
 def settings_classes() -> list[type[BaseSettings]]:
     from pipeline_review.ingest.settings import IngestSettings
     from pipeline_review.review.settings import ReviewSettings
+    from pipeline_review.review.webhooks import WebhookSettings
     from pipeline_review.scoring.settings import ScoringSettings
     from pipeline_review.shared.settings import CommonSettings
 
-    return [CommonSettings, IngestSettings, ScoringSettings, ReviewSettings]
+    return [CommonSettings, IngestSettings, ScoringSettings, ReviewSettings, WebhookSettings]
 
 
 # Read by the shell scripts under deploy/ (make up, make test), not by the services.
@@ -36,7 +37,7 @@ def rows() -> list[tuple[str, str, str]]:
     for cls in settings_classes():
         prefix = cls.model_config.get("env_prefix", "")
         for name, field in cls.model_fields.items():
-            if name == "common":
+            if name in ("common", "webhook"):  # nested settings classes get their own rows
                 continue
             default = field.default
             shown = "(unset)" if default is None else str(default)

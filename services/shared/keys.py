@@ -8,6 +8,8 @@ Layout, with ``p`` the configurable prefix:
   quarter, by amount. Bucketing by quarter means the "current quarter" list is chosen at
   read time, so a deal whose close date enters the horizon appears with no new event.
 - ``p:alerts`` stream of alerts (the stream id is the feed cursor).
+- ``p:alert-pos`` hash alert_id -> stream id (deduplicates the feed); ``p:alert-acks`` hash
+  alert_id -> JSON acknowledgement.
 """
 
 from __future__ import annotations
@@ -42,6 +44,10 @@ class RedisKeys:
     def alert_positions(self) -> str:
         """Hash alert_id -> stream id, so ``?after=<alert_id>`` can be resolved."""
         return f"{self.prefix}:alert-pos"
+
+    def alert_acks(self) -> str:
+        """Hash alert_id -> JSON ``{"by", "at"}`` of the first acknowledgement."""
+        return f"{self.prefix}:alert-acks"
 
     def all_patterns(self) -> list[str]:
         return [f"{self.prefix}:*"]

@@ -1,0 +1,223 @@
+"""API keys, roles and team scopes of the review service.
+
+Keys come from ``PR_REVIEW_API_KEYS`` and/or ``PR_REVIEW_API_KEYS_FILE``:
+
+- env, JSON: ``[{"key": "k1", "role": "manager", "teams": ["East", "West"], "name": "ana"}]``;
+- env, compact: ``k1:admin,k2:manager:East|West,k3:dashboard`` (the name is derived from the role
+  and teams, e.g. ``manager:East|West``);
+- file: the same JSON list (or ``{"keys": [...]}``) in a ``.json`` file, or ``[[keys]]`` tables in
+  a ``.toml`` file.
+
+Roles: ``admin`` (everything), ``manager`` (read and ack, only the deals and alerts of its
+teams), ``dashboard`` (read everything, never writes). With no key configured at all the
+service runs open: every caller is an anonymous admin.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import tomllib
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+log = logging.getLogger("pipeline_review.review.access")
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    MANAGER = "manager"
+    DASHBOARD = "dashboard"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling. ``teams`` None means every team."""
+
+    name: str
+    role: str
+    teams: frozenset[str] | None = None
+
+    def sees_team(self, team: str | None) -> bool:
+        """May this caller read deals and alerts of ``team``?"""
+        return self.teams is None or (team or "") in self.teams
+
+    @property
+    def can_write(self) -> bool:
+        """Dashboards only read; admins and managers may ack."""
+        return self.role in (Role.ADMIN, Role.MANAGER)
+
+
+OPEN_ADMIN = Principal(name="anonymous", role=Role.ADMIN, teams=None)
+
+
+class KeyConfigError(ValueError):
+    """The API key configuration is malformed."""
+
+
+def _digest(key: str) -> str:
+    # Keys are looked up by hash so that the table never holds them in clear and a dict
+    # lookup leaks nothing useful through timing.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _entry(raw: dict[str, Any], where: str) -> tuple[str, Principal]:
+    if not isinstance(raw, dict):
+        raise KeyConfigError(f"{where}: each key must be an object with key and role")
+    key = str(raw.get("key") or "")
+    if len(key) < 8:
+        raise KeyConfigError(f"{where}: key must be at least 8 characters")
+    try:
+        role = Role(str(raw.get("role", "")))
+    except ValueError:
+        raise KeyConfigError(f"{where}: role must be one of admin, manager, dashboard") from None
+    teams = raw.get("teams")
+    if isinstance(teams, str):
+        teams = [t for t in teams.split("|") if t]
+    if role is Role.MANAGER:
+        if not teams:
+            raise KeyConfigError(f"{where}: a manager key needs at least one team")
+        scope: frozenset[str] | None = frozenset(str(t) for t in teams)
+    else:
+        if teams:
+            raise KeyConfigError(f"{where}: only manager keys are scoped to teams")
+        scope = None
+    name = str(raw.get("name") or (f"{role.value}:{'|'.join(sorted(scope))}" if scope else role.value))
+    return key, Principal(name=name, role=role.value, teams=scope)
+
+
+def parse_keys_text(text: str) -> list[tuple[str, Principal]]:
+    """Parse ``PR_REVIEW_API_KEYS``: a JSON list, or ``key:role[:team1|team2]`` comma separated."""
+    text = text.strip()
+    if not text:
+        return []
+    if text.startswith("[") or text.startswith("{"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise KeyConfigError(f"PR_REVIEW_API_KEYS: not valid JSON: {exc}") from None
+        return _entries(data, "PR_REVIEW_API_KEYS")
+    out = []
+    for i, part in enumerate(p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        fields = part.split(":")
+        if len(fields) not in (2, 3):
+            raise KeyConfigError(f"PR_REVIEW_API_KEYS entry {i + 1}: expected key:role[:team1|team2]")
+        raw = {"key": fields[0], "role": fields[1], "teams": fields[2] if len(fields) == 3 else None}
+        out.append(_entry(raw, f"PR_REVIEW_API_KEYS entry {i + 1}"))
+    return out
+
+
+def _entries(data: Any, where: str) -> list[tuple[str, Principal]]:
+    if isinstance(data, dict):
+        data = data.get("keys", [])
+    if not isinstance(data, list):
+        raise KeyConfigError(f"{where}: expected a list of keys")
+    return [_entry(raw, f"{where} entry {i + 1}") for i, raw in enumerate(data)]
+
+
+def load_keys_file(path: Path) -> list[tuple[str, Principal]]:
+    """Parse a ``.json`` or ``.toml`` key file (``[[keys]]`` tables in TOML)."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise KeyConfigError(f"cannot read API key file {path}: {exc}") from None
+    try:
+        data = tomllib.loads(text) if str(path).endswith(".toml") else json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise KeyConfigError(f"{path}: {exc}") from None
+    return _entries(data, str(path))
+
+
+class KeyTable:
+    """Resolves an API key to a principal; empty means open mode."""
+
+    def __init__(self, entries: list[tuple[str, Principal]]):
+        self._by_digest: dict[str, Principal] = {}
+        for key, principal in entries:
+            digest = _digest(key)
+            if digest in self._by_digest:
+                raise KeyConfigError(f"API key of {principal.name!r} is configured twice")
+            self._by_digest[digest] = principal
+
+    @property
+    def open(self) -> bool:
+        return not self._by_digest
+
+    def resolve(self, key: str | None) -> Principal | None:
+        """The principal of ``key``; None when the key is missing or unknown."""
+        if self.open:
+            return OPEN_ADMIN
+        if not key:
+            return None
+        return self._by_digest.get(_digest(key))
+
+    @classmethod
+    def from_settings(cls, text: str | None, path: Path | None) -> "KeyTable":
+        entries = parse_keys_text(text) if text else []
+        if path is not None:
+            entries += load_keys_file(path)
+        return cls(entries)
+
+
+# Paths that never need a key: probes, metrics, the API description and the dashboard page.
+OPEN_PATHS = frozenset({"/", "/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
+                        "/favicon.ico"})
+OPEN_PREFIXES = ("/static/", "/metrics")
+
+
+def is_open_path(path: str) -> bool:
+    return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
+
+
+def key_from_request(headers: dict[str, str], query_string: bytes) -> str | None:
+    """The key from ``X-API-Key``, ``Authorization: Bearer`` or ``?api_key=`` (EventSource cannot set headers)."""
+    if headers.get("x-api-key"):
+        return headers["x-api-key"].strip()
+    auth = headers.get("authorization", "")
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip()
+    values = parse_qs(query_string.decode("latin-1")).get("api_key")
+    return values[0] if values else None
+
+
+# WebSocket close codes for refused connections (the HTTP status is not visible to browsers).
+WS_UNAUTHORIZED = 4401
+WS_FORBIDDEN = 4403
+
+
+class AccessMiddleware:
+    """Puts the caller's :class:`Principal` on ``request.state.principal``; 401 without a valid key."""
+
+    def __init__(self, app: ASGIApp, keys: KeyTable):
+        self.app = app
+        self.keys = keys
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        principal = self.keys.resolve(key_from_request(headers, scope.get("query_string", b"")))
+        scope.setdefault("state", {})["principal"] = principal or None
+        if principal is not None or is_open_path(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            # Accept then close with a code the client can read: a refused handshake is opaque.
+            message = await receive()
+            if message["type"] == "websocket.connect":
+                await send({"type": "websocket.accept"})
+                await send({"type": "websocket.close", "code": WS_UNAUTHORIZED, "reason": "missing or unknown API key"})
+            return
+        body = json.dumps({"detail": "missing or unknown API key (X-API-Key, Authorization: Bearer, or ?api_key=)"}).encode()
+        await send({"type": "http.response.start", "status": 401,
+                    "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")]})
+        await send({"type": "http.response.body", "body": body})

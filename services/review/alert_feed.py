@@ -1,0 +1,233 @@
+"""The durable alert feed: deal-alerts (Kafka) -> a deduplicated Redis stream, and reads of it."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+
+from pipeline_review.shared.keys import RedisKeys
+
+from .alerts import AlertFilter, decode_ack, decode_entry, feed_item, valid_alert
+
+log = logging.getLogger("pipeline_review.review.alert_feed")
+
+# Append an alert once: the position hash and the stream change together or not at all, so
+# a redelivered record (at-least-once Kafka, a rebalance, a second review instance) is a no-op.
+APPEND_ONCE = """
+local existing = redis.call('HGET', KEYS[2], ARGV[1])
+if existing then return {existing, 0} end
+local id = redis.call('XADD', KEYS[1], '*', 'alert', ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[1], id)
+return {id, 1}
+"""
+
+# Only the first acknowledgement counts; the answer is the stored one either way.
+ACK_ONCE = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return nil end
+redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2])
+return redis.call('HGET', KEYS[2], ARGV[1])
+"""
+
+READ_BATCH = 200
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+class AlertStore:
+    """The alert feed in Redis: a stream (id = cursor), a dedup hash and an ack hash."""
+
+    def __init__(self, redis, keys: RedisKeys):
+        self.redis = redis
+        self.keys = keys
+        self._append = redis.register_script(APPEND_ONCE)
+        self._ack = redis.register_script(ACK_ONCE)
+
+    async def append(self, alert: dict[str, Any]) -> tuple[str, bool]:
+        """Add an alert unless its alert_id is on the feed already; (stream id, added)."""
+        stream_id, added = await self._append(
+            keys=[self.keys.alerts_stream(), self.keys.alert_positions()],
+            args=[alert["alert_id"], json.dumps(alert, separators=(",", ":"))],
+        )
+        return _text(stream_id), bool(added)
+
+    async def position(self, alert_id: str) -> str | None:
+        """The stream id of an alert, or None when it is not on the feed."""
+        raw = await self.redis.hget(self.keys.alert_positions(), alert_id)
+        return _text(raw) if raw is not None else None
+
+    async def latest_id(self) -> str:
+        """The newest stream id ("0-0" for an empty feed)."""
+        rows = await self.redis.xrevrange(self.keys.alerts_stream(), count=1)
+        return _text(rows[0][0]) if rows else "0-0"
+
+    async def get(self, alert_id: str) -> dict[str, Any] | None:
+        """One feed item by alert id."""
+        stream_id = await self.position(alert_id)
+        if stream_id is None:
+            return None
+        rows = await self.redis.xrange(self.keys.alerts_stream(), stream_id, stream_id)
+        if not rows:
+            return None
+        alert = decode_entry(rows[0][1])
+        if alert is None:
+            return None
+        return feed_item(alert, stream_id, decode_ack(await self.redis.hget(self.keys.alert_acks(), alert_id)))
+
+    async def ack(self, alert_id: str, by: str, at: dt.datetime) -> dict[str, Any] | None:
+        """Record the first acknowledgement; returns the stored ack, None for an unknown alert."""
+        raw = await self._ack(
+            keys=[self.keys.alert_positions(), self.keys.alert_acks()],
+            args=[alert_id, json.dumps({"by": by, "at": at.isoformat()})],
+        )
+        return decode_ack(raw)
+
+    async def items(self, rows: list) -> list[dict[str, Any]]:
+        """Feed items (with acks) from raw stream rows, skipping unreadable entries."""
+        decoded = [(_text(sid), decode_entry(fields)) for sid, fields in rows]
+        decoded = [(sid, alert) for sid, alert in decoded if alert is not None]
+        if not decoded:
+            return []
+        acks = await self.redis.hmget(self.keys.alert_acks(), [alert["alert_id"] for _, alert in decoded])
+        return [feed_item(alert, sid, decode_ack(ack)) for (sid, alert), ack in zip(decoded, acks)]
+
+    async def newest_first(self, flt: AlertFilter, limit: int, before: str | None) -> FeedPage:
+        """A page of matching alerts, newest first, strictly older than ``before``."""
+        upper = f"({before}" if before else "+"
+        out: list[dict[str, Any]] = []
+        while True:
+            rows = await self.redis.xrevrange(self.keys.alerts_stream(), max=upper, min="-", count=READ_BATCH)
+            for item in await self.items(rows):
+                if flt.matches(item):
+                    if len(out) == limit:
+                        return FeedPage(out, out[-1]["cursor"])
+                    out.append(item)
+            if len(rows) < READ_BATCH:
+                return FeedPage(out, None)
+            upper = f"({_text(rows[-1][0])}"
+
+    async def oldest_first(self, flt: AlertFilter, limit: int, after: str) -> FeedPage:
+        """A page of matching alerts, oldest first, strictly newer than ``after`` (for pollers)."""
+        lower = f"({after}"
+        out: list[dict[str, Any]] = []
+        while True:
+            rows = await self.redis.xrange(self.keys.alerts_stream(), min=lower, max="+", count=READ_BATCH)
+            for item in await self.items(rows):
+                if flt.matches(item):
+                    if len(out) == limit:
+                        return FeedPage(out, out[-1]["cursor"])
+                    out.append(item)
+            if len(rows) < READ_BATCH:
+                return FeedPage(out, None)
+            lower = f"({_text(rows[-1][0])}"
+
+
+class AlertIngestor:
+    """Background consumer: deal-alerts -> :class:`AlertStore`, committing only after Redis has it.
+
+    Several review instances share the consumer group; the store's dedup makes a record
+    that two of them see (during a rebalance) appear once.
+    """
+
+    def __init__(self, store: AlertStore, bootstrap: str, topic: str, group: str, retry_delay: float = 2.0):
+        self.store = store
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.group = group
+        self.retry_delay = retry_delay
+        self.state = "starting"
+        self.error: str | None = None
+        self.ever_started = False
+        self.appended = 0
+        self.duplicates = 0
+        self.rejected = 0
+        self._task: asyncio.Task | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+        self._stopping = False
+
+    def start(self) -> None:
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(), name="alert-ingestor")
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Finish the batch in hand (stored and committed), leave the group, end."""
+        if self._task is None:
+            return
+        self._stopping = True
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), timeout)
+        except TimeoutError:
+            self._task.cancel()
+        self.state = "stopped"
+
+    def status(self) -> dict[str, Any]:
+        consumer = self._consumer
+        assigned = len(consumer.assignment()) if consumer is not None and self.state == "running" else 0
+        return {"state": self.state, "group": self.group, "topic": self.topic, "assigned_partitions": assigned,
+                "appended": self.appended, "duplicates": self.duplicates, "rejected": self.rejected,
+                "error": self.error}
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            consumer = AIOKafkaConsumer(
+                self.topic, bootstrap_servers=self.bootstrap, group_id=self.group,
+                enable_auto_commit=False, auto_offset_reset="earliest",
+                session_timeout_ms=10_000, heartbeat_interval_ms=1_000,
+            )
+            self._consumer = consumer
+            try:
+                await consumer.start()
+                self.state, self.error, self.ever_started = "running", None, True
+                log.info("alert feed consuming %s as group %s", self.topic, self.group)
+                await self._consume(consumer)
+            except Exception as exc:  # noqa: BLE001 - Kafka or Redis down: report, back off, retry
+                self.state, self.error = "reconnecting", f"{type(exc).__name__}: {exc}"
+                log.warning("alert feed failed (%s); retrying in %.0fs", self.error, self.retry_delay)
+            finally:
+                try:
+                    await consumer.stop()
+                except Exception:  # noqa: BLE001 - already broken; nothing more to release
+                    pass
+            if not self._stopping:
+                await asyncio.sleep(self.retry_delay)
+
+    async def _consume(self, consumer: AIOKafkaConsumer) -> None:
+        while not self._stopping:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=500)
+            if not batches:
+                continue
+            for records in batches.values():
+                for record in records:
+                    await self._store(record)
+            # Commit only what Redis already holds: a crash before this re-reads, and dedup absorbs it.
+            await consumer.commit()
+
+    async def _store(self, record) -> None:
+        try:
+            alert = json.loads(record.value)
+        except (TypeError, ValueError):
+            alert = None
+        problem = valid_alert(alert)
+        if problem is not None:
+            # Not ours to fix and must not block the partition: log it with its coordinates.
+            self.rejected += 1
+            log.error("skipping unreadable alert at %s[%d]@%d: %s", record.topic, record.partition, record.offset, problem)
+            return
+        _, added = await self.store.append(alert)
+        if added:
+            self.appended += 1
+        else:
+            self.duplicates += 1

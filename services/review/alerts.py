@@ -1,0 +1,197 @@
+"""The alert feed's pure logic and HTTP shapes: cursors, filters, feed items (no I/O)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+STREAM_ID = re.compile(r"^(\d{1,20})-(\d{1,20})$")
+START = "0-0"
+
+
+class BadAlertCursor(ValueError):
+    """A cursor that is not a stream id this API returned."""
+
+
+def parse_stream_id(text: str) -> tuple[int, int]:
+    """``"1700000000000-3"`` -> ``(1700000000000, 3)``; ``"0"`` means the very start."""
+    if text == "0":
+        return (0, 0)
+    match = STREAM_ID.match(text or "")
+    if not match:
+        raise BadAlertCursor("cursor: not a cursor returned by this API")
+    return int(match.group(1)), int(match.group(2))
+
+
+def is_stream_id(text: str) -> bool:
+    return text == "0" or bool(STREAM_ID.match(text or ""))
+
+
+def later(a: str, b: str) -> bool:
+    """Is stream id ``a`` after ``b``?"""
+    return parse_stream_id(a) > parse_stream_id(b)
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    # A naive datetime is taken as UTC, which is what the CRM timestamps are normalised to.
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+@dataclass(frozen=True)
+class AlertFilter:
+    """Which alerts a caller wants (and may see). ``teams`` None means every team."""
+
+    teams: frozenset[str] | None = None
+    manager: str | None = None
+    kind: str | None = None
+    since: dt.datetime | None = None
+
+    def matches(self, alert: dict[str, Any]) -> bool:
+        if self.teams is not None and (alert.get("team") or "") not in self.teams:
+            return False
+        if self.manager is not None and (alert.get("manager_id") or "") != self.manager:
+            return False
+        if self.kind is not None and alert.get("kind") != self.kind:
+            return False
+        if self.since is not None:
+            try:
+                occurred = _aware(dt.datetime.fromisoformat(str(alert.get("occurred_at"))))
+            except ValueError:
+                return False
+            if occurred < _aware(self.since):
+                return False
+        return True
+
+
+def scoped_teams(requested: str | None, allowed: frozenset[str] | None) -> frozenset[str] | None:
+    """The teams a query covers: the requested one, else all the caller may see.
+
+    Raises PermissionError when the caller asks for a team outside its scope.
+    """
+    if requested is not None:
+        if allowed is not None and requested not in allowed:
+            raise PermissionError(f"team: this key may not read team {requested!r}")
+        return frozenset({requested})
+    return allowed
+
+
+def decode_entry(fields: dict) -> dict[str, Any] | None:
+    """The alert dict of one stream entry (None for an entry without a readable ``alert``)."""
+    raw = fields.get(b"alert", fields.get("alert"))
+    if raw is None:
+        return None
+    try:
+        alert = json.loads(raw)
+    except (TypeError, ValueError):
+        return None
+    return alert if isinstance(alert, dict) else None
+
+
+def decode_ack(raw: bytes | str | None) -> dict[str, str] | None:
+    return json.loads(raw) if raw else None
+
+
+def feed_item(alert: dict[str, Any], cursor: str, ack: dict[str, str] | None) -> dict[str, Any]:
+    """An alert as the feed shows it: its fields, its ``cursor`` and its ``ack``."""
+    return {**alert, "cursor": cursor, "ack": ack}
+
+
+def valid_alert(alert: Any) -> str | None:
+    """Why a record from deal-alerts cannot go on the feed, or None when it can."""
+    if not isinstance(alert, dict):
+        return "not a JSON object"
+    if not isinstance(alert.get("alert_id"), str) or not alert["alert_id"]:
+        return "no alert_id"
+    return None
+
+
+# --- HTTP shapes -----------------------------------------------------------------------------
+
+EXAMPLE_ALERT = {
+    "alert_id": "al-3f9c2a1b7d04e5c6a8b9",
+    "kind": "late_stage_discount",
+    "severity": "high",
+    "deal_id": "api:acme-expansion",
+    "event_id": "evt-0042",
+    "name": "Acme expansion",
+    "account": "Acme",
+    "owner_id": "u-17",
+    "team": "Central",
+    "manager_id": "m-3",
+    "stage": "Negotiation/Review",
+    "phase": "late",
+    "amount": 120000.0,
+    "currency": "EUR",
+    "discount_pct": 15.0,
+    "discount_reason": "competitor undercut",
+    "value_at_risk": 18000.0,
+    "requested_by": "u-17",
+    "occurred_at": "2026-11-20T09:30:00+00:00",
+    "cursor": "1763631000123-0",
+    "ack": None,
+}
+
+
+class Ack(BaseModel):
+    by: str = Field(description="Who acknowledged the alert.")
+    at: dt.datetime = Field(description="When (UTC).")
+
+
+class AlertItem(BaseModel):
+    """One alert on the feed: the alert's fields, its cursor and its acknowledgement."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [EXAMPLE_ALERT]})
+
+    alert_id: str
+    kind: str = Field(description="late_stage_discount, or discount_info for an early/mid deal.")
+    severity: str | None = None
+    deal_id: str
+    event_id: str | None = None
+    name: str | None = None
+    account: str | None = None
+    owner_id: str | None = None
+    team: str | None = None
+    manager_id: str | None = None
+    stage: str | None = None
+    phase: str | None = None
+    amount: float | None = None
+    currency: str | None = None
+    discount_pct: float | None = None
+    discount_reason: str | None = None
+    value_at_risk: float | None = None
+    requested_by: str | None = None
+    occurred_at: str | None = None
+    cursor: str = Field(description="Position on the feed (a Redis stream id); stable, usable as cursor/after/Last-Event-ID.")
+    ack: Ack | None = Field(description="null until acknowledged; the first acknowledgement is kept.")
+
+
+class AlertPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [EXAMPLE_ALERT], "next_cursor": "1763631000123-0"}]})
+
+    items: list[AlertItem]
+    next_cursor: str | None = Field(description="Pass as ?cursor= (or ?after= when polling) for more; null when there is none.")
+
+
+class AckRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"by": "m-3"}]})
+
+    by: str | None = Field(None, min_length=1, max_length=200,
+                           description="Who acknowledges; optional when the API key names the caller.")
+
+
+class StreamMessage(BaseModel):
+    """A WebSocket message: an alert or a heartbeat."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"type": "alert", "cursor": "1763631000123-0", "alert": EXAMPLE_ALERT},
+        {"type": "heartbeat"},
+    ]})
+
+    type: str
+    cursor: str | None = None
+    alert: AlertItem | None = None
