@@ -24,7 +24,7 @@ def create_app(settings: ScoringSettings | None = None) -> faust.App:
         settings.app_id,
         broker=[f"kafka://{host}" for host in common.kafka_bootstrap.split(",")],
         store="memory://",
-        datadir=settings.data_dir,
+        datadir=settings.prepared_data_dir(),
         topic_partitions=common.deal_event_partitions,
         topic_replication_factor=1,
         consumer_auto_offset_reset="earliest",

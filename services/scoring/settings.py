@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -19,6 +21,22 @@ class ScoringSettings(BaseSettings):
     session_timeout: float = Field(10.0, gt=0, description="Kafka consumer session timeout (s).")
     heartbeat_interval: float = Field(1.0, gt=0, description="Kafka consumer heartbeat interval (s).")
     exactly_once: bool = Field(True, description="Kafka transactions: table changelog, alerts and offsets commit together.")
-    data_dir: str = Field(".run/scoring", description="Faust's local data directory.")
+    data_dir: str = Field(
+        ".run/scoring",
+        description="Faust's local data directory, created with its parents; a relative path is taken from the working directory.",
+    )
     log_level: str = Field("info", description="Worker log level.")
     common: CommonSettings = Field(default_factory=CommonSettings)
+
+    def prepared_data_dir(self) -> Path:
+        """The data directory as an absolute path, created (with its parents) if missing.
+
+        Faust itself creates only the last level, so a fresh clone or container without
+        ``.run/`` would fail at start with a bare ``FileNotFoundError``.
+        """
+        path = Path(self.data_dir).expanduser().resolve()
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SystemExit(f"PR_SCORING_DATA_DIR={self.data_dir!r}: cannot create {path}: {exc.strerror}") from exc
+        return path
