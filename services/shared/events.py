@@ -8,11 +8,11 @@ that difference on the wire.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
+import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 SCHEMA_VERSION = 1
@@ -143,7 +143,7 @@ class DealEvent(BaseModel):
 
 def encode_event(event: DealEvent) -> bytes:
     """JSON bytes for Kafka, keeping 'absent' and 'null' apart inside ``changes``."""
-    return json.dumps(event.model_dump(mode="json", exclude_unset=True) | _always(event)).encode()
+    return orjson.dumps(event.model_dump(mode="json", exclude_unset=True) | _always(event))
 
 
 def _always(event: DealEvent) -> dict:
