@@ -13,6 +13,9 @@ def run() -> None:
     settings = ScoringSettings()
     app = create_app(settings)
     worker = faust.Worker(app, loglevel=settings.log_level.upper())
+    # Faust's progress spinner sets the root logger to DEBUG whenever the level is WARNING or
+    # above, so every Kafka send built a log record: a sixth of the worker's CPU in profiles.
+    worker.spinner = None
     worker.execute_from_commandline()
 
 
