@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from pipeline_review.scoring.domain.lists import list_item, manager_horizon
 from pipeline_review.shared.keys import RedisKeys
 
@@ -112,7 +114,7 @@ class ListReader:
                 for (member, _score), raw in zip(rows, cards):
                     if raw is None:
                         continue
-                    item = list_item(json.loads(raw), which)
+                    item = list_item(orjson.loads(raw), which)  # 50 cards a page: the fast parser
                     if _matches(item, filters, min_amount):
                         items.append(item)
                         if len(items) == limit:

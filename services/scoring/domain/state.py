@@ -12,6 +12,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from pipeline_review.shared.events import QUALIFICATION_ITEMS, DealEvent, EventType
 from pipeline_review.shared.stages import Phase, StageMap
 
@@ -85,6 +87,20 @@ class DealState:
             "last_key": list(self.last_key) if self.last_key else None,
         }
 
+    def copy(self) -> "DealState":
+        """An independent copy (what ``from_dict(to_dict())`` gives, without the conversions)."""
+        return DealState(self.deal_id, self.source, dict(self.fields), dict(self.stamps), list(self.timeline),
+                         list(self.seen), self.last_key)
+
+    def encode(self) -> bytes:
+        """Compact JSON of :meth:`to_dict` (what the deal table stores)."""
+        return orjson.dumps(self.to_dict())
+
+    @classmethod
+    def decode(cls, raw: bytes | str | dict[str, Any]) -> "DealState":
+        """The state :meth:`encode` wrote (a plain dict, as older table values hold, is accepted too)."""
+        return cls.from_dict(raw if isinstance(raw, dict) else orjson.loads(raw))
+
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "DealState":
         return cls(
@@ -135,12 +151,16 @@ def _flatten(changes: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
-def apply_event(state: DealState | None, event: DealEvent, stage_map: StageMap) -> Applied:
-    """Fold one event into a deal's state (returns a new state; the input is not changed)."""
+def apply_event(state: DealState | None, event: DealEvent, stage_map: StageMap, in_place: bool = False) -> Applied:
+    """Fold one event into a deal's state.
+
+    Returns a new state and leaves the input unchanged, unless ``in_place``: then the given
+    state is updated and returned (for a caller that owns it, e.g. a batch's working copy).
+    """
     base = state if state is not None else DealState(deal_id=event.deal_id, source=event.source)
     if event.event_id in base.seen:
         return Applied(base, duplicate=True)
-    new = DealState.from_dict(base.to_dict())
+    new = base if (in_place or state is None) else base.copy()
     if not new.source:
         new.source = event.source
     key = order_key(event)
