@@ -9,6 +9,7 @@ import redis.asyncio as aioredis
 
 from pipeline_review.shared.stages import StageMap
 
+from .changelog import BulkChangelog
 from .processor import DealProcessor, encode_alert
 from .settings import ScoringSettings
 
@@ -34,6 +35,12 @@ def create_app(settings: ScoringSettings | None = None) -> faust.App:
         web_port=settings.web_port,
         web_in_thread=False,
         producer_acks=-1,
+        # With transactions a commit is what makes alerts visible to read_committed readers:
+        # faust's default of 2.8 s would be most of an alert's delay.
+        broker_commit_interval=settings.commit_interval,
+        # A few ms of linger let each of the per-partition transactional producers send a
+        # batch's changelog records in one request instead of many small ones.
+        producer_linger=0.005,
         table_standby_replicas=0,
         # Transactions tie the changelog, the alerts and the consumed offsets together:
         # a crashed worker neither loses nor repeats an alert.
@@ -48,8 +55,12 @@ def create_app(settings: ScoringSettings | None = None) -> faust.App:
     deals = app.Table(
         "deals",
         default=None,
-        key_type=bytes,  # raw bytes: the very key ingest gives the event, hence the same partition
-        # No value_type: faust then stores plain JSON dicts (value_type=dict breaks recovery).
+        # Keys are raw bytes: the very key ingest gives the event, hence the same partition.
+        # Values are the deal state as JSON bytes, encoded by DealState.encode (orjson) rather
+        # than by faust's JSON codec. The serializers come from these types (bytes = "raw"),
+        # also when recovering from the changelog: a Schema argument alone is not used there.
+        key_type=bytes,
+        value_type=bytes,
         partitions=common.deal_event_partitions,
         use_partitioner=True,
     )
@@ -58,7 +69,8 @@ def create_app(settings: ScoringSettings | None = None) -> faust.App:
     async def send_alert(alert: dict) -> None:
         await deal_alerts.send(key=alert["deal_id"].encode(), value=encode_alert(alert))
 
-    processor = DealProcessor(deals, redis, common.keys, stage_map, send_alert)
+    changelog = BulkChangelog(app, deals, common.deal_event_partitions)
+    processor = DealProcessor(deals, redis, common.keys, stage_map, send_alert, save_states=changelog.write)
     app.pr_processor = processor  # type: ignore[attr-defined]
     app.pr_state = {"batches": 0, "events": 0}  # type: ignore[attr-defined]
 

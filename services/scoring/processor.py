@@ -25,6 +25,7 @@ from .read_model import write_placements
 log = logging.getLogger(__name__)
 
 AlertSink = Callable[[dict], Awaitable[None]]
+StateSink = Callable[[dict[bytes, bytes]], Awaitable[None]]
 
 
 @dataclass
@@ -38,17 +39,32 @@ class BatchOutcome:
 class DealProcessor:
     """Applies events to the deal table and mirrors the result into Redis."""
 
-    def __init__(self, table: MutableMapping, redis, keys: RedisKeys, stage_map: StageMap, send_alert: AlertSink):
+    def __init__(self, table: MutableMapping, redis, keys: RedisKeys, stage_map: StageMap, send_alert: AlertSink,
+                 save_states: StateSink | None = None):
+        """``table`` maps the deal id (bytes) to its encoded state; ``save_states`` stores a
+        batch's new states (by default one ``table[key] = value`` each; the worker passes
+        BulkChangelog.write)."""
         self.table = table
         self.redis = redis
         self.keys = keys
         self.stage_map = stage_map
         self.send_alert = send_alert
+        self.save_states = save_states or self._save_into_table
+
+    async def _save_into_table(self, updates: dict[bytes, bytes]) -> None:
+        for key, value in updates.items():
+            self.table[key] = value
 
     async def process(self, raw_values: list[bytes]) -> BatchOutcome:
-        """Fold a batch, write the touched deals to Redis, then emit the alerts it raised."""
+        """Fold a batch, write the touched deals to Redis, then emit the alerts it raised.
+
+        Each deal touched by the batch is loaded from the table once, folded in place on a
+        working copy, and written back to the table (one changelog record) and to Redis once,
+        in that order: a crash in between is repaired by the replay, never the other way round.
+        """
         outcome = BatchOutcome()
-        touched: dict[str, Placement] = {}
+        working: dict[str, DealState] = {}  # deal_id -> this batch's working copy, in first-seen order
+        changed: set[str] = set()
         for raw in raw_values:
             try:
                 event = decode_event(raw)
@@ -57,21 +73,25 @@ class DealProcessor:
                 outcome.invalid += 1
                 log.warning("skipping an invalid event on deal-events: %s", str(exc)[:300])
                 continue
-            table_key = event.deal_id.encode()  # the event's Kafka key, so the same partition
-            stored = self.table.get(table_key)
-            previous = DealState.from_dict(stored) if stored else None
-            applied = apply_event(previous, event, self.stage_map)
+            deal_id = event.deal_id
+            state = working.get(deal_id)
+            if state is None:
+                stored = self.table.get(deal_id.encode())  # the event's Kafka key, so the same partition
+                state = DealState.decode(stored) if stored else None  # a fresh object this batch owns
+            applied = apply_event(state, event, self.stage_map, in_place=True)
+            working[deal_id] = applied.state
             if applied.duplicate:
                 outcome.duplicates += 1
             else:
                 outcome.applied += 1
-                self.table[table_key] = applied.state.to_dict()
+                changed.add(deal_id)
                 alert = discount_alert(event, applied.state, self.stage_map)
                 if alert is not None:
                     outcome.alerts.append(alert)
-            # Duplicates are rewritten too: the first copy may have reached the table but
-            # not Redis before a crash, and rewriting is idempotent.
-            touched[event.deal_id] = place(applied.state, self.stage_map)
+        await self.save_states({deal_id.encode(): working[deal_id].encode() for deal_id in changed})
+        # Duplicates are rewritten too: the first copy may have reached the table but
+        # not Redis before a crash, and rewriting is idempotent.
+        touched: dict[str, Placement] = {deal_id: place(state, self.stage_map) for deal_id, state in working.items()}
         await write_placements(self.redis, self.keys, touched)
         for alert in outcome.alerts:
             await self.send_alert(alert)

@@ -21,6 +21,9 @@ class ScoringSettings(BaseSettings):
     session_timeout: float = Field(10.0, gt=0, description="Kafka consumer session timeout (s).")
     heartbeat_interval: float = Field(1.0, gt=0, description="Kafka consumer heartbeat interval (s).")
     exactly_once: bool = Field(True, description="Kafka transactions: table changelog, alerts and offsets commit together.")
+    commit_interval: float = Field(
+        0.2, gt=0, description="How often (s) offsets are committed; with exactly_once, how long alerts wait to become visible."
+    )
     data_dir: str = Field(
         ".run/scoring",
         description="Faust's local data directory, created with its parents; a relative path is taken from the working directory.",

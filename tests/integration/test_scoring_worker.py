@@ -64,8 +64,12 @@ def wait_for_snapshot(settings, expected, timeout=60.0, what="the read model to 
         missing = set(expected) - set(actual)
         extra = set(actual) - set(expected)
         differ = [k for k in set(expected) & set(actual) if expected[k] != actual[k]]
+        example = ""
+        if differ:
+            key = sorted(differ)[0]
+            example = f"; {key}: expected {str(expected[key])[:600]} got {str(actual[key])[:600]}"
         raise AssertionError(f"{what}: {len(missing)} keys missing, {len(extra)} extra, {len(differ)} differ "
-                             f"(e.g. {sorted(missing)[:3]} {sorted(extra)[:3]} {sorted(differ)[:3]})") from None
+                             f"(e.g. {sorted(missing)[:3]} {sorted(extra)[:3]} {sorted(differ)[:3]}){example}") from None
 
 
 def late_alerts_on_topic(settings) -> list[str]:
