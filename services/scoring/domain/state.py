@@ -94,7 +94,10 @@ class DealState:
 
     def encode(self) -> bytes:
         """Compact JSON of :meth:`to_dict` (what the deal table stores)."""
-        return orjson.dumps(self.to_dict())
+        # The copy into an exact-size object matters: the table keeps these for the life of
+        # the worker, and orjson's grown-then-shrunk buffers left the allocator so fragmented
+        # that 100k stored states cost 790 MB of RSS instead of 170 MB.
+        return bytes(memoryview(orjson.dumps(self.to_dict())))
 
     @classmethod
     def decode(cls, raw: bytes | str | dict[str, Any]) -> "DealState":
