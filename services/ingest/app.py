@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
-import json
 import logging
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter, Histogram, make_asgi_app
@@ -73,8 +74,8 @@ async def read_json(request: Request, max_bytes: int, raw: bool = False) -> Any:
     if raw:
         return bytes(body)
     try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return orjson.loads(body)  # several times faster than json on 500-event batches
+    except orjson.JSONDecodeError as exc:
         raise BadRequest(400, f"body: not valid JSON ({exc})") from None
 
 
@@ -174,8 +175,8 @@ def create_app(settings: IngestSettings | None = None, producer: EventProducer |
         records = [(e.deal_id.encode(), encode_event(e)) for e in events]
         with metrics.kafka_latency.time():
             await producer.send(settings.common.deal_events_topic, records)
-        for event in events:
-            metrics.accepted.labels(event.source).inc()
+        for source, count in collections.Counter(e.source for e in events).items():
+            metrics.accepted.labels(source).inc(count)
 
     app.state.publish = publish
 

@@ -85,6 +85,9 @@ class DealChanges(BaseModel):
     next_step: ShortText | None = None
 
 
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f]")
+
+
 class DealEvent(BaseModel):
     """One change to one deal, as every service sees it."""
 
@@ -128,7 +131,7 @@ class DealEvent(BaseModel):
     @field_validator("deal_id", "event_id")
     @classmethod
     def _no_control_characters(cls, value: str) -> str:
-        if any(ord(ch) < 32 for ch in value):
+        if _CONTROL_CHARACTER.search(value):
             raise ValueError("must not contain control characters")
         return value
 
@@ -143,7 +146,13 @@ class DealEvent(BaseModel):
 
 def encode_event(event: DealEvent) -> bytes:
     """JSON bytes for Kafka, keeping 'absent' and 'null' apart inside ``changes``."""
+    if _ALWAYS_WRITTEN <= event.model_fields_set:
+        # Nothing to add: pydantic writes the JSON itself (the common case, and the cheaper one).
+        return event.model_dump_json(exclude_unset=True).encode()
     return orjson.dumps(event.model_dump(mode="json", exclude_unset=True) | _always(event))
+
+
+_ALWAYS_WRITTEN = frozenset({"schema_version", "changes"})
 
 
 def _always(event: DealEvent) -> dict:

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from pipeline_review.ingest.app import BadRequest, parse_events
@@ -49,3 +51,21 @@ def test_batch_limits():
 def test_encoding_keeps_absent_and_null_apart():
     event = decode_event(encode_event(parse_events(GOOD, 1)[0]))
     assert event.changed_fields() == {"amount": 10, "next_step": None}
+
+
+@pytest.mark.parametrize("given", [
+    GOOD,  # schema_version left out: the encoder adds it
+    GOOD | {"schema_version": 1},  # everything given: pydantic writes the JSON directly
+    {k: v for k, v in GOOD.items() if k != "changes"} | {"type": "deal.deleted"},  # no changes at all
+])
+def test_both_encoding_paths_write_the_same_contract(given):
+    raw = json.loads(encode_event(parse_events(given, 1)[0]))
+    assert raw["schema_version"] == 1
+    assert raw["changes"] == given.get("changes", {})
+    assert "sequence" not in raw  # unset top-level fields stay out, as before
+    assert decode_event(json.dumps(raw)).model_dump() == parse_events(given, 1)[0].model_dump()
+
+
+def test_control_characters_in_ids_are_rejected():
+    with pytest.raises(BadRequest, match="control characters"):
+        parse_events(GOOD | {"deal_id": "api:1\x07"}, 1)
