@@ -802,9 +802,27 @@ async def main_async(args: argparse.Namespace) -> Report:
         if "fresh" in only:
             await bench_freshness(infra, run, cfg, report, logs)
     finally:
+        drop_topics(infra, run)
+        for stage in ("ing", "fresh"):
+            cleanup_redis(infra, f"{run}{stage}")
         if not args.keep_infra:
             infra.down()
     return report
+
+
+def drop_topics(infra: Infra, run: str) -> None:
+    """Delete this run's topics (events, alerts, changelogs) so the bench broker's disk does not grow run after run."""
+    from kafka import KafkaAdminClient
+
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=infra.bootstrap, client_id="bench-cleanup")
+        mine = [t for t in admin.list_topics() if t.startswith(run)]
+        if mine:
+            admin.delete_topics(mine)
+        admin.close()
+        log(f"deleted {len(mine)} topics of run {run}")
+    except Exception as exc:  # noqa: BLE001 - cleanup must not hide the results
+        log(f"could not delete the topics of run {run}: {exc!r}")
 
 
 def cleanup_redis(infra: Infra, prefix: str) -> None:
