@@ -15,7 +15,8 @@ def settings_classes() -> list[type[BaseSettings]]:
     return [CommonSettings, IngestSettings, ScoringSettings, ReviewSettings, WebhookSettings]
 
 
-# Read by the shell scripts under deploy/ (make up, make test), not by the services.
+# Read by the shell scripts under deploy/ (make up, make test), the test suite and the
+# benchmark, not by the services.
 DEPLOY_VARIABLES = [
     ("PR_STATE_DIR", ".run", "deploy/: where Kafka and Redis data, logs and pid files live."),
     ("PR_CACHE_DIR", "~/.cache/pipeline-review", "deploy/: where the Kafka jars fetched from Maven Central are cached."),
@@ -26,8 +27,18 @@ DEPLOY_VARIABLES = [
     ("PR_REDIS_HOST", "127.0.0.1", "deploy/: address the local redis-server listens on."),
     ("PR_REDIS_PORT", "6379", "deploy/: port of the local redis-server."),
     ("PR_DEMO", "1", "deploy/: `make up` loads the demo data when 1."),
+    ("PR_KAFKA_CONTROLLER_PORT", "PR_KAFKA_PORT + 1", "deploy/: port of the local broker's KRaft controller."),
+    ("PR_KAFKA_START_TIMEOUT", "90", "deploy/: seconds to wait for the broker to answer."),
+    ("PR_VENV", ".venv", "deploy/: the virtualenv the scripts create and use."),
     ("PR_TEST_KAFKA_PORT", "39092", "deploy/: port of the throw-away broker `make test` starts."),
+    ("PR_TEST_KAFKA_CONTROLLER_PORT", "39093", "deploy/: controller port of that broker."),
     ("PR_TEST_REDIS_PORT", "36379", "deploy/: port of the throw-away redis-server `make test` starts."),
+    ("PR_TEST_STATE_DIR", ".run/test", "deploy/: state of `make test`'s broker and Redis (wiped at each run)."),
+    ("PR_TEST_KAFKA_BOOTSTRAP", "(set by make test)", "tests/: the broker the suite runs against; the suite fails without it."),
+    ("PR_TEST_REDIS_URL", "(set by make test)", "tests/: the Redis the suite runs against; the suite fails without it."),
+    ("PR_BENCH_STATE_DIR", "/tmp/pr-bench", "bench/: state of the benchmark's own broker and Redis, and its logs and profiles."),
+    ("PR_BENCH_KAFKA_PORT", "59092", "bench/: port of the benchmark's broker."),
+    ("PR_BENCH_REDIS_PORT", "56379", "bench/: port of the benchmark's redis-server."),
 ]
 
 
