@@ -76,13 +76,23 @@ load_demo() {
   "$VENV/bin/pr-import" "$ROOT/data/crm-sales-opportunities/sales_pipeline.csv" --mode import --shift-to today \
     --ingest-url "http://127.0.0.1:$INGEST_PORT"
   "$VENV/bin/pr-demo-alerts" --ingest-url "http://127.0.0.1:$INGEST_PORT"
-  # Wait until scoring has folded the demo so the lists are not empty when we return.
+  # Wait until scoring has folded the demo, so neither the lists nor the alert feed are
+  # empty when we return. The discount requests were posted last, so once their alerts
+  # are in the feed the import before them has been folded too.
   local waited=0
-  until [ "$(curl -fsS "http://127.0.0.1:$REVIEW_PORT/v1/lists/leader?limit=1" | "$VENV/bin/python" -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')" != "0" ]; do
-    if [ "$waited" -ge 120 ]; then log "demo data did not reach the lists within 60s"; exit 1; fi
+  until [ "$(count_items leader)" != "0" ] && [ "$(count_items alerts)" != "0" ]; do
+    if [ "$waited" -ge 240 ]; then log "demo data did not reach the lists and the alert feed within 120s"; exit 1; fi
     sleep 0.5; waited=$((waited + 1))
   done
-  log "demo data visible on the lists"
+  log "demo data visible on the lists and in the alert feed"
+}
+
+# Items on the first page of the leader list or the alert feed (0 when review does not answer).
+count_items() {
+  local path="/v1/lists/leader?limit=1"
+  [ "$1" = "alerts" ] && path="/v1/alerts?limit=1"
+  curl -fsS "http://127.0.0.1:$REVIEW_PORT$path" 2>/dev/null \
+    | "$VENV/bin/python" -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))' 2>/dev/null || echo 0
 }
 
 down() {
