@@ -48,7 +48,7 @@ async def write_placements(redis, keys: RedisKeys, placements: dict[str, Placeme
     old_cards = await redis.mget([keys.deal(d) for d in deal_ids])
     removals: dict[str, list[str]] = {}
     additions: dict[str, dict[str, float]] = {}
-    cards: dict[str, str] = {}
+    cards: dict[str, bytes] = {}
     dumps = orjson.dumps
     for deal_id, raw in zip(deal_ids, old_cards):
         after = placements[deal_id]
@@ -69,4 +69,3 @@ async def write_placements(redis, keys: RedisKeys, placements: dict[str, Placeme
             pipe.zadd(key, mapping)
         pipe.mset(cards)
         await pipe.execute()
-
