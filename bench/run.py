@@ -27,8 +27,6 @@ import os
 import platform
 import random
 import signal
-import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -47,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 from pipeline_review.shared.admin import ensure_topics  # noqa: E402
 from pipeline_review.shared.events import decode_event  # noqa: E402
 from pipeline_review.shared.settings import CommonSettings  # noqa: E402
+from tests.services import Service, free_port  # noqa: E402
 
 
 # ---------------------------------------------------------------------------- plumbing
@@ -54,12 +53,6 @@ from pipeline_review.shared.settings import CommonSettings  # noqa: E402
 
 def log(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def pct(values: list[float], q: float) -> float:
@@ -114,35 +107,21 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK  # utime + stime
 
 
-class Proc:
-    """A service as a subprocess with its own session and log file (as tests/services.py)."""
+class Proc(Service):
+    """A process of the run (tests/services.py's Service), plus what the benchmark reads of it."""
 
     def __init__(self, name: str, argv: list[str], env: dict[str, str], ready_url: str, log_dir: Path):
-        self.name, self.argv, self.env, self.ready_url = name, argv, env, ready_url
         log_dir.mkdir(parents=True, exist_ok=True)
-        self.log_path = log_dir / f"{name}-{int(time.time() * 1000)}.log"
-        self.p: subprocess.Popen | None = None
+        super().__init__(name, env, ready_url, log_dir, argv=argv)
 
     def start(self, timeout: float = 120.0) -> "Proc":
-        out = self.log_path.open("ab")
-        self.p = subprocess.Popen(self.argv, env={**os.environ, **self.env}, stdout=out, stderr=subprocess.STDOUT,
-                                  start_new_session=True, cwd=str(ROOT))
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.p.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.p.returncode}; see {self.log_path}")
-            try:
-                if httpx.get(self.ready_url, timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        raise RuntimeError(f"{self.name} not ready after {timeout}s; see {self.log_path}")
+        super().start(timeout)
+        return self
 
     @property
     def pid(self) -> int:
-        assert self.p is not None
-        return self.p.pid
+        assert self.process is not None
+        return self.process.pid
 
     def cpu_seconds(self) -> float:
         return cpu_seconds(self.pid)
@@ -152,16 +131,6 @@ class Proc:
             if line.startswith(which + ":"):
                 return int(line.split()[1]) / 1024
         return float("nan")
-
-    def stop(self) -> None:
-        if self.p is None or self.p.poll() is not None:
-            return
-        os.killpg(self.p.pid, signal.SIGTERM)
-        try:
-            self.p.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.p.pid, signal.SIGKILL)
-            self.p.wait(10)
 
 
 def common_env(infra: Infra, topic_prefix: str, redis_prefix: str) -> dict[str, str]:
@@ -505,7 +474,7 @@ def fold_all(worker: Proc, expected: int, timeout: float) -> dict:
             t_first, cpu_first, first = time.perf_counter(), worker.cpu_seconds(), done
         if done >= expected:
             break
-        if worker.p.poll() is not None:
+        if worker.process.poll() is not None:
             raise RuntimeError(f"{worker.name} died; see {worker.log_path}")
         time.sleep(0.1)
     elapsed = time.perf_counter() - t_first

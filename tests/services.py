@@ -24,16 +24,19 @@ def free_port() -> int:
 class Service:
     """One service process with its own log file; ``stop`` ends it and checks it ended."""
 
-    def __init__(self, name: str, env: dict[str, str], ready_url: str, log_dir: Path):
+    def __init__(self, name: str, env: dict[str, str], ready_url: str, log_dir: Path,
+                 argv: list[str] | None = None):
+        """Runs ``argv``, by default the console script ``pr-<name>``."""
         self.name = name
         self.env = env
         self.ready_url = ready_url
+        self.argv = argv or [str(BIN / f"pr-{name}")]
         self.log_path = log_dir / f"{name}-{int(time.time() * 1000)}.log"
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 90.0) -> "Service":
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen([str(BIN / f"pr-{self.name}")], env={**os.environ, **self.env},
+        self.process = subprocess.Popen(self.argv, env={**os.environ, **self.env},
                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
