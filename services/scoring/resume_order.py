@@ -24,8 +24,11 @@ resumed. Changelog partitions (table recovery) pass straight through.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 class SeekBeforeResume:
@@ -52,12 +55,21 @@ class SeekBeforeResume:
             self._resume(tps - streams)
 
     async def perform_seek(self) -> None:
-        """Seek to the committed offsets while the held partitions are still paused, then resume them."""
-        await self._seek()
-        held, self.held = self.held, set()
-        assigned = set(self.consumer.assignment())
-        if held & assigned:  # a rebalance in between may have taken some away
-            self._resume(held & assigned)
+        """Seek to the committed offsets while the held partitions are still paused, then resume them.
+
+        If the seek fails or is cancelled (faust gives it a timeout), the partitions are resumed
+        anyway, as faust would have done: a worker that stops reading them would be worse.
+        """
+        try:
+            await self._seek()
+        except BaseException:
+            log.warning("seek to committed offsets did not complete; resuming %d partition(s) anyway", len(self.held))
+            raise
+        finally:
+            held, self.held = self.held, set()
+            assigned = set(self.consumer.assignment())
+            if held & assigned:  # a rebalance in between may have taken some away
+                self._resume(held & assigned)
 
 
 def seek_before_resuming_streams(app: Any) -> SeekBeforeResume:

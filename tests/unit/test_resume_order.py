@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import pytest
+
 from pipeline_review.scoring.app import create_app
 from pipeline_review.scoring.resume_order import SeekBeforeResume
 from pipeline_review.scoring.settings import ScoringSettings
@@ -71,6 +73,20 @@ async def test_a_seek_with_nothing_held_resumes_nothing():
     await consumer.perform_seek()
     await consumer.perform_seek()
     assert consumer.calls == [("seek",), ("seek",)]
+
+
+async def test_a_seek_that_fails_still_resumes_the_held_partitions():
+    consumer = RecordingConsumer({EVENTS_0})
+
+    async def seek_times_out():
+        raise TimeoutError
+
+    consumer.perform_seek = seek_times_out
+    install(consumer)
+    consumer.resume_partitions({EVENTS_0})
+    with pytest.raises(TimeoutError):
+        await consumer.perform_seek()
+    assert consumer.calls == [("resume", frozenset({EVENTS_0}))]  # stalling the partition would be worse
 
 
 def test_the_worker_app_installs_it(tmp_path, monkeypatch):
