@@ -11,7 +11,6 @@ from pipeline_review.shared.stages import StageMap
 
 from .changelog import BulkChangelog
 from .processor import DealProcessor, encode_alert
-from .resume_order import seek_before_resuming_streams
 from .settings import ScoringSettings
 
 log = logging.getLogger(__name__)
@@ -52,9 +51,6 @@ def create_app(settings: ScoringSettings | None = None) -> faust.App:
         # with the group's committed offsets during the 1M-deal benchmark). Off in that mode.
         broker_commit_livelock_soft_timeout=86400.0 if settings.exactly_once else 300.0,
     )
-    # faust resumes the input partitions before seeking them to the committed offsets, which
-    # skips events on a restart; see resume_order.py.
-    seek_before_resuming_streams(app)
     deal_events = app.topic(common.deal_events_topic, key_type=bytes, value_type=bytes, value_serializer="raw",
                             key_serializer="raw", partitions=common.deal_event_partitions)
     deal_alerts = app.topic(common.deal_alerts_topic, key_type=bytes, value_type=bytes, value_serializer="raw",

@@ -10,11 +10,13 @@ The records are the ones faust would have written (same topic, raw key, raw valu
 partition of the key), so faust's own changelog recovery reads them back unchanged. With
 exactly-once on, each partition's batch goes through the transactional producer that faust
 opened for that partition, under faust's lock for it, so the records commit atomically with
-the consumed offsets and the alerts, as ``table[key] = value`` would.
+the consumed offsets, as ``table[key] = value`` would.
 
 This leans on two private attributes of faust-streaming's aiokafka producer
 (``_transaction_producers`` and ``_trn_locks``); the version range in pyproject.toml is the
-one the crash-recovery and exactly-once tests run against.
+one the crash-recovery and exactly-once tests run against. A worker killed after commits can
+still come back with table changes missing, on faust's own path too: docs/decisions.md,
+"Known problem".
 """
 
 from __future__ import annotations
