@@ -35,15 +35,16 @@ def create_app(settings: ScoringSettings | None = None) -> faust.App:
         web_port=settings.web_port,
         web_in_thread=False,
         producer_acks=-1,
-        # With transactions a commit is what makes alerts visible to read_committed readers:
-        # faust's default of 2.8 s would be most of an alert's delay.
+        # How long table changes and consumed offsets wait to be committed, i.e. how much a
+        # crashed worker replays.
         broker_commit_interval=settings.commit_interval,
         # A few ms of linger let each of the per-partition transactional producers send a
         # batch's changelog records in one request instead of many small ones.
         producer_linger=0.005,
         table_standby_replicas=0,
-        # Transactions tie the changelog, the alerts and the consumed offsets together:
-        # a crashed worker neither loses nor repeats an alert.
+        # Transactions tie the changelog and the consumed offsets together. The alerts go
+        # outside them (faust's topic.send picks a transactional producer only for consumed
+        # topics), so a crash can repeat or lose one: docs/decisions.md, "Known problems".
         processing_guarantee="exactly_once" if settings.exactly_once else "at_least_once",
         # faust records commit times only on its non-transactional path, so with exactly-once
         # it logs "Has not committed ... at all since worker start" (six multi-line ERRORs a

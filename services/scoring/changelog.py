@@ -14,9 +14,8 @@ the consumed offsets, as ``table[key] = value`` would.
 
 This leans on two private attributes of faust-streaming's aiokafka producer
 (``_transaction_producers`` and ``_trn_locks``); the version range in pyproject.toml is the
-one the crash-recovery and exactly-once tests run against. A worker killed after commits can
-still come back with table changes missing, on faust's own path too: docs/decisions.md,
-"Known problem".
+one the crash-recovery and exactly-once tests run against. A worker restarted after commits
+can skip events, on faust's own path too: docs/decisions.md, "Known problem".
 """
 
 from __future__ import annotations

@@ -21,12 +21,11 @@ class ScoringSettings(BaseSettings):
     session_timeout: float = Field(10.0, gt=0, description="Kafka consumer session timeout (s).")
     heartbeat_interval: float = Field(1.0, gt=0, description="Kafka consumer heartbeat interval (s).")
     exactly_once: bool = Field(True, description="Kafka transactions: the table changelog and the consumed offsets commit together.")
-    # faust's default. 0.2 s made alerts visible ~1.4 s sooner on average, but a worker killed
-    # (SIGKILL) after its first commits can then come back with table state missing: a faust
-    # exactly-once recovery problem the crash test hits in about half its runs at 0.2 s
-    # (docs/decisions.md). Lower it only together with that fix.
+    # faust's default. At 0.2 s a worker killed (SIGKILL) after its first commits can come
+    # back having skipped events: faust resumes before it seeks, the crash test hits it in
+    # about half its runs at 0.2 s (docs/decisions.md). Lower it only together with that fix.
     commit_interval: float = Field(
-        2.8, gt=0, description="How often (s) offsets are committed; with exactly_once, how long alerts wait to become visible."
+        2.8, gt=0, description="How often (s) offsets and table changes are committed."
     )
     data_dir: str = Field(
         ".run/scoring",
