@@ -9,7 +9,7 @@ import random
 
 import redis.asyncio as aioredis
 
-from pipeline_review.scoring.domain.alerts import LATE_STAGE_DISCOUNT, discount_alert
+from pipeline_review.scoring.domain.alerts import discount_alert
 from pipeline_review.scoring.domain.lists import place
 from pipeline_review.scoring.domain.state import apply_event
 from pipeline_review.scoring.read_model import write_placements
@@ -73,8 +73,8 @@ def deal_stream(n_deals: int, seed: int = 7, today: dt.date | None = None) -> li
     return out
 
 
-def expected_late_alerts(events: list[DealEvent], stage_map: StageMap) -> set[str]:
-    """The alert ids the stream must raise, once each."""
+def expected_alerts(events: list[DealEvent], stage_map: StageMap, kind: str | None = None) -> set[str]:
+    """The alert ids the stream must raise, once each (only those of ``kind`` if given)."""
     states: dict = {}
     ids = set()
     for e in events:
@@ -82,7 +82,7 @@ def expected_late_alerts(events: list[DealEvent], stage_map: StageMap) -> set[st
         states[e.deal_id] = applied.state
         if not applied.duplicate:
             alert = discount_alert(e, applied.state, stage_map)
-            if alert and alert["kind"] == LATE_STAGE_DISCOUNT:
+            if alert and kind in (None, alert["kind"]):
                 ids.add(alert["alert_id"])
     return ids
 

@@ -186,6 +186,9 @@ class AlertIngestor:
                 self.topic, bootstrap_servers=self.bootstrap, group_id=self.group,
                 enable_auto_commit=False, auto_offset_reset="earliest",
                 session_timeout_ms=10_000, heartbeat_interval_ms=1_000,
+                # Scoring writes alerts inside Kafka transactions: an aborted one (a crashed
+                # worker's) must not reach managers; its replay raises the alert again.
+                isolation_level="read_committed",
             )
             self._consumer = consumer
             try:

@@ -11,6 +11,7 @@ from pipeline_review.shared.stages import StageMap
 
 from .changelog import BulkChangelog
 from .processor import DealProcessor, encode_alert
+from .resume_order import SeekBeforeResumeApp
 from .settings import ScoringSettings
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,7 @@ def create_app(settings: ScoringSettings | None = None) -> faust.App:
     settings = settings or ScoringSettings()
     common = settings.common
     stage_map = StageMap.load(common.stage_map_file)
-    app = faust.App(
+    app = SeekBeforeResumeApp(
         settings.app_id,
         broker=[f"kafka://{host}" for host in common.kafka_bootstrap.split(",")],
         store="memory://",
@@ -35,16 +36,15 @@ def create_app(settings: ScoringSettings | None = None) -> faust.App:
         web_port=settings.web_port,
         web_in_thread=False,
         producer_acks=-1,
-        # How long table changes and consumed offsets wait to be committed, i.e. how much a
-        # crashed worker replays.
+        # With transactions a commit is what makes alerts visible to read_committed readers:
+        # faust's default of 2.8 s would be most of an alert's delay.
         broker_commit_interval=settings.commit_interval,
         # A few ms of linger let each of the per-partition transactional producers send a
         # batch's changelog records in one request instead of many small ones.
         producer_linger=0.005,
         table_standby_replicas=0,
-        # Transactions tie the changelog and the consumed offsets together. The alerts go
-        # outside them (faust's topic.send picks a transactional producer only for consumed
-        # topics), so a crash can repeat or lose one: docs/decisions.md, "Known problems".
+        # Transactions tie the changelog, the alerts and the consumed offsets together:
+        # a crashed worker neither loses nor repeats an alert.
         processing_guarantee="exactly_once" if settings.exactly_once else "at_least_once",
         # faust records commit times only on its non-transactional path, so with exactly-once
         # it logs "Has not committed ... at all since worker start" (six multi-line ERRORs a
@@ -54,8 +54,6 @@ def create_app(settings: ScoringSettings | None = None) -> faust.App:
     )
     deal_events = app.topic(common.deal_events_topic, key_type=bytes, value_type=bytes, value_serializer="raw",
                             key_serializer="raw", partitions=common.deal_event_partitions)
-    deal_alerts = app.topic(common.deal_alerts_topic, key_type=bytes, value_type=bytes, value_serializer="raw",
-                            key_serializer="raw")
     # use_partitioner: changelog records go to partition murmur2(deal_id), the same
     # partition as the deal's events, so a batch may update many deals safely.
     deals = app.Table(
@@ -72,11 +70,9 @@ def create_app(settings: ScoringSettings | None = None) -> faust.App:
     )
     redis = aioredis.Redis.from_url(common.redis_url)
 
-    async def send_alert(alert: dict) -> None:
-        await deal_alerts.send(key=alert["deal_id"].encode(), value=encode_alert(alert))
-
-    changelog = BulkChangelog(app, deals, common.deal_event_partitions)
-    processor = DealProcessor(deals, redis, common.keys, stage_map, send_alert, save_states=changelog.write)
+    # Alerts travel with the deal states, in the same transactions: see changelog.py.
+    changelog = BulkChangelog(app, deals, common.deal_event_partitions, common.deal_alerts_topic, encode_alert)
+    processor = DealProcessor(deals, redis, common.keys, stage_map, send_alert=None, save_states=changelog.write)
     app.pr_processor = processor  # type: ignore[attr-defined]
     app.pr_state = {"batches": 0, "events": 0}  # type: ignore[attr-defined]
 
@@ -101,7 +97,10 @@ def create_app(settings: ScoringSettings | None = None) -> faust.App:
             redis_ok = True
         except Exception:  # noqa: BLE001 - any failure means not ready
             redis_ok = False
-        body = {"recovered": recovered, "redis": redis_ok, **app.pr_state}
+        # Whether this worker really commits through Kafka transactions (exactly-once set and
+        # the consumer built inside the worker, see resume_order.SeekBeforeResumeApp).
+        transactions = app.in_transaction and app.consumer.in_transaction
+        body = {"recovered": recovered, "redis": redis_ok, "transactions": transactions, **app.pr_state}
         return web.json(body, status=200 if recovered and redis_ok else 503)
 
     return app

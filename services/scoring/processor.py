@@ -25,7 +25,7 @@ from .read_model import write_placements
 log = logging.getLogger(__name__)
 
 AlertSink = Callable[[dict], Awaitable[None]]
-StateSink = Callable[[dict[bytes, bytes]], Awaitable[None]]
+StateSink = Callable[[dict[bytes, bytes], list[dict]], Awaitable[None]]
 
 
 @dataclass
@@ -39,11 +39,14 @@ class BatchOutcome:
 class DealProcessor:
     """Applies events to the deal table and mirrors the result into Redis."""
 
-    def __init__(self, table: MutableMapping, redis, keys: RedisKeys, stage_map: StageMap, send_alert: AlertSink,
-                 save_states: StateSink | None = None):
-        """``table`` maps the deal id (bytes) to its encoded state; ``save_states`` stores a
-        batch's new states (by default one ``table[key] = value`` each; the worker passes
-        BulkChangelog.write)."""
+    def __init__(self, table: MutableMapping, redis, keys: RedisKeys, stage_map: StageMap,
+                 send_alert: AlertSink | None, save_states: StateSink | None = None):
+        """``table`` maps the deal id (bytes) to its encoded state. ``save_states(updates, alerts)``
+        stores a batch's new states and sends the alerts they raised, in one step; by default
+        each state is one ``table[key] = value`` and each alert goes to ``send_alert``. The
+        worker passes BulkChangelog.write, which puts both into the same Kafka transactions."""
+        if save_states is None and send_alert is None:
+            raise ValueError("DealProcessor needs send_alert, or a save_states that sends the alerts")
         self.table = table
         self.redis = redis
         self.keys = keys
@@ -51,16 +54,19 @@ class DealProcessor:
         self.send_alert = send_alert
         self.save_states = save_states or self._save_into_table
 
-    async def _save_into_table(self, updates: dict[bytes, bytes]) -> None:
+    async def _save_into_table(self, updates: dict[bytes, bytes], alerts: list[dict]) -> None:
         for key, value in updates.items():
             self.table[key] = value
+        for alert in alerts:
+            await self.send_alert(alert)
 
     async def process(self, raw_values: list[bytes]) -> BatchOutcome:
-        """Fold a batch, write the touched deals to Redis, then emit the alerts it raised.
+        """Fold a batch, save the new states with the alerts they raised, then write Redis.
 
         Each deal touched by the batch is loaded from the table once, folded in place on a
-        working copy, and written back to the table (one changelog record) and to Redis once,
-        in that order: a crash in between is repaired by the replay, never the other way round.
+        working copy, and written back to the table (one changelog record, with its alerts) and
+        to Redis once, in that order: a crash in between is repaired by the replay, never the
+        other way round.
         """
         outcome = BatchOutcome()
         working: dict[str, DealState] = {}  # deal_id -> this batch's working copy, in first-seen order
@@ -88,13 +94,11 @@ class DealProcessor:
                 alert = discount_alert(event, applied.state, self.stage_map)
                 if alert is not None:
                     outcome.alerts.append(alert)
-        await self.save_states({deal_id.encode(): working[deal_id].encode() for deal_id in changed})
+        await self.save_states({deal_id.encode(): working[deal_id].encode() for deal_id in changed}, outcome.alerts)
         # Duplicates are rewritten too: the first copy may have reached the table but
         # not Redis before a crash, and rewriting is idempotent.
         touched: dict[str, Placement] = {deal_id: place(state, self.stage_map) for deal_id, state in working.items()}
         await write_placements(self.redis, self.keys, touched)
-        for alert in outcome.alerts:
-            await self.send_alert(alert)
         return outcome
 
 

@@ -20,12 +20,13 @@ class ScoringSettings(BaseSettings):
     batch_within: float = Field(0.05, gt=0, description="Longest wait (s) to fill a batch.")
     session_timeout: float = Field(10.0, gt=0, description="Kafka consumer session timeout (s).")
     heartbeat_interval: float = Field(1.0, gt=0, description="Kafka consumer heartbeat interval (s).")
-    exactly_once: bool = Field(True, description="Kafka transactions: the table changelog and the consumed offsets commit together.")
-    # faust's default. At 0.2 s a worker killed (SIGKILL) after its first commits can come
-    # back having skipped events: faust resumes before it seeks, the crash test hits it in
-    # about half its runs at 0.2 s (docs/decisions.md). Lower it only together with that fix.
+    exactly_once: bool = Field(
+        True, description="Kafka transactions: table changelog, alerts and consumed offsets commit together."
+    )
+    # With exactly-once, alerts become visible to read_committed readers (review) only at the
+    # commit, so faust's default of 2.8 s would be most of an alert's delay.
     commit_interval: float = Field(
-        2.8, gt=0, description="How often (s) offsets and table changes are committed."
+        0.2, gt=0, description="How often (s) offsets are committed; with exactly_once, also how long a new alert waits to become visible."
     )
     data_dir: str = Field(
         ".run/scoring",

@@ -1,0 +1,116 @@
+"""BulkChangelog: which producer carries a batch's states and alerts, and in what order."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+from pipeline_review.scoring.changelog import BulkChangelog, partition_for
+
+PARTITIONS = 6
+CHANGELOG = "pr-scoring-deals-changelog"
+ALERTS = "deal-alerts"
+
+
+class FakeProducer:
+    """An aiokafka producer that logs what it is given and acknowledges on the next loop turn."""
+
+    def __init__(self, name: str, log: list):
+        self.name = name
+        self.log = log
+
+    def create_batch(self):
+        return []
+
+    async def send_batch(self, batch, topic, partition):
+        self.log.append((self.name, "states", topic, partition, [key for key, _, _ in batch]))
+        return self._ack(f"states {partition}")
+
+    async def send(self, topic, value, key):
+        self.log.append((self.name, "alert", topic, key))
+        return self._ack(f"alert {key.decode()}")
+
+    def _ack(self, what: str) -> asyncio.Future:
+        future = asyncio.get_running_loop().create_future()
+
+        def done():
+            self.log.append(("acked", what))
+            future.set_result(None)
+
+        asyncio.get_running_loop().call_soon(done)
+        return future
+
+
+class Batch(list):
+    def append(self, key, value, timestamp):  # aiokafka's BatchBuilder.append: None when full
+        super().append((key, value, timestamp))
+        return True
+
+
+def fake_app(in_transaction: bool, log: list):
+    plain = FakeProducer("plain", log)
+    plain.create_batch = Batch
+    tids = {f"app-0-{p}": FakeProducer(f"trn-{p}", log) for p in range(PARTITIONS)}
+    for producer in tids.values():
+        producer.create_batch = Batch
+    faust_producer = SimpleNamespace(_ensure_producer=lambda: plain, _transaction_producers=tids,
+                                     _trn_locks={tid: asyncio.Lock() for tid in tids})
+    return SimpleNamespace(in_transaction=in_transaction, producer=faust_producer, conf=SimpleNamespace(id="app"),
+                           assignor=SimpleNamespace(group_for_topic=lambda topic: 0))
+
+
+def changelog(app) -> BulkChangelog:
+    table = SimpleNamespace(data={}, changelog_topic=SimpleNamespace(get_topic_name=lambda: CHANGELOG))
+    return BulkChangelog(app, table, PARTITIONS, ALERTS, encode_alert=lambda alert: alert["alert_id"].encode())
+
+
+def deal_in_partition(partition: int) -> str:
+    return next(f"d{i}" for i in range(1000) if partition_for(f"d{i}".encode(), PARTITIONS) == partition)
+
+
+async def test_with_transactions_a_deals_alert_goes_through_its_partitions_transaction():
+    log: list = []
+    bulk = changelog(fake_app(True, log))
+    d1, d4 = deal_in_partition(1), deal_in_partition(4)
+    await bulk.write({d1.encode(): b"s1", d4.encode(): b"s4"}, [{"deal_id": d4, "alert_id": "al-4"}])
+
+    sent = [entry for entry in log if entry[0] != "acked"]
+    assert ("trn-1", "states", CHANGELOG, 1, [d1.encode()]) in sent
+    assert ("trn-4", "states", CHANGELOG, 4, [d4.encode()]) in sent
+    assert ("trn-4", "alert", ALERTS, d4.encode()) in sent  # same transaction as the deal's state
+    assert len(sent) == 3 and not any(entry[0] == "plain" for entry in sent)
+    assert bulk.table.data == {d1.encode(): b"s1", d4.encode(): b"s4"}
+    assert sum(entry[0] == "acked" for entry in log) == 3  # write returned after every ack
+
+
+async def test_with_transactions_the_sends_wait_for_a_commit_holding_the_lock():
+    log: list = []
+    app = fake_app(True, log)
+    bulk = changelog(app)
+    d2 = deal_in_partition(2)
+    lock = app.producer._trn_locks["app-0-2"]
+    await lock.acquire()  # faust committing partition 2's transaction
+    write = asyncio.ensure_future(bulk.write({d2.encode(): b"s"}, [{"deal_id": d2, "alert_id": "al-2"}]))
+    await asyncio.sleep(0.01)
+    assert log == []
+    lock.release()
+    await write
+    assert [entry[1] for entry in log if entry[0] != "acked"] == ["states", "alert"]
+
+
+async def test_without_transactions_alerts_are_acknowledged_before_any_state_is_sent():
+    log: list = []
+    bulk = changelog(fake_app(False, log))
+    d0, d3 = deal_in_partition(0), deal_in_partition(3)
+    await bulk.write({d0.encode(): b"s0", d3.encode(): b"s3"}, [{"deal_id": d3, "alert_id": "al-3"}])
+
+    first_state = next(i for i, entry in enumerate(log) if entry[1] == "states")
+    alert_acked = log.index(("acked", f"alert {d3}"))
+    assert alert_acked < first_state
+    assert {entry[0] for entry in log if entry[0] != "acked"} == {"plain"}
+
+
+async def test_a_batch_without_changes_or_alerts_sends_nothing():
+    log: list = []
+    await changelog(fake_app(True, log)).write({}, [])
+    assert log == []
