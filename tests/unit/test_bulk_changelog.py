@@ -12,6 +12,12 @@ CHANGELOG = "pr-scoring-deals-changelog"
 ALERTS = "deal-alerts"
 
 
+class Batch(list):
+    def append(self, key, value, timestamp):  # aiokafka's BatchBuilder.append: None when full
+        super().append((key, value, timestamp))
+        return True
+
+
 class FakeProducer:
     """An aiokafka producer that logs what it is given and acknowledges on the next loop turn."""
 
@@ -20,7 +26,7 @@ class FakeProducer:
         self.log = log
 
     def create_batch(self):
-        return []
+        return Batch()
 
     async def send_batch(self, batch, topic, partition):
         self.log.append((self.name, "states", topic, partition, [key for key, _, _ in batch]))
@@ -41,18 +47,9 @@ class FakeProducer:
         return future
 
 
-class Batch(list):
-    def append(self, key, value, timestamp):  # aiokafka's BatchBuilder.append: None when full
-        super().append((key, value, timestamp))
-        return True
-
-
 def fake_app(in_transaction: bool, log: list):
     plain = FakeProducer("plain", log)
-    plain.create_batch = Batch
     tids = {f"app-0-{p}": FakeProducer(f"trn-{p}", log) for p in range(PARTITIONS)}
-    for producer in tids.values():
-        producer.create_batch = Batch
     faust_producer = SimpleNamespace(_ensure_producer=lambda: plain, _transaction_producers=tids,
                                      _trn_locks={tid: asyncio.Lock() for tid in tids})
     return SimpleNamespace(in_transaction=in_transaction, producer=faust_producer, conf=SimpleNamespace(id="app"),
