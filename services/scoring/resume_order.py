@@ -26,9 +26,10 @@ A second hole is next to it: a partition the group has never committed is not so
 all (aiokafka seeks only to a committed offset above 0). Records the consumer had fetched
 for it before a rebalance are dropped with faust's buffers, and the position stays after
 them. A two-worker run without transactions lost the first ~20 events of three partitions
-that way, when the second worker joined while events arrived. For such partitions the wrapper seeks to the
-earliest offset, where a group that has committed nothing starts (auto_offset_reset is
-"earliest"); the fold is idempotent, so reading an event twice changes nothing.
+that way, when the second worker joined while events arrived. For such partitions the
+wrapper seeks to the earliest offset, where a group that has committed nothing starts
+(auto_offset_reset is "earliest"); the fold is idempotent, so reading an event twice
+changes nothing.
 """
 
 from __future__ import annotations
