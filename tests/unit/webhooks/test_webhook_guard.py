@@ -6,12 +6,17 @@ import ipaddress
 
 import pytest
 
+import httpx
+
 from pipeline_review.review.webhook_guard import (
     AddressRefused,
+    GuardedBackend,
+    RefusedConnect,
     address_problem,
     check_url,
     checked_addresses,
     parse_networks,
+    refused,
 )
 
 pytestmark = pytest.mark.unit
@@ -102,3 +107,62 @@ async def test_check_url_passes_the_idna_host_and_default_port():
     await check_url("https://bücher.example/x", (), resolve)
     await check_url("http://hooks.example.com:8080/x", (), resolve)
     assert seen == [("xn--bcher-kva.example", 443), ("hooks.example.com", 8080)]
+
+
+class FakeStream:
+    def __init__(self, peer):
+        self.peer, self.closed = peer, False
+
+    def get_extra_info(self, name):
+        return self.peer if name == "server_addr" else None
+
+    async def aclose(self):
+        self.closed = True
+
+
+class FakeSockets:
+    """Stands in for the real network: records where it was asked to connect."""
+
+    def __init__(self, peers: dict[str, tuple[str, int]]):
+        self.peers, self.calls, self.streams = peers, [], []
+
+    async def connect_tcp(self, host, port, **_):
+        self.calls.append((host, port))
+        self.streams.append(FakeStream(self.peers.get(host)))
+        return self.streams[-1]
+
+
+async def test_the_backend_connects_to_the_checked_address_not_the_name():
+    sockets = FakeSockets({"93.184.215.14": ("93.184.215.14", 443)})
+    backend = GuardedBackend((), fake_dns({"hooks.example.com": ["93.184.215.14"]}), inner=sockets)
+    stream = await backend.connect_tcp("hooks.example.com", 443)
+    assert sockets.calls == [("93.184.215.14", 443)] and stream is sockets.streams[0]
+
+
+async def test_the_backend_never_connects_to_a_forbidden_address():
+    sockets = FakeSockets({})
+    backend = GuardedBackend((), fake_dns({"rebind.example": ["127.0.0.1"]}), inner=sockets)
+    with pytest.raises(RefusedConnect, match="loopback"):
+        await backend.connect_tcp("rebind.example", 80)
+    with pytest.raises(RefusedConnect):
+        await backend.connect_unix_socket("/var/run/redis.sock")
+    assert sockets.calls == []
+
+
+async def test_the_backend_refuses_a_socket_whose_peer_is_not_the_checked_address():
+    sockets = FakeSockets({"93.184.215.14": ("10.0.0.9", 80)})
+    backend = GuardedBackend((), fake_dns({"hooks.example.com": ["93.184.215.14"]}), inner=sockets)
+    with pytest.raises(RefusedConnect, match="not to the checked address"):
+        await backend.connect_tcp("hooks.example.com", 80)
+    assert sockets.streams[0].closed
+
+
+def test_refused_finds_the_guard_under_httpx_errors():
+    try:
+        try:
+            raise RefusedConnect("no")
+        except RefusedConnect as inner:
+            raise httpx.ConnectError("no") from inner
+    except httpx.ConnectError as outer:
+        assert refused(outer)
+    assert not refused(httpx.ConnectError("connection refused"))
