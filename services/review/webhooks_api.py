@@ -174,7 +174,8 @@ def add_webhook_routes(app: FastAPI, redis, keys: RedisKeys, *, path: str = "/v1
     @router.post("", status_code=201, response_model=WebhookCreated, summary="Subscribe a URL to alerts",
                  responses={403: {"description": "Filter outside the caller's teams, or a read-only caller"},
                             409: {"description": "The caller holds the most subscriptions allowed"},
-                            422: {"description": "Invalid URL (or one reaching a non-public address), format or filter"}})
+                            422: {"description": "Invalid URL (or one reaching a non-public address), format "
+                                                 "or filter"}})
     async def create_webhook(body: WebhookCreate, request: Request, response: Response) -> WebhookCreated:
         caller = caller_of(request)
         flt = scoped_filter(caller, body.filter)
@@ -188,8 +189,8 @@ def add_webhook_routes(app: FastAPI, redis, keys: RedisKeys, *, path: str = "/v1
             sub = await store.create(body.url, body.format, flt, body.description, caller.name,
                                      max_per_caller=settings.max_per_caller)
         except TooManySubscriptions:
-            raise HTTPException(409, f"{caller.name or 'this caller'} already holds {settings.max_per_caller} "
-                                     "webhook subscriptions (PR_REVIEW_WEBHOOK_MAX_PER_CALLER); delete one first") from None
+            raise HTTPException(409, f"{caller.name or 'this caller'} already holds {settings.max_per_caller} webhook "
+                                     "subscriptions (PR_REVIEW_WEBHOOK_MAX_PER_CALLER); delete one first") from None
         response.headers["Location"] = f"{path}/{sub.id}"
         # The creator just sent the URL, so the answer echoes it whatever the role.
         return WebhookCreated(**sub.public(), host=host_of(sub.url), secret=sub.secret)

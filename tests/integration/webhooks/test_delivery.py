@@ -297,7 +297,8 @@ async def test_a_receivers_text_is_never_stored(redis, receiver, store, dispatch
 
 
 @pytest.mark.parametrize("raw", ["²".encode("latin-1"), "٣".encode(), "1²".encode()])
-async def test_retry_after_with_non_ascii_digits_still_ends_after_max_attempts(redis, receiver, store, dispatchers, raw):
+async def test_retry_after_with_non_ascii_digits_still_ends_after_max_attempts(redis, receiver, store, dispatchers,
+                                                                               raw):
     # "²".isdigit() is true: such a header used to crash the attempt, and the job came back forever.
     receiver.behaviour["odd"] = Behaviour(always=503, raw_headers=[(b"retry-after", raw)])
     sub = await store.create(receiver.url("odd"), "json", WebhookFilter())
