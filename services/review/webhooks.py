@@ -38,11 +38,13 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from redis.exceptions import RedisError, ResponseError
 
 from pipeline_review.shared.keys import RedisKeys
+
+from .webhook_guard import GuardedTransport, Network, Resolver, parse_networks, refused, system_resolve
 
 log = logging.getLogger("pipeline_review.review.webhooks")
 
@@ -57,6 +59,7 @@ Severity = Literal["info", "low", "medium", "high"]
 Format = Literal["json", "slack"]
 SEVERITY_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3}
 DEAD_LETTERS_KEPT = 1000  # per subscription; older ones are trimmed
+ASCII_INT = re.compile(r"[0-9]{1,18}", re.ASCII)  # str.isdigit() also takes "²" and "٣"
 
 
 class WebhookSettings(BaseSettings):
@@ -73,6 +76,22 @@ class WebhookSettings(BaseSettings):
     consumer_group: str = Field("pr-webhooks", min_length=1, description="Redis consumer group reading the alert stream.")
     claim_idle: float = Field(60.0, gt=0, description="Alerts unacknowledged this long (s) by a dead instance are taken over.")
     poll_interval: float = Field(1.0, gt=0, le=30, description="Longest wait (s) between checks for new alerts and due retries.")
+    allow_nets: str | None = Field(
+        None, description="CIDR networks webhooks may reach although they are not public "
+                          "(loopback, private, ...), comma separated, e.g. `10.20.0.0/16,fd00:1::/64`.")
+    max_per_caller: int = Field(25, ge=1, le=10_000, description="Most subscriptions one caller (API key name) may hold; "
+                                                                  "one more is a 409.")
+
+    @field_validator("allow_nets")
+    @classmethod
+    def _networks(cls, value: str | None) -> str | None:
+        parse_networks(value)  # refuse a typo at start rather than at the first delivery
+        return value
+
+    @property
+    def allowed_networks(self) -> tuple[Network, ...]:
+        """``allow_nets`` parsed."""
+        return parse_networks(self.allow_nets)
 
 
 @dataclass(frozen=True)
@@ -144,7 +163,10 @@ def matches(flt: WebhookFilter, alert: dict[str, Any]) -> bool:
 
 
 def validate_webhook_url(url: str) -> str:
-    """The URL if it is an absolute http(s) URL with a host; ValueError otherwise."""
+    """The URL if it is an absolute http(s) URL with a host and no user info; ValueError otherwise.
+
+    Where the host points is checked separately (``webhook_guard.check_url``): that needs DNS.
+    """
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a malformed port
@@ -156,7 +178,36 @@ def validate_webhook_url(url: str) -> str:
         raise ValueError("must name a host")
     if any(ch.isspace() or ord(ch) < 32 for ch in url):
         raise ValueError("must not contain spaces or control characters")
+    if "@" in parts.netloc:
+        raise ValueError("must not carry user:password@ (put credentials in the path or rely on the signature)")
+    try:
+        httpx.URL(url)  # what delivery will parse; it refuses some hosts urlsplit takes (e.g. 0177.0.0.1)
+    except httpx.InvalidURL as exc:
+        raise ValueError(f"must be a valid URL ({exc})") from None
     return url
+
+
+def host_of(url: str) -> str:
+    """The host (and port, when given) of a webhook URL: what non-admins see of it."""
+    return urlsplit(url).netloc.rpartition("@")[2]
+
+
+# The only delivery errors ever stored or shown: a receiver's text or an exception's
+# message could carry what a port scan wants to learn, so neither is kept.
+TIMEOUT = "timeout"
+CONNECTION_FAILED = "connection failed"
+ADDRESS_REFUSED = "address not allowed"
+_GENERIC_ERROR = re.compile(r"HTTP [0-9]{3}", re.ASCII)
+
+
+def generic_error(error: str | None) -> str | None:
+    """``error`` if it is one of the generic delivery errors, else ``connection failed``.
+
+    Applied when reading too, so records written by older versions never show more.
+    """
+    if error is None or error in (TIMEOUT, CONNECTION_FAILED, ADDRESS_REFUSED) or _GENERIC_ERROR.fullmatch(error):
+        return error
+    return TIMEOUT if error.startswith("timeout") else CONNECTION_FAILED
 
 
 class Subscription(BaseModel):
@@ -263,7 +314,7 @@ def verify_signature(secret: str, header: str | None, body: bytes, *, tolerance:
     candidates: list[str] = []
     for part in header.split(","):
         key, _, value = part.strip().partition("=")
-        if key == "t" and value.isdigit():
+        if key == "t" and ASCII_INT.fullmatch(value):  # "²".isdigit() is true, int("²") raises
             timestamp = int(value)
         elif key == "v1":
             candidates.append(value)
@@ -290,20 +341,30 @@ def backoff_delay(failures: int, base: float, maximum: float, *, retry_after: fl
     return delay
 
 
+RETRY_AFTER_MAX = 86_400.0  # a day; the backoff cap bounds it further
+
+
 def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Seconds a Retry-After header asks for (delta-seconds or HTTP date); None if absent or invalid."""
+    """Seconds a Retry-After header asks for (delta-seconds or HTTP date), at most a day.
+
+    None if absent or invalid. Only ASCII digits count as delta-seconds: ``"²".isdigit()``
+    and ``"٣".isdigit()`` are true, and such a header used to crash the attempt.
+    """
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if ASCII_INT.fullmatch(value):
+        return min(float(value), RETRY_AFTER_MAX)
+    if not value.isascii():
+        return None
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.timezone.utc)
+        seconds = when.timestamp() - now
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return max(0.0, when.timestamp() - now)
+    return min(max(0.0, seconds), RETRY_AFTER_MAX)
 
 
 @dataclass(frozen=True)
@@ -333,21 +394,53 @@ STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 _COUNTERS = ("delivered", "failed_attempts", "dead_letters")
 
 
+# Stores ARGV[2] under id ARGV[1] unless ARGV[4] subscriptions already have created_by ==
+# ARGV[3] ("" for none); counting and storing in one step, so concurrent requests cannot
+# both slip under the cap. Returns 1 when stored.
+_CREATE_CAPPED = """
+local owner, held = ARGV[3], 0
+for _, raw in ipairs(redis.call('HVALS', KEYS[1])) do
+  local ok, sub = pcall(cjson.decode, raw)
+  if ok and type(sub) == 'table' then
+    local by = sub['created_by']
+    if type(by) ~= 'string' then by = '' end
+    if by == owner then held = held + 1 end
+  end
+end
+if held >= tonumber(ARGV[4]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+"""
+
+
+class TooManySubscriptions(Exception):
+    """The caller already holds the most subscriptions allowed."""
+
+
 class WebhookStore:
     """Subscriptions, their delivery stats and dead letters in Redis."""
 
     def __init__(self, redis, keys: RedisKeys):
         self.redis = redis
         self.keys = WebhookKeys(keys.prefix)
+        self._create_capped = redis.register_script(_CREATE_CAPPED)
 
     async def create(self, url: str, fmt: Format, flt: WebhookFilter, description: str | None = None,
-                     created_by: str | None = None) -> Subscription:
-        """Store a new subscription with a fresh id and secret."""
+                     created_by: str | None = None, *, max_per_caller: int | None = None) -> Subscription:
+        """Store a new subscription with a fresh id and secret.
+
+        With ``max_per_caller``, raises TooManySubscriptions when ``created_by`` already
+        holds that many.
+        """
         sub = Subscription(
             id=f"wh-{uuid.uuid4().hex[:16]}", url=url, format=fmt, filter=flt, description=description,
             created_by=created_by, created_at=utc_now_iso(), secret=f"whsec_{secrets.token_urlsafe(32)}",
         )
-        await self.redis.hset(self.keys.subscriptions(), sub.id, sub.model_dump_json())
+        if max_per_caller is None:
+            await self.redis.hset(self.keys.subscriptions(), sub.id, sub.model_dump_json())
+        elif not await self._create_capped(keys=[self.keys.subscriptions()],
+                                           args=[sub.id, sub.model_dump_json(), created_by or "", max_per_caller]):
+            raise TooManySubscriptions(max_per_caller)
         return sub
 
     async def get(self, subscription_id: str) -> Subscription | None:
@@ -379,6 +472,8 @@ class WebhookStore:
         out: dict[str, Any] = {name: int(raw.pop(name, 0)) for name in _COUNTERS}
         if "last_status" in raw:
             raw["last_status"] = int(raw["last_status"]) if raw["last_status"] else None
+        if "last_error" in raw:
+            raw["last_error"] = generic_error(raw["last_error"]) if raw["last_error"] else None
         return out | raw
 
     async def dead_letters(self, subscription_id: str, limit: int = 50,
@@ -391,6 +486,8 @@ class WebhookStore:
         items = []
         for entry_id, fields in rows[:limit]:
             record = json.loads(fields.get(b"record") or fields.get("record"))
+            if record.get("last_error"):
+                record["last_error"] = generic_error(record["last_error"])
             items.append({"id": _text(entry_id)} | record)
         next_cursor = items[-1]["id"] if len(rows) > limit else None
         return items, next_cursor
@@ -434,7 +531,10 @@ class WebhookDispatcher:
 
     def __init__(self, redis, keys: RedisKeys, settings: WebhookSettings | None = None, *,
                  http: httpx.AsyncClient | None = None, clock: Callable[[], float] = time.time,
-                 rand: Callable[[], float] = random.random, consumer: str | None = None):
+                 rand: Callable[[], float] = random.random, consumer: str | None = None,
+                 resolver: Resolver = system_resolve):
+        """``http`` replaces the guarded client (it then decides where connections go);
+        ``resolver`` replaces DNS in the guard (tests)."""
         self.redis = redis
         self.settings = settings or WebhookSettings()
         self.stream = keys.alerts_stream()
@@ -445,6 +545,7 @@ class WebhookDispatcher:
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self._http = http
         self._own_http = http is None
+        self._resolver = resolver
         self._move_due = redis.register_script(_MOVE_DUE)
         self._enqueue = redis.register_script(_ENQUEUE_AND_ACK)
         self._tasks: set[asyncio.Task] = set()
@@ -481,8 +582,12 @@ class WebhookDispatcher:
     async def run(self, stop_event: asyncio.Event) -> None:
         """Read alerts and deliver them until ``stop_event`` is set."""
         if self._http is None:
-            self._http = httpx.AsyncClient(follow_redirects=False, headers={"User-Agent": USER_AGENT},
-                                           limits=httpx.Limits(max_connections=self.settings.concurrency))
+            # Every connection goes through the address guard; redirects are not followed
+            # (a 3xx could point anywhere) and no proxy from the environment is used.
+            transport = GuardedTransport(self.settings.allowed_networks, self._resolver,
+                                         limits=httpx.Limits(max_connections=self.settings.concurrency))
+            self._http = httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False,
+                                           headers={"User-Agent": USER_AGENT})
         await self._join_group(stop_event)
         waker = asyncio.create_task(self._wake_on(stop_event))
         try:
@@ -674,10 +779,17 @@ class WebhookDispatcher:
                 async with self._http.stream("POST", sub.url, content=body, headers=headers,
                                              timeout=self.settings.timeout) as response:
                     status, retry_after = response.status_code, response.headers.get("retry-after")
-        except TimeoutError:
-            return Outcome(False, error=f"timeout after {self.settings.timeout:g}s")
+        except (TimeoutError, httpx.TimeoutException):
+            return Outcome(False, error=TIMEOUT)
         except httpx.HTTPError as exc:
-            return Outcome(False, error=f"{type(exc).__name__}: {exc}"[:500])
+            if refused(exc):
+                log.warning("webhook %s to %s refused: %s", sub.id, host_of(sub.url), exc)
+                return Outcome(False, error=ADDRESS_REFUSED)
+            log.info("webhook %s to %s: %s", sub.id, host_of(sub.url), type(exc).__name__)
+            return Outcome(False, error=CONNECTION_FAILED)
+        except Exception:  # noqa: BLE001 - an attempt must end in an outcome, so the retry count applies
+            log.exception("webhook %s to %s failed unexpectedly", sub.id, host_of(sub.url))
+            return Outcome(False, error=CONNECTION_FAILED)
         if 200 <= status < 300:
             return Outcome(True, status)
         return Outcome(False, status, f"HTTP {status}", parse_retry_after(retry_after, self.clock()))
@@ -714,7 +826,8 @@ class WebhookDispatcher:
                     pipe.zadd(self.keys.due(), {job_id: now + delay})
             await pipe.execute()
         if not outcome.ok:
-            log.info("webhook %s to %s attempt %d failed: %s", job_id, sub.url, attempt, outcome.error)
+            # The host only: a full URL (a Slack one, say) is itself a secret.
+            log.info("webhook %s to %s attempt %d failed: %s", job_id, host_of(sub.url), attempt, outcome.error)
 
     async def _forget(self, job_id: str) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:

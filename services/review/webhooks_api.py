@@ -2,9 +2,11 @@
 
 Who may do what follows the caller the review app puts on ``request.state.principal``
 (``name``, ``role``, ``teams``); without one the service runs open and the caller is an
-admin. A ``dashboard`` only reads. A ``manager`` limited to some teams subscribes only to
-alerts of those teams and sees only subscriptions whose team filter lies within them;
-subscriptions out of its scope answer 404, as if they did not exist.
+admin. Only admins and managers use these routes: a ``dashboard`` key gets 403, since
+subscriptions and dead letters show where alerts go. A ``manager`` limited to some teams
+subscribes only to alerts of those teams and sees only subscriptions whose team filter lies
+within them; subscriptions out of its scope answer 404, as if they did not exist. Only
+admins see full URLs (a Slack URL is itself a secret); others see the host.
 """
 
 from __future__ import annotations
@@ -13,13 +15,25 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pipeline_review.shared.keys import RedisKeys
 
-from .webhooks import Format, Subscription, WebhookFilter, WebhookStore, validate_webhook_url
+from .webhook_guard import AddressRefused, Resolver, check_url, system_resolve
+from .webhooks import (
+    Format,
+    Subscription,
+    TooManySubscriptions,
+    WebhookFilter,
+    WebhookSettings,
+    WebhookStore,
+    host_of,
+    validate_webhook_url,
+)
 
 ROLES = ("admin", "manager", "dashboard")
+MANAGING_ROLES = ("admin", "manager")
 
 
 class WebhookCreate(BaseModel):
@@ -32,7 +46,8 @@ class WebhookCreate(BaseModel):
         "description": "East team discount alerts",
     }]})
 
-    url: str = Field(max_length=2048, description="Where alerts are POSTed (http or https).")
+    url: str = Field(max_length=2048, description="Where alerts are POSTed (http or https, a public address, "
+                                                  "no user:password@).")
     format: Format = Field("json", description="json (the alert in an envelope) or slack (an incoming-webhook message).")
     filter: WebhookFilter = Field(default_factory=WebhookFilter, description="Which alerts to send.")
     description: str | None = Field(None, max_length=500)
@@ -45,7 +60,8 @@ class WebhookCreate(BaseModel):
 
 class WebhookOut(BaseModel):
     id: str
-    url: str
+    url: str | None = Field(description="The full URL for admins (and in the creation answer); null for others.")
+    host: str = Field(description="The URL's host (and port when given).")
     format: Format
     filter: WebhookFilter
     description: str | None
@@ -67,7 +83,8 @@ class WebhookPage(BaseModel):
 
 
 class DeadLetterPage(BaseModel):
-    items: list[dict[str, Any]] = Field(description="Newest first: subscription, alert, attempts, last error.")
+    items: list[dict[str, Any]] = Field(description="Newest first: subscription, host (url for admins), alert, "
+                                                    "attempts, last error.")
     next_cursor: str | None
 
 
@@ -90,9 +107,23 @@ def caller_of(request: Request) -> Caller:
                   frozenset(teams) if teams is not None else None)
 
 
+def require_manager(caller: Caller) -> None:
+    """403 unless the caller is an admin or a manager: dashboards do not see where alerts go."""
+    if caller.role not in MANAGING_ROLES:
+        raise HTTPException(403, f"role {caller.role or '(none)'!r} may not use webhooks (admin or manager only)")
+
+
+def shown(caller: Caller, record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` (a subscription or dead letter) as ``caller`` may see it: the full URL for admins only."""
+    url = record.get("url")
+    if not isinstance(url, str):
+        return record
+    return record | {"url": url if caller.role == "admin" else None, "host": host_of(url)}
+
+
 def may_see(caller: Caller, flt: WebhookFilter) -> bool:
     """A subscription is in scope when the caller sees all teams or its team filter lies within the caller's."""
-    if caller.role not in ROLES:
+    if caller.role not in MANAGING_ROLES:
         return False
     if caller.role == "admin" or caller.teams is None:
         return True
@@ -104,8 +135,7 @@ def scoped_filter(caller: Caller, flt: WebhookFilter) -> WebhookFilter:
 
     A team-limited manager who gives no team filter gets its own teams.
     """
-    if caller.role not in ("admin", "manager"):
-        raise HTTPException(403, f"role {caller.role or '(none)'!r} may not manage webhooks")
+    require_manager(caller)
     if caller.role == "admin" or caller.teams is None:
         return flt
     if "teams" not in flt.model_fields_set:
@@ -119,13 +149,23 @@ Limit = Annotated[int, Query(ge=1, le=500, description="Page size (default 50, a
 CursorQ = Annotated[str | None, Query(description="next_cursor of the previous page.")]
 
 
-def add_webhook_routes(app: FastAPI, redis, keys: RedisKeys, *, path: str = "/v1/webhooks") -> WebhookStore:
-    """Add the webhook subscription routes to ``app``; returns the store they use."""
+def add_webhook_routes(app: FastAPI, redis, keys: RedisKeys, *, path: str = "/v1/webhooks",
+                       settings: WebhookSettings | None = None, resolver: Resolver = system_resolve) -> WebhookStore:
+    """Add the webhook subscription routes to ``app``; returns the store they use.
+
+    ``settings`` default to the review app's (``app.state.settings.webhook``), else the
+    environment; ``resolver`` replaces DNS in the URL check (tests).
+    """
+    if settings is None:
+        app_settings = getattr(app.state, "settings", None)
+        settings = getattr(app_settings, "webhook", None) or WebhookSettings()
+    allow_nets = settings.allowed_networks
     store = WebhookStore(redis, keys)
     router = APIRouter(prefix=path, tags=["webhooks"])
 
     async def visible(request: Request, subscription_id: str) -> tuple[Caller, Subscription]:
         caller = caller_of(request)
+        require_manager(caller)
         sub = await store.get(subscription_id)
         if sub is None or not may_see(caller, sub.filter):
             raise HTTPException(404, f"id: no webhook {subscription_id!r}")
@@ -133,17 +173,33 @@ def add_webhook_routes(app: FastAPI, redis, keys: RedisKeys, *, path: str = "/v1
 
     @router.post("", status_code=201, response_model=WebhookCreated, summary="Subscribe a URL to alerts",
                  responses={403: {"description": "Filter outside the caller's teams, or a read-only caller"},
-                            422: {"description": "Invalid URL, format or filter"}})
+                            409: {"description": "The caller holds the most subscriptions allowed"},
+                            422: {"description": "Invalid URL (or one reaching a non-public address), format "
+                                                 "or filter"}})
     async def create_webhook(body: WebhookCreate, request: Request, response: Response) -> WebhookCreated:
         caller = caller_of(request)
         flt = scoped_filter(caller, body.filter)
-        sub = await store.create(body.url, body.format, flt, body.description, caller.name)
+        try:
+            await check_url(body.url, allow_nets, resolver)
+        except AddressRefused as exc:
+            # The same shape as pydantic's own 422s, so clients find the field the same way.
+            raise RequestValidationError([{"type": "value_error", "loc": ("body", "url"), "msg": str(exc),
+                                           "input": body.url}]) from None
+        try:
+            sub = await store.create(body.url, body.format, flt, body.description, caller.name,
+                                     max_per_caller=settings.max_per_caller)
+        except TooManySubscriptions:
+            raise HTTPException(409, f"{caller.name or 'this caller'} already holds {settings.max_per_caller} webhook "
+                                     "subscriptions (PR_REVIEW_WEBHOOK_MAX_PER_CALLER); delete one first") from None
         response.headers["Location"] = f"{path}/{sub.id}"
-        return WebhookCreated(**sub.public(), secret=sub.secret)
+        # The creator just sent the URL, so the answer echoes it whatever the role.
+        return WebhookCreated(**sub.public(), host=host_of(sub.url), secret=sub.secret)
 
-    @router.get("", response_model=WebhookPage, summary="The subscriptions the caller may see")
+    @router.get("", response_model=WebhookPage, summary="The subscriptions the caller may see",
+                responses={403: {"description": "A dashboard key (or any role but admin and manager)"}})
     async def list_webhooks(request: Request, limit: Limit = 50, cursor: CursorQ = None) -> WebhookPage:
         caller = caller_of(request)
+        require_manager(caller)
         subs = [s for s in await store.all() if may_see(caller, s.filter)]
         if cursor is not None:
             ids = [s.id for s in subs]
@@ -151,35 +207,34 @@ def add_webhook_routes(app: FastAPI, redis, keys: RedisKeys, *, path: str = "/v1
                 raise HTTPException(400, "cursor: not a cursor returned by this API")
             subs = subs[ids.index(cursor) + 1:]
         page = subs[:limit]
-        return WebhookPage(items=[WebhookOut(**s.public()) for s in page],
+        return WebhookPage(items=[WebhookOut(**shown(caller, s.public())) for s in page],
                            next_cursor=page[-1].id if len(subs) > limit else None)
 
     @router.get("/{subscription_id}", response_model=WebhookDetail, summary="A subscription and its delivery stats",
-                responses={404: {"description": "No such webhook (or not in the caller's scope)"}})
+                responses={403: {"description": "A dashboard key"},
+                           404: {"description": "No such webhook (or not in the caller's scope)"}})
     async def get_webhook(subscription_id: str, request: Request) -> WebhookDetail:
-        _, sub = await visible(request, subscription_id)
-        return WebhookDetail(**sub.public(), stats=await store.stats(sub.id))
+        caller, sub = await visible(request, subscription_id)
+        return WebhookDetail(**shown(caller, sub.public()), stats=await store.stats(sub.id))
 
     @router.delete("/{subscription_id}", status_code=204, summary="Unsubscribe",
                    responses={403: {"description": "A read-only caller"}, 404: {"description": "No such webhook"}})
     async def delete_webhook(subscription_id: str, request: Request) -> Response:
-        caller, sub = await visible(request, subscription_id)
-        if caller.role not in ("admin", "manager"):
-            raise HTTPException(403, f"role {caller.role!r} may not manage webhooks")
+        _, sub = await visible(request, subscription_id)
         await store.delete(sub.id)
         return Response(status_code=204)
 
     @router.get("/{subscription_id}/dead-letters", response_model=DeadLetterPage,
                 summary="Deliveries that failed every attempt, newest first",
-                responses={404: {"description": "No such webhook"}})
+                responses={403: {"description": "A dashboard key"}, 404: {"description": "No such webhook"}})
     async def dead_letters(subscription_id: str, request: Request, limit: Limit = 50,
                            cursor: CursorQ = None) -> DeadLetterPage:
-        _, sub = await visible(request, subscription_id)
+        caller, sub = await visible(request, subscription_id)
         try:
             items, next_cursor = await store.dead_letters(sub.id, limit, cursor)
         except ValueError as exc:
             raise HTTPException(400, str(exc)) from None
-        return DeadLetterPage(items=items, next_cursor=next_cursor)
+        return DeadLetterPage(items=[shown(caller, item) for item in items], next_cursor=next_cursor)
 
     app.include_router(router)
     return store

@@ -41,6 +41,8 @@ class Behaviour:
     always: int | None = None
     delay: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    raw_headers: list[tuple[bytes, bytes]] = field(default_factory=list)  # bytes as sent, e.g. UTF-8
+    body: bytes = b""
 
 
 class Receiver:
@@ -70,7 +72,9 @@ class Receiver:
             await asyncio.sleep(how.delay)
         status = how.always or (how.statuses.pop(0) if how.statuses else 200)
         got.answered = time.monotonic()
-        return Response(status_code=status, headers=how.headers if status >= 300 else None)
+        response = Response(how.body, status_code=status, headers=how.headers if status >= 300 else None)
+        response.raw_headers.extend(how.raw_headers)
+        return response
 
     async def start(self) -> "Receiver":
         self.task = asyncio.create_task(self.server.serve())
@@ -103,10 +107,13 @@ async def redis(redis_url):
     await client.aclose()
 
 
+LOOPBACK = "127.0.0.0/8"  # the receivers listen on 127.0.0.1, which webhooks refuse unless admitted
+
+
 def fast_settings(**over) -> WebhookSettings:
-    """Short timeouts and backoff so retries happen within a test."""
+    """Short timeouts and backoff so retries happen within a test; loopback admitted."""
     values = dict(enabled=True, max_attempts=3, backoff_base=0.2, backoff_max=1.0, timeout=2.0, concurrency=8,
-                  consumer_group="webhooks", claim_idle=30.0, poll_interval=0.1)
+                  consumer_group="webhooks", claim_idle=30.0, poll_interval=0.1, allow_nets=LOOPBACK)
     return WebhookSettings(**(values | over))
 
 

@@ -9,14 +9,25 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 
-from pipeline_review.review.webhooks import WebhookKeys
+from pipeline_review.review.webhook_guard import system_resolve
+from pipeline_review.review.webhooks import WebhookKeys, WebhookSettings
 from pipeline_review.review.webhooks_api import add_webhook_routes
 
 pytestmark = pytest.mark.integration
 
+# The machine running the tests has no DNS: these names stand in for real ones ("redis" and
+# "kafka" as on the docker compose network). Other names go to the system resolver, which
+# knows localhost and numeric spellings like 2130706433 without DNS.
+DNS = {"hooks.example.com": ["93.184.215.14"], "hooks.slack.com": ["34.226.36.60"],
+       "internal.example": ["10.0.4.2"], "split.example": ["93.184.215.14", "169.254.169.254"],
+       "intranet.example": ["10.20.0.7"], "redis": ["172.18.0.3"], "kafka": ["172.18.0.4"]}
 
-@pytest.fixture
-async def client(redis):
+
+async def fake_resolve(host: str, port: int) -> list[str]:
+    return DNS[host] if host in DNS else await system_resolve(host, port)
+
+
+def build_client(redis, settings: WebhookSettings | None = None):
     redis_client, keys = redis
     app = FastAPI()
 
@@ -30,8 +41,13 @@ async def client(redis):
                 name=f"{role}-user", role=role, teams=frozenset(teams.split(",")) if teams else None)
         return await call_next(request)
 
-    add_webhook_routes(app, redis_client, keys)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as http:
+    add_webhook_routes(app, redis_client, keys, settings=settings or WebhookSettings(), resolver=fake_resolve)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1")
+
+
+@pytest.fixture
+async def client(redis):
+    async with build_client(redis) as http:
         yield http
 
 
@@ -56,6 +72,7 @@ async def test_subscribe_returns_id_and_secret_once(client):
     assert body["filter"]["kinds"] == ["late_stage_discount"]
     assert created.headers["location"] == f"/v1/webhooks/{body['id']}"
 
+    assert body["url"] == "https://hooks.example.com/x" and body["host"] == "hooks.example.com"
     one = (await client.get(f"/v1/webhooks/{body['id']}")).json()
     assert "secret" not in one and one["url"] == "https://hooks.example.com/x"
     assert one["stats"] == {"delivered": 0, "failed_attempts": 0, "dead_letters": 0}
@@ -77,6 +94,82 @@ async def test_a_bad_url_is_a_422_naming_the_field(client, url):
     answer = await subscribe(client, url=url)
     assert answer.status_code == 422
     assert any(err["loc"][-1] == "url" for err in answer.json()["detail"])
+
+
+@pytest.mark.parametrize(("url", "why"), [
+    ("http://127.0.0.1:6379/", "loopback"), ("http://127.1/", "loopback"), ("http://0x7f000001/", "loopback"),
+    ("http://2130706433/", "loopback"), ("http://[::1]/", "loopback"), ("http://[::ffff:127.0.0.1]/", "loopback"),
+    ("http://localhost:9092/", "loopback"), ("http://169.254.169.254/latest/meta-data/", "link-local"),
+    ("http://[fe80::1]/", "link-local"), ("http://100.64.1.1/", "CGNAT"), ("http://10.1.1.1/", "private"),
+    ("http://192.168.0.10/", "private"), ("http://[fd00::1]/", "unique-local"), ("http://224.0.0.1/", "multicast"),
+    ("http://0.0.0.0:8002/", "unspecified"), ("http://[::]/", "unspecified"),
+    ("https://internal.example/hook", "private"), ("https://split.example/hook", "link-local"),
+    ("http://redis:6379/", "private"), ("http://kafka:9092/", "private"),
+    ("https://nowhere.invalid/hook", "does not resolve"),
+])
+async def test_a_url_reaching_inside_is_a_422_naming_the_problem(client, url, why):
+    answer = await subscribe(client, url=url)
+    assert answer.status_code == 422
+    [error] = answer.json()["detail"]
+    assert error["loc"] == ["body", "url"] and why in error["msg"]
+    assert (await client.get("/v1/webhooks")).json()["items"] == []
+
+
+@pytest.mark.parametrize("url", ["https://user:password@hooks.example.com/x", "https://token@hooks.example.com/x",
+                                 "gopher://hooks.example.com/x", "file:///etc/passwd"])
+async def test_user_info_and_other_schemes_are_a_422(client, url):
+    answer = await subscribe(client, url=url)
+    assert answer.status_code == 422 and answer.json()["detail"][0]["loc"][-1] == "url"
+
+
+async def test_allow_nets_admits_named_networks(redis):
+    settings = WebhookSettings(allow_nets="10.20.0.0/16,127.0.0.0/8")
+    async with build_client(redis, settings) as client:
+        assert (await subscribe(client, url="https://intranet.example/hook")).status_code == 201
+        assert (await subscribe(client, url="http://127.0.0.1:8080/hook")).status_code == 201
+        assert (await subscribe(client, url="https://internal.example/hook")).status_code == 422  # 10.0.4.2
+
+
+async def test_subscriptions_per_caller_are_capped(redis):
+    async with build_client(redis, WebhookSettings(max_per_caller=2)) as client:
+        east = [(await subscribe(client, MANAGER_EAST)).json()["id"] for _ in range(2)]
+        third = await subscribe(client, MANAGER_EAST)
+        assert third.status_code == 409 and "PR_REVIEW_WEBHOOK_MAX_PER_CALLER" in third.json()["detail"]
+        assert (await subscribe(client, as_("admin"))).status_code == 201  # another caller has its own allowance
+        assert (await client.delete(f"/v1/webhooks/{east[0]}", headers=MANAGER_EAST)).status_code == 204
+        assert (await subscribe(client, MANAGER_EAST)).status_code == 201
+
+
+async def test_only_admins_see_full_urls(client, redis):
+    redis_client, keys = redis
+    secret_url = "https://hooks.slack.com/services/T000/B000/XXXXSECRET"
+    created = (await subscribe(client, MANAGER_EAST, url=secret_url, format="slack")).json()
+    assert created["url"] == secret_url  # the creator just sent it
+    record = {"subscription_id": created["id"], "url": secret_url, "alert": {"alert_id": "al-1"}, "attempts": 3,
+              "last_error": "ConnectError: [Errno 111] Connection refused", "last_status": None}
+    await redis_client.xadd(WebhookKeys(keys.prefix).dead_letters(created["id"]), {"record": json.dumps(record)})
+
+    for read in (f"/v1/webhooks/{created['id']}", "/v1/webhooks"):
+        as_manager = (await client.get(read, headers=MANAGER_EAST)).json()
+        one = as_manager["items"][0] if "items" in as_manager else as_manager
+        assert one["url"] is None and one["host"] == "hooks.slack.com"
+        as_admin = (await client.get(read, headers=as_("admin"))).json()
+        one = as_admin["items"][0] if "items" in as_admin else as_admin
+        assert one["url"] == secret_url and one["host"] == "hooks.slack.com"
+    dead = (await client.get(f"/v1/webhooks/{created['id']}/dead-letters", headers=MANAGER_EAST)).json()["items"][0]
+    assert dead["url"] is None and dead["host"] == "hooks.slack.com"
+    assert dead["last_error"] == "connection failed"  # an older record's exception text is not shown
+    assert "XXXXSECRET" not in json.dumps((await client.get(f"/v1/webhooks/{created['id']}/dead-letters",
+                                                            headers=MANAGER_EAST)).json())
+
+
+async def test_stored_error_text_is_shown_generic(client, redis):
+    redis_client, keys = redis
+    sub_id = (await subscribe(client)).json()["id"]
+    await redis_client.hset(WebhookKeys(keys.prefix).stats(sub_id),
+                            mapping={"last_error": "ReadError: redis_version:7.2.4", "last_status": ""})
+    stats = (await client.get(f"/v1/webhooks/{sub_id}")).json()["stats"]
+    assert stats["last_error"] == "connection failed" and stats["last_status"] is None
 
 
 async def test_a_bad_format_or_filter_is_a_422(client):
@@ -115,15 +208,16 @@ async def test_a_manager_sees_only_its_own_teams_subscriptions(client):
     assert {s["id"] for s in (await client.get("/v1/webhooks", headers=as_("admin"))).json()["items"]} == {west, everyone}
 
 
-async def test_a_dashboard_may_only_read(client):
+async def test_a_dashboard_key_cannot_read_subscriptions_or_dead_letters(client):
     sub_id = (await subscribe(client, filter={"teams": ["East"]})).json()["id"]
-    dashboard = as_("dashboard", "East")
-    assert (await subscribe(client, dashboard, filter={"teams": ["East"]})).status_code == 403
-    assert (await client.delete(f"/v1/webhooks/{sub_id}", headers=dashboard)).status_code == 403
-    assert (await client.get(f"/v1/webhooks/{sub_id}", headers=dashboard)).status_code == 200
-    assert len((await client.get("/v1/webhooks", headers=dashboard)).json()["items"]) == 1
-    assert (await client.get(f"/v1/webhooks/{sub_id}", headers=as_("intern"))).status_code == 404
-    assert (await subscribe(client, as_("intern"))).status_code == 403
+    for caller in (as_("dashboard", "East"), as_("dashboard"), as_("intern")):
+        assert (await subscribe(client, caller, filter={"teams": ["East"]})).status_code == 403
+        assert (await client.delete(f"/v1/webhooks/{sub_id}", headers=caller)).status_code == 403
+        for read in ("/v1/webhooks", f"/v1/webhooks/{sub_id}", f"/v1/webhooks/{sub_id}/dead-letters",
+                     "/v1/webhooks/wh-unknown"):
+            answer = await client.get(read, headers=caller)
+            assert answer.status_code == 403 and "admin or manager" in answer.json()["detail"]
+    assert (await client.get(f"/v1/webhooks/{sub_id}", headers=as_("admin"))).status_code == 200
 
 
 async def test_subscriptions_page_with_a_cursor(client):

@@ -6,7 +6,7 @@ import pytest
 from fastapi import HTTPException
 
 from pipeline_review.review.webhooks import WebhookFilter
-from pipeline_review.review.webhooks_api import Caller, may_see, scoped_filter
+from pipeline_review.review.webhooks_api import Caller, may_see, require_manager, scoped_filter, shown
 
 pytestmark = pytest.mark.unit
 
@@ -20,7 +20,7 @@ def test_scope_follows_the_team_filter():
     assert may_see(ADMIN, WebhookFilter())
     assert may_see(ALL_TEAMS_MANAGER, WebhookFilter(teams=["West"]))
     assert may_see(EAST, WebhookFilter(teams=["East"]))
-    assert may_see(DASHBOARD, WebhookFilter(teams=["East"]))
+    assert not may_see(DASHBOARD, WebhookFilter(teams=["East"]))  # dashboards never see where alerts go
     assert not may_see(EAST, WebhookFilter(teams=["East", "West"]))
     assert not may_see(EAST, WebhookFilter())  # all teams reaches beyond East
     assert not may_see(Caller("x", "guest", None), WebhookFilter())
@@ -42,3 +42,19 @@ def test_out_of_scope_or_read_only_callers_are_forbidden(caller, flt):
     with pytest.raises(HTTPException) as err:
         scoped_filter(caller, flt)
     assert err.value.status_code == 403
+
+
+@pytest.mark.parametrize("caller", [DASHBOARD, Caller("x", "guest", None), Caller(None, "", None)])
+def test_only_admins_and_managers_use_the_webhook_routes(caller):
+    with pytest.raises(HTTPException) as err:
+        require_manager(caller)
+    assert err.value.status_code == 403 and "admin or manager" in err.value.detail
+    require_manager(ADMIN)
+    require_manager(EAST)
+
+
+def test_only_admins_see_full_urls_others_the_host():
+    record = {"id": "wh-1", "url": "https://hooks.slack.com:8443/services/T0/B0/secret-part"}
+    assert shown(ADMIN, record) == record | {"host": "hooks.slack.com:8443"}
+    assert shown(EAST, record) == {"id": "wh-1", "url": None, "host": "hooks.slack.com:8443"}
+    assert shown(EAST, {"id": "legacy"}) == {"id": "legacy"}

@@ -31,3 +31,11 @@ def test_the_documented_receiver_check_accepts_real_signatures_and_rejects_forge
     assert not verify("whsec_abc", header, body.replace(b"al-1", b"al-2"))
     assert not verify("whsec_abc", sign("whsec_abc", now - 3600, body), body)
     assert not verify("whsec_abc", "garbage", body)
+    assert not verify("whsec_abc", "t=²," + header.split(",", 1)[1], body)  # "²".isdigit() is true
+
+
+def test_the_docs_list_every_refused_kind_of_address():
+    text = DOC.read_text()
+    for kind in ("loopback", "private", "CGNAT", "link-local", "unique-local", "multicast", "unspecified", "reserved",
+                 "PR_REVIEW_WEBHOOK_ALLOW_NETS", "PR_REVIEW_WEBHOOK_MAX_PER_CALLER", "address not allowed"):
+        assert kind in text

@@ -14,6 +14,8 @@ from pipeline_review.review.webhooks import (
     WebhookFilter,
     WebhookSettings,
     backoff_delay,
+    generic_error,
+    host_of,
     matches,
     parse_retry_after,
     render_body,
@@ -148,10 +150,33 @@ def test_http_and_https_urls_are_accepted(url):
 
 
 @pytest.mark.parametrize("url", ["ftp://example.com/x", "file:///etc/passwd", "example.com/x", "https://",
-                                 "http://host:99999999/", "https://exa mple.com/", "javascript:alert(1)"])
+                                 "http://host:99999999/", "https://exa mple.com/", "javascript:alert(1)",
+                                 "gopher://127.0.0.1:6379/_FLUSHALL", "http://0177.0.0.1/"])
 def test_other_urls_are_rejected(url):
     with pytest.raises(ValueError):
         validate_webhook_url(url)
+
+
+@pytest.mark.parametrize("url", ["https://user:password@hooks.example.com/x", "https://user@hooks.example.com/x",
+                                 "http://hooks.example.com@127.0.0.1/"])
+def test_urls_with_user_info_are_rejected_naming_it(url):
+    with pytest.raises(ValueError, match="user:password@"):
+        validate_webhook_url(url)
+
+
+def test_host_of_keeps_host_and_port_only():
+    assert host_of("https://hooks.slack.com/services/T0/B0/XYZ") == "hooks.slack.com"
+    assert host_of("http://[2001:db8::1]:8080/x?token=1") == "[2001:db8::1]:8080"
+
+
+@pytest.mark.parametrize(("stored", "shown"), [
+    ("HTTP 503", "HTTP 503"), ("timeout", "timeout"), ("connection failed", "connection failed"),
+    ("address not allowed", "address not allowed"), ("timeout after 10s", "timeout"),
+    ("ConnectError: [Errno 111] Connection refused", "connection failed"),
+    ("HTTP 500: <html>redis_version:7.2</html>", "connection failed"), (None, None),
+])
+def test_delivery_errors_are_reduced_to_generic_ones(stored, shown):
+    assert generic_error(stored) == shown
 
 
 # -- retry schedule --------------------------------------------------------------------------
@@ -177,6 +202,25 @@ def test_backoff_does_not_overflow_for_many_failures():
     assert backoff_delay(10_000, 1.0, 300.0, rand=lambda: 1.0) == 300.0
 
 
+@pytest.mark.parametrize("header", ["²", "٣", "1²", "１２", "-5", "1e3", "0x10", "Wed, ٣1 Dec 2026 00:00:00 GMT",
+                                    "Mon, 31 Dec 99999 00:00:00 GMT", "Mon, 32 Foo 2026 99:99:99 GMT", " ", "9" * 5000])
+def test_retry_after_that_is_not_ascii_seconds_or_a_date_is_ignored(header):
+    # "²".isdigit() is true; the header used to crash the attempt, so the job was retried forever.
+    assert parse_retry_after(header, now=0) is None
+
+
+def test_retry_after_is_bounded():
+    assert parse_retry_after("999999999999999999", now=0) == 86_400
+    assert parse_retry_after(email.utils.formatdate(10**10, usegmt=True), now=0) == 86_400
+
+
+def test_verify_returns_false_for_non_ascii_timestamps():
+    body = b"{}"
+    assert not verify_signature("s", "t=²,v1=" + "0" * 64, body)
+    assert not verify_signature("s", "t=١٢٣,v1=" + "0" * 64, body)
+    assert not verify_signature("s", "t=" + "9" * 5000 + ",v1=" + "0" * 64, body)
+
+
 def test_retry_after_accepts_seconds_and_http_dates():
     assert parse_retry_after("120", now=0) == 120
     assert parse_retry_after(email.utils.formatdate(1_000_060, usegmt=True), now=1_000_000) == 60
@@ -190,3 +234,13 @@ def test_settings_read_their_own_prefix(monkeypatch):
     monkeypatch.setenv("PR_REVIEW_WEBHOOK_CONSUMER_GROUP", "g1")
     settings = WebhookSettings()
     assert (settings.max_attempts, settings.consumer_group, settings.enabled) == (3, "g1", True)
+
+
+def test_allow_nets_reads_a_cidr_list_and_names_a_bad_entry(monkeypatch):
+    monkeypatch.setenv("PR_REVIEW_WEBHOOK_ALLOW_NETS", "127.0.0.0/8, fd00:1::/64")
+    assert [str(n) for n in WebhookSettings().allowed_networks] == ["127.0.0.0/8", "fd00:1::/64"]
+    monkeypatch.setenv("PR_REVIEW_WEBHOOK_ALLOW_NETS", "127.0.0.0/8,10.0.0.300/8")
+    with pytest.raises(ValidationError, match="10.0.0.300/8"):
+        WebhookSettings()
+    monkeypatch.delenv("PR_REVIEW_WEBHOOK_ALLOW_NETS")
+    assert WebhookSettings().allowed_networks == ()
