@@ -101,3 +101,40 @@ async def test_an_event_after_the_removal_brings_the_card_back_only_until_the_ne
     assert await redis.exists(keys.leader_rank()) == 0
     assert await sweep_at(redis, keys, later) == 1
     assert await redis.get(keys.deal("x")) is None
+
+
+def test_the_worker_sweeps_deleted_cards_on_its_timer(common_settings, tmp_path):
+    """The real faust worker: its timer removes a card past the grace period, not an open one."""
+    import httpx
+    import redis as sync_redis
+    from kafka import KafkaProducer
+
+    from tests.conftest import settings_env
+    from tests.helpers import wait_until
+    from tests.services import Service, free_port, scoring_env
+
+    port = free_port()
+    env = settings_env(common_settings) | scoring_env(f"sweep-{uuid.uuid4().hex[:6]}", port, tmp_path / "w") | {
+        "PR_SCORING_DELETED_GRACE_DAYS": "1", "PR_SCORING_DELETED_SWEEP_INTERVAL": "0.5"}
+    worker = Service("scoring", env, f"http://127.0.0.1:{port}/readyz", tmp_path).start()
+    redis = sync_redis.Redis.from_url(common_settings.redis_url)
+    keys = common_settings.keys
+    try:
+        # T0 lies more than a day back: the deleted card is due as soon as it is written.
+        producer = KafkaProducer(bootstrap_servers=common_settings.kafka_bootstrap, acks="all")
+        for e in (created("open"), created("gone"), event(deal_id="gone", type="deal.deleted", at=1)):
+            producer.send(common_settings.deal_events_topic, key=e.deal_id.encode(), value=encode_event(e))
+        producer.flush(30)
+        producer.close()
+        wait_until(lambda: httpx.get(worker.ready_url, timeout=5).json().get("deleted_removed") == 1,
+                   timeout=60, what="the worker to report one removed card")
+        assert redis.get(keys.deal("gone")) is None
+        # The open deal may sit in another partition's batch; once written, no sweep touches it.
+        wait_until(lambda: redis.get(keys.deal("open")) is not None, timeout=30, what="the open deal's card")
+        assert httpx.get(worker.ready_url, timeout=5).json()["deleted_removed"] == 1
+        assert redis.zcard(keys.deleted_deals()) == 0
+    finally:
+        worker.stop()
+        for key in redis.scan_iter(f"{keys.prefix}:*"):
+            redis.delete(key)
+        redis.close()
