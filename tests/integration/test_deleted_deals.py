@@ -138,3 +138,22 @@ def test_the_worker_sweeps_deleted_cards_on_its_timer(common_settings, tmp_path)
         for key in redis.scan_iter(f"{keys.prefix}:*"):
             redis.delete(key)
         redis.close()
+
+
+async def test_a_rebuild_tracks_the_deleted_cards_again_and_only_them(common_settings):
+    from pipeline_review.scoring.domain.state import fold
+    from pipeline_review.scoring.rebuild import write_all
+
+    keys = common_settings.keys
+    redis = aioredis.Redis.from_url(common_settings.redis_url)
+    try:
+        await redis.zadd(keys.deleted_deals(), {"stale": 1.0})  # left over from before the wipe
+        states = {"gone": fold([created("gone"), event(deal_id="gone", type="deal.deleted", at=1)], STAGES),
+                  "open": fold([created("open")], STAGES)}
+        await write_all(common_settings, states, STAGES, wipe=True)
+        tracked = {m.decode(): s for m, s in await redis.zrange(keys.deleted_deals(), 0, -1, withscores=True)}
+        assert tracked == {"gone": (T0 + dt.timedelta(minutes=1)).timestamp()}
+    finally:
+        async for key in redis.scan_iter(f"{keys.prefix}:*"):
+            await redis.delete(key)
+        await redis.aclose()
