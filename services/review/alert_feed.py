@@ -150,7 +150,6 @@ class AlertStore:
                 return FeedPage(out, None)
             lower = f"({_text(rows[-1][0])}"
 
-
     async def trim_before(self, cutoff_ms: int) -> int:
         """Remove the alerts added before ``cutoff_ms`` with their positions and acks; the count.
 
@@ -269,8 +268,8 @@ class AlertIngestor:
         consumer = self._consumer
         assigned = len(consumer.assignment()) if consumer is not None and self.state == "running" else 0
         return {"state": self.state, "group": self.group, "topic": self.topic, "assigned_partitions": assigned,
-                "appended": self.appended, "duplicates": self.duplicates, "rejected": self.rejected, "expired": self.expired,
-                "error": self.error}
+                "appended": self.appended, "duplicates": self.duplicates, "rejected": self.rejected,
+                "expired": self.expired, "error": self.error}
 
     async def _run(self) -> None:
         while not self._stopping:
