@@ -66,16 +66,26 @@ def topic_config(admin: KafkaAdminClient, topic: str, names: list[str], timeout:
         time.sleep(0.2)
 
 
-def sync_topic_config(admin: KafkaAdminClient, spec: TopicSpec) -> dict[str, str]:
-    """Set the spec's configs the topic does not have yet (incrementally: nothing else changes)."""
+def sync_topic_config(admin: KafkaAdminClient, spec: TopicSpec, timeout: float = 15.0) -> dict[str, str]:
+    """Set the spec's configs the topic does not have yet (incrementally: nothing else changes).
+
+    Returns once the broker describes the new values: the change reaches the broker through
+    the metadata log a moment after the alter call is acknowledged.
+    """
     current = topic_config(admin, spec.name, list(spec.config))
     changes = {name: value for name, value in spec.config.items() if current.get(name) != value}
-    if changes:
-        result = admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, spec.name, configs=changes)],
-                                     incremental=True)
-        outcome = result["topic"][spec.name]
-        if outcome != "OK":
-            raise RuntimeError(f"cannot set {changes} on topic {spec.name}: {outcome}")
+    if not changes:
+        return changes
+    result = admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, spec.name, configs=changes)],
+                                 incremental=True)
+    outcome = result["topic"][spec.name]
+    if outcome != "OK":
+        raise RuntimeError(f"cannot set {changes} on topic {spec.name}: {outcome}")
+    deadline = time.monotonic() + timeout
+    while (current := topic_config(admin, spec.name, list(changes))) != changes:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"topic {spec.name}: set {changes}, but the broker still describes {current}")
+        time.sleep(0.2)
     return changes
 
 
