@@ -5,5 +5,12 @@ COPY pyproject.toml README.md ./
 COPY services ./services
 COPY data ./data
 RUN pip install --no-cache-dir .
-ENV PR_INGEST_HOST=0.0.0.0 PR_REVIEW_HOST=0.0.0.0 PR_SCORING_WEB_HOST=0.0.0.0 PR_SCORING_DATA_DIR=/tmp/scoring
+# The services never need root: they run as an unprivileged user that owns only its data dir
+# (the scoring worker's faust directory).
+RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin pipeline \
+    && mkdir -p /var/lib/pipeline-review/scoring \
+    && chown -R pipeline:pipeline /var/lib/pipeline-review
+ENV PR_INGEST_HOST=0.0.0.0 PR_REVIEW_HOST=0.0.0.0 PR_SCORING_WEB_HOST=0.0.0.0 \
+    PR_SCORING_DATA_DIR=/var/lib/pipeline-review/scoring
+USER pipeline
 EXPOSE 8001 8002 8003

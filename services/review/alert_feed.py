@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,21 @@ return redis.call('HGET', KEYS[2], ARGV[1])
 """
 
 READ_BATCH = 200
+TRIM_BATCH = 500
+DAY_MS = 24 * 60 * 60 * 1000
+
+
+def retention_cutoff_ms(now_ms: int, retention_days: float) -> int | None:
+    """Entries added to the feed before this time (ms) are past retention; None keeps all."""
+    if retention_days <= 0:
+        return None
+    return now_ms - round(retention_days * DAY_MS)
+
+
+def next_stream_id(stream_id: str) -> str:
+    """The smallest stream id greater than this one (XTRIM MINID keeps ids from it on)."""
+    ms, seq = stream_id.split("-")
+    return f"{ms}-{int(seq) + 1}"
 
 
 def _text(value: bytes | str) -> str:
@@ -134,6 +150,78 @@ class AlertStore:
                 return FeedPage(out, None)
             lower = f"({_text(rows[-1][0])}"
 
+    async def trim_before(self, cutoff_ms: int) -> int:
+        """Remove the alerts added before ``cutoff_ms`` with their positions and acks; the count.
+
+        Stream ids start with the time (ms) Redis added the entry, so XTRIM MINID drops by
+        age. Each batch reads the old entries first, for the alert ids the two hashes are
+        keyed by, then removes exactly those in one MULTI: no position outlives its entry.
+        """
+        stream, positions, acks = self.keys.alerts_stream(), self.keys.alert_positions(), self.keys.alert_acks()
+        removed = 0
+        while True:
+            rows = await self.redis.xrange(stream, min="-", max=f"({cutoff_ms}-0", count=TRIM_BATCH)
+            if not rows:
+                return removed
+            alert_ids = [alert["alert_id"] for alert in (decode_entry(fields) for _, fields in rows)
+                         if alert is not None and "alert_id" in alert]
+            async with self.redis.pipeline(transaction=True) as pipe:
+                if alert_ids:
+                    pipe.hdel(positions, *alert_ids)
+                    pipe.hdel(acks, *alert_ids)
+                # New entries only ever get larger ids, so this removes the rows read and no other.
+                pipe.xtrim(stream, minid=next_stream_id(_text(rows[-1][0])), approximate=False)
+                removed += (await pipe.execute())[-1]
+            if len(rows) < TRIM_BATCH:
+                return removed
+
+
+class AlertTrimmer:
+    """Background task: trims the feed to PR_REVIEW_ALERT_RETENTION_DAYS, at start and then periodically.
+
+    Time comes from Redis (TIME), the clock that stamped the stream ids. Every review
+    instance may run one: trimming is idempotent.
+    """
+
+    def __init__(self, store: AlertStore, retention_days: float, interval: float):
+        self.store = store
+        self.retention_days = retention_days
+        self.interval = interval
+        self.trimmed = 0
+        self._task: asyncio.Task | None = None
+
+    async def trim_once(self) -> int:
+        seconds, micros = await self.store.redis.time()
+        cutoff = retention_cutoff_ms(int(seconds) * 1000 + int(micros) // 1000, self.retention_days)
+        if cutoff is None:
+            return 0
+        removed = await self.store.trim_before(cutoff)
+        self.trimmed += removed
+        if removed:
+            log.info("alert feed: trimmed %d alert(s) older than %g days", removed, self.retention_days)
+        return removed
+
+    def start(self) -> None:
+        if self.retention_days > 0:
+            self._task = asyncio.create_task(self._run(), name="alert-trimmer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.trim_once()
+            except Exception as exc:  # noqa: BLE001 - Redis away: the next round trims what this one missed
+                log.warning("alert feed trim failed: %s: %s", type(exc).__name__, exc)
+            await asyncio.sleep(self.interval)
+
 
 class AlertIngestor:
     """Background consumer: deal-alerts -> :class:`AlertStore`, committing only after Redis has it.
@@ -142,8 +230,10 @@ class AlertIngestor:
     that two of them see (during a rebalance) appear once.
     """
 
-    def __init__(self, store: AlertStore, bootstrap: str, topic: str, group: str, retry_delay: float = 2.0):
+    def __init__(self, store: AlertStore, bootstrap: str, topic: str, group: str, retry_delay: float = 2.0,
+                 retention_days: float = 0):
         self.store = store
+        self.retention_days = retention_days
         self.bootstrap = bootstrap
         self.topic = topic
         self.group = group
@@ -154,6 +244,7 @@ class AlertIngestor:
         self.appended = 0
         self.duplicates = 0
         self.rejected = 0
+        self.expired = 0
         self._task: asyncio.Task | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._stopping = False
@@ -178,7 +269,7 @@ class AlertIngestor:
         assigned = len(consumer.assignment()) if consumer is not None and self.state == "running" else 0
         return {"state": self.state, "group": self.group, "topic": self.topic, "assigned_partitions": assigned,
                 "appended": self.appended, "duplicates": self.duplicates, "rejected": self.rejected,
-                "error": self.error}
+                "expired": self.expired, "error": self.error}
 
     async def _run(self) -> None:
         while not self._stopping:
@@ -219,6 +310,10 @@ class AlertIngestor:
             await consumer.commit()
 
     async def _store(self, record) -> None:
+        if self._past_retention(record.timestamp):
+            # A re-read of deal-alerts (lost group offsets) must not bring trimmed alerts back.
+            self.expired += 1
+            return
         try:
             alert = json.loads(record.value)
         except (TypeError, ValueError):
@@ -234,3 +329,10 @@ class AlertIngestor:
             self.appended += 1
         else:
             self.duplicates += 1
+
+    def _past_retention(self, record_ms: int | None) -> bool:
+        """Whether a record was raised (its Kafka timestamp) longer ago than the feed keeps alerts."""
+        if record_ms is None or record_ms < 0:
+            return False
+        cutoff = retention_cutoff_ms(int(time.time() * 1000), self.retention_days)
+        return cutoff is not None and record_ms < cutoff

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse
 
 from .access import OPEN_ADMIN, WS_FORBIDDEN, AccessMiddleware, KeyTable, Principal
-from .alert_feed import AlertIngestor, AlertStore
+from .alert_feed import AlertIngestor, AlertStore, AlertTrimmer
 from .alerts import (
     AckRequest,
     AlertFilter,
@@ -126,8 +126,10 @@ def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, r
     key_table = KeyTable.from_settings(settings.api_keys.get_secret_value() if settings.api_keys else None,
                                        settings.api_keys_file)
     ingestor = (AlertIngestor(store, settings.common.kafka_bootstrap, settings.common.deal_alerts_topic,
-                              settings.common.topic_prefix + settings.alert_group)
+                              settings.common.topic_prefix + settings.alert_group,
+                              retention_days=settings.alert_retention_days)
                 if settings.alert_feed_enabled else None)
+    trimmer = AlertTrimmer(store, settings.alert_retention_days, settings.alert_trim_interval)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -135,6 +137,7 @@ def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, r
             log.warning("NO API KEYS CONFIGURED: review is OPEN, every caller is an admin. "
                         "Set PR_REVIEW_API_KEYS or PR_REVIEW_API_KEYS_FILE.")
         hub.start()
+        trimmer.start()
         if ingestor is not None:
             ingestor.start()
         if settings.webhook.enabled:
@@ -146,6 +149,7 @@ def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, r
             if ingestor is not None:
                 await ingestor.stop()
             await hub.stop()
+            await trimmer.stop()
             await redis.aclose()
 
     app = FastAPI(
@@ -163,6 +167,7 @@ def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, r
     app.state.alert_store = store
     app.state.alert_hub = hub
     app.state.alert_ingestor = ingestor
+    app.state.alert_trimmer = trimmer
     app.state.keys = key_table
     app.state.metrics = metrics
     app.add_middleware(AccessMiddleware, keys=key_table)

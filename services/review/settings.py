@@ -25,6 +25,10 @@ class ReviewSettings(BaseSettings):
     alert_group: str = Field(
         "pr-review-alerts", description="Consumer group of the alert feed (PR_TOPIC_PREFIX is put in front of it)."
     )
+    alert_retention_days: float = Field(
+        90, ge=0, description="Days the alert feed keeps an alert (with its ack) after it was added; 0 keeps every alert."
+    )
+    alert_trim_interval: float = Field(3600.0, gt=0, description="Seconds between trims of the alert feed to its retention.")
     stream_heartbeat: float = Field(15.0, gt=0, description="Seconds between heartbeats on idle SSE/WebSocket streams.")
     stream_queue_size: int = Field(
         1000, ge=1, description="Alerts buffered per live-stream client; a client that falls further behind is dropped."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 import faust
@@ -10,7 +11,9 @@ import redis.asyncio as aioredis
 from pipeline_review.shared.stages import StageMap
 
 from .changelog import BulkChangelog
+from .domain.retention import removal_cutoff
 from .processor import DealProcessor, encode_alert
+from .read_model import sweep_deleted
 from .resume_order import SeekBeforeResumeApp
 from .settings import ScoringSettings
 
@@ -74,7 +77,7 @@ def create_app(settings: ScoringSettings | None = None) -> faust.App:
     changelog = BulkChangelog(app, deals, common.deal_event_partitions, common.deal_alerts_topic, encode_alert)
     processor = DealProcessor(deals, redis, common.keys, stage_map, send_alert=None, save_states=changelog.write)
     app.pr_processor = processor  # type: ignore[attr-defined]
-    app.pr_state = {"batches": 0, "events": 0}  # type: ignore[attr-defined]
+    app.pr_state = {"batches": 0, "events": 0, "deleted_removed": 0}  # type: ignore[attr-defined]
 
     @app.agent(deal_events, name="fold-deals")
     async def fold_deals(stream):
@@ -84,6 +87,19 @@ def create_app(settings: ScoringSettings | None = None) -> faust.App:
             app.pr_state["events"] += len(batch)
             if outcome.alerts:
                 log.info("raised %d alert(s)", len(outcome.alerts))
+
+    @app.timer(interval=settings.deleted_sweep_interval, name="sweep-deleted-deals")
+    async def sweep_deleted_deals():
+        # Every worker may run it: the sweep is atomic per batch and idempotent.
+        try:
+            cutoff = removal_cutoff(dt.datetime.now(dt.timezone.utc), settings.deleted_grace_days)
+            removed = await sweep_deleted(redis, common.keys, cutoff)
+        except Exception as exc:  # noqa: BLE001 - Redis away: the next sweep removes what this one missed
+            log.warning("sweep of deleted deals failed: %s: %s", type(exc).__name__, exc)
+            return
+        app.pr_state["deleted_removed"] += removed
+        if removed:
+            log.info("removed %d deleted deal card(s) past the %g-day grace period", removed, settings.deleted_grace_days)
 
     @app.page("/healthz")
     async def healthz(web, request):

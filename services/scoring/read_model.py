@@ -49,6 +49,7 @@ async def write_placements(redis, keys: RedisKeys, placements: dict[str, Placeme
     removals: dict[str, list[str]] = {}
     additions: dict[str, dict[str, float]] = {}
     cards: dict[str, bytes] = {}
+    deleted: dict[str, float] = {}
     dumps = orjson.dumps
     for deal_id, raw in zip(deal_ids, old_cards):
         after = placements[deal_id]
@@ -62,10 +63,57 @@ async def write_placements(redis, keys: RedisKeys, placements: dict[str, Placeme
         card = dict(after.card)
         card[RANKS_FIELD] = new
         cards[keys.deal(deal_id)] = dumps(card)
+        if after.deleted_at is not None:
+            deleted[deal_id] = after.deleted_at
     async with redis.pipeline(transaction=True) as pipe:
         for key, members in removals.items():
             pipe.zrem(key, *members)
         for key, mapping in additions.items():
             pipe.zadd(key, mapping)
         pipe.mset(cards)
+        if deleted:
+            # Due-times of the deleted cards, for sweep_deleted (no scan of every deal). A
+            # deal undeleted later keeps its entry until then; the sweep checks the card.
+            pipe.zadd(keys.deleted_deals(), deleted)
         await pipe.execute()
+
+
+# Atomic, so a deal that an event reopens between the worker's writes is never removed: the
+# card is deleted only while it still says "deleted". Card and rank keys are derived from the
+# due entries (not declared in KEYS): fine on a single Redis, as the read model needs.
+SWEEP_DELETED = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local removed = 0
+for _, deal in ipairs(due) do
+  local card_key = ARGV[3] .. deal
+  local raw = redis.call('GET', card_key)
+  if raw then
+    local ok, card = pcall(cjson.decode, raw)
+    if ok and type(card) == 'table' and card.status == 'deleted' then
+      if type(card._ranks) == 'table' then
+        for rank, _ in pairs(card._ranks) do redis.call('ZREM', rank, deal) end
+      end
+      redis.call('DEL', card_key)
+      removed = removed + 1
+    end
+  end
+  redis.call('ZREM', KEYS[1], deal)
+end
+return {#due, removed}
+"""
+SWEEP_BATCH = 500
+
+
+async def sweep_deleted(redis, keys: RedisKeys, cutoff: float, batch: int = SWEEP_BATCH) -> int:
+    """Remove the cards (and any rank entry) of deals deleted at or before ``cutoff`` (epoch s).
+
+    Reads only the due entries of the deleted-deals sorted set, a batch per call of the
+    script; returns how many cards went.
+    """
+    script = redis.register_script(SWEEP_DELETED)
+    removed = 0
+    while True:
+        seen, gone = await script(keys=[keys.deleted_deals()], args=[repr(cutoff), batch, keys.deal("")])
+        removed += int(gone)
+        if int(seen) < batch:
+            return removed

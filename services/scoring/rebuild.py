@@ -90,6 +90,7 @@ async def write_all(settings: CommonSettings, states: dict[str, DealState], stag
                         batch = []
                 if batch:
                     await redis.delete(*batch)
+            await redis.delete(keys.deleted_deals())  # refilled by write_placements below
         deal_ids = list(states)
         for start in range(0, len(deal_ids), WRITE_BATCH):
             chunk = deal_ids[start:start + WRITE_BATCH]

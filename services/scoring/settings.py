@@ -32,6 +32,12 @@ class ScoringSettings(BaseSettings):
         ".run/scoring",
         description="Faust's local data directory, created with its parents; a relative path is taken from the working directory.",
     )
+    deleted_grace_days: float = Field(
+        30, ge=0, description="Days a deleted deal's card stays readable (GET /v1/deals/{id}) after its deletion in the CRM."
+    )
+    deleted_sweep_interval: float = Field(
+        3600.0, gt=0, description="Seconds between sweeps removing deleted deals' cards past their grace period."
+    )
     log_level: str = Field("info", description="Worker log level.")
     common: CommonSettings = Field(default_factory=CommonSettings)
 

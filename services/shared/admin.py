@@ -6,17 +6,21 @@ import time
 
 import typer
 from kafka import KafkaAdminClient
-from kafka.admin import NewTopic
+from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 from kafka.errors import KafkaTimeoutError, TopicAlreadyExistsError
 
 from .settings import CommonSettings
-from .topics import topic_specs
+from .topics import TopicSpec, topic_specs
 
 cli = typer.Typer(help="Pipeline Review operations.", no_args_is_help=True)
 
 
 def ensure_topics(settings: CommonSettings, timeout: float = 60.0) -> list[str]:
-    """Create the project's topics when missing; return the names created."""
+    """Create the project's topics when missing; return the names created.
+
+    A topic that exists already gets its settings-driven config (the dead-letter retention)
+    brought in line, so changing the setting and re-running this is enough.
+    """
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -30,17 +34,59 @@ def ensure_topics(settings: CommonSettings, timeout: float = 60.0) -> list[str]:
             time.sleep(1)
     try:
         existing = set(admin.list_topics())
-        wanted = [s for s in topic_specs(settings.topic_prefix, settings.deal_event_partitions) if s.name not in existing]
+        specs = topic_specs(settings.topic_prefix, settings.deal_event_partitions, settings.dead_letter_retention_days)
         created = []
-        for spec in wanted:
+        for spec in specs:
+            if spec.name in existing:
+                continue
             try:
                 admin.create_topics([NewTopic(spec.name, spec.partitions, 1, topic_configs=spec.config)])
                 created.append(spec.name)
             except TopicAlreadyExistsError:
-                pass
+                existing.add(spec.name)  # created meanwhile by another pr-admin: sync it below
+        for spec in specs:
+            if spec.kept_in_sync and spec.name in existing:
+                sync_topic_config(admin, spec)
         return created
     finally:
         admin.close()
+
+
+def topic_config(admin: KafkaAdminClient, topic: str, names: list[str], timeout: float = 15.0) -> dict[str, str]:
+    """The current value of some configs of a topic, defaults included."""
+    resource = ConfigResource(ConfigResourceType.TOPIC, topic, configs={name: None for name in names})
+    deadline = time.monotonic() + timeout
+    while True:
+        described = admin.describe_configs([resource], config_filter="all")["topic"].get(topic, {})
+        # Just after creation the broker may answer with no configs at all: not known yet.
+        if all(name in described for name in names):
+            return {name: described[name]["value"] for name in names}
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"topic {topic}: the broker did not describe {sorted(set(names) - set(described))}")
+        time.sleep(0.2)
+
+
+def sync_topic_config(admin: KafkaAdminClient, spec: TopicSpec, timeout: float = 15.0) -> dict[str, str]:
+    """Set the spec's configs the topic does not have yet (incrementally: nothing else changes).
+
+    Returns once the broker describes the new values: the change reaches the broker through
+    the metadata log a moment after the alter call is acknowledged.
+    """
+    current = topic_config(admin, spec.name, list(spec.config))
+    changes = {name: value for name, value in spec.config.items() if current.get(name) != value}
+    if not changes:
+        return changes
+    result = admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, spec.name, configs=changes)],
+                                 incremental=True)
+    outcome = result["topic"][spec.name]
+    if outcome != "OK":
+        raise RuntimeError(f"cannot set {changes} on topic {spec.name}: {outcome}")
+    deadline = time.monotonic() + timeout
+    while (current := topic_config(admin, spec.name, list(changes))) != changes:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"topic {spec.name}: set {changes}, but the broker still describes {current}")
+        time.sleep(0.2)
+    return changes
 
 
 @cli.command("create-topics")

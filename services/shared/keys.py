@@ -7,6 +7,8 @@ Layout, with ``p`` the configurable prefix:
 - ``p:rank:manager:<YYYYQn>[:<dim>:<value>]`` sorted set of open deals closing in that
   quarter, by amount. Bucketing by quarter means the "current quarter" list is chosen at
   read time, so a deal whose close date enters the horizon appears with no new event.
+- ``p:deleted-deals`` sorted set deal_id -> deletion time (epoch s) of deleted deals whose card
+  is still there; the scoring worker sweeps those past the grace period without a scan.
 - ``p:alerts`` stream of alerts (the stream id is the feed cursor).
 - ``p:alert-pos`` hash alert_id -> stream id (deduplicates the feed); ``p:alert-acks`` hash
   alert_id -> JSON acknowledgement.
@@ -34,6 +36,10 @@ class RedisKeys:
 
     def manager_rank(self, quarter: str, dimension: str | None = None, value: str | None = None) -> str:
         return self._with_filter(f"{self.prefix}:rank:manager:{quarter}", dimension, value)
+
+    def deleted_deals(self) -> str:
+        """Sorted set deal_id -> deletion time (epoch s): the cards awaiting removal."""
+        return f"{self.prefix}:deleted-deals"
 
     def rank_pattern(self) -> str:
         return f"{self.prefix}:rank:*"

@@ -23,6 +23,9 @@ class CommonSettings(BaseSettings):
     topic_prefix: str = Field("", description="Prefix for every topic name (isolates environments).")
     redis_prefix: str = Field("pr", description="Prefix for every Redis key.")
     deal_event_partitions: int = Field(6, ge=1, description="Partitions of deal-events when the project creates it.")
+    dead_letter_retention_days: float = Field(
+        30, ge=0, description="Days the dead-letter topic keeps a payload (0: forever); pr-admin create-topics applies it, also to an existing topic."
+    )
     stage_map_file: Path = Field(DEFAULT_STAGE_MAP, description="TOML file mapping CRM stages to journey phases.")
 
     @property

@@ -14,13 +14,27 @@ class TopicSpec:
     name: str
     partitions: int
     config: dict[str, str]
+    # Config that follows a setting: re-applied to the topic when it exists already.
+    kept_in_sync: bool = False
 
 
-def topic_specs(prefix: str = "", deal_event_partitions: int = 6) -> list[TopicSpec]:
-    """The topics every environment needs, with an optional name prefix for isolation."""
+DAY_MS = 24 * 60 * 60 * 1000
+
+
+def retention_ms(days: float) -> str:
+    """Kafka's ``retention.ms`` for a number of days (0 or less: keep forever, ``-1``)."""
+    return str(round(days * DAY_MS)) if days > 0 else "-1"
+
+
+def topic_specs(prefix: str = "", deal_event_partitions: int = 6, dead_letter_retention_days: float = 30) -> list[TopicSpec]:
+    """The topics every environment needs, with an optional name prefix for isolation.
+
+    deal-events and deal-alerts are kept forever (the read model is rebuilt from them); the
+    dead-letter topic only has to outlive the time someone needs to look at what it holds.
+    """
     keep_forever = {"retention.ms": "-1"}
     return [
         TopicSpec(prefix + DEAL_EVENTS, deal_event_partitions, keep_forever),
         TopicSpec(prefix + DEAL_ALERTS, 3, keep_forever),
-        TopicSpec(prefix + DEAD_LETTER, 1, keep_forever),
+        TopicSpec(prefix + DEAD_LETTER, 1, {"retention.ms": retention_ms(dead_letter_retention_days)}, kept_in_sync=True),
     ]

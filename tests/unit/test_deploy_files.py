@@ -1,5 +1,6 @@
 """docker-compose.yml cannot run here (no Docker engine), so it is checked by reading it."""
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -35,3 +36,59 @@ def test_console_scripts_the_compose_file_runs_are_declared():
     pyproject = (ROOT / "pyproject.toml").read_text()
     for script in ("pr-ingest", "pr-scoring", "pr-review", "pr-admin"):
         assert f'{script} = ' in pyproject
+
+
+def _compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_compose_publishes_the_apis_on_loopback_only():
+    services = _compose()["services"]
+    published = {name: spec.get("ports", []) for name, spec in services.items()}
+    assert published["ingest"] == ["127.0.0.1:8001:8001"]
+    assert published["review"] == ["127.0.0.1:8002:8002"]
+    for name, ports in published.items():
+        for port in ports:
+            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} beyond loopback"
+
+
+def test_compose_passes_secrets_from_an_uncommitted_env_file_and_says_why_open_mode_is_allowed():
+    compose = _compose()
+    text = (ROOT / "docker-compose.yml").read_text()
+    for name in ("topics", "ingest", "scoring", "review"):
+        service = compose["services"][name]
+        assert service["env_file"] == [{"path": ".env", "required": False}], name
+        assert service["environment"]["PR_ALLOW_OPEN"] == "${PR_ALLOW_OPEN:-true}", name
+    assert "published on 127.0.0.1" in text
+    example = (ROOT / ".env.example").read_text()
+    for variable in ("PR_INGEST_API_KEYS", "PR_REVIEW_API_KEYS", "PR_INGEST_SALESFORCE_TOKEN",
+                     "PR_INGEST_HUBSPOT_CLIENT_SECRET", "PR_INGEST_PIPEDRIVE_USER", "PR_INGEST_PIPEDRIVE_PASSWORD"):
+        assert f"\n{variable}=replace-with-" in example, variable
+
+
+def test_no_env_file_is_committed_and_git_ignores_it():
+    tracked = subprocess.run(["git", "-C", str(ROOT), "ls-files", ".env", "**/.env"],
+                             capture_output=True, text=True, check=True).stdout
+    assert tracked == ""
+    ignored = subprocess.run(["git", "-C", str(ROOT), "check-ignore", "--no-index", "-q", ".env"], check=False)
+    assert ignored.returncode == 0, ".env is not in .gitignore"
+    assert subprocess.run(["git", "-C", str(ROOT), "ls-files", "--error-unmatch", ".env.example"],
+                          capture_output=True, check=False).returncode == 0, ".env.example is not committed"
+
+
+def test_long_running_services_restart_unless_stopped():
+    services = _compose()["services"]
+    for name in ("kafka", "redis", "ingest", "scoring", "review"):
+        assert services[name]["restart"] == "unless-stopped", name
+    assert "restart" not in services["topics"]  # a one-shot job: it must end, not loop
+
+
+def test_image_runs_as_an_unprivileged_user_owning_its_data_dir():
+    lines = [line.strip() for line in (ROOT / "Dockerfile").read_text().splitlines()]
+    users = [line.split()[1] for line in lines if line.startswith("USER ")]
+    assert users and users[-1] not in ("root", "0", "0:0"), "the image's last USER is root"
+    text = (ROOT / "Dockerfile").read_text()
+    assert f"useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin {users[-1]}" in text
+    assert f"chown -R {users[-1]}:{users[-1]} /var/lib/pipeline-review" in text
+    assert "PR_SCORING_DATA_DIR=/var/lib/pipeline-review/scoring" in text
+    assert text.index("USER ") > text.index("pip install")  # installing still happens as root

@@ -8,6 +8,7 @@ from typing import Any
 
 from pipeline_review.shared.stages import Phase, StageMap
 
+from .retention import deleted_at
 from .scoring import leader_questions, leader_score, manager_questions
 from .state import STATUS_DELETED, DealState
 
@@ -46,6 +47,7 @@ class Placement:
     manager_quarter: str | None  # None: not on any manager list
     amount: float
     filters: dict[str, str]  # dimension -> value, for the filtered rankings
+    deleted_at: float | None = None  # epoch s of the deletion; None: not deleted
 
 
 def place(state: DealState, stage_map: StageMap) -> Placement:
@@ -98,6 +100,7 @@ def place(state: DealState, stage_map: StageMap) -> Placement:
         manager_quarter=quarter_of(close_date) if on_manager and close_date else None,
         amount=amount,
         filters=filters,
+        deleted_at=deleted_at(state),
     )
 
 

@@ -1,0 +1,28 @@
+"""The alert feed's retention rules (pure)."""
+
+import pytest
+
+from pipeline_review.review.alert_feed import DAY_MS, next_stream_id, retention_cutoff_ms
+from pipeline_review.review.settings import ReviewSettings
+
+pytestmark = pytest.mark.unit
+
+
+def test_cutoff_is_now_minus_the_retention_and_zero_days_keeps_everything():
+    now = 1_780_000_000_000
+    assert retention_cutoff_ms(now, 90) == now - 90 * DAY_MS
+    assert retention_cutoff_ms(now, 0.5) == now - DAY_MS // 2
+    assert retention_cutoff_ms(now, 0) is None
+
+
+def test_next_stream_id_is_the_smallest_larger_id():
+    assert next_stream_id("1780000000000-0") == "1780000000000-1"
+    assert next_stream_id("5-41") == "5-42"
+
+
+def test_retention_defaults_to_90_days_trimmed_hourly_and_refuses_negative_days(monkeypatch):
+    settings = ReviewSettings()
+    assert (settings.alert_retention_days, settings.alert_trim_interval) == (90, 3600.0)
+    monkeypatch.setenv("PR_REVIEW_ALERT_RETENTION_DAYS", "-3")
+    with pytest.raises(ValueError, match="alert_retention_days"):
+        ReviewSettings()

@@ -1,0 +1,29 @@
+"""The topics' layout: what is kept forever and what the dead-letter retention becomes."""
+
+import pytest
+
+from pipeline_review.shared.settings import CommonSettings
+from pipeline_review.shared.topics import DAY_MS, retention_ms, topic_specs
+
+pytestmark = pytest.mark.unit
+
+
+def test_retention_is_in_milliseconds_and_zero_days_means_forever():
+    assert retention_ms(30) == str(30 * DAY_MS) == "2592000000"
+    assert retention_ms(0.5) == str(DAY_MS // 2)
+    assert retention_ms(0) == "-1"
+
+
+def test_only_the_dead_letter_topic_follows_its_setting():
+    specs = {spec.name: spec for spec in topic_specs("p-", 4, dead_letter_retention_days=7)}
+    assert specs["p-deal-events"].config == {"retention.ms": "-1"}
+    assert specs["p-deal-alerts"].config == {"retention.ms": "-1"}
+    assert specs["p-deal-events-dlq"].config == {"retention.ms": str(7 * DAY_MS)}
+    assert [name for name, spec in specs.items() if spec.kept_in_sync] == ["p-deal-events-dlq"]
+
+
+def test_dead_letter_retention_defaults_to_30_days_and_refuses_negative_days(monkeypatch):
+    assert CommonSettings().dead_letter_retention_days == 30
+    monkeypatch.setenv("PR_DEAD_LETTER_RETENTION_DAYS", "-1")
+    with pytest.raises(ValueError, match="dead_letter_retention_days"):
+        CommonSettings()
