@@ -75,7 +75,8 @@ def settings_env(settings: CommonSettings) -> dict[str, str]:
         name: str(value) for name, value in (
             ("PR_KAFKA_SASL_MECHANISM", settings.kafka_sasl_mechanism),
             ("PR_KAFKA_SASL_USERNAME", settings.kafka_sasl_username),
-            ("PR_KAFKA_SASL_PASSWORD", settings.kafka_sasl_password and settings.kafka_sasl_password.get_secret_value()),
+            ("PR_KAFKA_SASL_PASSWORD",
+             settings.kafka_sasl_password and settings.kafka_sasl_password.get_secret_value()),
             ("PR_KAFKA_SSL_CAFILE", settings.kafka_ssl_cafile),
         ) if value
     }

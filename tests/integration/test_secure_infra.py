@@ -29,8 +29,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from pipeline_review.shared.admin import ensure_topics
 from pipeline_review.shared.kafka_config import kafka_client_options
 from pipeline_review.shared.settings import CommonSettings
+from tests.conftest import settings_env
 from tests.e2e.conftest import running_stack
 from tests.e2e.test_alerts import canonical
+from tests.services import BIN
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,7 +112,7 @@ def secure_stack(secure_settings, tmp_path_factory):
         yield urls, log_dir
 
 
-def test_pipeline_runs_end_to_end_through_sasl_ssl_kafka_and_tls_redis(secure_stack):
+def test_pipeline_runs_end_to_end_through_sasl_ssl_kafka_and_tls_redis(secure_stack, secure_settings):
     urls, _ = secure_stack
     deal = f"api:secure-{uuid.uuid4().hex[:6]}"
     created = canonical(deal, "deal.created", 0, name="Secure renewal", account="Acme", owner_id="u1", team="East",
@@ -133,6 +135,13 @@ def test_pipeline_runs_end_to_end_through_sasl_ssl_kafka_and_tls_redis(secure_st
         manager = client.get(f"{urls['review']}/v1/lists/manager").json()["items"]
         assert deal in [item["deal_id"] for item in manager]
     assert [(a["kind"], a["deal_id"], a["value_at_risk"]) for a in alerts] == [("late_stage_discount", deal, 12_000)]
+    # The operations tool reads the topic (kafka-python) and rewrites Redis through the same settings.
+    rebuilt = subprocess.run([str(BIN / "pr-admin"), "rebuild-read-model"],
+                             env={**os.environ, **settings_env(secure_settings)},
+                             capture_output=True, text=True, timeout=120)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "rebuilt 1 deals from 2 events (0 invalid skipped)" in rebuilt.stdout
+    assert secure_settings.redis_url.get_secret_value() not in rebuilt.stdout + rebuilt.stderr
 
 
 def test_no_password_appears_in_the_services_logs(secure_stack, secure_infra):
