@@ -32,7 +32,7 @@ from pipeline_review.shared.settings import CommonSettings
 from tests.conftest import settings_env
 from tests.e2e.conftest import running_stack
 from tests.e2e.test_alerts import canonical
-from tests.services import BIN
+from tests.services import BIN, Service, free_port
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -202,3 +202,34 @@ async def test_redis_accepts_the_acl_user_and_refuses_a_wrong_password_or_no_log
     with pytest.raises(RedisConnectionError):
         await plaintext.ping()
     await plaintext.aclose()
+
+
+def test_review_with_wrong_passwords_reports_the_refusal_without_the_secrets(secure_infra, secure_settings, tmp_path):
+    """Error paths are where a URL leaks: review must say what failed, never with the password."""
+    wrong_redis, wrong_kafka = f"wrong-{secrets.token_hex(8)}", f"wrong-{secrets.token_hex(8)}"
+    port = free_port()
+    env = settings_env(secure_settings) | {"PR_REDIS_URL": secure_infra.redis_url(password=wrong_redis),
+                                           "PR_KAFKA_SASL_PASSWORD": wrong_kafka, "PR_REVIEW_PORT": str(port)}
+    review = Service("review", env, f"http://127.0.0.1:{port}/readyz", tmp_path)
+    review.process = subprocess.Popen([str(BIN / "pr-review")], env={**os.environ, **env},
+                                      stdout=review.log_path.open("ab"), stderr=subprocess.STDOUT,
+                                      start_new_session=True)
+    try:
+        body, deadline = {}, time.monotonic() + 30
+        while time.monotonic() < deadline and body.get("alert_feed", {}).get("state") != "reconnecting":
+            try:
+                answer = httpx.get(review.ready_url, timeout=2)
+                assert answer.status_code == 503
+                body = answer.json()
+            except httpx.TransportError:
+                pass
+            time.sleep(0.5)
+        assert "invalid username-password pair" in body["status"], body
+        assert body["alert_feed"]["error"].startswith("KafkaConnectionError"), body
+    finally:
+        review.stop()
+    text = review.log_path.read_text(errors="replace")
+    assert "Application startup complete" in text
+    assert "SaslAuthenticationFailed: Authentication failed during authentication due to invalid credentials" in text
+    for secret in (wrong_redis, wrong_kafka, secure_infra.redis_password, secure_infra.kafka_password):
+        assert secret not in text and secret not in str(body)
