@@ -8,6 +8,13 @@
 #
 # Jars are cached outside the repository (PR_CACHE_DIR, default ~/.cache/pipeline-review);
 # data, logs and the pid file live in PR_STATE_DIR (default .run/ in the repository).
+#
+# PR_KAFKA_SECURITY=sasl_ssl (opt-in; default plaintext) makes the client listener SASL_SSL with
+# SCRAM-SHA-512: a throw-away CA and broker certificate are made at start (deploy/tls.sh) in
+# $PR_STATE_DIR/kafka/tls (clients trust tls/ca.pem: PR_KAFKA_SSL_CAFILE), and the user
+# PR_KAFKA_SASL_USERNAME / PR_KAFKA_SASL_PASSWORD is created when the storage is formatted.
+# The broker talks to itself over that listener too; only the KRaft controller listener stays
+# PLAINTEXT, on loopback.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -23,6 +30,8 @@ KAFKA_DIR="$STATE_DIR/kafka"
 PID_FILE="$KAFKA_DIR/kafka.pid"
 LOG_FILE="$STATE_DIR/logs/kafka.log"
 START_TIMEOUT="${PR_KAFKA_START_TIMEOUT:-90}"
+SECURITY="${PR_KAFKA_SECURITY:-plaintext}"
+TLS_DIR="$KAFKA_DIR/tls"
 
 log() { echo "[kafka] $*" >&2; }
 
@@ -41,17 +50,70 @@ running() { [ -f "$PID_FILE" ] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null; }
 
 port_open() { (exec 3<>"/dev/tcp/$KAFKA_HOST/$KAFKA_PORT") 2>/dev/null; }
 
-write_config() {
-  mkdir -p "$KAFKA_DIR/data" "$STATE_DIR/logs"
-  cat > "$KAFKA_DIR/server.properties" <<PROPS
-process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@$KAFKA_HOST:$CONTROLLER_PORT
+check_security() {
+  case "$SECURITY" in
+    plaintext) ;;
+    sasl_ssl)
+      if [ -z "${PR_KAFKA_SASL_USERNAME:-}" ] || [ -z "${PR_KAFKA_SASL_PASSWORD:-}" ]; then
+        log "PR_KAFKA_SECURITY=sasl_ssl needs PR_KAFKA_SASL_USERNAME and PR_KAFKA_SASL_PASSWORD"; exit 1
+      fi
+      case "$PR_KAFKA_SASL_USERNAME$PR_KAFKA_SASL_PASSWORD" in
+        *[\"\;,=\]\[]*) log "PR_KAFKA_SASL_USERNAME/PASSWORD may not contain quotes, backslashes, ; , = [ ]"; exit 1 ;;
+      esac ;;
+    *) log "PR_KAFKA_SECURITY must be plaintext or sasl_ssl, not '$SECURITY'"; exit 1 ;;
+  esac
+}
+
+# The broker's certificate as a PKCS12 keystore, from deploy/tls.sh's PEM files.
+make_keystore() {
+  "$HERE/tls.sh" "$TLS_DIR" "$KAFKA_HOST"
+  if [ ! -f "$TLS_DIR/broker.p12" ]; then
+    (umask 077; openssl rand -hex 16 > "$TLS_DIR/keystore.password")
+    openssl pkcs12 -export -in "$TLS_DIR/server.pem" -inkey "$TLS_DIR/server.key" -name broker \
+      -passout "file:$TLS_DIR/keystore.password" -out "$TLS_DIR/broker.p12"
+    chmod 600 "$TLS_DIR/broker.p12"
+  fi
+}
+
+listener_config() {
+  if [ "$SECURITY" = plaintext ]; then
+    cat <<PROPS
 listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT,CONTROLLER://$KAFKA_HOST:$CONTROLLER_PORT
 advertised.listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT
 controller.listener.names=CONTROLLER
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
+PROPS
+    return
+  fi
+  cat <<PROPS
+listeners=SASL_SSL://$KAFKA_HOST:$KAFKA_PORT,CONTROLLER://$KAFKA_HOST:$CONTROLLER_PORT
+advertised.listeners=SASL_SSL://$KAFKA_HOST:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=SASL_SSL
+sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="$PR_KAFKA_SASL_USERNAME" password="$PR_KAFKA_SASL_PASSWORD";
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$TLS_DIR/broker.p12
+ssl.keystore.password=$(cat "$TLS_DIR/keystore.password")
+ssl.truststore.type=PEM
+ssl.truststore.location=$TLS_DIR/ca.pem
+ssl.client.auth=none
+PROPS
+}
+
+write_config() {
+  mkdir -p "$KAFKA_DIR/data" "$STATE_DIR/logs"
+  if [ "$SECURITY" = sasl_ssl ]; then make_keystore; fi
+  # It may hold the SCRAM password and the keystore's: readable by its owner only.
+  (umask 077; : > "$KAFKA_DIR/server.properties")
+  cat > "$KAFKA_DIR/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@$KAFKA_HOST:$CONTROLLER_PORT
+$(listener_config)
 log.dirs=$KAFKA_DIR/data
 # The project creates its own topics with the partitions it needs.
 auto.create.topics.enable=false
@@ -74,15 +136,21 @@ PROPS
 start() {
   if running; then log "already running (pid $(cat "$PID_FILE"))"; return 0; fi
   if port_open; then log "port $KAFKA_HOST:$KAFKA_PORT is taken by another process"; exit 1; fi
+  check_security
   fetch
   write_config
   local cp="$JAR_DIR/*"
   if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
     log "formatting KRaft storage in $KAFKA_DIR/data"
+    local scram=()
+    if [ "$SECURITY" = sasl_ssl ]; then
+      # KRaft keeps SCRAM users in the metadata log: the first one is written at format time.
+      scram=(--add-scram "SCRAM-SHA-512=[name=$PR_KAFKA_SASL_USERNAME,password=$PR_KAFKA_SASL_PASSWORD]")
+    fi
     java -cp "$cp" -Dlog4j.configuration="file:$HERE/kafka/log4j.properties" kafka.tools.StorageTool format \
-      -t "pipeline-review-local-cluster" -c "$KAFKA_DIR/server.properties" >>"$LOG_FILE" 2>&1
+      -t "pipeline-review-local-cluster" -c "$KAFKA_DIR/server.properties" "${scram[@]}" >>"$LOG_FILE" 2>&1
   fi
-  log "starting broker on $KAFKA_HOST:$KAFKA_PORT (log: $LOG_FILE)"
+  log "starting broker on $KAFKA_HOST:$KAFKA_PORT ($SECURITY; log: $LOG_FILE)"
   KAFKA_HEAP="${PR_KAFKA_HEAP:--Xms256m -Xmx1g}"
   # shellcheck disable=SC2086
   nohup java $KAFKA_HEAP -XX:+UseG1GC -Djava.awt.headless=true \

@@ -16,7 +16,19 @@ LOGS="$PR_STATE_DIR/logs"
 export PR_KAFKA_HOST="${PR_KAFKA_HOST:-127.0.0.1}" PR_KAFKA_PORT="${PR_KAFKA_PORT:-9092}"
 export PR_REDIS_HOST="${PR_REDIS_HOST:-127.0.0.1}" PR_REDIS_PORT="${PR_REDIS_PORT:-6379}"
 export PR_KAFKA_BOOTSTRAP="${PR_KAFKA_BOOTSTRAP:-$PR_KAFKA_HOST:$PR_KAFKA_PORT}"
-export PR_REDIS_URL="${PR_REDIS_URL:-redis://$PR_REDIS_HOST:$PR_REDIS_PORT/0}"
+# The secure local setup (PR_KAFKA_SECURITY=sasl_ssl, PR_REDIS_USER/PR_REDIS_PASSWORD, PR_REDIS_TLS=1,
+# see kafka.sh and redis.sh) gives the services the matching client settings, unless set already.
+if [ "${PR_KAFKA_SECURITY:-plaintext}" = sasl_ssl ]; then
+  export PR_KAFKA_SECURITY_PROTOCOL="${PR_KAFKA_SECURITY_PROTOCOL:-SASL_SSL}"
+  export PR_KAFKA_SASL_MECHANISM="${PR_KAFKA_SASL_MECHANISM:-SCRAM-SHA-512}"
+  export PR_KAFKA_SSL_CAFILE="${PR_KAFKA_SSL_CAFILE:-$PR_STATE_DIR/kafka/tls/ca.pem}"
+fi
+redis_scheme=redis redis_login="" redis_query=""
+if [ "${PR_REDIS_TLS:-0}" = 1 ]; then redis_scheme=rediss redis_query="?ssl_ca_certs=$PR_STATE_DIR/redis/tls/ca.pem"; fi
+if [ -n "${PR_REDIS_USER:-}" ]; then redis_login="$PR_REDIS_USER:${PR_REDIS_PASSWORD:-}@"; fi
+export PR_REDIS_URL="${PR_REDIS_URL:-$redis_scheme://$redis_login$PR_REDIS_HOST:$PR_REDIS_PORT/0$redis_query}"
+# What is printed never shows the password.
+REDIS_SHOWN="$(printf '%s' "$PR_REDIS_URL" | sed -E 's#//([^:/@]*):[^/]*@#//\1:***@#')"
 INGEST_PORT="${PR_INGEST_PORT:-8001}" REVIEW_PORT="${PR_REVIEW_PORT:-8002}" SCORING_PORT="${PR_SCORING_WEB_PORT:-8003}"
 export PR_SCORING_DATA_DIR="${PR_SCORING_DATA_DIR:-$PR_STATE_DIR/scoring}"
 DEMO="${PR_DEMO:-1}"
@@ -66,7 +78,7 @@ Pipeline Review is up.
   review API    http://127.0.0.1:$REVIEW_PORT/docs
   ingest API    http://127.0.0.1:$INGEST_PORT/docs
   scoring       http://127.0.0.1:$SCORING_PORT/readyz
-  Kafka         $PR_KAFKA_BOOTSTRAP      Redis  $PR_REDIS_URL
+  Kafka         $PR_KAFKA_BOOTSTRAP      Redis  $REDIS_SHOWN
   logs          make logs            stop: make down
 MSG
 }

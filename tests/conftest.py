@@ -66,8 +66,17 @@ def settings_env(settings: CommonSettings) -> dict[str, str]:
     """The environment variables that give a service these settings."""
     return {
         "PR_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "PR_REDIS_URL": settings.redis_url,
+        "PR_REDIS_URL": settings.redis_url.get_secret_value(),
         "PR_TOPIC_PREFIX": settings.topic_prefix,
         "PR_REDIS_PREFIX": settings.redis_prefix,
         "PR_DEAL_EVENT_PARTITIONS": str(settings.deal_event_partitions),
+        "PR_KAFKA_SECURITY_PROTOCOL": settings.kafka_security_protocol,
+    } | {
+        name: str(value) for name, value in (
+            ("PR_KAFKA_SASL_MECHANISM", settings.kafka_sasl_mechanism),
+            ("PR_KAFKA_SASL_USERNAME", settings.kafka_sasl_username),
+            ("PR_KAFKA_SASL_PASSWORD",
+             settings.kafka_sasl_password and settings.kafka_sasl_password.get_secret_value()),
+            ("PR_KAFKA_SSL_CAFILE", settings.kafka_ssl_cafile),
+        ) if value
     }

@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, make_asgi_a
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from pipeline_review.shared.events import DealEvent, encode_event
+from pipeline_review.shared.kafka_config import kafka_client_options
 
 from pipeline_review.shared.stages import StageMap
 
@@ -141,7 +142,8 @@ def create_app(settings: IngestSettings | None = None, producer: EventProducer |
     """Wire settings, the Kafka producer, the source adapters and the routes."""
     settings = settings or IngestSettings()
     stage_map = StageMap.load(settings.common.stage_map_file)
-    producer = producer or EventProducer(settings.common.kafka_bootstrap, timeout=settings.kafka_timeout)
+    producer = producer or EventProducer(settings.common.kafka_bootstrap, timeout=settings.kafka_timeout,
+                                         client_options=kafka_client_options(settings.common))
     metrics = Metrics()
 
     @asynccontextmanager

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
@@ -20,8 +21,11 @@ class KafkaUnavailable(Exception):
 class EventProducer:
     """Sends keyed records and resolves when Kafka has acknowledged all of them (acks=all)."""
 
-    def __init__(self, bootstrap: str, timeout: float = 15.0, client_id: str = "pr-ingest"):
+    def __init__(self, bootstrap: str, timeout: float = 15.0, client_id: str = "pr-ingest",
+                 client_options: Mapping[str, Any] | None = None):
+        """``client_options``: security options from ``shared.kafka_config.kafka_client_options``."""
         self.bootstrap = bootstrap
+        self.client_options = dict(client_options or {})
         self.timeout = timeout
         self.client_id = client_id
         self._producer: KafkaProducer | None = None
@@ -44,6 +48,7 @@ class EventProducer:
             # kafka-python's own metrics are never read (ingest exports Prometheus metrics),
             # and recording them was several per cent of ingest's CPU.
             metrics_enabled=False,
+            **self.client_options,
         )
 
     async def _ensure(self) -> KafkaProducer:

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -231,10 +232,12 @@ class AlertIngestor:
     """
 
     def __init__(self, store: AlertStore, bootstrap: str, topic: str, group: str, retry_delay: float = 2.0,
-                 retention_days: float = 0):
+                 retention_days: float = 0, client_options: Mapping[str, Any] | None = None):
+        """``client_options``: security options from ``shared.kafka_config.kafka_client_options``."""
         self.store = store
         self.retention_days = retention_days
         self.bootstrap = bootstrap
+        self.client_options = dict(client_options or {})
         self.topic = topic
         self.group = group
         self.retry_delay = retry_delay
@@ -280,6 +283,7 @@ class AlertIngestor:
                 # Scoring writes alerts inside Kafka transactions: an aborted one (a crashed
                 # worker's) must not reach managers; its replay raises the alert again.
                 isolation_level="read_committed",
+                **self.client_options,
             )
             self._consumer = consumer
             try:

@@ -16,6 +16,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, make_asgi_app
 from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse
 
+from pipeline_review.shared.kafka_config import kafka_client_options
+
 from .access import OPEN_ADMIN, WS_FORBIDDEN, AccessMiddleware, KeyTable, Principal
 from .alert_feed import AlertIngestor, AlertStore, AlertTrimmer
 from .alerts import (
@@ -116,7 +118,7 @@ def principal_of(request: Request | WebSocket) -> Principal:
 def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, redis=None) -> FastAPI:
     """Wire Redis, Kafka, the clock, access control and the routes."""
     settings = settings or ReviewSettings()
-    redis = redis or aioredis.Redis.from_url(settings.common.redis_url)
+    redis = redis or aioredis.Redis.from_url(settings.common.redis_url.get_secret_value())
     keys = settings.common.keys
     webhooks = WebhookDispatcher(redis, keys, settings.webhook)
     lists = ListReader(redis, keys, clock, settings.manager_horizon_quarters)
@@ -127,7 +129,8 @@ def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, r
                                        settings.api_keys_file)
     ingestor = (AlertIngestor(store, settings.common.kafka_bootstrap, settings.common.deal_alerts_topic,
                               settings.common.topic_prefix + settings.alert_group,
-                              retention_days=settings.alert_retention_days)
+                              retention_days=settings.alert_retention_days,
+                              client_options=kafka_client_options(settings.common))
                 if settings.alert_feed_enabled else None)
     trimmer = AlertTrimmer(store, settings.alert_retention_days, settings.alert_trim_interval)
 

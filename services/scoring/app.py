@@ -8,6 +8,7 @@ import logging
 import faust
 import redis.asyncio as aioredis
 
+from pipeline_review.shared.kafka_config import faust_broker_credentials
 from pipeline_review.shared.stages import StageMap
 
 from .changelog import BulkChangelog
@@ -28,6 +29,7 @@ def create_app(settings: ScoringSettings | None = None) -> faust.App:
     app = SeekBeforeResumeApp(
         settings.app_id,
         broker=[f"kafka://{host}" for host in common.kafka_bootstrap.split(",")],
+        broker_credentials=faust_broker_credentials(common),
         store="memory://",
         datadir=settings.prepared_data_dir(),
         topic_partitions=common.deal_event_partitions,
@@ -71,7 +73,7 @@ def create_app(settings: ScoringSettings | None = None) -> faust.App:
         partitions=common.deal_event_partitions,
         use_partitioner=True,
     )
-    redis = aioredis.Redis.from_url(common.redis_url)
+    redis = aioredis.Redis.from_url(common.redis_url.get_secret_value())
 
     # Alerts travel with the deal states, in the same transactions: see changelog.py.
     changelog = BulkChangelog(app, deals, common.deal_event_partitions, common.deal_alerts_topic, encode_alert)

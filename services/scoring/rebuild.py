@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pipeline_review.shared.events import decode_event
+from pipeline_review.shared.kafka_config import kafka_client_options
 from pipeline_review.shared.settings import CommonSettings
 from pipeline_review.shared.stages import StageMap
 
@@ -42,7 +43,7 @@ class RebuildSummary:
 def read_all_events(settings: CommonSettings, progress: Progress | None = None):
     """Yield every raw value of deal-events, from the beginning to the end offsets at start."""
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
-                             client_id="pr-rebuild", consumer_timeout_ms=10_000)
+                             client_id="pr-rebuild", consumer_timeout_ms=10_000, **kafka_client_options(settings))
     try:
         partitions = consumer.partitions_for_topic(settings.deal_events_topic) or set()
         assigned = [TopicPartition(settings.deal_events_topic, p) for p in sorted(partitions)]
@@ -77,7 +78,7 @@ def fold_all(raw_values, stage_map: StageMap) -> tuple[dict[str, DealState], int
 
 
 async def write_all(settings: CommonSettings, states: dict[str, DealState], stage_map: StageMap, wipe: bool) -> None:
-    redis = aioredis.Redis.from_url(settings.redis_url)
+    redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
     keys = settings.keys
     try:
         if wipe:

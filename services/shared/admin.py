@@ -9,6 +9,7 @@ from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 from kafka.errors import KafkaTimeoutError, TopicAlreadyExistsError
 
+from .kafka_config import kafka_client_options
 from .settings import CommonSettings
 from .topics import TopicSpec, topic_specs
 
@@ -25,7 +26,8 @@ def ensure_topics(settings: CommonSettings, timeout: float = 60.0) -> list[str]:
     while True:
         try:
             admin = KafkaAdminClient(
-                bootstrap_servers=settings.kafka_bootstrap, client_id="pr-admin", bootstrap_timeout_ms=5000
+                bootstrap_servers=settings.kafka_bootstrap, client_id="pr-admin", bootstrap_timeout_ms=5000,
+                **kafka_client_options(settings),
             )
             break
         except KafkaTimeoutError:

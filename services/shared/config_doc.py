@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings
 
 
@@ -24,8 +25,17 @@ DEPLOY_VARIABLES = [
     ("PR_KAFKA_HOST", "127.0.0.1", "deploy/: address the local broker listens on."),
     ("PR_KAFKA_PORT", "9092", "deploy/: port of the local broker (its controller uses the next port)."),
     ("PR_KAFKA_HEAP", "-Xms256m -Xmx1g", "deploy/: JVM heap options of the local broker."),
+    ("PR_KAFKA_SECURITY", "plaintext",
+     "deploy/: `sasl_ssl` makes the local broker's listener SASL_SSL with SCRAM-SHA-512 "
+     "for the user PR_KAFKA_SASL_USERNAME / PR_KAFKA_SASL_PASSWORD, with a throw-away CA in $PR_STATE_DIR/kafka/tls."),
     ("PR_REDIS_HOST", "127.0.0.1", "deploy/: address the local redis-server listens on."),
     ("PR_REDIS_PORT", "6379", "deploy/: port of the local redis-server."),
+    ("PR_REDIS_USER", "(unset)",
+     "deploy/: with PR_REDIS_PASSWORD, the local redis-server's only ACL user (default user off)."),
+    ("PR_REDIS_PASSWORD", "(unset)", "deploy/: password of PR_REDIS_USER."),
+    ("PR_REDIS_TLS", "0",
+     "deploy/: 1 makes the local redis-server TLS-only, with a throw-away CA in $PR_STATE_DIR/redis/tls."),
+    ("PR_TLS_DAYS", "30", "deploy/: validity in days of the throw-away certificates deploy/tls.sh makes."),
     ("PR_DEMO", "1", "deploy/: `make up` loads the demo data when 1."),
     ("PR_KAFKA_CONTROLLER_PORT", "PR_KAFKA_PORT + 1", "deploy/: port of the local broker's KRaft controller."),
     ("PR_KAFKA_START_TIMEOUT", "90", "deploy/: seconds to wait for the broker to answer."),
@@ -34,6 +44,11 @@ DEPLOY_VARIABLES = [
     ("PR_TEST_KAFKA_CONTROLLER_PORT", "39093", "deploy/: controller port of that broker."),
     ("PR_TEST_REDIS_PORT", "36379", "deploy/: port of the throw-away redis-server `make test` starts."),
     ("PR_TEST_STATE_DIR", ".run/test", "deploy/: state of `make test`'s broker and Redis (wiped at each run)."),
+    ("PR_TEST_SECURE_KAFKA_PORT", "47092",
+     "tests/: port of the SASL_SSL broker the secure-infrastructure test starts (controller: next port)."),
+    ("PR_TEST_SECURE_REDIS_PORT", "47379", "tests/: port of the TLS + ACL redis-server that test starts."),
+    ("PR_TEST_SECURE_STATE_DIR", "(a pytest temporary directory)",
+     "tests/: state directory of that broker and Redis (wiped at start)."),
     ("PR_TEST_KAFKA_BOOTSTRAP", "(set by make test)", "tests/: the broker the suite runs against; the suite fails without it."),
     ("PR_TEST_REDIS_URL", "(set by make test)", "tests/: the Redis the suite runs against; the suite fails without it."),
     ("PR_BENCH_STATE_DIR", "/tmp/pr-bench", "bench/: state of the benchmark's own broker and Redis, and its logs and profiles."),
@@ -52,6 +67,8 @@ def rows() -> list[tuple[str, str, str]]:
                 continue
             default = field.default
             shown = "(unset)" if default is None else str(default)
+            if isinstance(default, SecretStr):  # a default is no secret: show it
+                shown = default.get_secret_value()
             if name == "stage_map_file":
                 shown = "the shipped services/shared/stage_maps.toml"
             out.append((f"{prefix}{name}".upper(), shown, field.description or ""))

@@ -3,23 +3,46 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, FilePath, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .keys import RedisKeys
 from .topics import DEAD_LETTER, DEAL_ALERTS, DEAL_EVENTS
 
 DEFAULT_STAGE_MAP = Path(__file__).with_name("stage_maps.toml")
+SASL_PROTOCOLS = ("SASL_PLAINTEXT", "SASL_SSL")
+TLS_PROTOCOLS = ("SSL", "SASL_SSL")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 class CommonSettings(BaseSettings):
     """Where Kafka and Redis are, and how names are laid out (prefix ``PR_``)."""
 
-    model_config = SettingsConfigDict(env_prefix="PR_", extra="ignore")
+    # hide_input_in_errors: a validation error must never echo the Redis URL or a password.
+    model_config = SettingsConfigDict(env_prefix="PR_", extra="ignore", hide_input_in_errors=True)
 
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma separated.")
-    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL of the read model.")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="How every Kafka client connects: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None, description="SASL mechanism (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512); required with a SASL_* protocol."
+    )
+    kafka_sasl_username: str | None = Field(None, description="SASL user name; required with a SASL_* protocol.")
+    kafka_sasl_password: SecretStr | None = Field(
+        None, description="SASL password; required with a SASL_* protocol. Never logged."
+    )
+    kafka_ssl_cafile: FilePath | None = Field(
+        None, description="PEM file of the CA that signed the brokers' certificates (SSL, SASL_SSL); "
+        "unset: the system's trust store."
+    )
+    redis_url: SecretStr = Field(
+        SecretStr("redis://127.0.0.1:6379/0"),
+        description="Redis URL of the read model: redis://, rediss:// (TLS) or unix://, may carry "
+        "user:password@ (ACL) and ?ssl_ca_certs=<PEM file>. A secret: never logged.",
+    )
     topic_prefix: str = Field("", description="Prefix for every topic name (isolates environments).")
     redis_prefix: str = Field("pr", description="Prefix for every Redis key.")
     deal_event_partitions: int = Field(6, ge=1, description="Partitions of deal-events when the project creates it.")
@@ -27,6 +50,32 @@ class CommonSettings(BaseSettings):
         30, ge=0, description="Days the dead-letter topic keeps a payload (0: forever); pr-admin create-topics applies it, also to an existing topic."
     )
     stage_map_file: Path = Field(DEFAULT_STAGE_MAP, description="TOML file mapping CRM stages to journey phases.")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _known_redis_scheme(cls, url: SecretStr) -> SecretStr:
+        if not url.get_secret_value().startswith(REDIS_SCHEMES):
+            # The URL itself is not repeated: it may carry a password.
+            raise ValueError("PR_REDIS_URL must start with redis://, rediss:// or unix://")
+        return url
+
+    @model_validator(mode="after")
+    def _kafka_security_is_complete(self) -> "CommonSettings":
+        protocol = self.kafka_security_protocol
+        if protocol in SASL_PROTOCOLS:
+            missing = [name for name, value in (("PR_KAFKA_SASL_MECHANISM", self.kafka_sasl_mechanism),
+                                                ("PR_KAFKA_SASL_USERNAME", self.kafka_sasl_username),
+                                                ("PR_KAFKA_SASL_PASSWORD", self.kafka_sasl_password)) if not value]
+            if missing:
+                raise ValueError(f"PR_KAFKA_SECURITY_PROTOCOL={protocol} needs {', '.join(missing)}")
+        elif self.kafka_sasl_mechanism or self.kafka_sasl_username or self.kafka_sasl_password:
+            # Credentials that would silently go unused are a configuration mistake.
+            raise ValueError(f"PR_KAFKA_SASL_* is set but PR_KAFKA_SECURITY_PROTOCOL={protocol} does not use SASL; "
+                             "set it to SASL_SSL or SASL_PLAINTEXT")
+        if self.kafka_ssl_cafile and protocol not in TLS_PROTOCOLS:
+            raise ValueError(f"PR_KAFKA_SSL_CAFILE is set but PR_KAFKA_SECURITY_PROTOCOL={protocol} does not use TLS; "
+                             "set it to SSL or SASL_SSL")
+        return self
 
     @property
     def deal_events_topic(self) -> str:

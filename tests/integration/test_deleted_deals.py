@@ -117,7 +117,7 @@ def test_the_worker_sweeps_deleted_cards_on_its_timer(common_settings, tmp_path)
     env = settings_env(common_settings) | scoring_env(f"sweep-{uuid.uuid4().hex[:6]}", port, tmp_path / "w") | {
         "PR_SCORING_DELETED_GRACE_DAYS": "1", "PR_SCORING_DELETED_SWEEP_INTERVAL": "0.5"}
     worker = Service("scoring", env, f"http://127.0.0.1:{port}/readyz", tmp_path).start()
-    redis = sync_redis.Redis.from_url(common_settings.redis_url)
+    redis = sync_redis.Redis.from_url(common_settings.redis_url.get_secret_value())
     keys = common_settings.keys
     try:
         # T0 lies more than a day back: the deleted card is due as soon as it is written.
@@ -145,7 +145,7 @@ async def test_a_rebuild_tracks_the_deleted_cards_again_and_only_them(common_set
     from pipeline_review.scoring.rebuild import write_all
 
     keys = common_settings.keys
-    redis = aioredis.Redis.from_url(common_settings.redis_url)
+    redis = aioredis.Redis.from_url(common_settings.redis_url.get_secret_value())
     try:
         await redis.zadd(keys.deleted_deals(), {"stale": 1.0})  # left over from before the wipe
         states = {"gone": fold([created("gone"), event(deal_id="gone", type="deal.deleted", at=1)], STAGES),

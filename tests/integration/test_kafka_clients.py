@@ -72,7 +72,7 @@ def test_faust_worker_consumes_kafka_python_events_and_keeps_a_changelog(common_
         ev = event(deal_id="api:faust-1", type="deal.created", stage="Prospecting", amount=1000, name="F")
         producer.send(common_settings.deal_events_topic, key=ev.deal_id.encode(), value=encode_event(ev)).get(30)
         producer.close()
-        r = redis.Redis.from_url(common_settings.redis_url)
+        r = redis.Redis.from_url(common_settings.redis_url.get_secret_value())
         card = wait_until(lambda: r.get(common_settings.keys.deal("api:faust-1")), what="the deal card in Redis")
         assert json.loads(card)["name"] == "F"
         # The table's changelog topic holds the deal state: the restart-recovery source.

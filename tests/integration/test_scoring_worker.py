@@ -51,8 +51,8 @@ def worker_events(worker: Service) -> int:
 
 def expected_snapshot(settings, events) -> dict:
     keys = RedisKeys(f"exp{uuid.uuid4().hex[:8]}")
-    run(write_expected(settings.redis_url, keys, events, STAGES))
-    return run(snapshot(settings.redis_url, keys))
+    run(write_expected(settings.redis_url.get_secret_value(), keys, events, STAGES))
+    return run(snapshot(settings.redis_url.get_secret_value(), keys))
 
 
 def wait_for_snapshot(settings, expected, timeout=60.0, what="the read model to match the fold of all events"):
@@ -60,7 +60,7 @@ def wait_for_snapshot(settings, expected, timeout=60.0, what="the read model to 
 
     def matches():
         nonlocal actual
-        actual = run(snapshot(settings.redis_url, settings.keys))
+        actual = run(snapshot(settings.redis_url.get_secret_value(), settings.keys))
         return actual == expected
 
     try:
@@ -144,7 +144,7 @@ def test_rebuild_restores_an_identical_read_model_after_redis_is_wiped(common_se
         wait_for_snapshot(common_settings, expected, timeout=60)
     finally:
         worker.stop()
-    before = run(snapshot(common_settings.redis_url, common_settings.keys))
+    before = run(snapshot(common_settings.redis_url.get_secret_value(), common_settings.keys))
     summary = rebuild(common_settings, wipe=True, show_progress=False)
     assert summary.events == len(events)
-    assert run(snapshot(common_settings.redis_url, common_settings.keys)) == before
+    assert run(snapshot(common_settings.redis_url.get_secret_value(), common_settings.keys)) == before

@@ -76,7 +76,7 @@ def append_direct(settings, alerts: list[dict]) -> list[str]:
 
     from pipeline_review.review.alert_feed import APPEND_ONCE
 
-    client = sync_redis.Redis.from_url(settings.redis_url)
+    client = sync_redis.Redis.from_url(settings.redis_url.get_secret_value())
     try:
         script = client.register_script(APPEND_ONCE)
         keys = [settings.keys.alerts_stream(), settings.keys.alert_positions()]

@@ -33,7 +33,7 @@ async def running(common_settings, api_keys: str | None = KEYS):
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://review") as client:
             yield app, client
-    cleanup = aioredis.Redis.from_url(common_settings.redis_url)
+    cleanup = aioredis.Redis.from_url(common_settings.redis_url.get_secret_value())
     async for key in cleanup.scan_iter(f"{common_settings.redis_prefix}:*"):
         await cleanup.delete(key)
     await cleanup.aclose()
@@ -169,7 +169,7 @@ async def test_access_to_alerts_by_role_and_team(common_settings):
 
 
 async def feed_deals(common_settings, *events):
-    redis = aioredis.Redis.from_url(common_settings.redis_url)
+    redis = aioredis.Redis.from_url(common_settings.redis_url.get_secret_value())
     processor = DealProcessor({}, redis, common_settings.keys, StageMap.load(DEFAULT_STAGE_MAP), _no_alerts)
     await processor.process([encode_event(e) for e in events])
     await redis.aclose()

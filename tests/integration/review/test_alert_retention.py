@@ -23,7 +23,7 @@ AT = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc)
 
 @pytest.fixture
 async def store(common_settings):
-    redis = aioredis.Redis.from_url(common_settings.redis_url)
+    redis = aioredis.Redis.from_url(common_settings.redis_url.get_secret_value())
     yield AlertStore(redis, common_settings.keys)
     async for key in redis.scan_iter(f"{common_settings.redis_prefix}:*"):
         await redis.delete(key)
@@ -88,7 +88,7 @@ async def test_an_alert_just_inside_retention_stays_and_zero_days_keeps_everythi
 
 async def test_review_trims_at_start_and_the_feed_no_longer_lists_old_alerts(common_settings):
     old, new = make_alert(), make_alert()
-    redis = aioredis.Redis.from_url(common_settings.redis_url)
+    redis = aioredis.Redis.from_url(common_settings.redis_url.get_secret_value())
     seed = AlertStore(redis, common_settings.keys)
     await add_old(seed, old, days_ago=91)
     await seed.append(new)

@@ -26,7 +26,7 @@ async def review(common_settings, **webhook):
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://review") as client:
             yield client
-    cleanup = aioredis.Redis.from_url(common_settings.redis_url)
+    cleanup = aioredis.Redis.from_url(common_settings.redis_url.get_secret_value())
     async for key in cleanup.scan_iter(f"{common_settings.redis_prefix}:*"):
         await cleanup.delete(key)
     await cleanup.aclose()
