@@ -209,6 +209,10 @@ def token_from_query(query_string: bytes) -> str | None:
 WS_UNAUTHORIZED = 4401
 WS_FORBIDDEN = 4403
 
+class TokenStoreUnavailable(RuntimeError):
+    """The stream-token store could not be asked (Redis down)."""
+
+
 # Redeems a stream token: its principal, or None when it is unknown, used or expired.
 TokenRedeemer = Callable[[str], Awaitable[Principal | None]]
 
@@ -233,7 +237,10 @@ class AccessMiddleware:
             return self.keys.resolve(key)
         token = token_from_query(scope.get("query_string", b"")) if scope["path"] in STREAM_PATHS else None
         if token and self.redeem_token is not None:
-            return await self.redeem_token(token)
+            try:
+                return await self.redeem_token(token)
+            except Exception as exc:  # noqa: BLE001 - the token store (Redis) is down: 503, not 500
+                raise TokenStoreUnavailable() from exc
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -241,7 +248,13 @@ class AccessMiddleware:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        principal = await self.principal(scope, headers)
+        try:
+            principal = await self.principal(scope, headers)
+        except TokenStoreUnavailable:
+            log.warning("cannot redeem a stream token: the token store (Redis) is unavailable")
+            await self._refuse(scope, receive, send, 503, 1013,
+                               "stream tokens cannot be checked right now (Redis unavailable); retry shortly")
+            return
         scope.setdefault("state", {})["principal"] = principal
         if principal is not None or is_open_path(scope["path"]):
             await self.app(scope, receive, send)
@@ -249,14 +262,19 @@ class AccessMiddleware:
         detail = ("missing, unknown, used or expired stream token (?token=, from POST /v1/alerts/stream-token) "
                   "or API key (X-API-Key, Authorization: Bearer)" if scope["path"] in STREAM_PATHS
                   else "missing or unknown API key (X-API-Key or Authorization: Bearer)")
+        await self._refuse(scope, receive, send, 401, WS_UNAUTHORIZED, detail)
+
+    @staticmethod
+    async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, ws_code: int, detail: str) -> None:
         if scope["type"] == "websocket":
             # Accept then close with a code the client can read: a refused handshake is opaque.
             message = await receive()
             if message["type"] == "websocket.connect":
                 await send({"type": "websocket.accept"})
-                await send({"type": "websocket.close", "code": WS_UNAUTHORIZED, "reason": "missing or unknown credential"})
+                await send({"type": "websocket.close", "code": ws_code, "reason": detail[:120]})
             return
-        body = json.dumps({"detail": detail}).encode()
-        await send({"type": "http.response.start", "status": 401,
-                    "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")]})
-        await send({"type": "http.response.body", "body": body})
+        headers = [(b"content-type", b"application/json")]
+        if status == 401:
+            headers.append((b"www-authenticate", b"Bearer"))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": json.dumps({"detail": detail}).encode()})

@@ -138,6 +138,17 @@ def test_a_stream_token_opens_only_the_stream_routes():
     assert redeemed == ["good", "bad"]
 
 
+def test_a_token_store_that_is_down_is_a_503_not_a_500():
+    async def redeem(token):
+        raise ConnectionError("redis down")
+
+    mw = lambda app: AccessMiddleware(app, KeyTable(parse_keys_text("adminkey01:admin")), redeem)  # noqa: E731
+    status, principal, sent = run_asgi(mw, "/v1/alerts/stream", b"token=any")
+    assert (status, principal) == (503, None) and b"Redis unavailable" in sent[1]["body"]
+    # Key holders are not affected: a header key needs no Redis.
+    assert run_asgi(mw, "/v1/alerts/stream", b"token=any", headers=[("x-api-key", "adminkey01")])[0] == 200
+
+
 def test_principal_of_without_a_principal_is_a_401_never_an_admin():
     request = SimpleNamespace(state=SimpleNamespace(principal=None))
     with pytest.raises(HTTPException) as refused:
