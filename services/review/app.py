@@ -78,9 +78,12 @@ ACCESS_ERRORS = {401: {"model": Problem, "description": "No or unknown API key"}
 ALERTS_DESCRIPTION = """The alert feed, newest first, paged with `?cursor=` (the `next_cursor` of the previous page).
 
 **Polling** — `?after=<alert_id or cursor>` returns only the alerts newer than that one, **oldest first**,
-so a poller never misses one: process the items in order, remember the `cursor` of the last one, and ask
-`?after=<that cursor>` next time. When more are waiting than `limit`, `next_cursor` is that last cursor
-(ask again at once); when it is null the poller has caught up. `after` and `cursor` cannot be combined.
+so a poller never misses one: process the items in order; while `next_cursor` is not null ask again at once
+with `?after=<next_cursor>`; when it is null the poller has caught up and asks next time with the `cursor` of
+the last item. `after` and `cursor` cannot be combined.
+
+A page reads at most `PR_REVIEW_MAX_SCAN_ROWS` feed entries: with filters that match few alerts it can come
+back short, even empty, with a `next_cursor` to continue from. Only a null `next_cursor` means the end.
 
 A manager key sees only its teams' alerts (a `team` outside them is 403)."""
 
