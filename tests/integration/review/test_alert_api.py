@@ -414,3 +414,17 @@ async def test_list_pages_read_a_bounded_number_of_rows_and_say_where_to_go_on(c
     async for key in cleanup.scan_iter(f"{common_settings.redis_prefix}:*"):
         await cleanup.delete(key)
     await cleanup.aclose()
+
+
+async def test_a_stream_token_issued_by_one_instance_opens_the_stream_on_another(common_settings):
+    settings = ReviewSettings(common=common_settings, alert_feed_enabled=False, api_keys=KEYS)
+    first, second = create_app(settings, clock=lambda: NOW), create_app(settings, clock=lambda: NOW)
+    async with first.router.lifespan_context(first), second.router.lifespan_context(second):
+        one = httpx.AsyncClient(transport=httpx.ASGITransport(app=first), base_url="http://review-1")
+        two = httpx.AsyncClient(transport=httpx.ASGITransport(app=second), base_url="http://review-2")
+        async with one, two:
+            token = (await one.post("/v1/alerts/stream-token", headers=h("east-key-01"))).json()["token"]
+            # Out of scope on the second instance: the token carried the manager's teams across.
+            assert (await two.get("/v1/alerts/stream", params={"token": token, "team": "West"})).status_code == 403
+            # Spent there, so the first instance refuses it too.
+            assert (await one.get("/v1/alerts/stream", params={"token": token})).status_code == 401

@@ -238,3 +238,17 @@ def test_logs_hold_no_key_and_no_token(common_settings, review_process):
     assert "api_key=[redacted]" in log
     for secret in ("east-key-s3cret-01", sse_token, ws_token):
         assert secret not in log
+
+
+def test_a_token_from_one_review_process_opens_the_stream_on_another(common_settings, review_process):
+    keys = {"PR_REVIEW_API_KEYS": "east-key-01:manager:East"}
+    _, base_a = review_process(**NO_FEED, **keys)
+    _, base_b = review_process(**NO_FEED, **keys)
+    east, west = make_alert(team="East"), make_alert(team="West")
+    append_direct(common_settings, [west, east])
+    with httpx.Client(timeout=10) as client:
+        issued = token(client, base_a, "east-key-01")
+        with client.stream("GET", f"{base_b}/v1/alerts/stream", params={"cursor": "0", "token": issued}) as response:
+            assert response.status_code == 200
+            assert [i["alert_id"] for i in SSEReader(response).alerts(1)] == [east["alert_id"]]
+        assert client.get(f"{base_a}/v1/alerts/stream", params={"token": issued}).status_code == 401
