@@ -11,6 +11,9 @@ Keys come from ``PR_REVIEW_API_KEYS`` and/or ``PR_REVIEW_API_KEYS_FILE``:
 Roles: ``admin`` (everything), ``manager`` (read and ack, only the deals and alerts of its
 teams), ``dashboard`` (read everything, never writes). With no key configured at all the
 service runs open: every caller is an anonymous admin.
+
+Keys travel only in headers. A browser's EventSource and WebSocket cannot set headers, so the
+live stream takes a short-lived, single-use token instead (``?token=``, see :mod:`.stream_tokens`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import hashlib
 import json
 import logging
 import tomllib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -168,23 +172,36 @@ class KeyTable:
 
 
 # Paths that never need a key: probes, metrics, the API description and the dashboard page.
-OPEN_PATHS = frozenset({"/", "/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
-                        "/favicon.ico"})
-OPEN_PREFIXES = ("/static/", "/metrics")
+# Matched exactly (``/metrics`` is not a prefix); only the static files are a prefix.
+OPEN_PATHS = frozenset({"/", "/healthz", "/readyz", "/metrics", "/metrics/", "/openapi.json", "/docs",
+                        "/docs/oauth2-redirect", "/redoc", "/favicon.ico"})
+OPEN_PREFIXES = ("/static/",)
+
+# The only routes a stream token opens.
+STREAM_PATHS = frozenset({"/v1/alerts/stream", "/v1/alerts/ws"})
 
 
 def is_open_path(path: str) -> bool:
-    return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
+    if path in OPEN_PATHS:
+        return True
+    # A dot segment would let a prefix stand for another route (/static/../v1/alerts).
+    segments = path.split("/")
+    return path.startswith(OPEN_PREFIXES) and "." not in segments and ".." not in segments
 
 
-def key_from_request(headers: dict[str, str], query_string: bytes) -> str | None:
-    """The key from ``X-API-Key``, ``Authorization: Bearer`` or ``?api_key=`` (EventSource cannot set headers)."""
+def key_from_request(headers: dict[str, str]) -> str | None:
+    """The key from ``X-API-Key`` or ``Authorization: Bearer``; never from the URL (URLs are logged)."""
     if headers.get("x-api-key"):
         return headers["x-api-key"].strip()
     auth = headers.get("authorization", "")
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip()
-    values = parse_qs(query_string.decode("latin-1")).get("api_key")
+    return None
+
+
+def token_from_query(query_string: bytes) -> str | None:
+    """The stream token from ``?token=`` (EventSource and browser WebSockets cannot set headers)."""
+    values = parse_qs(query_string.decode("latin-1")).get("token")
     return values[0] if values else None
 
 
@@ -192,32 +209,72 @@ def key_from_request(headers: dict[str, str], query_string: bytes) -> str | None
 WS_UNAUTHORIZED = 4401
 WS_FORBIDDEN = 4403
 
+class TokenStoreUnavailable(RuntimeError):
+    """The stream-token store could not be asked (Redis down)."""
+
+
+# Redeems a stream token: its principal, or None when it is unknown, used or expired.
+TokenRedeemer = Callable[[str], Awaitable[Principal | None]]
+
 
 class AccessMiddleware:
-    """Puts the caller's :class:`Principal` on ``request.state.principal``; 401 without a valid key."""
+    """Puts the caller's :class:`Principal` on ``request.state.principal``; 401 without a valid credential.
 
-    def __init__(self, app: ASGIApp, keys: KeyTable):
+    In open mode (no keys configured) the principal is set to :data:`OPEN_ADMIN` here, explicitly;
+    everywhere else a request without a principal is refused.
+    """
+
+    def __init__(self, app: ASGIApp, keys: KeyTable, redeem_token: TokenRedeemer | None = None):
         self.app = app
         self.keys = keys
+        self.redeem_token = redeem_token
+
+    async def principal(self, scope: Scope, headers: dict[str, str]) -> Principal | None:
+        if self.keys.open:
+            return OPEN_ADMIN
+        key = key_from_request(headers)
+        if key:
+            return self.keys.resolve(key)
+        token = token_from_query(scope.get("query_string", b"")) if scope["path"] in STREAM_PATHS else None
+        if token and self.redeem_token is not None:
+            try:
+                return await self.redeem_token(token)
+            except Exception as exc:  # noqa: BLE001 - the token store (Redis) is down: 503, not 500
+                raise TokenStoreUnavailable() from exc
+        return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        principal = self.keys.resolve(key_from_request(headers, scope.get("query_string", b"")))
-        scope.setdefault("state", {})["principal"] = principal or None
+        try:
+            principal = await self.principal(scope, headers)
+        except TokenStoreUnavailable:
+            log.warning("cannot redeem a stream token: the token store (Redis) is unavailable")
+            await self._refuse(scope, receive, send, 503, 1013,
+                               "stream tokens cannot be checked right now (Redis unavailable); retry shortly")
+            return
+        scope.setdefault("state", {})["principal"] = principal
         if principal is not None or is_open_path(scope["path"]):
             await self.app(scope, receive, send)
             return
+        detail = ("missing, unknown, used or expired stream token (?token=, from POST /v1/alerts/stream-token) "
+                  "or API key (X-API-Key, Authorization: Bearer)" if scope["path"] in STREAM_PATHS
+                  else "missing or unknown API key (X-API-Key or Authorization: Bearer)")
+        await self._refuse(scope, receive, send, 401, WS_UNAUTHORIZED, detail)
+
+    @staticmethod
+    async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, ws_code: int, detail: str) -> None:
         if scope["type"] == "websocket":
             # Accept then close with a code the client can read: a refused handshake is opaque.
             message = await receive()
             if message["type"] == "websocket.connect":
                 await send({"type": "websocket.accept"})
-                await send({"type": "websocket.close", "code": WS_UNAUTHORIZED, "reason": "missing or unknown API key"})
+                await send({"type": "websocket.close", "code": ws_code, "reason": detail[:120]})
             return
-        body = json.dumps({"detail": "missing or unknown API key (X-API-Key, Authorization: Bearer, or ?api_key=)"}).encode()
-        await send({"type": "http.response.start", "status": 401,
-                    "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")]})
-        await send({"type": "http.response.body", "body": body})
+        headers = [(b"content-type", b"application/json")]
+        if status == 401:
+            headers.append((b"www-authenticate", b"Bearer"))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": json.dumps({"detail": detail}).encode()})

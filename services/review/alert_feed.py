@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaConsumer
 
 from pipeline_review.shared.keys import RedisKeys
 
-from .alerts import AlertFilter, decode_ack, decode_entry, feed_item, valid_alert
+from .alerts import AlertFilter, decode_ack, decode_entry, feed_item, id_after, id_before, valid_alert
 
 log = logging.getLogger("pipeline_review.review.alert_feed")
 
@@ -37,6 +37,7 @@ return redis.call('HGET', KEYS[2], ARGV[1])
 """
 
 READ_BATCH = 200
+MAX_SCAN_ROWS = 5000  # default bound on entries one page reads (PR_REVIEW_MAX_SCAN_ROWS)
 TRIM_BATCH = 500
 DAY_MS = 24 * 60 * 60 * 1000
 
@@ -46,12 +47,6 @@ def retention_cutoff_ms(now_ms: int, retention_days: float) -> int | None:
     if retention_days <= 0:
         return None
     return now_ms - round(retention_days * DAY_MS)
-
-
-def next_stream_id(stream_id: str) -> str:
-    """The smallest stream id greater than this one (XTRIM MINID keeps ids from it on)."""
-    ms, seq = stream_id.split("-")
-    return f"{ms}-{int(seq) + 1}"
 
 
 def _text(value: bytes | str) -> str:
@@ -121,35 +116,45 @@ class AlertStore:
         acks = await self.redis.hmget(self.keys.alert_acks(), [alert["alert_id"] for _, alert in decoded])
         return [feed_item(alert, sid, decode_ack(ack)) for (sid, alert), ack in zip(decoded, acks)]
 
-    async def newest_first(self, flt: AlertFilter, limit: int, before: str | None) -> FeedPage:
-        """A page of matching alerts, newest first, strictly older than ``before``."""
-        upper = f"({before}" if before else "+"
-        out: list[dict[str, Any]] = []
-        while True:
-            rows = await self.redis.xrevrange(self.keys.alerts_stream(), max=upper, min="-", count=READ_BATCH)
-            for item in await self.items(rows):
-                if flt.matches(item):
-                    if len(out) == limit:
-                        return FeedPage(out, out[-1]["cursor"])
-                    out.append(item)
-            if len(rows) < READ_BATCH:
-                return FeedPage(out, None)
-            upper = f"({_text(rows[-1][0])}"
+    async def newest_first(self, flt: AlertFilter, limit: int, before: str | None, max_scan: int = MAX_SCAN_ROWS) -> FeedPage:
+        """A page of matching alerts, newest first, strictly older than ``before``.
 
-    async def oldest_first(self, flt: AlertFilter, limit: int, after: str) -> FeedPage:
-        """A page of matching alerts, oldest first, strictly newer than ``after`` (for pollers)."""
-        lower = f"({after}"
+        Reads at most ``max_scan`` entries (a filter may match few); a page cut short by that
+        bound still has a ``next_cursor``, the last entry read, to continue from.
+        """
+        upper = id_before(before) if before else "+"
+        return await self._scan(flt, limit, max_scan, upper, newest_first=True)
+
+    async def oldest_first(self, flt: AlertFilter, limit: int, after: str, max_scan: int = MAX_SCAN_ROWS) -> FeedPage:
+        """A page of matching alerts, oldest first, strictly newer than ``after`` (for pollers); bounded like
+        :meth:`newest_first`."""
+        return await self._scan(flt, limit, max_scan, id_after(after), newest_first=False)
+
+    async def _scan(self, flt: AlertFilter, limit: int, max_scan: int, bound: str | None, newest_first: bool) -> FeedPage:
+        # Inclusive bounds computed in Python: Redis' exclusive "(" form fails on 0-0 and on the largest id.
         out: list[dict[str, Any]] = []
-        while True:
-            rows = await self.redis.xrange(self.keys.alerts_stream(), min=lower, max="+", count=READ_BATCH)
+        scanned = 0
+        stream = self.keys.alerts_stream()
+        while bound is not None and scanned < max_scan:
+            count = min(READ_BATCH, max_scan - scanned)
+            rows = (await self.redis.xrevrange(stream, max=bound, min="-", count=count) if newest_first
+                    else await self.redis.xrange(stream, min=bound, max="+", count=count))
+            if not rows:
+                return FeedPage(out, None)
             for item in await self.items(rows):
                 if flt.matches(item):
                     if len(out) == limit:
                         return FeedPage(out, out[-1]["cursor"])
                     out.append(item)
-            if len(rows) < READ_BATCH:
+            scanned += len(rows)
+            last = _text(rows[-1][0])
+            if len(rows) < count:
                 return FeedPage(out, None)
-            lower = f"({_text(rows[-1][0])}"
+            bound = id_before(last) if newest_first else id_after(last)
+            if scanned >= max_scan:
+                # Bounded: hand back where reading stopped, matching or not.
+                return FeedPage(out, last)
+        return FeedPage(out, None)
 
     async def trim_before(self, cutoff_ms: int) -> int:
         """Remove the alerts added before ``cutoff_ms`` with their positions and acks; the count.
@@ -171,7 +176,7 @@ class AlertStore:
                     pipe.hdel(positions, *alert_ids)
                     pipe.hdel(acks, *alert_ids)
                 # New entries only ever get larger ids, so this removes the rows read and no other.
-                pipe.xtrim(stream, minid=next_stream_id(_text(rows[-1][0])), approximate=False)
+                pipe.xtrim(stream, minid=id_after(_text(rows[-1][0])), approximate=False)
                 removed += (await pipe.execute())[-1]
             if len(rows) < TRIM_BATCH:
                 return removed

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 STREAM_ID = re.compile(r"^(\d{1,20})-(\d{1,20})$")
 START = "0-0"
+MAX_PART = 2**64 - 1  # each half of a Redis stream id is an unsigned 64-bit integer
 
 
 class BadAlertCursor(ValueError):
@@ -25,11 +26,41 @@ def parse_stream_id(text: str) -> tuple[int, int]:
     match = STREAM_ID.match(text or "")
     if not match:
         raise BadAlertCursor("cursor: not a cursor returned by this API")
-    return int(match.group(1)), int(match.group(2))
+    ms, seq = int(match.group(1)), int(match.group(2))
+    if ms > MAX_PART or seq > MAX_PART:
+        raise BadAlertCursor("cursor: each part of a cursor is at most 2^64-1")
+    return ms, seq
 
 
 def is_stream_id(text: str) -> bool:
-    return text == "0" or bool(STREAM_ID.match(text or ""))
+    try:
+        parse_stream_id(text)
+    except BadAlertCursor:
+        return False
+    return True
+
+
+def page_cursor(text: str) -> str:
+    """A ``?cursor=`` of the newest-first feed: a stream id after the very start (``0-0`` has nothing older)."""
+    if parse_stream_id(text) == (0, 0):
+        raise BadAlertCursor("cursor: 0-0 has no older alerts; leave cursor out for the newest page")
+    return text
+
+
+def id_after(text: str) -> str | None:
+    """The first stream id after ``text``; None when there is none (the largest id)."""
+    ms, seq = parse_stream_id(text)
+    if seq < MAX_PART:
+        return f"{ms}-{seq + 1}"
+    return f"{ms + 1}-0" if ms < MAX_PART else None
+
+
+def id_before(text: str) -> str | None:
+    """The last stream id before ``text``; None when there is none (``0-0``)."""
+    ms, seq = parse_stream_id(text)
+    if seq > 0:
+        return f"{ms}-{seq - 1}"
+    return f"{ms - 1}-{MAX_PART}" if ms > 0 else None
 
 
 def later(a: str, b: str) -> bool:

@@ -17,8 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse
 
 from pipeline_review.shared.kafka_config import kafka_client_options
+from pipeline_review.shared.log_redaction import install_log_redaction
 
-from .access import OPEN_ADMIN, WS_FORBIDDEN, AccessMiddleware, KeyTable, Principal
+from .access import OPEN_ADMIN, WS_FORBIDDEN, WS_UNAUTHORIZED, AccessMiddleware, KeyTable, Principal
 from .alert_feed import AlertIngestor, AlertStore, AlertTrimmer
 from .alerts import (
     AckRequest,
@@ -28,12 +29,13 @@ from .alerts import (
     BadAlertCursor,
     StreamMessage,
     is_stream_id,
-    parse_stream_id,
+    page_cursor,
     scoped_teams,
 )
 from .lists import BadCursor, Clock, Cursor, ListReader, page_across_teams
 from .dashboard import add_dashboard_routes
 from .settings import ReviewSettings
+from .stream_tokens import StreamTokens
 from .streams import HEARTBEAT, AlertHub, follow
 from .webhooks import WebhookDispatcher
 from .webhooks_api import add_webhook_routes
@@ -66,7 +68,8 @@ CursorQ = Annotated[str | None, Query(description="next_cursor of the previous p
 Team = Annotated[str | None, Query(description="Only deals of this team.")]
 Owner = Annotated[str | None, Query(description="Only deals of this owner id.")]
 Manager = Annotated[str | None, Query(description="Only deals of this manager id.")]
-MinAmount = Annotated[float | None, Query(ge=0, description="Only deals with at least this amount.")]
+MinAmount = Annotated[float | None, Query(ge=0, allow_inf_nan=False,
+                                          description="Only deals with at least this amount (a finite number).")]
 Kind = Annotated[str | None, Query(description="Only alerts of this kind (late_stage_discount, discount_info).")]
 Since = Annotated[dt.datetime | None, Query(description="Only alerts that occurred at or after this ISO datetime (naive = UTC).")]
 
@@ -76,9 +79,12 @@ ACCESS_ERRORS = {401: {"model": Problem, "description": "No or unknown API key"}
 ALERTS_DESCRIPTION = """The alert feed, newest first, paged with `?cursor=` (the `next_cursor` of the previous page).
 
 **Polling** — `?after=<alert_id or cursor>` returns only the alerts newer than that one, **oldest first**,
-so a poller never misses one: process the items in order, remember the `cursor` of the last one, and ask
-`?after=<that cursor>` next time. When more are waiting than `limit`, `next_cursor` is that last cursor
-(ask again at once); when it is null the poller has caught up. `after` and `cursor` cannot be combined.
+so a poller never misses one: process the items in order; while `next_cursor` is not null ask again at once
+with `?after=<next_cursor>`; when it is null the poller has caught up and asks next time with the `cursor` of
+the last item. `after` and `cursor` cannot be combined.
+
+A page reads at most `PR_REVIEW_MAX_SCAN_ROWS` feed entries: with filters that match few alerts it can come
+back short, even empty, with a `next_cursor` to continue from. Only a null `next_cursor` means the end.
 
 A manager key sees only its teams' alerts (a `team` outside them is 403)."""
 
@@ -86,8 +92,16 @@ STREAM_DESCRIPTION = """Server-Sent Events: each alert is sent as `id: <cursor>`
 comment lines (`: ping ...`) are heartbeats. Reconnecting with `Last-Event-ID` (browsers do it by themselves)
 or `?cursor=` first replays, oldest first, every alert after that cursor, then follows live: no gaps, no
 duplicates. Without either, the stream starts with alerts arriving from now on. A client that falls too far
-behind is disconnected; it resumes with its last id. Browsers' EventSource cannot set headers: pass the key as
-`?api_key=`."""
+behind is disconnected; it resumes with its last id.
+
+Credentials: an API key in a header (`X-API-Key` or `Authorization: Bearer`), or — for browsers, whose
+EventSource cannot set headers — `?token=` from `POST /v1/alerts/stream-token`. A token opens one stream, once,
+within its lifetime (at most 60 s); a client that reconnects fetches a new one and resumes with `?cursor=`."""
+
+STREAM_TOKEN_DESCRIPTION = """Trade the API key (sent in a header) for a short-lived token that opens the live stream:
+`GET /v1/alerts/stream?token=...` or `/v1/alerts/ws?token=...`. The token carries the key's name, role and teams,
+opens one stream, once, and expires after `PR_REVIEW_STREAM_TOKEN_TTL` seconds (at most 60). It opens nothing
+else. Any review instance sharing the Redis accepts it."""
 
 SSE_EXAMPLE = ("id: 1763631000123-0\nevent: alert\n"
                'data: {"alert_id": "al-3f9c2a1b7d04e5c6a8b9", "kind": "late_stage_discount", "cursor": "1763631000123-0", '
@@ -110,9 +124,20 @@ class Metrics:
         self.acks = Counter("review_alert_acks_total", "Alert acknowledgements recorded.", registry=self.registry)
 
 
+class StreamTokenAnswer(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"token": "q3Jx0w8...", "expires_at": "2026-11-20T09:31:00Z"}]})
+
+    token: str = Field(description="Pass as ?token= to /v1/alerts/stream or /v1/alerts/ws; usable once.")
+    expires_at: dt.datetime = Field(description="When the token stops opening a stream.")
+
+
 def principal_of(request: Request | WebSocket) -> Principal:
-    """The caller the access middleware resolved (open mode: an anonymous admin)."""
-    return getattr(request.state, "principal", None) or OPEN_ADMIN
+    """The caller the access middleware resolved; 401 when there is none (open mode sets one explicitly)."""
+    principal = getattr(request.state, "principal", None)
+    if principal is None:
+        raise HTTPException(401, "missing or unknown API key (X-API-Key or Authorization: Bearer)")
+    return principal
 
 
 def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, redis=None) -> FastAPI:
@@ -121,7 +146,8 @@ def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, r
     redis = redis or aioredis.Redis.from_url(settings.common.redis_url.get_secret_value())
     keys = settings.common.keys
     webhooks = WebhookDispatcher(redis, keys, settings.webhook)
-    lists = ListReader(redis, keys, clock, settings.manager_horizon_quarters)
+    lists = ListReader(redis, keys, clock, settings.manager_horizon_quarters, settings.max_scan_rows)
+    stream_tokens = StreamTokens(redis, keys, settings.stream_token_ttl)
     store = AlertStore(redis, keys)
     metrics = Metrics()
     hub = AlertHub(store, settings.stream_queue_size, on_drop=metrics.stream_dropped.inc)
@@ -136,6 +162,8 @@ def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, r
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        # Again here, after uvicorn configured its loggers (idempotent).
+        install_log_redaction()
         if key_table.open:
             log.warning("NO API KEYS CONFIGURED: review is OPEN, every caller is an admin. "
                         "Set PR_REVIEW_API_KEYS or PR_REVIEW_API_KEYS_FILE.")
@@ -159,9 +187,10 @@ def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, r
         title="Pipeline Review — review",
         version="1",
         description="The leader list beside the manager list, deal cards and late-stage discount alerts.\n\n"
-                    "Every /v1 route needs an API key (`X-API-Key`, `Authorization: Bearer`, or `?api_key=`) "
-                    "unless the service runs open (no keys configured). Roles: admin; manager (its teams only); "
-                    "dashboard (read-only).",
+                    "Every /v1 route needs an API key in a header (`X-API-Key` or `Authorization: Bearer`; never "
+                    "in the URL) unless the service runs open (no keys configured). The live stream also takes a "
+                    "short-lived `?token=` from `POST /v1/alerts/stream-token`. Roles: admin; manager (its teams "
+                    "only); dashboard (read-only).",
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -173,7 +202,9 @@ def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, r
     app.state.alert_trimmer = trimmer
     app.state.keys = key_table
     app.state.metrics = metrics
-    app.add_middleware(AccessMiddleware, keys=key_table)
+    app.state.stream_tokens = stream_tokens
+    install_log_redaction()
+    app.add_middleware(AccessMiddleware, keys=key_table, redeem_token=stream_tokens.redeem)
     app.mount("/metrics", make_asgi_app(registry=metrics.registry))
 
     # ---- lists and deal cards --------------------------------------------------------------
@@ -251,33 +282,33 @@ def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, r
         if after is not None and cursor is not None:
             raise HTTPException(400, "after: cannot be combined with cursor")
         if after is not None:
-            page = await store.oldest_first(flt, limit, await resolve_position("after", after))
+            page = await store.oldest_first(flt, limit, await resolve_position("after", after), settings.max_scan_rows)
         else:
             if cursor is not None:
                 try:
-                    parse_stream_id(cursor)
+                    page_cursor(cursor)
                 except BadAlertCursor as exc:
                     raise HTTPException(400, str(exc)) from None
-            page = await store.newest_first(flt, limit, cursor)
+            page = await store.newest_first(flt, limit, cursor, settings.max_scan_rows)
         return AlertPage(items=page.items, next_cursor=page.next_cursor)
 
     @app.post("/v1/alerts/{alert_id}/ack", response_model=AlertItem,
-              responses={404: {"model": Problem, "description": "No such alert"},
+              responses={404: {"model": Problem, "description": "No such alert (or not in the key's teams)"},
                          422: {"description": "`by` missing and the key names nobody (open mode)"}, **ACCESS_ERRORS},
               summary="Acknowledge an alert (the first acknowledgement is kept)",
               description="Records who acknowledged the alert and when. Acknowledging again changes nothing and "
                           "returns the first acknowledgement. `by` defaults to the API key's name. Dashboard keys "
-                          "cannot acknowledge; manager keys only their teams' alerts.")
+                          "cannot acknowledge; manager keys only their teams' alerts (another team's alert is a "
+                          "404, as if it did not exist).")
     async def ack_alert(request: Request, alert_id: str,
                         body: Annotated[AckRequest | None, Body()] = None) -> AlertItem:
         principal = principal_of(request)
         if not principal.can_write:
             raise HTTPException(403, "this key is read-only (dashboard)")
         item = await store.get(alert_id)
-        if item is None:
+        # Another team's alert answers exactly like an unknown one: a scoped key must not learn it exists.
+        if item is None or not principal.sees_team(item.get("team")):
             raise HTTPException(404, f"alert_id: no alert {alert_id!r}")
-        if not principal.sees_team(item.get("team")):
-            raise HTTPException(403, "alert_id: this alert belongs to a team outside this key's teams")
         by = body.by if body is not None and body.by else None
         if by is None:
             if principal is OPEN_ADMIN:
@@ -288,6 +319,13 @@ def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, r
             raise HTTPException(404, f"alert_id: no alert {alert_id!r}")
         metrics.acks.inc()
         return AlertItem.model_validate({**item, "ack": ack})
+
+    @app.post("/v1/alerts/stream-token", response_model=StreamTokenAnswer, status_code=201, responses=ACCESS_ERRORS,
+              summary="A short-lived token that opens the live stream (keys never go in URLs)",
+              description=STREAM_TOKEN_DESCRIPTION)
+    async def stream_token(request: Request) -> StreamTokenAnswer:
+        issued = await stream_tokens.issue(principal_of(request), clock())
+        return StreamTokenAnswer(token=issued.token, expires_at=issued.expires_at)
 
     @app.get("/v1/alerts/stream", summary="Live alerts as Server-Sent Events, resumable",
              description=STREAM_DESCRIPTION, response_class=EventSourceResponse,
@@ -315,13 +353,15 @@ def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, r
     @app.websocket("/v1/alerts/ws", name="alert_websocket")
     async def alert_websocket(websocket: WebSocket, team: Team = None, manager: Manager = None, kind: Kind = None,
                               since: Since = None, cursor: CursorQ = None):
-        """JSON messages ``{"type": "alert", "cursor", "alert"}`` and ``{"type": "heartbeat"}``; ``?cursor=`` resumes."""
+        """JSON messages ``{"type": "alert", "cursor", "alert"}`` and ``{"type": "heartbeat"}``; ``?cursor=`` resumes.
+
+        Opened with an API key in a header or ``?token=`` from ``POST /v1/alerts/stream-token``."""
         await websocket.accept()
         try:
             flt = alert_filter(principal_of(websocket), team, manager, kind, since)
             start = await resolve_position("cursor", cursor) if cursor else None
         except HTTPException as exc:
-            code = WS_FORBIDDEN if exc.status_code == 403 else 4400
+            code = {401: WS_UNAUTHORIZED, 403: WS_FORBIDDEN}.get(exc.status_code, 4400)
             await websocket.close(code=code, reason=str(exc.detail)[:120])
             return
         metrics.stream_clients.inc()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,8 @@ from pipeline_review.scoring.domain.lists import list_item, manager_horizon
 from pipeline_review.shared.keys import RedisKeys
 
 Clock = Callable[[], dt.datetime]
+
+MAX_SCAN_ROWS = 5000  # default bound on ranking rows one page reads (PR_REVIEW_MAX_SCAN_ROWS)
 
 
 class BadCursor(ValueError):
@@ -37,15 +40,25 @@ class Cursor:
         try:
             padded = text + "=" * (-len(text) % 4)
             score, member = json.loads(base64.urlsafe_b64decode(padded.encode()))
-            return cls(float(score), str(member))
+            score = float(score)
         except Exception:  # noqa: BLE001 - any garbage is the client's mistake
             raise BadCursor("cursor: not a cursor returned by this API") from None
+        # json accepts NaN and Infinity; no ranking holds them, and Redis refuses nan as a bound.
+        if not math.isfinite(score):
+            raise BadCursor("cursor: its score is not a finite number")
+        return cls(score, str(member))
+
+    def key(self) -> tuple[float, str]:
+        """Rank order (both descending): a larger key ranks higher."""
+        return (self.score, self.member)
 
 
 @dataclass(frozen=True)
 class Page:
     items: list[dict[str, Any]]
     next_cursor: str | None
+    # Where reading stopped (the next page starts after it); None when the ranking is exhausted.
+    stop: Cursor | None = None
 
 
 async def ranked_page(redis, key: str, limit: int, cursor: Cursor | None) -> tuple[list[tuple[str, float]], Cursor | None]:
@@ -59,13 +72,30 @@ async def ranked_page(redis, key: str, limit: int, cursor: Cursor | None) -> tup
         else:
             # The last item moved since: count what ranks above its old position.
             higher = await redis.zcount(key, f"({cursor.score}", "+inf")
-            ties = await redis.zrevrangebyscore(key, cursor.score, cursor.score)
-            start = higher + sum(1 for m in ties if _text(m) > cursor.member)
+            start = higher + await _ties_above(redis, key, higher, cursor)
     rows = await redis.zrevrange(key, start, start + limit, withscores=True)
     more = len(rows) > limit
     rows = [(_text(m), float(s)) for m, s in rows[:limit]]
     nxt = Cursor(rows[-1][1], rows[-1][0]) if more and rows else None
     return rows, nxt
+
+
+async def _ties_above(redis, key: str, first: int, cursor: Cursor) -> int:
+    """How many members sharing ``cursor.score`` rank above ``cursor.member``.
+
+    Ties sit at reverse ranks ``first ..`` in descending member order; a binary search reads
+    one member per step, so a score shared by a million deals costs ~20 reads, not a million.
+    """
+    ties = await redis.zcount(key, cursor.score, cursor.score)
+    low, high = 0, ties
+    while low < high:
+        middle = (low + high) // 2
+        row = await redis.zrevrange(key, first + middle, first + middle)
+        if row and _text(row[0]) > cursor.member:
+            low = middle + 1
+        else:
+            high = middle
+    return low
 
 
 def _text(member: bytes | str) -> str:
@@ -75,11 +105,13 @@ def _text(member: bytes | str) -> str:
 class ListReader:
     """The leader and manager lists, filtered and paged."""
 
-    def __init__(self, redis, keys: RedisKeys, clock: Clock, horizon_quarters: int = 1):
+    def __init__(self, redis, keys: RedisKeys, clock: Clock, horizon_quarters: int = 1,
+                 max_scan: int = MAX_SCAN_ROWS):
         self.redis = redis
         self.keys = keys
         self.clock = clock
         self.horizon_quarters = horizon_quarters
+        self.max_scan = max_scan
 
     def leader_key(self, dimension: str | None, value: str | None) -> str:
         return self.keys.leader_rank(dimension, value)
@@ -105,10 +137,13 @@ class ListReader:
         key = self.leader_key(dimension, value) if which == "leader" else await self.manager_key(dimension, value)
         items: list[dict[str, Any]] = []
         next_cursor = cursor
+        scanned = 0
         # Filters beyond the first (and min_amount) are applied on the cards; keep reading
-        # pages until this one is full or the ranking is exhausted.
+        # batches until this page is full, the ranking is exhausted, or max_scan rows were read.
         while True:
-            rows, next_cursor = await ranked_page(self.redis, key, limit, next_cursor)
+            batch = min(limit, self.max_scan - scanned)
+            rows, next_cursor = await ranked_page(self.redis, key, batch, next_cursor)
+            scanned += len(rows)
             if rows:
                 cards = await self.redis.mget([self.keys.deal(m) for m, _ in rows])
                 for (member, _score), raw in zip(rows, cards):
@@ -119,9 +154,13 @@ class ListReader:
                         items.append(item)
                         if len(items) == limit:
                             last = Cursor(_score, member)
-                            return Page(items, last.encode() if (next_cursor or member != rows[-1][0]) else None)
+                            more = next_cursor is not None or member != rows[-1][0]
+                            return Page(items, last.encode() if more else None, last if more else None)
             if next_cursor is None:
                 return Page(items, None)
+            if scanned >= self.max_scan:
+                # Bounded: the page is not full, but the client continues from the last row read.
+                return Page(items, next_cursor.encode(), next_cursor)
 
 
 FILTER_FIELDS = {"team": "team", "owner": "owner_id", "manager": "manager_id"}
@@ -142,10 +181,16 @@ async def page_across_teams(reader: ListReader, which: str, teams: frozenset[str
     nothing is seen twice, and the merged page's last item is a valid cursor for every team.
     """
     pages = [await reader.page(which, {"team": team, **filters}, limit, cursor, min_amount) for team in sorted(teams)]
-    merged = sorted((item for p in pages for item in p.items),
+    # A team's page is complete only down to where its reading stopped; the merged page is
+    # complete down to the earliest such stop, so nothing ranked below it may be served yet.
+    stops = [p.stop for p in pages if p.stop is not None]
+    stop = max(stops, key=Cursor.key) if stops else None
+    merged = sorted((item for p in pages for item in p.items
+                     if stop is None or (float(item["score"]), item["deal_id"]) >= stop.key()),
                     key=lambda item: (float(item["score"]), item["deal_id"]), reverse=True)
-    more = len(merged) > limit or any(p.next_cursor for p in pages)
-    merged = merged[:limit]
-    if not more or not merged:
+    if len(merged) > limit:
+        merged = merged[:limit]
+        return Page(merged, Cursor(float(merged[-1]["score"]), merged[-1]["deal_id"]).encode())
+    if stop is None:
         return Page(merged, None)
-    return Page(merged, Cursor(float(merged[-1]["score"]), merged[-1]["deal_id"]).encode())
+    return Page(merged, stop.encode(), stop)

@@ -36,6 +36,13 @@ class ReviewSettings(BaseSettings):
     stream_send_timeout: float = Field(
         10.0, gt=0, description="Longest wait (s) to hand one message to a live-stream client before dropping it."
     )
+    stream_token_ttl: float = Field(
+        60.0, gt=0, le=60, description="Seconds a live-stream token (POST /v1/alerts/stream-token) stays valid; at most 60."
+    )
+    max_scan_rows: int = Field(
+        5000, ge=1, description="Most ranking rows or feed entries one list/alert page reads; a filtered page cut short "
+        "by it still returns a next_cursor to continue from."
+    )
     api_keys: SecretStr | None = Field(
         None, description="API keys: JSON list of {key, role, teams?, name?} or `key:role[:team1|team2]`, comma separated."
     )

@@ -119,6 +119,8 @@ async def follow(store: AlertStore, hub: AlertHub, flt: AlertFilter, cursor: str
                 yield item
                 last = item["cursor"]
             if page.next_cursor is not None:
+                # A page cut short by the scan bound may end past its last item.
+                last = page.next_cursor
                 continue
             if not sub.dropped:
                 break

@@ -12,6 +12,7 @@ Layout, with ``p`` the configurable prefix:
 - ``p:alerts`` stream of alerts (the stream id is the feed cursor).
 - ``p:alert-pos`` hash alert_id -> stream id (deduplicates the feed); ``p:alert-acks`` hash
   alert_id -> JSON acknowledgement.
+- ``p:stream-token:<sha256>`` JSON principal of a live-stream token, with a TTL of at most 60 s.
 """
 
 from __future__ import annotations
@@ -54,6 +55,10 @@ class RedisKeys:
     def alert_acks(self) -> str:
         """Hash alert_id -> JSON ``{"by", "at"}`` of the first acknowledgement."""
         return f"{self.prefix}:alert-acks"
+
+    def stream_token(self, digest: str) -> str:
+        """A live-stream token's principal, by the token's SHA-256 (the token itself is never stored)."""
+        return f"{self.prefix}:stream-token:{digest}"
 
     def all_patterns(self) -> list[str]:
         return [f"{self.prefix}:*"]

@@ -179,12 +179,20 @@ def test_dashboard_shows_both_lists_and_live_alerts_in_a_browser(stack, tmp_path
             if os.environ.get(SCREENSHOT_ENV):
                 shutil.copyfile(shot, Path(os.environ[SCREENSHOT_ENV]))
 
-            # An API key, once saved, goes with every request (a header, or ?api_key= for the stream).
+            # An API key, once saved, goes in a header with every request, never in a URL: the stream
+            # opens with a short-lived token the key buys.
             with page.expect_request(lambda r: "/v1/lists/leader" in r.url
                                      and r.headers.get("x-api-key") == "k-test"):
-                with page.expect_request(lambda r: "/v1/alerts/stream" in r.url and "api_key=k-test" in r.url):
-                    page.get_by_test_id("api-key").fill("k-test")
-                    page.get_by_test_id("save-settings").click()
+                with page.expect_request(lambda r: r.url.endswith("/v1/alerts/stream-token") and r.method == "POST"
+                                         and r.headers.get("x-api-key") == "k-test"):
+                    with page.expect_request(lambda r: "/v1/alerts/stream?" in r.url and "token=" in r.url) as opened:
+                        page.get_by_test_id("api-key").fill("k-test")
+                        page.get_by_test_id("save-settings").click()
+            assert "k-test" not in opened.value.url
+            # The key is kept for this tab only.
+            assert page.evaluate("sessionStorage.getItem('pr.apiKey')") == "k-test"
+            assert page.evaluate("localStorage.getItem('pr.apiKey')") is None
+            expect(page.get_by_test_id("stream-state")).to_have_text("live", timeout=15_000)
 
             assert hosts == {"127.0.0.1"}, f"the page reached beyond review: {hosts}"
             assert not errors, errors

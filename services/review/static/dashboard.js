@@ -16,11 +16,15 @@ const state = {
   alerts: new Map(),   // alert_id -> item
   order: [],           // alert ids, newest first
   stream: null,
+  streamCursor: null,  // id of the last streamed alert: a new stream resumes after it
+  streamRetry: null,   // timer of the next reconnect
+  streamBackoff: 1000,
   loadSeq: 0,
 };
 
 const $ = (id) => document.getElementById(id);
-const apiKey = () => localStorage.getItem("pr.apiKey") || "";
+// The key lives for this tab only (sessionStorage): it is not left on the machine for the next user.
+const apiKey = () => sessionStorage.getItem("pr.apiKey") || "";
 const who = () => (localStorage.getItem("pr.who") || "").trim();
 
 function headers(extra) {
@@ -290,9 +294,20 @@ async function loadAlerts() {
   try {
     const page = await api("/v1/alerts?limit=100");
     alertsFromFeed(page.items);
+    return true;
   } catch (err) {
     setStatus(err.message, true);
+    return false;
   }
+}
+
+// The feed first, then a stream resuming after its newest alert ("0": from the start when
+// the feed was empty): anything raised in between comes on the stream, nothing is missed.
+async function startAlerts() {
+  const loaded = await loadAlerts();
+  const newest = state.order.length ? state.alerts.get(state.order[0]).cursor : null;
+  state.streamCursor = newest || (loaded ? "0" : null);
+  connectStream();
 }
 
 async function acknowledge(alertId, button, info) {
@@ -318,15 +333,48 @@ async function acknowledge(alertId, button, info) {
   }
 }
 
-function connectStream() {
+// The key never goes in a URL: trade it (in a header) for a one-use token that opens the stream.
+async function streamUrl() {
+  const answer = await api("/v1/alerts/stream-token", { method: "POST" });
+  const q = new URLSearchParams({ token: answer.token });
+  if (state.streamCursor) q.set("cursor", state.streamCursor);
+  return "/v1/alerts/stream?" + q;
+}
+
+function scheduleReconnect() {
+  clearTimeout(state.streamRetry);
+  state.streamRetry = setTimeout(connectStream, state.streamBackoff);
+  state.streamBackoff = Math.min(state.streamBackoff * 2, 30000);
+}
+
+async function connectStream() {
+  clearTimeout(state.streamRetry);
   if (state.stream) state.stream.close();
-  const q = apiKey() ? "?api_key=" + encodeURIComponent(apiKey()) : "";
-  const stream = new EventSource("/v1/alerts/stream" + q);
+  state.stream = null;
   const pill = $("stream-state");
-  // EventSource reconnects by itself and sends Last-Event-ID, so the feed resumes without gaps.
-  stream.addEventListener("open", () => { pill.textContent = "live"; pill.dataset.state = "live"; });
-  stream.addEventListener("error", () => { pill.textContent = "reconnecting"; pill.dataset.state = "down"; });
+  let url;
+  try {
+    url = await streamUrl();
+  } catch (err) {
+    pill.textContent = "reconnecting"; pill.dataset.state = "down";
+    scheduleReconnect();
+    return;
+  }
+  const stream = new EventSource(url);
+  stream.addEventListener("open", () => {
+    pill.textContent = "live"; pill.dataset.state = "live";
+    state.streamBackoff = 1000;
+  });
+  // EventSource would retry with the same (spent) token: reconnect with a fresh one instead,
+  // resuming after the last alert seen, so the panel has no gap.
+  stream.addEventListener("error", () => {
+    if (state.stream !== stream) return;
+    stream.close();
+    pill.textContent = "reconnecting"; pill.dataset.state = "down";
+    scheduleReconnect();
+  });
   stream.addEventListener("alert", (event) => {
+    if (event.lastEventId) state.streamCursor = event.lastEventId;
     try { alertFromStream(JSON.parse(event.data)); } catch (_) { /* ignore a malformed event */ }
   });
   state.stream = stream;
@@ -335,6 +383,8 @@ function connectStream() {
 // ---- wiring -----------------------------------------------------------------
 
 function start() {
+  // Earlier versions kept the key in localStorage: do not leave it there.
+  localStorage.removeItem("pr.apiKey");
   $("who").value = who();
   $("api-key").value = apiKey();
   const params = new URLSearchParams(location.search);
@@ -358,23 +408,23 @@ function start() {
     e.preventDefault();
     const keyChanged = $("api-key").value !== apiKey();
     localStorage.setItem("pr.who", $("who").value.trim());
-    localStorage.setItem("pr.apiKey", $("api-key").value);
+    sessionStorage.setItem("pr.apiKey", $("api-key").value);
     if (keyChanged) {
       // Another key may see other teams: forget what the previous one was shown.
       state.alerts.clear();
       state.order = [];
+      state.streamCursor = null;
       state.options = { team: new Set(), owner: new Map(), manager: new Set() };
       renderAlerts();
-      connectStream();
+      if (state.stream) state.stream.close();
+      state.stream = null;
+      startAlerts();
       loadLists();
-      loadAlerts();
     }
     setStatus("settings saved");
   });
 
-  // Stream first, then the feed: anything raised in between is in one or the other.
-  connectStream();
-  loadAlerts();
+  startAlerts();
   loadLists();
   setInterval(() => { loadLists(); loadAlerts(); }, REFRESH_MS);
 }

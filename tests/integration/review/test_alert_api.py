@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from contextlib import asynccontextmanager
@@ -150,15 +151,22 @@ async def test_access_to_alerts_by_role_and_team(common_settings):
         assert (await client.get("/v1/alerts", headers=h("wrong-key-01"))).status_code == 401
         bearer = await client.get("/v1/alerts", headers={"Authorization": "Bearer east-key-01"})
         assert [i["alert_id"] for i in bearer.json()["items"]] == [east["alert_id"]]
-        query = await client.get("/v1/alerts", params={"api_key": "multi-key-01"})
-        assert [i["alert_id"] for i in query.json()["items"]] == [west["alert_id"], east["alert_id"]]
+        multi = await client.get("/v1/alerts", headers=h("multi-key-01"))
+        assert [i["alert_id"] for i in multi.json()["items"]] == [west["alert_id"], east["alert_id"]]
+        # A key in the URL is no credential: URLs end up in logs.
+        assert (await client.get("/v1/alerts", params={"api_key": "multi-key-01"})).status_code == 401
         assert (await client.get("/v1/alerts", params={"team": "West"}, headers=h("east-key-01"))).status_code == 403
         after = await client.get("/v1/alerts", params={"after": "0"}, headers=h("east-key-01"))
         assert [i["alert_id"] for i in after.json()["items"]] == [east["alert_id"]]
         assert len((await client.get("/v1/alerts", headers=h("dash-key-001"))).json()["items"]) == 3
         # Acks: dashboards never, managers only their own teams.
         assert (await client.post(f"/v1/alerts/{east['alert_id']}/ack", headers=h("dash-key-001"))).status_code == 403
-        assert (await client.post(f"/v1/alerts/{west['alert_id']}/ack", headers=h("east-key-01"))).status_code == 403
+        # Another team's alert answers exactly like an unknown one.
+        foreign = await client.post(f"/v1/alerts/{west['alert_id']}/ack", headers=h("east-key-01"))
+        unknown = await client.post("/v1/alerts/al-unknown/ack", headers=h("east-key-01"))
+        assert foreign.status_code == unknown.status_code == 404
+        assert foreign.json()["detail"] == f"alert_id: no alert {west['alert_id']!r}"
+        assert unknown.json()["detail"] == "alert_id: no alert 'al-unknown'"
         assert (await client.post(f"/v1/alerts/{east['alert_id']}/ack", headers=h("east-key-01"))).status_code == 200
         # The stream refuses out-of-scope teams before streaming anything.
         assert (await client.get("/v1/alerts/stream", params={"team": "West"}, headers=h("east-key-01"))).status_code == 403
@@ -166,6 +174,9 @@ async def test_access_to_alerts_by_role_and_team(common_settings):
         # Probes and docs stay open.
         for path in ("/healthz", "/readyz", "/openapi.json", "/metrics/"):
             assert (await client.get(path)).status_code == 200, path
+        # ... and only they: /metrics is not a prefix.
+        for path in ("/metricsX", "/metrics/../v1/alerts", "/metrics/x"):
+            assert (await client.get(path)).status_code == 401, path
 
 
 async def feed_deals(common_settings, *events):
@@ -251,3 +262,169 @@ async def test_openapi_documents_the_alert_endpoints_with_examples(common_settin
             assert schemas[name].get("examples"), name
         assert "text/event-stream" in spec["paths"]["/v1/alerts/stream"]["get"]["responses"]["200"]["content"]
         assert json.dumps(spec)  # serialisable
+
+
+def b64(raw: str) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+async def test_hostile_cursors_and_amounts_get_a_4xx_naming_the_parameter(common_settings):
+    async with running(common_settings) as (app, client):
+        await add(app, make_alert())
+        for cursor in (b64('[NaN,"api:x"]'), b64('[Infinity,"api:x"]'), b64('[-Infinity,"api:x"]')):
+            for which in ("leader", "manager"):
+                answer = await client.get(f"/v1/lists/{which}", params={"cursor": cursor}, headers=h("admin-key-01"))
+                assert answer.status_code == 400 and answer.json()["detail"].startswith("cursor:"), answer.text
+        for amount in ("inf", "-inf", "nan", "Infinity"):
+            answer = await client.get("/v1/lists/manager", params={"min_amount": amount}, headers=h("admin-key-01"))
+            assert answer.status_code == 422, answer.text
+            assert answer.json()["detail"][0]["loc"] == ["query", "min_amount"]
+        huge = f"{2**64}-0"
+        for params in ({"cursor": huge}, {"cursor": f"1-{2**64}"}, {"cursor": "0-0"}, {"cursor": "0"},
+                       {"after": huge}, {"after": "99999999999999999999-99999999999999999999"}):
+            answer = await client.get("/v1/alerts", params=params, headers=h("admin-key-01"))
+            assert answer.status_code == 400, (params, answer.text)
+            assert answer.json()["detail"].startswith(("cursor:", "after:")), answer.text
+        # The edges that are valid positions answer normally.
+        largest = f"{2**64 - 1}-{2**64 - 1}"
+        assert (await client.get("/v1/alerts", params={"after": largest}, headers=h("admin-key-01"))).json() == \
+            {"items": [], "next_cursor": None}
+        assert len((await client.get("/v1/alerts", params={"after": "0-0"}, headers=h("admin-key-01"))).json()["items"]) == 1
+        assert len((await client.get("/v1/alerts", params={"cursor": largest}, headers=h("admin-key-01"))).json()["items"]) == 1
+        stream = await client.get("/v1/alerts/stream", params={"cursor": huge}, headers=h("admin-key-01"))
+        assert stream.status_code == 400 and stream.json()["detail"].startswith("cursor:")
+
+
+async def test_stream_tokens_are_scoped_short_lived_single_use_and_open_only_the_stream(common_settings):
+    async with running(common_settings) as (app, client):
+        east, west = make_alert(team="East"), make_alert(team="West")
+        await add(app, east, west)
+        assert (await client.post("/v1/alerts/stream-token")).status_code == 401
+        assert (await client.post("/v1/alerts/stream-token", params={"api_key": "east-key-01"})).status_code == 401
+        issued = await client.post("/v1/alerts/stream-token", headers=h("east-key-01"))
+        assert issued.status_code == 201, issued.text
+        token, expires_at = issued.json()["token"], dt.datetime.fromisoformat(issued.json()["expires_at"])
+        assert expires_at == NOW + dt.timedelta(seconds=60) and len(token) >= 32
+        # Stored by hash, with a TTL of at most 60 s, scoped like the key.
+        raw = aioredis.Redis.from_url(common_settings.redis_url.get_secret_value())
+        stored = [k async for k in raw.scan_iter(f"{common_settings.redis_prefix}:stream-token:*")]
+        assert len(stored) == 1 and token.encode() not in stored[0]
+        assert 0 < await raw.pttl(stored[0]) <= 60_000
+        assert json.loads(await raw.get(stored[0])) == {"name": "manager:East", "role": "manager", "teams": ["East"]}
+        await raw.aclose()
+        # Only for the stream: no other route takes it.
+        assert (await client.get("/v1/alerts", params={"token": token})).status_code == 401
+        # The token carries the key's scope: another team is refused (and the token is spent).
+        assert (await client.get("/v1/alerts/stream", params={"token": token, "team": "West"})).status_code == 403
+        assert (await client.get("/v1/alerts/stream", params={"token": token})).status_code == 401
+        unknown = await client.get("/v1/alerts/stream", params={"token": "not-a-token"})
+        assert unknown.status_code == 401 and "stream token" in unknown.json()["detail"]
+        # Every role may get one (dashboards read the stream too).
+        assert (await client.post("/v1/alerts/stream-token", headers=h("dash-key-001"))).status_code == 201
+
+
+async def test_stream_token_ttl_is_a_setting_capped_at_60_seconds(common_settings):
+    import pydantic
+
+    with pytest.raises(pydantic.ValidationError, match="stream_token_ttl"):
+        ReviewSettings(common=common_settings, stream_token_ttl=61)
+    settings = ReviewSettings(common=common_settings, alert_feed_enabled=False, api_keys=KEYS, stream_token_ttl=0.3)
+    app = create_app(settings, clock=lambda: NOW)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://review") as client:
+            token = (await client.post("/v1/alerts/stream-token", headers=h("admin-key-01"))).json()["token"]
+            await asyncio.sleep(0.6)
+            assert (await client.get("/v1/alerts/stream", params={"token": token})).status_code == 401
+
+
+async def test_alert_pages_read_a_bounded_number_of_entries_and_say_where_to_go_on(common_settings):
+    settings = ReviewSettings(common=common_settings, alert_feed_enabled=False, api_keys=KEYS, max_scan_rows=5)
+    app = create_app(settings, clock=lambda: NOW)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://review") as client:
+            west = [make_alert(team="West") for _ in range(12)]
+            east = [make_alert(team="East"), make_alert(team="East")]
+            cursors = await add(app, east[0], *west, east[1])
+            # Newest first: east[1], then 12 West entries before east[0]; pages stop after 5 entries read.
+            pages, cursor = [], None
+            while True:
+                answer = (await client.get("/v1/alerts", params={"team": "East", "limit": 10}
+                                           | ({"cursor": cursor} if cursor else {}), headers=h("admin-key-01"))).json()
+                pages.append([i["alert_id"] for i in answer["items"]])
+                cursor = answer["next_cursor"]
+                if cursor is None:
+                    break
+            assert pages == [[east[1]["alert_id"]], [], [east[0]["alert_id"]]]
+            # Pollers too: oldest first from the start, with a continuation cursor past non-matching entries.
+            first = (await client.get("/v1/alerts", params={"team": "East", "after": "0", "limit": 10},
+                                      headers=h("admin-key-01"))).json()
+            assert [i["alert_id"] for i in first["items"]] == [east[0]["alert_id"]]
+            assert first["next_cursor"] == cursors[4]
+            got, after = [], first["next_cursor"]
+            while after is not None:
+                page = (await client.get("/v1/alerts", params={"team": "East", "after": after, "limit": 10},
+                                         headers=h("admin-key-01"))).json()
+                got += [i["alert_id"] for i in page["items"]]
+                after = page["next_cursor"]
+            assert got == [east[1]["alert_id"]]
+    cleanup = aioredis.Redis.from_url(common_settings.redis_url.get_secret_value())
+    async for key in cleanup.scan_iter(f"{common_settings.redis_prefix}:*"):
+        await cleanup.delete(key)
+    await cleanup.aclose()
+
+
+async def test_list_pages_read_a_bounded_number_of_rows_and_say_where_to_go_on(common_settings):
+    settings = ReviewSettings(common=common_settings, alert_feed_enabled=False, api_keys=KEYS, max_scan_rows=4)
+    app = create_app(settings, clock=lambda: NOW)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://review") as client:
+            # d1..d10 ranked by amount; East holds the even ones, West the odd ones; owner u-1 only d10, d3, d2.
+            await feed_deals(common_settings, *[
+                event(deal_id=f"d{i}", type="deal.created", stage="Prospecting", amount=1000 * i,
+                      team=("East", "West")[i % 2], close_date="2026-12-15",
+                      owner_id="u-1" if i in (10, 3, 2) else "u-2")
+                for i in range(1, 11)
+            ])
+
+            async def walk(path, key, limit, **params):
+                pages, cursor = [], None
+                while True:
+                    answer = await client.get(path, params={"limit": limit, **params}
+                                              | ({"cursor": cursor} if cursor else {}), headers=h(key))
+                    assert answer.status_code == 200, answer.text
+                    pages.append([i["deal_id"] for i in answer.json()["items"]])
+                    cursor = answer.json()["next_cursor"]
+                    if cursor is None:
+                        return pages
+
+            # team East is a ranking; the owner is checked on the cards. The first page reads 4 rows
+            # (d10 d8 d6 d4) and stops short of full, with a cursor; the next reads d2 and ends.
+            for which in ("leader", "manager"):
+                assert await walk(f"/v1/lists/{which}", "admin-key-01", 10, team="East", owner="u-1") == \
+                    [["d10"], ["d2"]]
+            # Several teams (a manager key's scope): East stops after d4, West after d3; the merged page
+            # may only go down to d4, so d3 waits for the next page.
+            assert await walk("/v1/lists/leader", "multi-key-01", 10, owner="u-1") == [["d10"], ["d3", "d2"]]
+            # Unfiltered pages are unchanged: full pages, and a last page without cursor.
+            assert await walk("/v1/lists/leader", "admin-key-01", 3) == [["d10", "d9", "d8"], ["d7", "d6", "d5"],
+                                                                        ["d4", "d3", "d2"], ["d1"]]
+    cleanup = aioredis.Redis.from_url(common_settings.redis_url.get_secret_value())
+    async for key in cleanup.scan_iter(f"{common_settings.redis_prefix}:*"):
+        await cleanup.delete(key)
+    await cleanup.aclose()
+
+
+async def test_a_stream_token_issued_by_one_instance_opens_the_stream_on_another(common_settings):
+    settings = ReviewSettings(common=common_settings, alert_feed_enabled=False, api_keys=KEYS)
+    first, second = create_app(settings, clock=lambda: NOW), create_app(settings, clock=lambda: NOW)
+    async with first.router.lifespan_context(first), second.router.lifespan_context(second):
+        one = httpx.AsyncClient(transport=httpx.ASGITransport(app=first), base_url="http://review-1")
+        two = httpx.AsyncClient(transport=httpx.ASGITransport(app=second), base_url="http://review-2")
+        async with one, two:
+            token = (await one.post("/v1/alerts/stream-token", headers=h("east-key-01"))).json()["token"]
+            # Out of scope on the second instance: the token carried the manager's teams across.
+            assert (await two.get("/v1/alerts/stream", params={"token": token, "team": "West"})).status_code == 403
+            # Spent there, so the first instance refuses it too.
+            assert (await one.get("/v1/alerts/stream", params={"token": token})).status_code == 401

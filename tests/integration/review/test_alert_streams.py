@@ -86,9 +86,12 @@ def test_sse_filters_and_manager_scope(common_settings, review_process):
     append_direct(common_settings, [east, west, east_info])
     with httpx.Client(timeout=10) as client:
         assert client.get(f"{base}/v1/alerts/stream").status_code == 401
-        assert client.get(f"{base}/v1/alerts/stream", params={"team": "West", "api_key": "east-key-01"}).status_code == 403
-        # EventSource cannot set headers: the key rides in the query string.
-        with client.stream("GET", f"{base}/v1/alerts/stream", params={"cursor": "0", "api_key": "east-key-01"}) as response:
+        assert client.get(f"{base}/v1/alerts/stream", params={"api_key": "east-key-01"}).status_code == 401
+        assert client.get(f"{base}/v1/alerts/stream", params={"team": "West", "token": token(client, base, "east-key-01")}
+                          ).status_code == 403
+        # EventSource cannot set headers: a short-lived token from the key rides in the query string.
+        with client.stream("GET", f"{base}/v1/alerts/stream",
+                           params={"cursor": "0", "token": token(client, base, "east-key-01")}) as response:
             reader = SSEReader(response)
             assert [i["alert_id"] for i in reader.alerts(2)] == [east["alert_id"], east_info["alert_id"]]
             later_west, later_east = make_alert(team="West"), make_alert(team="East")
@@ -98,6 +101,12 @@ def test_sse_filters_and_manager_scope(common_settings, review_process):
                            params={"cursor": "0", "kind": "discount_info"}, headers={"X-API-Key": "admin-key-01"}) as response:
             reader = SSEReader(response)
             assert [i["alert_id"] for i in reader.alerts(1)] == [east_info["alert_id"]]
+
+
+def token(client: httpx.Client, base: str, key: str) -> str:
+    answer = client.post(f"{base}/v1/alerts/stream-token", headers={"X-API-Key": key})
+    assert answer.status_code == 201, answer.text
+    return answer.json()["token"]
 
 
 def test_sse_heartbeat_is_seen_on_an_idle_stream(common_settings, review_process):
@@ -146,11 +155,17 @@ def test_websocket_access_codes_and_scope(common_settings, review_process):
     url = base.replace("http://", "ws://") + "/v1/alerts/ws"
     east, west = make_alert(team="East"), make_alert(team="West")
     append_direct(common_settings, [west, east])
-    for query, code in (("cursor=0", 4401), ("cursor=0&api_key=east-key-01&team=West", 4403)):
+    with httpx.Client(timeout=10) as client:
+        spent = token(client, base, "east-key-01")
+        with ws_connect(f"{url}?cursor=0&token={spent}") as ws:
+            assert [a["alert_id"] for a in ws_alerts(ws, 1)] == [east["alert_id"]]
+        refusals = (("cursor=0", 4401), ("cursor=0&api_key=east-key-01", 4401), (f"cursor=0&token={spent}", 4401),
+                    (f"cursor=0&team=West&token={token(client, base, 'east-key-01')}", 4403))
+    for query, code in refusals:
         with ws_connect(f"{url}?{query}") as ws:
             with pytest.raises(Exception) as closed:
                 ws.recv(timeout=5)
-            assert ws.close_code == code, closed.value
+            assert ws.close_code == code, (query, closed.value)
     with ws_connect(f"{url}?cursor=0", additional_headers={"X-API-Key": "east-key-01"}) as ws:
         assert [a["alert_id"] for a in ws_alerts(ws, 1)] == [east["alert_id"]]
 
@@ -202,3 +217,38 @@ def test_a_slow_client_is_dropped_while_a_fast_one_keeps_receiving(common_settin
     assert 0 < len(ids) < total
     sent_cursors = [json.loads(line[6:])["alert_id"] for line in received.split(b"\n") if line.startswith(b"data: ")]
     assert sent_cursors == [a["alert_id"] for a in alerts[:len(sent_cursors)]]
+
+
+def test_logs_hold_no_key_and_no_token(common_settings, review_process):
+    service, base = review_process(**NO_FEED, PR_REVIEW_API_KEYS="east-key-s3cret-01:manager:East")
+    url = base.replace("http://", "ws://") + "/v1/alerts/ws"
+    append_direct(common_settings, [make_alert(team="East")])
+    with httpx.Client(timeout=10) as client:
+        sse_token, ws_token = token(client, base, "east-key-s3cret-01"), token(client, base, "east-key-s3cret-01")
+        with client.stream("GET", f"{base}/v1/alerts/stream", params={"cursor": "0", "token": sse_token}) as response:
+            assert SSEReader(response).alerts(1)
+        with ws_connect(f"{url}?cursor=0&token={ws_token}") as ws:
+            assert ws_alerts(ws, 1)
+        # A client that still puts the key in the URL is refused, and its key is not logged either.
+        assert client.get(f"{base}/v1/alerts", params={"api_key": "east-key-s3cret-01"}).status_code == 401
+        assert client.get(f"{base}/v1/alerts", headers={"X-API-Key": "east-key-s3cret-01"}).status_code == 200
+    service.stop()
+    log = service.log_path.read_text()
+    assert "/v1/alerts/stream?cursor=0&token=[redacted]" in log and "/v1/alerts/ws?cursor=0&token=[redacted]" in log
+    assert "api_key=[redacted]" in log
+    for secret in ("east-key-s3cret-01", sse_token, ws_token):
+        assert secret not in log
+
+
+def test_a_token_from_one_review_process_opens_the_stream_on_another(common_settings, review_process):
+    keys = {"PR_REVIEW_API_KEYS": "east-key-01:manager:East"}
+    _, base_a = review_process(**NO_FEED, **keys)
+    _, base_b = review_process(**NO_FEED, **keys)
+    east, west = make_alert(team="East"), make_alert(team="West")
+    append_direct(common_settings, [west, east])
+    with httpx.Client(timeout=10) as client:
+        issued = token(client, base_a, "east-key-01")
+        with client.stream("GET", f"{base_b}/v1/alerts/stream", params={"cursor": "0", "token": issued}) as response:
+            assert response.status_code == 200
+            assert [i["alert_id"] for i in SSEReader(response).alerts(1)] == [east["alert_id"]]
+        assert client.get(f"{base_a}/v1/alerts/stream", params={"token": issued}).status_code == 401

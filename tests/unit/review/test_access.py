@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from types import SimpleNamespace
 
 import pytest
+from fastapi import HTTPException
 
 from pipeline_review.review.access import (
     OPEN_ADMIN,
+    AccessMiddleware,
     KeyConfigError,
     KeyTable,
     Principal,
@@ -15,7 +19,9 @@ from pipeline_review.review.access import (
     key_from_request,
     load_keys_file,
     parse_keys_text,
+    token_from_query,
 )
+from pipeline_review.review.app import principal_of
 
 pytestmark = pytest.mark.unit
 
@@ -67,15 +73,86 @@ def test_no_keys_means_open_mode_with_an_anonymous_admin():
     assert table.resolve(None) is OPEN_ADMIN and OPEN_ADMIN.teams is None and OPEN_ADMIN.can_write
 
 
-def test_key_is_read_from_header_bearer_or_query():
-    assert key_from_request({"x-api-key": " k1 "}, b"") == "k1"
-    assert key_from_request({"authorization": "Bearer k2"}, b"api_key=k3") == "k2"
-    assert key_from_request({}, b"team=East&api_key=k3") == "k3"
-    assert key_from_request({"authorization": "Basic abc"}, b"") is None
+def test_key_is_read_from_a_header_never_from_the_url():
+    assert key_from_request({"x-api-key": " k1 "}) == "k1"
+    assert key_from_request({"authorization": "Bearer k2"}) == "k2"
+    assert key_from_request({"authorization": "Basic abc"}) is None
+    assert key_from_request({}) is None
+    assert token_from_query(b"team=East&token=t-1") == "t-1" and token_from_query(b"api_key=k3") is None
 
 
 def test_probes_docs_and_dashboard_stay_open_but_the_api_does_not():
     for path in ("/", "/healthz", "/readyz", "/metrics", "/metrics/", "/docs", "/openapi.json", "/static/app.js"):
         assert is_open_path(path), path
-    for path in ("/v1/alerts", "/v1/lists/leader", "/v1/alerts/stream", "/v1/deals/x", "/staticx"):
+    for path in ("/v1/alerts", "/v1/lists/leader", "/v1/alerts/stream", "/v1/deals/x", "/staticx",
+                 "/metricsX", "/metrics/x", "/metrics/../v1/alerts", "/static/../v1/alerts", "/static/./x"):
         assert not is_open_path(path), path
+
+
+def run_asgi(middleware, path, query=b"", headers=()):
+    """Send one HTTP request through ``middleware``; (status, principal seen by the app)."""
+    seen, sent = {}, []
+
+    async def app(scope, receive, send):
+        seen["principal"] = scope["state"]["principal"]
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def receive():
+        return {"type": "http.request", "body": b""}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "path": path, "query_string": query,
+             "headers": [(k.encode(), v.encode()) for k, v in headers]}
+    asyncio.run(middleware(app)(scope, receive, send))
+    return sent[0]["status"], seen.get("principal"), sent
+
+
+def test_open_mode_sets_the_open_principal_explicitly_and_locked_mode_refuses_without_one():
+    open_mw = lambda app: AccessMiddleware(app, KeyTable([]))  # noqa: E731
+    assert run_asgi(open_mw, "/v1/alerts")[:2] == (200, OPEN_ADMIN)
+    locked = lambda app: AccessMiddleware(app, KeyTable(parse_keys_text("adminkey01:admin")))  # noqa: E731
+    status, principal, sent = run_asgi(locked, "/v1/alerts")
+    assert (status, principal) == (401, None) and b"X-API-Key" in sent[1]["body"]
+    # A key in the query string is not a credential any more.
+    assert run_asgi(locked, "/v1/alerts", b"api_key=adminkey01")[0] == 401
+    assert run_asgi(locked, "/v1/alerts", headers=[("x-api-key", "adminkey01")])[1].role == "admin"
+    assert run_asgi(locked, "/metricsX")[0] == 401 and run_asgi(locked, "/metrics")[0] == 200
+
+
+def test_a_stream_token_opens_only_the_stream_routes():
+    redeemed = []
+    ana = Principal("ana", "manager", frozenset({"East"}))
+
+    async def redeem(token):
+        redeemed.append(token)
+        return ana if token == "good" else None
+
+    mw = lambda app: AccessMiddleware(app, KeyTable(parse_keys_text("adminkey01:admin")), redeem)  # noqa: E731
+    assert run_asgi(mw, "/v1/alerts/stream", b"token=good")[:2] == (200, ana)
+    status, _, sent = run_asgi(mw, "/v1/alerts/stream", b"token=bad")
+    assert status == 401 and b"stream token" in sent[1]["body"]
+    assert run_asgi(mw, "/v1/alerts", b"token=good")[0] == 401
+    assert redeemed == ["good", "bad"]
+
+
+def test_a_token_store_that_is_down_is_a_503_not_a_500():
+    async def redeem(token):
+        raise ConnectionError("redis down")
+
+    mw = lambda app: AccessMiddleware(app, KeyTable(parse_keys_text("adminkey01:admin")), redeem)  # noqa: E731
+    status, principal, sent = run_asgi(mw, "/v1/alerts/stream", b"token=any")
+    assert (status, principal) == (503, None) and b"Redis unavailable" in sent[1]["body"]
+    # Key holders are not affected: a header key needs no Redis.
+    assert run_asgi(mw, "/v1/alerts/stream", b"token=any", headers=[("x-api-key", "adminkey01")])[0] == 200
+
+
+def test_principal_of_without_a_principal_is_a_401_never_an_admin():
+    request = SimpleNamespace(state=SimpleNamespace(principal=None))
+    with pytest.raises(HTTPException) as refused:
+        principal_of(request)
+    assert refused.value.status_code == 401
+    with pytest.raises(HTTPException):
+        principal_of(SimpleNamespace(state=SimpleNamespace()))

@@ -11,8 +11,11 @@ from pipeline_review.review.alerts import (
     BadAlertCursor,
     decode_entry,
     feed_item,
+    id_after,
+    id_before,
     is_stream_id,
     later,
+    page_cursor,
     parse_stream_id,
     scoped_teams,
     valid_alert,
@@ -33,6 +36,29 @@ def test_stream_ids_compare_numerically_not_as_text():
     assert is_stream_id("1-0") and not is_stream_id("al-1234") and not is_stream_id("")
     with pytest.raises(BadAlertCursor):
         parse_stream_id("not-a-cursor")
+
+
+MAX = 2**64 - 1
+
+
+@pytest.mark.parametrize("text", [f"{MAX + 1}-0", f"0-{MAX + 1}", "99999999999999999999-1"])
+def test_stream_ids_above_64_bits_are_refused_with_the_reason(text):
+    with pytest.raises(BadAlertCursor, match="2\\^64-1"):
+        parse_stream_id(text)
+    assert not is_stream_id(text)
+
+
+def test_neighbouring_ids_carry_over_and_stop_at_the_ends():
+    assert id_after("5-3") == "5-4" and id_after(f"5-{MAX}") == "6-0" and id_after(f"{MAX}-{MAX}") is None
+    assert id_before("5-3") == "5-2" and id_before("5-0") == f"4-{MAX}" and id_before("0-0") is None
+    assert id_after("0") == "0-1"
+
+
+def test_a_page_cursor_of_the_very_start_is_refused():
+    assert page_cursor("17-2") == "17-2"
+    for start in ("0", "0-0"):
+        with pytest.raises(BadAlertCursor, match="0-0"):
+            page_cursor(start)
 
 
 def test_filter_by_team_manager_kind_and_since():

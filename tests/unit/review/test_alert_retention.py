@@ -2,7 +2,8 @@
 
 import pytest
 
-from pipeline_review.review.alert_feed import DAY_MS, next_stream_id, retention_cutoff_ms
+from pipeline_review.review.alert_feed import DAY_MS, retention_cutoff_ms
+from pipeline_review.review.alerts import id_after
 from pipeline_review.review.settings import ReviewSettings
 
 pytestmark = pytest.mark.unit
@@ -15,9 +16,9 @@ def test_cutoff_is_now_minus_the_retention_and_zero_days_keeps_everything():
     assert retention_cutoff_ms(now, 0) is None
 
 
-def test_next_stream_id_is_the_smallest_larger_id():
-    assert next_stream_id("1780000000000-0") == "1780000000000-1"
-    assert next_stream_id("5-41") == "5-42"
+def test_id_after_is_the_smallest_larger_id():
+    assert id_after("1780000000000-0") == "1780000000000-1"
+    assert id_after("5-41") == "5-42"
 
 
 def test_retention_defaults_to_90_days_trimmed_hourly_and_refuses_negative_days(monkeypatch):
