@@ -24,6 +24,9 @@ class CommonSettings(BaseSettings):
     redis_prefix: str = Field("pr", description="Prefix for every Redis key.")
     deal_event_partitions: int = Field(6, ge=1, description="Partitions of deal-events when the project creates it.")
     stage_map_file: Path = Field(DEFAULT_STAGE_MAP, description="TOML file mapping CRM stages to journey phases.")
+    allow_open: bool = Field(
+        False, description="Let ingest and review run without API keys on a non-loopback address (logged at every start)."
+    )
 
     @property
     def deal_events_topic(self) -> str:

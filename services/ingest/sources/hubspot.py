@@ -34,6 +34,8 @@ from .base import (
     PayloadError,
     RawRequest,
     SourceAdapter,
+    SourceAuth,
+    ascii_integer,
     build_event,
     check_field_map,
     choose_type,
@@ -97,6 +99,7 @@ class HubSpotWebhookAdapter(SourceAdapter):
         self.client_secret = client_secret
         self.max_age = max_age if isinstance(max_age, dt.timedelta) else dt.timedelta(seconds=max_age)
         self.clock = clock
+        self.auth = SourceAuth("hubspot-v3-signature", ("PR_INGEST_HUBSPOT_CLIENT_SECRET",), configured=bool(client_secret))
         props = dict(DEAL_PROPERTIES)
         props.update(check_field_map(extra_properties or {}, "extra_properties"))
         props[discount_property] = "discount_pct"
@@ -112,8 +115,11 @@ class HubSpotWebhookAdapter(SourceAdapter):
         timestamp = request.headers.get(TIMESTAMP_HEADER)
         if not signature or not timestamp:
             raise AuthError("hubspot: X-HubSpot-Signature-v3 and X-HubSpot-Request-Timestamp are required")
+        millis = ascii_integer(timestamp)
         try:
-            sent = dt.datetime.fromtimestamp(int(timestamp.strip()) / 1000, tz=dt.UTC)
+            if millis is None:
+                raise ValueError(timestamp)
+            sent = dt.datetime.fromtimestamp(millis / 1000, tz=dt.UTC)
         except (ValueError, OverflowError, OSError):
             raise AuthError("hubspot: X-HubSpot-Request-Timestamp is not epoch milliseconds") from None
         age = self.clock() - sent
