@@ -76,6 +76,22 @@ def client_key(text: str | None, path: Path | None, sources: Iterable[str] = DEF
     return ingest_key_table(text, path).first_key(lambda k: wanted <= k.sources)
 
 
+def key_for_clients(api_key: str | None, sources: Iterable[str]) -> str | None:
+    """The key a local client (``pr-import``, ``pr-demo-alerts``) sends.
+
+    ``api_key`` (``PR_API_KEY`` / ``--api-key``) when given; otherwise the first key in
+    ``PR_INGEST_API_KEYS`` / ``PR_INGEST_API_KEYS_FILE`` that may post all of ``sources``,
+    so ``make up`` works unchanged once keys are configured; None when ingest runs open.
+    """
+    if api_key:
+        return api_key
+    from .settings import IngestSettings  # here: settings are read only when a client runs
+
+    settings = IngestSettings()
+    text = settings.api_keys.get_secret_value() if settings.api_keys else None
+    return client_key(text, settings.api_keys_file, sources)
+
+
 class EventRefused(Exception):
     """An event the caller may not post (403) or whose deal id contradicts its source (422)."""
 

@@ -14,6 +14,8 @@ import typer
 
 from pipeline_review.scoring.domain.lists import quarter_bounds, quarter_of
 
+from .auth import key_for_clients
+
 DEMO_DEALS = [
     # deal, account, owner, team, manager, stage, amount, discount %, reason
     ("Enterprise renewal", "Hooli", "Darcel Schlecht", "Central", "Dustin Brinkmann", "Negotiation/Review", 480_000, 15, "competitor offer"),
@@ -49,9 +51,12 @@ def demo_events(today: dt.date) -> list[dict]:
 
 def main(
     ingest_url: str = typer.Option("http://127.0.0.1:8001", help="Base URL of ingest."),
-    api_key: str | None = typer.Option(None, envvar="PR_API_KEY", help="API key, when ingest requires one."),
+    api_key: str | None = typer.Option(
+        None, envvar="PR_API_KEY",
+        help="Ingest key; default: the first key in PR_INGEST_API_KEYS(_FILE) that may post source api."),
 ) -> None:
     """Post the demo's late-stage deals and discount requests to ingest."""
+    api_key = key_for_clients(api_key, {"api"})
     headers = {"X-API-Key": api_key} if api_key else {}
     events = demo_events(dt.date.today())
     answer = httpx.post(f"{ingest_url}/v1/events", json=events, headers=headers, timeout=60)

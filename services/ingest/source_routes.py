@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -22,6 +23,8 @@ from pydantic import BaseModel, Field
 from pipeline_review.shared.events import DealEvent
 
 from .sources.base import AuthError, DeadLetter, MappingResult, PayloadError, RawRequest, SourceAdapter
+
+log = logging.getLogger(__name__)
 
 Publish = Callable[[list[DealEvent]], Awaitable[None]]
 PublishDeadLetters = Callable[[str, list[DeadLetter], dt.datetime], Awaitable[None]]
@@ -106,8 +109,12 @@ def _add_route(app, name, adapter, read_json, publish, publish_dead_letters, max
                              headers={k.lower(): v for k, v in request.headers.items()}, body=body)
             try:
                 adapter.authenticate(raw)
-            except AuthError as exc:
-                detail = str(exc) if str(exc).startswith(f"{name}:") else f"{name}: {exc}"
+            except Exception as exc:  # noqa: BLE001 - a check that crashes fails closed: 401, never 500
+                if isinstance(exc, AuthError):
+                    detail = str(exc) if str(exc).startswith(f"{name}:") else f"{name}: {exc}"
+                else:
+                    log.exception("%s: authenticate() raised instead of refusing; answered 401", name)
+                    detail = f"{name}: the credentials could not be verified"
                 return JSONResponse({"detail": detail}, status_code=401,
                                     headers={"WWW-Authenticate": AUTH_HEADERS.get(auth.scheme, "Signature")})
         try:

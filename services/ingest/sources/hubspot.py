@@ -127,15 +127,14 @@ class HubSpotWebhookAdapter(SourceAdapter):
             raise AuthError(f"hubspot: request timestamp is older than {self.max_age}")
         if age < -self.max_age:
             raise AuthError("hubspot: request timestamp is in the future")
-        given = signature.strip().encode()
-        for uri in _uri_variants(request.url):
-            expected = base64.b64encode(
-                hmac.new(
-                    self.client_secret.encode(),
-                    request.method.upper().encode() + uri.encode() + request.body + timestamp.strip().encode(),
-                    hashlib.sha256,
-                ).digest()
-            )
+        try:
+            given = signature.strip().encode()
+            signed = [request.method.upper().encode() + uri.encode() + request.body + timestamp.strip().encode()
+                      for uri in _uri_variants(request.url)]
+        except UnicodeError:  # a lone surrogate cannot be what HubSpot signed: a mismatch, not a crash
+            raise AuthError("hubspot: X-HubSpot-Signature-v3 does not match") from None
+        for message in signed:
+            expected = base64.b64encode(hmac.new(self.client_secret.encode(), message, hashlib.sha256).digest())
             if hmac.compare_digest(expected, given):
                 return
         raise AuthError("hubspot: X-HubSpot-Signature-v3 does not match")
