@@ -26,9 +26,11 @@ DEMO_DEALS = [
 
 
 def demo_events(today: dt.date) -> list[dict]:
-    """Canonical events: each deal created in its stage, then a discount requested on it."""
+    """Canonical events: each deal created in its stage yesterday, then a discount requested on it."""
     _, quarter_end = quarter_bounds(quarter_of(today))
-    start = dt.datetime.combine(today, dt.time(8, 0), dt.timezone.utc)
+    # Yesterday morning: dated today at 08:00 they would lie in the future before then,
+    # and ingest refuses events later than now (PR_INGEST_MAX_CLOCK_SKEW).
+    start = dt.datetime.combine(today - dt.timedelta(days=1), dt.time(8, 0), dt.timezone.utc)
     events = []
     for i, (name, account, owner, team, manager, stage, amount, pct, reason) in enumerate(DEMO_DEALS):
         deal_id = f"api:demo-{i + 1}"

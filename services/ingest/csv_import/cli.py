@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import itertools
 import time
@@ -21,7 +22,7 @@ from ..auth import key_for_clients
 from .config import ConfigError, ImportConfig, load_config
 from .mapping import Lookup, MappingResult, build_lookup, check_header, map_rows
 from .sender import IngestClient, IngestRefused, IngestUnavailable, RetryPolicy, paced_batches
-from .timeline import SOURCE, Derived, Mode, derive_events
+from .timeline import SOURCE, Derived, Mode, derive_events, not_after
 
 EXIT_OK = 0
 EXIT_INCOMPLETE = 1  # nothing to send, or ingest refused some batches
@@ -178,6 +179,11 @@ def main(
             raise typer.Exit(EXIT_USAGE) from None
         progress.update(row_task, total=mapped.rows_read, completed=mapped.rows_read)
         derived = derive_events(mapped.deals, import_config, mode, shift_to=shift, default_as_of=shift)
+        events, redated = not_after(derived.events, dt.datetime.now(dt.UTC))
+        derived = dataclasses.replace(derived, events=events)
+        if redated:
+            err.print(f"{redated} events dated later than now are dated now (ingest refuses future events)",
+                      markup=False, highlight=False)
         err.print(_plan_line(file, mode, mapped, derived), markup=False, highlight=False)
         report = SendReport()
         if not dry_run and derived.events:
