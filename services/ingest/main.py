@@ -20,7 +20,7 @@ def run() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     try:
         app = create_app(settings)
-    except (OpenModeRefused, KeyConfigError) as exc:
+    except (OpenModeRefused, KeyConfigError, ValueError) as exc:  # ValueError: a malformed PR_INGEST_RATE_LIMIT
         print(f"pr-ingest: {exc}", file=sys.stderr)
         sys.exit(2)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)

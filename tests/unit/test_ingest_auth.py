@@ -267,3 +267,10 @@ def test_a_plugin_check_that_crashes_fails_closed_with_401(monkeypatch):
     monkeypatch.setattr(SalesforceCDCAdapter, "authenticate", broken)
     answer = client(salesforce_token=SF_TOKEN).post("/v1/sources/salesforce", json=sf_cdc())
     assert answer.status_code == 401 and answer.json()["detail"] == "salesforce: the credentials could not be verified"
+
+
+def test_a_malformed_rate_or_key_setting_names_the_variable():
+    with pytest.raises(ValueError, match="PR_INGEST_RATE_LIMIT"):
+        client(rate_limit="lots")
+    with pytest.raises(ValueError, match="PR_INGEST_API_KEYS entry 1: key must be"):
+        client(keys="short")
