@@ -135,7 +135,10 @@ class Proc(Service):
 
 def common_env(infra: Infra, topic_prefix: str, redis_prefix: str) -> dict[str, str]:
     return {"PR_KAFKA_BOOTSTRAP": infra.bootstrap, "PR_REDIS_URL": infra.redis_url,
-            "PR_TOPIC_PREFIX": topic_prefix, "PR_REDIS_PREFIX": redis_prefix}
+            "PR_TOPIC_PREFIX": topic_prefix, "PR_REDIS_PREFIX": redis_prefix,
+            # The benchmark measures throughput from one address; ingest's per-caller limit
+            # (default 100 requests/s) would measure the limiter instead.
+            "PR_INGEST_RATE_LIMIT": "1000000/second"}
 
 
 def create_topics(infra: Infra, topic_prefix: str) -> CommonSettings:

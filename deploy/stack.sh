@@ -84,6 +84,8 @@ MSG
 }
 
 load_demo() {
+  # With PR_INGEST_API_KEYS set, pr-import and pr-demo-alerts send the first key that may
+  # post csv / api (or PR_API_KEY); with none, ingest runs open on loopback.
   log "loading demo data (the Maven CRM dataset, dates shifted to today) through ingest"
   "$VENV/bin/pr-import" "$ROOT/data/crm-sales-opportunities/sales_pipeline.csv" --mode import --shift-to today \
     --ingest-url "http://127.0.0.1:$INGEST_PORT"
@@ -99,11 +101,25 @@ load_demo() {
   log "demo data visible on the lists and in the alert feed"
 }
 
+# A configured review key that reads every team (admin or dashboard), empty when review runs open.
+review_key() {
+  "$VENV/bin/python" - <<'PY' 2>/dev/null || true
+import os
+from pathlib import Path
+from pipeline_review.shared.auth import load_entries
+entries = load_entries(os.environ.get("PR_REVIEW_API_KEYS"),
+                       Path(os.environ["PR_REVIEW_API_KEYS_FILE"]) if os.environ.get("PR_REVIEW_API_KEYS_FILE") else None,
+                       "PR_REVIEW_API_KEYS", lambda fields, where: {"key": fields[0], "role": (fields + [""])[1]})
+print(next((e["key"] for e in entries if e.get("role") in ("admin", "dashboard")), ""))
+PY
+}
+
 # Items on the first page of the leader list or the alert feed (0 when review does not answer).
 count_items() {
-  local path="/v1/lists/leader?limit=1"
+  local path="/v1/lists/leader?limit=1" key
   [ "$1" = "alerts" ] && path="/v1/alerts?limit=1"
-  curl -fsS "http://127.0.0.1:$REVIEW_PORT$path" 2>/dev/null \
+  key="$(review_key)"
+  curl -fsS ${key:+-H "X-API-Key: $key"} "http://127.0.0.1:$REVIEW_PORT$path" 2>/dev/null \
     | "$VENV/bin/python" -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))' 2>/dev/null || echo 0
 }
 

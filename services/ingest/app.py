@@ -14,12 +14,14 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter, Histogram, make_asgi_app
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from pipeline_review.shared.auth import KeyTable, decide_open_mode, key_from_headers
 from pipeline_review.shared.events import DealEvent, encode_event
 from pipeline_review.shared.kafka_config import kafka_client_options
-
 from pipeline_review.shared.stages import StageMap
 
+from .auth import KEYS_VARIABLE, EventRefused, IngestKey, check_event, ingest_key_table
 from .producer import EventProducer, KafkaUnavailable
+from .rate_limit import RateLimited, RequestRateLimiter
 from .settings import IngestSettings
 from .source_routes import add_source_routes, dead_letter_record
 from .sources.base import DeadLetter, SourceAdapter
@@ -63,7 +65,7 @@ def validation_errors(prefix: str, exc: ValidationError) -> list[dict[str, Any]]
 async def read_json(request: Request, max_bytes: int, raw: bool = False) -> Any:
     """Read a size-limited JSON body (or its bytes when ``raw``), or raise BadRequest."""
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
+    if declared and declared.isascii() and declared.isdigit() and (len(declared) > 18 or int(declared) > max_bytes):
         raise BadRequest(413, f"body: larger than {max_bytes} bytes")
     body = bytearray()
     async for chunk in request.stream():
@@ -120,12 +122,29 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def source_adapters(settings: IngestSettings, stage_map: StageMap) -> dict[str, SourceAdapter]:
+def check_clock_skew(events: list[DealEvent], latest: dt.datetime, batch: bool) -> None:
+    """422 naming the field when an event is dated after ``latest`` (now + PR_INGEST_MAX_CLOCK_SKEW)."""
+    for index, event in enumerate(events):
+        if event.occurred_at > latest:
+            where = f"events[{index}]" if batch else "event"
+            raise BadRequest(422, f"{where}.occurred_at: {event.occurred_at.isoformat()} is later than now plus "
+                                  f"the allowed clock skew ({latest.isoformat()}, PR_INGEST_MAX_CLOCK_SKEW)")
+
+
+def ingest_keys(settings: IngestSettings) -> KeyTable[IngestKey]:
+    """The ingest key table from PR_INGEST_API_KEYS and PR_INGEST_API_KEYS_FILE."""
+    text = settings.api_keys.get_secret_value() if settings.api_keys else None
+    return ingest_key_table(text, settings.api_keys_file)
+
+
+def source_adapters(settings: IngestSettings, stage_map: StageMap, open_mode: bool = False) -> dict[str, SourceAdapter]:
     """The built-in adapters configured from settings, plus every installed plug-in."""
     secret = settings.hubspot_client_secret
     password = settings.pipedrive_password
+    token = settings.salesforce_token
     adapters = builtin_adapters(
         stage_map,
+        salesforce={"token": token.get_secret_value() if token else None},
         hubspot={
             "client_secret": secret.get_secret_value() if secret else None,
             "discount_property": settings.hubspot_discount_property,
@@ -133,15 +152,26 @@ def source_adapters(settings: IngestSettings, stage_map: StageMap) -> dict[str, 
         },
         pipedrive={"user": settings.pipedrive_user, "password": password.get_secret_value() if password else None},
     )
-    adapters.update(make_plugin_adapters(load_plugins(), stage_map))
+    adapters.update(make_plugin_adapters(load_plugins(), stage_map, open_mode=open_mode))
     return adapters
 
 
 def create_app(settings: IngestSettings | None = None, producer: EventProducer | None = None,
                clock=utc_now) -> FastAPI:
-    """Wire settings, the Kafka producer, the source adapters and the routes."""
+    """Wire settings, keys, the Kafka producer, the source adapters and the routes.
+
+    Raises OpenModeRefused when no key is configured and ingest is bound to a
+    non-loopback address without PR_ALLOW_OPEN, and KeyConfigError on malformed keys.
+    """
     settings = settings or IngestSettings()
+    keys = ingest_keys(settings)
+    open_mode = decide_open_mode(service="ingest", host=settings.host, credentials_configured=not keys.empty,
+                                 keys_variable=KEYS_VARIABLE, allow_open=settings.common.allow_open, log=log)
+    limiter = RequestRateLimiter(settings.rate_limit, settings.rate_limit_storage)
+    max_clock_skew = dt.timedelta(seconds=settings.max_clock_skew)
     stage_map = StageMap.load(settings.common.stage_map_file)
+    adapters = source_adapters(settings, stage_map, open_mode)
+    crm_sources = frozenset(adapters)
     producer = producer or EventProducer(settings.common.kafka_bootstrap, timeout=settings.kafka_timeout,
                                          client_options=kafka_client_options(settings.common))
     metrics = Metrics()
@@ -158,6 +188,7 @@ def create_app(settings: IngestSettings | None = None, producer: EventProducer |
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.open_mode = open_mode
     app.state.producer = producer
     app.state.metrics = metrics
     app.mount("/metrics", make_asgi_app(registry=metrics.registry))
@@ -166,6 +197,24 @@ def create_app(settings: IngestSettings | None = None, producer: EventProducer |
     async def bad_request(_request: Request, exc: BadRequest) -> JSONResponse:
         metrics.rejected.labels(str(exc.status)).inc()
         return JSONResponse({"detail": exc.message, "errors": exc.errors}, status_code=exc.status)
+
+    @app.exception_handler(RateLimited)
+    async def rate_limited(_request: Request, exc: RateLimited) -> JSONResponse:
+        metrics.rejected.labels("429").inc()
+        return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after)})
+
+    async def rate_limit(request: Request, who: str | None) -> None:
+        """Count the request against ``who`` (a key's name), or the client address when None."""
+        await limiter.hit(who or f"address:{request.client.host if request.client else 'unknown'}")
+
+    def caller(request: Request) -> IngestKey | None:
+        """The calling key; None in open mode; 401 when a key is needed and missing or unknown."""
+        if open_mode:
+            return None
+        key = keys.resolve(key_from_headers({k.lower(): v for k, v in request.headers.items()}))
+        if key is None:
+            raise BadRequest(401, "X-API-Key (or Authorization: Bearer): missing or unknown ingest key")
+        return key
 
     @app.exception_handler(KafkaUnavailable)
     async def kafka_down(_request: Request, exc: KafkaUnavailable) -> JSONResponse:
@@ -208,14 +257,26 @@ def create_app(settings: IngestSettings | None = None, producer: EventProducer |
             }
         },
         responses={
+            401: {"description": "Missing or unknown ingest key (X-API-Key or Authorization: Bearer)"},
+            403: {"description": "The key may not post this event's source; `detail` names the field"},
             413: {"description": "Body or batch too large"},
             422: {"description": "Invalid event; `detail` names the field"},
+            429: {"description": "Too many requests for this key; see Retry-After"},
             503: {"description": "Kafka did not acknowledge; nothing was accepted"},
         },
     )
     async def post_events(request: Request) -> Accepted:
+        key = caller(request)
+        await rate_limit(request, f"key:{key.name}" if key else None)
         payload = await read_json(request, settings.max_body_bytes)
         events = parse_events(payload, settings.max_batch)
+        batch = isinstance(payload, list)
+        for index, event in enumerate(events):
+            try:
+                check_event(event, f"events[{index}]" if batch else "event", key, crm_sources)
+            except EventRefused as exc:
+                raise BadRequest(exc.status, str(exc)) from None
+        check_clock_skew(events, clock() + max_clock_skew, batch)
         await publish(events)
         return Accepted(accepted=len(events), event_ids=[e.event_id for e in events])
 
@@ -228,8 +289,8 @@ def create_app(settings: IngestSettings | None = None, producer: EventProducer |
         ok = await producer.ready(settings.common.deal_events_topic)
         return JSONResponse({"status": "ready" if ok else "kafka unavailable"}, status_code=200 if ok else 503)
 
-    add_source_routes(app, source_adapters(settings, stage_map), read_json, publish, publish_dead_letters,
-                      settings.max_body_bytes, clock)
+    add_source_routes(app, adapters, read_json, publish, publish_dead_letters, settings.max_body_bytes, clock,
+                      open_mode=open_mode, max_clock_skew=max_clock_skew, rate_limit=rate_limit)
     _register_schemas(app)
     return app
 

@@ -14,6 +14,8 @@ import typer
 
 from pipeline_review.scoring.domain.lists import quarter_bounds, quarter_of
 
+from .auth import key_for_clients
+
 DEMO_DEALS = [
     # deal, account, owner, team, manager, stage, amount, discount %, reason
     ("Enterprise renewal", "Hooli", "Darcel Schlecht", "Central", "Dustin Brinkmann", "Negotiation/Review", 480_000, 15, "competitor offer"),
@@ -24,9 +26,11 @@ DEMO_DEALS = [
 
 
 def demo_events(today: dt.date) -> list[dict]:
-    """Canonical events: each deal created in its stage, then a discount requested on it."""
+    """Canonical events: each deal created in its stage yesterday, then a discount requested on it."""
     _, quarter_end = quarter_bounds(quarter_of(today))
-    start = dt.datetime.combine(today, dt.time(8, 0), dt.timezone.utc)
+    # Yesterday morning: dated today at 08:00 they would lie in the future before then,
+    # and ingest refuses events later than now (PR_INGEST_MAX_CLOCK_SKEW).
+    start = dt.datetime.combine(today - dt.timedelta(days=1), dt.time(8, 0), dt.timezone.utc)
     events = []
     for i, (name, account, owner, team, manager, stage, amount, pct, reason) in enumerate(DEMO_DEALS):
         deal_id = f"api:demo-{i + 1}"
@@ -49,9 +53,12 @@ def demo_events(today: dt.date) -> list[dict]:
 
 def main(
     ingest_url: str = typer.Option("http://127.0.0.1:8001", help="Base URL of ingest."),
-    api_key: str | None = typer.Option(None, envvar="PR_API_KEY", help="API key, when ingest requires one."),
+    api_key: str | None = typer.Option(
+        None, envvar="PR_API_KEY",
+        help="Ingest key; default: the first key in PR_INGEST_API_KEYS(_FILE) that may post source api."),
 ) -> None:
     """Post the demo's late-stage deals and discount requests to ingest."""
+    api_key = key_for_clients(api_key, {"api"})
     headers = {"X-API-Key": api_key} if api_key else {}
     events = demo_events(dt.date.today())
     answer = httpx.post(f"{ingest_url}/v1/events", json=events, headers=headers, timeout=60)

@@ -19,6 +19,8 @@ SCHEMA_VERSION = 1
 
 SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 BUILTIN_SOURCES = ("api", "csv", "salesforce", "hubspot", "pipedrive")
+SEQUENCE_MIN, SEQUENCE_MAX = -(2**63), 2**63 - 1
+"""A source sequence number is a signed 64-bit integer (what Kafka, Redis and JSON readers keep exactly)."""
 
 
 class EventType(StrEnum):
@@ -123,10 +125,22 @@ class DealEvent(BaseModel):
     deal_id: Annotated[str, Field(min_length=1, max_length=200)]
     occurred_at: AwareDatetime
     sequence: int | None = Field(
-        default=None, description="The source's own ordering number, where it has one (tie-breaker)."
+        default=None, ge=SEQUENCE_MIN, le=SEQUENCE_MAX,
+        description="The source's own ordering number, where it has one (tie-breaker); a signed 64-bit integer.",
     )
     type: EventType
     changes: DealChanges = Field(default_factory=DealChanges)
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _convertible_to_utc(cls, value: dt.datetime) -> dt.datetime:
+        # 0001-01-01T00:00+01:00 is valid ISO but before datetime.min in UTC: every
+        # reader that orders events by time would fail on it.
+        try:
+            value.astimezone(dt.UTC)
+        except OverflowError:
+            raise ValueError("is out of range once converted to UTC") from None
+        return value
 
     @field_validator("deal_id", "event_id")
     @classmethod

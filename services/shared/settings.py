@@ -50,6 +50,9 @@ class CommonSettings(BaseSettings):
         30, ge=0, description="Days the dead-letter topic keeps a payload (0: forever); pr-admin create-topics applies it, also to an existing topic."
     )
     stage_map_file: Path = Field(DEFAULT_STAGE_MAP, description="TOML file mapping CRM stages to journey phases.")
+    allow_open: bool = Field(
+        False, description="Let ingest and review run without API keys on a non-loopback address (logged at every start)."
+    )
 
     @field_validator("redis_url")
     @classmethod

@@ -12,14 +12,18 @@ from tests.services import Service, free_port, scoring_env
 
 
 @contextmanager
-def running_stack(common_settings, tmp_path):
-    """ingest, scoring and review as processes; yields their base URLs."""
+def running_stack(common_settings, tmp_path, ingest_env: dict[str, str] | None = None):
+    """ingest, scoring and review as processes; yields their base URLs.
+
+    ``ingest_env`` adds ingest settings (keys, CRM secrets); without them ingest runs open on loopback.
+    """
     env = settings_env(common_settings)
     ports = {name: free_port() for name in ("ingest", "review", "scoring")}
     services = [
         Service("scoring", env | scoring_env(f"pr-scoring-{uuid.uuid4().hex[:6]}", ports["scoring"], tmp_path),
                 f"http://127.0.0.1:{ports['scoring']}/readyz", tmp_path),
-        Service("ingest", env | {"PR_INGEST_PORT": str(ports["ingest"]), "PR_INGEST_KAFKA_TIMEOUT": "5"},
+        Service("ingest", env | {"PR_INGEST_PORT": str(ports["ingest"]), "PR_INGEST_KAFKA_TIMEOUT": "5"}
+                | (ingest_env or {}),
                 f"http://127.0.0.1:{ports['ingest']}/readyz", tmp_path),
         Service("review", env | {"PR_REVIEW_PORT": str(ports["review"])},
                 f"http://127.0.0.1:{ports['review']}/readyz", tmp_path),

@@ -29,7 +29,7 @@ def fuzzed_stack(kafka_bootstrap, redis_url, tmp_path_factory):
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 
 
-def fuzz(base_url: str) -> list[str]:
+def fuzz(base_url: str, headers: dict[str, str] | None = None) -> list[str]:
     """Run generated requests against every operation; return the operations tried."""
     schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json").exclude(path_regex=STREAMING)
     tried = []
@@ -39,7 +39,7 @@ def fuzz(base_url: str) -> list[str]:
         @FUZZ
         @given(case=operation.as_strategy())
         def never_5xx(case):
-            response = case.call(base_url=base_url, timeout=30)
+            response = case.call(base_url=base_url, timeout=30, headers=headers)
             assert response.status_code < 500, (
                 f"{case.method} {case.formatted_path}: {response.status_code} {response.text[:300]}")
 
@@ -56,3 +56,27 @@ def test_ingest_never_answers_5xx(fuzzed_stack):
 def test_review_never_answers_5xx(fuzzed_stack):
     tried = fuzz(fuzzed_stack["review"])
     assert "GET /v1/lists/leader" in tried and "GET /v1/deals/{deal_id}" in tried
+
+
+INGEST_KEY = "fuzz-ingest-key-0001"
+LOCKED_INGEST = {
+    # Every door locked: a key for /v1/events and a secret for each CRM route, so a 503
+    # can only mean a fault, never "secret not configured".
+    "PR_INGEST_API_KEYS": f"{INGEST_KEY}:api|csv|salesforce|hubspot|pipedrive|close",
+    "PR_INGEST_SALESFORCE_TOKEN": "fuzz-salesforce-token",
+    "PR_INGEST_HUBSPOT_CLIENT_SECRET": "fuzz-hubspot-secret",
+    "PR_INGEST_PIPEDRIVE_USER": "fuzz",
+    "PR_INGEST_PIPEDRIVE_PASSWORD": "fuzz-password",
+    "PR_CLOSE_SIGNATURE_KEY": "00112233445566778899aabbccddeeff",
+    "PR_INGEST_RATE_LIMIT": "100000/minute",
+}
+
+
+def test_ingest_with_keys_never_answers_5xx(kafka_bootstrap, redis_url, tmp_path):
+    tag = uuid.uuid4().hex[:8]
+    common = CommonSettings(kafka_bootstrap=kafka_bootstrap, redis_url=redis_url,
+                            topic_prefix=f"t{tag}-", redis_prefix=f"t{tag}")
+    ensure_topics(common)
+    with running_stack(common, tmp_path, ingest_env=LOCKED_INGEST) as urls:
+        tried = fuzz(urls["ingest"], headers={"X-API-Key": INGEST_KEY})
+    assert "POST /v1/events" in tried and "POST /v1/sources/salesforce" in tried

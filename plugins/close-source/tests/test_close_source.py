@@ -1,14 +1,16 @@
 """The example plug-in, tested from its own package: mapping, and discovery by ingest."""
 
 import datetime as dt
+import hashlib
+import hmac
 
 import pytest
 
-from pipeline_review.ingest.sources.base import PayloadError
+from pipeline_review.ingest.sources.base import AuthError, PayloadError, RawRequest
 from pipeline_review.ingest.sources.registry import load_plugins, make_plugin_adapters
 from pipeline_review.shared.settings import DEFAULT_STAGE_MAP
 from pipeline_review.shared.stages import StageMap
-from pipeline_review_close import CloseAdapter
+from pipeline_review_close import CloseAdapter, make_adapter
 
 pytestmark = pytest.mark.unit
 STAGES = StageMap.load(DEFAULT_STAGE_MAP)
@@ -51,3 +53,44 @@ def test_ingest_discovers_the_plugin_through_its_entry_point():
     assert "close" in factories
     adapters = make_plugin_adapters(factories, STAGES)
     assert isinstance(adapters["close"], CloseAdapter)
+
+
+KEY = "a1b2c3d4e5f60718293a4b5c6d7e8f90"
+BODY = b'{"event": {}}'
+
+
+def signed(body=BODY, key=KEY, at=NOW, **headers):
+    timestamp = str(int(at.timestamp()))
+    digest = hmac.new(bytes.fromhex(key), timestamp.encode() + body, hashlib.sha256).hexdigest()
+    given = {"close-sig-hash": digest, "close-sig-timestamp": timestamp} | headers
+    return RawRequest(method="POST", url="http://127.0.0.1/v1/sources/close", headers=given, body=body)
+
+
+def test_the_plugin_declares_its_signature_and_the_setting_holding_the_key():
+    adapter = CloseAdapter(STAGES, signature_key=KEY, clock=lambda: NOW)
+    assert adapter.auth.variables == ("PR_CLOSE_SIGNATURE_KEY",) and adapter.auth.configured
+    assert not CloseAdapter(STAGES).auth.configured
+    adapter.authenticate(signed())
+
+
+@pytest.mark.parametrize("request_, problem", [
+    (signed(), None),  # signed, then the body changed on the way
+    (signed(key="00" * 16), "does not match"),
+    (signed(at=NOW - dt.timedelta(hours=1)), "away from now"),
+    (signed(**{"close-sig-timestamp": "\u00b2"}), "required"),
+    (signed(**{"close-sig-hash": "not hex \u00e9"}), "not hex"),
+    (signed(**{"close-sig-timestamp": "9" * 30}), "out of range"),
+])
+def test_wrong_or_malformed_signatures_raise_auth_errors_only(request_, problem):
+    adapter = CloseAdapter(STAGES, signature_key=KEY, clock=lambda: NOW)
+    tampered = RawRequest(request_.method, request_.url, request_.headers, request_.body + b" ")
+    with pytest.raises(AuthError, match=problem or "does not match"):
+        adapter.authenticate(tampered if problem is None else request_)
+
+
+def test_make_adapter_reads_the_key_from_the_environment(monkeypatch):
+    monkeypatch.setenv("PR_CLOSE_SIGNATURE_KEY", KEY)
+    assert make_adapter(STAGES).auth.configured
+    monkeypatch.setenv("PR_CLOSE_SIGNATURE_KEY", "not-hex")
+    with pytest.raises(ValueError, match="PR_CLOSE_SIGNATURE_KEY"):
+        make_adapter(STAGES)

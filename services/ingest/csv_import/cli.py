@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import itertools
 import time
@@ -17,10 +18,11 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ..auth import key_for_clients
 from .config import ConfigError, ImportConfig, load_config
 from .mapping import Lookup, MappingResult, build_lookup, check_header, map_rows
 from .sender import IngestClient, IngestRefused, IngestUnavailable, RetryPolicy, paced_batches
-from .timeline import Derived, Mode, derive_events
+from .timeline import SOURCE, Derived, Mode, derive_events, not_after
 
 EXIT_OK = 0
 EXIT_INCOMPLETE = 1  # nothing to send, or ingest refused some batches
@@ -33,7 +35,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
 def build_client(ingest_url: str, api_key: str | None, retries: int) -> IngestClient:
     """The HTTP client the command sends with (tests swap in a mock transport here)."""
-    return IngestClient(ingest_url, api_key=api_key, retry=RetryPolicy(attempts=retries))
+    return IngestClient(ingest_url, api_key=key_for_clients(api_key, {SOURCE}), retry=RetryPolicy(attempts=retries))
 
 
 def read_csv(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
@@ -114,7 +116,9 @@ ShiftOpt = Annotated[
 BatchOpt = Annotated[int, typer.Option(min=1, max=5000, help="Events per request.")]
 UrlOpt = Annotated[str, typer.Option(envvar="PR_INGEST_URL", help="Base URL of ingest.")]
 LimitOpt = Annotated[int | None, typer.Option(min=1, help="Use only the first N rows.")]
-KeyOpt = Annotated[str | None, typer.Option(envvar="PR_API_KEY", help="Sent as the X-API-Key header.")]
+KeyOpt = Annotated[str | None, typer.Option(
+    envvar="PR_API_KEY",
+    help="Sent as the X-API-Key header; default: the first key in PR_INGEST_API_KEYS(_FILE) that may post csv.")]
 RetriesOpt = Annotated[int, typer.Option(min=1, max=20, help="Attempts per batch on 503 or connection errors.")]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Map and derive events, send nothing.")]
 
@@ -175,6 +179,11 @@ def main(
             raise typer.Exit(EXIT_USAGE) from None
         progress.update(row_task, total=mapped.rows_read, completed=mapped.rows_read)
         derived = derive_events(mapped.deals, import_config, mode, shift_to=shift, default_as_of=shift)
+        events, redated = not_after(derived.events, dt.datetime.now(dt.UTC))
+        derived = dataclasses.replace(derived, events=events)
+        if redated:
+            err.print(f"{redated} events dated later than now are dated now (ingest refuses future events)",
+                      markup=False, highlight=False)
         err.print(_plan_line(file, mode, mapped, derived), markup=False, highlight=False)
         report = SendReport()
         if not dry_run and derived.events:

@@ -44,7 +44,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int, retry_after: str | None = None) -> float:
         """Seconds to wait before attempt ``attempt + 1`` (``attempt`` counts from 1)."""
-        if retry_after and retry_after.strip().isdigit():
+        if retry_after and retry_after.strip().isascii() and retry_after.strip().isdigit():
             return min(float(retry_after), self.max_delay)
         return min(self.base_delay * 2 ** (attempt - 1), self.max_delay)
 

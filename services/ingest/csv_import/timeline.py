@@ -96,6 +96,21 @@ class Derived:
     shift_days: int
 
 
+def not_after(events: list[DealEvent], latest: dt.datetime) -> tuple[list[DealEvent], int]:
+    """Events dated after ``latest`` re-dated to ``latest``, and how many were.
+
+    Shifting the data's last day to today places some of today's events later than now,
+    which ingest refuses (PR_INGEST_MAX_CLOCK_SKEW). Each event keeps its ``sequence``, so a
+    deal's events stay in order when several land on the same instant.
+    """
+    out, moved = [], 0
+    for event in events:
+        if event.occurred_at > latest:
+            event, moved = event.model_copy(update={"occurred_at": latest}), moved + 1
+        out.append(event)
+    return out, moved
+
+
 def measure(deals: Sequence[Deal], config: ImportConfig, *, default_as_of: dt.date) -> Profile:
     """Snapshot date and cycle length of a set of deals."""
     dates = [d for deal in deals for d in (deal.engage_date, deal.close_date) if d is not None]

@@ -32,6 +32,8 @@ __all__ = [
     "PayloadError",
     "RawRequest",
     "SourceAdapter",
+    "SourceAuth",
+    "ascii_integer",
     "build_event",
     "check_field_map",
     "choose_type",
@@ -71,6 +73,22 @@ class AuthError(Exception):
     """The request is not authenticated (HTTP 401)."""
 
 
+@dataclass(frozen=True)
+class SourceAuth:
+    """How a source proves its requests come from it; every adapter declares one.
+
+    ``scheme`` names the check (``bearer``, ``basic``, ``hubspot-v3-signature``...);
+    ``variables`` are the settings holding the secret, named in the 503 a route answers
+    while they are unset; ``configured`` says whether they are set. An adapter without
+    a ``SourceAuth`` is refused at load, and one whose secret is unset refuses every
+    request, except when ingest runs open (no keys, on loopback).
+    """
+
+    scheme: str
+    variables: tuple[str, ...]
+    configured: bool
+
+
 @dataclass
 class DeadLetter:
     """A well-formed item that cannot be mapped: kept (dead-letter topic), never dropped."""
@@ -99,9 +117,15 @@ class SourceAdapter(abc.ABC):
     """
 
     name: str
+    auth: SourceAuth | None = None
+    """How requests are authenticated; None (the default) means the adapter declares none."""
 
     def authenticate(self, request: RawRequest) -> None:
-        """Raise :class:`AuthError` unless the request comes from the source. Default: accept."""
+        """Raise :class:`AuthError` unless the request comes from the source.
+
+        Called only when ``auth.configured``; it must raise AuthError (never anything
+        else) on any malformed credential. Default: accept.
+        """
         return None
 
     @abc.abstractmethod
@@ -122,31 +146,47 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def ascii_integer(text: str) -> int | None:
+    """``int(text)`` when it is an optionally signed run of ASCII digits, else None.
+
+    ``str.isdigit`` is true for "²" and other digits ``int`` refuses, and ``int`` accepts
+    "١٢" and "1_000"; neither belongs in a vendor's number. Longer than 4,300 digits is
+    refused too (Python's own int-from-text limit).
+    """
+    body = text.strip()
+    digits = body[1:] if body[:1] in ("-", "+") else body
+    if not digits or not digits.isascii() or not digits.isdigit() or len(digits) > 4300:
+        return None
+    return int(body)
+
+
 def parse_timestamp(value: Any, path: str, *, epoch_unit: str = "auto") -> dt.datetime:
     """A timezone-aware UTC datetime from an ISO string or an epoch number (or digit string).
 
     ``epoch_unit`` is ``"ms"``, ``"s"`` or ``"auto"`` (seconds, milliseconds or
     microseconds, told apart by size). Naive ISO strings are taken as UTC.
     """
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        value = int(value.strip())
+    if isinstance(value, str) and ascii_integer(value) is not None:
+        value = ascii_integer(value)
     if _is_number(value):
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             raise PayloadError(path, "must be a finite epoch number")
-        if epoch_unit == "ms":
-            seconds = value / 1000
-        elif epoch_unit == "s":
-            seconds = value
-        elif abs(value) >= _US_THRESHOLD:
-            seconds = value / 1_000_000
-        elif abs(value) >= _MS_THRESHOLD:
-            seconds = value / 1000
-        else:
-            seconds = value
         try:
+            if epoch_unit == "ms":
+                seconds = value / 1000
+            elif epoch_unit == "s":
+                seconds = value
+            elif abs(value) >= _US_THRESHOLD:
+                seconds = value / 1_000_000
+            elif abs(value) >= _MS_THRESHOLD:
+                seconds = value / 1000
+            else:
+                seconds = value
             return dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
         except (OverflowError, OSError, ValueError):
-            raise PayloadError(path, f"epoch value {value!r} is out of range") from None
+            # int / int raises OverflowError past 1e308; fromtimestamp past year 9999.
+            shown = value if abs(value) < 10**30 else f"{str(value)[:12]}... ({len(str(abs(value)))} digits)"
+            raise PayloadError(path, f"epoch value {shown} is out of range") from None
     if isinstance(value, str) and value.strip():
         text = value.strip()
         if text.endswith(("Z", "z")):
@@ -157,7 +197,10 @@ def parse_timestamp(value: Any, path: str, *, epoch_unit: str = "auto") -> dt.da
             raise PayloadError(path, f"{value!r} is not an ISO 8601 timestamp or epoch number") from None
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=dt.UTC)
-        return parsed
+        try:
+            return parsed.astimezone(dt.UTC)
+        except OverflowError:  # 0001-01-01T00:00+01:00 is before datetime.min in UTC
+            raise PayloadError(path, f"{value!r} is out of range once converted to UTC") from None
     raise PayloadError(path, "must be an ISO 8601 timestamp or an epoch number")
 
 

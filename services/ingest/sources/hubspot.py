@@ -34,6 +34,8 @@ from .base import (
     PayloadError,
     RawRequest,
     SourceAdapter,
+    SourceAuth,
+    ascii_integer,
     build_event,
     check_field_map,
     choose_type,
@@ -97,6 +99,7 @@ class HubSpotWebhookAdapter(SourceAdapter):
         self.client_secret = client_secret
         self.max_age = max_age if isinstance(max_age, dt.timedelta) else dt.timedelta(seconds=max_age)
         self.clock = clock
+        self.auth = SourceAuth("hubspot-v3-signature", ("PR_INGEST_HUBSPOT_CLIENT_SECRET",), configured=bool(client_secret))
         props = dict(DEAL_PROPERTIES)
         props.update(check_field_map(extra_properties or {}, "extra_properties"))
         props[discount_property] = "discount_pct"
@@ -112,8 +115,11 @@ class HubSpotWebhookAdapter(SourceAdapter):
         timestamp = request.headers.get(TIMESTAMP_HEADER)
         if not signature or not timestamp:
             raise AuthError("hubspot: X-HubSpot-Signature-v3 and X-HubSpot-Request-Timestamp are required")
+        millis = ascii_integer(timestamp)
         try:
-            sent = dt.datetime.fromtimestamp(int(timestamp.strip()) / 1000, tz=dt.UTC)
+            if millis is None:
+                raise ValueError(timestamp)
+            sent = dt.datetime.fromtimestamp(millis / 1000, tz=dt.UTC)
         except (ValueError, OverflowError, OSError):
             raise AuthError("hubspot: X-HubSpot-Request-Timestamp is not epoch milliseconds") from None
         age = self.clock() - sent
@@ -121,15 +127,14 @@ class HubSpotWebhookAdapter(SourceAdapter):
             raise AuthError(f"hubspot: request timestamp is older than {self.max_age}")
         if age < -self.max_age:
             raise AuthError("hubspot: request timestamp is in the future")
-        given = signature.strip().encode()
-        for uri in _uri_variants(request.url):
-            expected = base64.b64encode(
-                hmac.new(
-                    self.client_secret.encode(),
-                    request.method.upper().encode() + uri.encode() + request.body + timestamp.strip().encode(),
-                    hashlib.sha256,
-                ).digest()
-            )
+        try:
+            given = signature.strip().encode()
+            signed = [request.method.upper().encode() + uri.encode() + request.body + timestamp.strip().encode()
+                      for uri in _uri_variants(request.url)]
+        except UnicodeError:  # a lone surrogate cannot be what HubSpot signed: a mismatch, not a crash
+            raise AuthError("hubspot: X-HubSpot-Signature-v3 does not match") from None
+        for message in signed:
+            expected = base64.b64encode(hmac.new(self.client_secret.encode(), message, hashlib.sha256).digest())
             if hmac.compare_digest(expected, given):
                 return
         raise AuthError("hubspot: X-HubSpot-Signature-v3 does not match")

@@ -33,6 +33,7 @@ from .base import (
     PayloadError,
     RawRequest,
     SourceAdapter,
+    SourceAuth,
     build_event,
     check_field_map,
     choose_type,
@@ -89,6 +90,8 @@ class PipedriveWebhookAdapter(SourceAdapter):
         self.stage_map = stage_map
         self.user = user
         self.password = password
+        self.auth = SourceAuth("basic", ("PR_INGEST_PIPEDRIVE_USER", "PR_INGEST_PIPEDRIVE_PASSWORD"),
+                               configured=user is not None and password is not None)
         custom = check_field_map(custom_fields or {}, "custom_fields")
         if discount_field:
             custom[discount_field] = "discount_pct"

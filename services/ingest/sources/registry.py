@@ -19,7 +19,7 @@ from typing import Any
 from pipeline_review.shared.events import SOURCE_NAME
 from pipeline_review.shared.stages import StageMap
 
-from .base import SourceAdapter
+from .base import SourceAdapter, SourceAuth
 from .hubspot import HubSpotWebhookAdapter
 from .pipedrive import PipedriveWebhookAdapter
 from .salesforce import SalesforceCDCAdapter
@@ -93,12 +93,24 @@ def load_plugins(group: str = ENTRY_POINT_GROUP) -> dict[str, AdapterFactory]:
     return factories
 
 
-def make_plugin_adapters(factories: Mapping[str, AdapterFactory], stage_map: StageMap) -> dict[str, SourceAdapter]:
-    """Call each plug-in factory with the stage map; checks each adapter's ``name``."""
+def make_plugin_adapters(factories: Mapping[str, AdapterFactory], stage_map: StageMap, *,
+                         open_mode: bool = False) -> dict[str, SourceAdapter]:
+    """Call each plug-in factory with the stage map; checks each adapter's ``name`` and ``auth``.
+
+    A plug-in that declares no authentication (``auth`` is not a :class:`SourceAuth`) is
+    refused, except when ingest runs open, where it is loaded with a warning.
+    """
     adapters: dict[str, SourceAdapter] = {}
     for name, factory in factories.items():
         adapter = factory(stage_map)
         if getattr(adapter, "name", None) != name or not callable(getattr(adapter, "map", None)):
             raise PluginError(f"source plug-in {name!r} must return an adapter with name={name!r} and a map() method")
+        if not isinstance(getattr(adapter, "auth", None), SourceAuth):
+            if not open_mode:
+                raise PluginError(
+                    f"source plug-in {name!r} declares no authentication: set its adapter's auth to a SourceAuth "
+                    f"and implement authenticate() (it loads without one only when ingest runs open)"
+                )
+            log.warning("source plug-in %s declares no authentication; loaded because ingest runs open", name)
         adapters[name] = adapter
     return adapters

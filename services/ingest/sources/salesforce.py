@@ -23,7 +23,7 @@ import hmac
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pipeline_review.shared.events import EventType
+from pipeline_review.shared.events import SEQUENCE_MAX, SEQUENCE_MIN, EventType
 from pipeline_review.shared.stages import StageMap
 
 from .base import (
@@ -33,6 +33,8 @@ from .base import (
     PayloadError,
     RawRequest,
     SourceAdapter,
+    SourceAuth,
+    ascii_integer,
     build_event,
     check_field_map,
     choose_type,
@@ -87,6 +89,7 @@ class SalesforceCDCAdapter(SourceAdapter):
         """
         self.stage_map = stage_map
         self.token = token
+        self.auth = SourceAuth("bearer", ("PR_INGEST_SALESFORCE_TOKEN",), configured=bool(token))
         fields = dict(OPPORTUNITY_FIELDS)
         fields.update(check_field_map(extra_fields or {}, "extra_fields"))
         if opportunity_discount_field:
@@ -95,13 +98,14 @@ class SalesforceCDCAdapter(SourceAdapter):
         self.quote_discount_fields = tuple(quote_discount_fields)
 
     def authenticate(self, request: RawRequest) -> None:
-        """Check the bearer token when one is configured."""
+        """Check the bearer token (in constant time) when one is configured."""
         if not self.token:
             return
         given = request.headers.get("authorization", "")
         scheme, _, value = given.partition(" ")
+        # Encoded as UTF-8 first: compare_digest refuses str with non-ASCII characters.
         if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), self.token.encode()):
-            raise AuthError("salesforce: missing or wrong bearer token")
+            raise AuthError("salesforce: missing or wrong bearer token (Authorization: Bearer <PR_INGEST_SALESFORCE_TOKEN>)")
 
     def map(self, payload: Any, received_at: dt.datetime) -> MappingResult:
         """Map one CDC event or a list of them."""
@@ -308,14 +312,18 @@ def _text(header: dict, key: str, header_path: str) -> str:
 
 
 def _integer(header: dict, key: str, header_path: str) -> int:
+    """A signed 64-bit integer (Salesforce sends ``sequenceNumber`` as a number or digits)."""
     value = header.get(key)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
+    if isinstance(value, str) and ascii_integer(value) is not None:
+        value = ascii_integer(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (
         isinstance(value, float) and not value.is_integer()
     ):
         raise PayloadError(join_path(header_path, key), "is required and must be an integer")
-    return int(value)
+    number = int(value)
+    if not SEQUENCE_MIN <= number <= SEQUENCE_MAX:
+        raise PayloadError(join_path(header_path, key), "must fit in a signed 64-bit integer")
+    return number
 
 
 def _name_list(header: dict, key: str, header_path: str) -> list[str] | None:

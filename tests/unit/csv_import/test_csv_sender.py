@@ -134,3 +134,10 @@ def test_paced_batches_compress_time():
     # an hour of data per second: released at 0 s, 1 s and 3 s
     assert [[e.deal_id for e in b] for b in batches] == [["csv:D0", "csv:D1"], ["csv:D2"], ["csv:D3"]]
     assert sleeps == [1.0, 2.0]
+
+
+def test_a_retry_after_of_non_ascii_digits_falls_back_to_backoff():
+    # "²".isdigit() is true but float("²") raises: the client must not crash on it.
+    policy = RetryPolicy(base_delay=0.5, max_delay=8.0)
+    assert policy.delay(2, "²") == 1.0
+    assert policy.delay(2, "3") == 3.0

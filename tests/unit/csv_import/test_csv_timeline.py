@@ -237,3 +237,18 @@ def test_any_deal_replays_in_order(engage, days, outcome, open_index):
     else:
         assert len(events) == 1 + open_index
         assert events[0].changes.close_date > engage
+
+
+def test_events_later_than_now_are_dated_now_and_keep_their_order():
+    import datetime as dt
+
+    from pipeline_review.ingest.csv_import.timeline import not_after
+    from pipeline_review.shared.events import DealEvent
+
+    now = dt.datetime(2026, 12, 2, 6, 0, tzinfo=dt.UTC)
+    events = [DealEvent(event_id=f"e{i}", source="csv", deal_id="csv:1", sequence=i, type="deal.updated",
+                        occurred_at=now + dt.timedelta(hours=h)) for i, h in enumerate((-2, 1, 3))]
+    kept, moved = not_after(events, now)
+    assert moved == 2
+    assert [e.occurred_at for e in kept] == [now - dt.timedelta(hours=2), now, now]
+    assert [e.ordering_key() for e in kept] == sorted(e.ordering_key() for e in kept)

@@ -12,6 +12,8 @@ from pipeline_review.ingest.sources.base import (
     MappingResult,
     PayloadError,
     SourceAdapter,
+    SourceAuth,
+    ascii_integer,
     choose_type,
     parse_date,
     parse_timestamp,
@@ -25,6 +27,16 @@ pytestmark = pytest.mark.unit
 
 class EchoAdapter(SourceAdapter):
     name = "echo"
+    auth = SourceAuth("bearer", ("ECHO_TOKEN",), configured=True)
+
+    def map(self, payload, received_at):
+        return MappingResult()
+
+
+class UnguardedAdapter(SourceAdapter):
+    """A plug-in that declares no authentication."""
+
+    name = "unguarded"
 
     def map(self, payload, received_at):
         return MappingResult()
@@ -105,6 +117,48 @@ def test_broken_plugins_fail_loudly(monkeypatch, ep, message):
 def test_plugin_must_return_an_adapter_with_its_name(stage_map):
     with pytest.raises(registry.PluginError, match="name='mine'"):
         registry.make_plugin_adapters({"mine": make_misnamed}, stage_map)
+
+
+def test_a_plugin_without_authentication_is_refused_unless_ingest_runs_open(stage_map):
+    factories = {"unguarded": lambda _stages: UnguardedAdapter()}
+    with pytest.raises(registry.PluginError, match="'unguarded' declares no authentication"):
+        registry.make_plugin_adapters(factories, stage_map)
+    adapters = registry.make_plugin_adapters(factories, stage_map, open_mode=True)
+    assert isinstance(adapters["unguarded"], UnguardedAdapter)
+
+
+def test_builtin_adapters_declare_their_auth_and_the_setting_holding_it(stage_map):
+    unset = registry.builtin_adapters(stage_map)
+    assert {name: (a.auth.variables, a.auth.configured) for name, a in unset.items()} == {
+        "salesforce": (("PR_INGEST_SALESFORCE_TOKEN",), False),
+        "hubspot": (("PR_INGEST_HUBSPOT_CLIENT_SECRET",), False),
+        "pipedrive": (("PR_INGEST_PIPEDRIVE_USER", "PR_INGEST_PIPEDRIVE_PASSWORD"), False),
+    }
+    configured = registry.builtin_adapters(stage_map, salesforce={"token": "t" * 16}, hubspot={"client_secret": "s"},
+                                           pipedrive={"user": "u", "password": "p"})
+    assert all(a.auth.configured for a in configured.values())
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("42", 42), (" -7 ", -7), ("+3", 3),
+    ("²", None), ("١٢", None), ("1_000", None), ("", None), ("-", None), ("1" * 4301, None), ("4.5", None),
+])
+def test_ascii_integer_takes_ascii_digits_only(text, expected):
+    assert ascii_integer(text) == expected
+
+
+@pytest.mark.parametrize("value, unit, problem", [
+    (10**400, "auto", "out of range"),  # int / int overflows a float
+    (str(10**400), "ms", "out of range"),
+    (10**20, "s", "out of range"),  # past year 9999
+    ("²", "auto", "not an ISO 8601"),  # "²".isdigit() is true, int("²") raises
+    ("0001-01-01T00:00:00+01:00", "auto", "converted to UTC"),  # before datetime.min in UTC
+    ("9999-12-31T23:59:59-01:00", "auto", "converted to UTC"),  # after datetime.max in UTC
+])
+def test_hostile_timestamps_are_payload_errors_naming_the_field(value, unit, problem):
+    with pytest.raises(PayloadError, match=problem) as raised:
+        parse_timestamp(value, "header.commitTimestamp", epoch_unit=unit)
+    assert raised.value.field == "header.commitTimestamp"
 
 
 def test_no_plugins_installed_by_default():
