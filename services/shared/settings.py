@@ -22,6 +22,11 @@ class CommonSettings(BaseSettings):
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL of the read model.")
     topic_prefix: str = Field("", description="Prefix for every topic name (isolates environments).")
     redis_prefix: str = Field("pr", description="Prefix for every Redis key.")
+    redis_timeout: float = Field(
+        2.0, ge=1.5,
+        description="Longest wait (s) to connect to Redis or for one reply; then review answers 503 and the scoring "
+                    "worker retries. At least 1.5: live alert streams block 1 s per read.",
+    )
     deal_event_partitions: int = Field(6, ge=1, description="Partitions of deal-events when the project creates it.")
     stage_map_file: Path = Field(DEFAULT_STAGE_MAP, description="TOML file mapping CRM stages to journey phases.")
 
