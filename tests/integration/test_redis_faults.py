@@ -263,10 +263,12 @@ def test_review_answers_503_with_retry_after_while_redis_is_unreachable(failure)
     try:
         # A silent server costs each request its full timeout: one route shows it is bounded.
         paths = ["/v1/lists/leader"] if silent else ["/v1/lists/leader", "/v1/lists/manager?team=East",
-                                                      "/v1/deals/api:d1", "/v1/alerts"]
+                                                      "/v1/deals/api:d1", "/v1/alerts", "/v1/webhooks",
+                                                      "POST /v1/alerts/al-0123456789abcdef0123/ack"]
         for path in paths:
+            method, _, path = path.rpartition(" ")
             asked = time.monotonic()
-            answer = client.get(path)
+            answer = client.request(method or "GET", path, json={"by": "ana"} if method else None)
             took = time.monotonic() - asked
             assert answer.status_code == 503, (path, answer.status_code, answer.text)
             assert answer.headers["Retry-After"] == "5"
