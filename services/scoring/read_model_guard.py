@@ -123,7 +123,8 @@ class ReadModelGuard:
             self.pending -= lost
             self.rewrites += 1
             self.rewritten_deals += deals
-            why = "first write to this Redis" if not marks else "Redis restarted or was wiped"
+            why = ("no marks at all: a first start, or Redis was wiped" if not marks
+                   else "Redis restarted (new run id) or lost these marks")
             log.warning("read model of partitions %s missing in Redis (%s): rewrote %d deals from the deal table "
                         "in %.2fs", sorted(lost), why, deals, time.monotonic() - started)
         self.suspect = False
@@ -148,8 +149,8 @@ class ReadModelGuard:
         self.suspect = True
         if self.outage_since is None:
             self.outage_since = time.monotonic()
-            log.warning("Redis unreachable (%s): holding the current batch un-acked and retrying until it is back",
-                        exc)
+            log.warning("Redis unreachable (%s): the batch being written stays un-acked and is retried "
+                        "until Redis is back", exc)
 
     def _reachable(self) -> None:
         if self.outage_since is not None:
