@@ -77,8 +77,8 @@ def by_partition(table: dict[bytes, bytes]) -> dict[int, list[str]]:
 
 
 def guard_for(client, keys, table, owned, ready=lambda: True) -> ReadModelGuard:
-    return ReadModelGuard(client, keys, STAGES, PARTITIONS, table_items=table.items, owned_partitions=lambda: set(owned),
-                          ready=ready, max_backoff=0.05)
+    return ReadModelGuard(client, keys, STAGES, PARTITIONS, table_items=table.items,
+                          owned_partitions=lambda: set(owned), ready=ready, max_backoff=0.05)
 
 
 async def cards(redis, keys, deal_ids) -> list[bool]:

@@ -33,7 +33,8 @@ from pipeline_review.shared.events import encode_event
 from pipeline_review.shared.settings import CommonSettings
 from tests.conftest import settings_env
 from tests.helpers import wait_until
-from tests.integration.test_scoring_worker import STAGES, expected_snapshot, start_worker, wait_for_snapshot, worker_events
+from tests.integration.test_scoring_worker import (STAGES, expected_snapshot, start_worker, wait_for_snapshot,
+                                                   worker_events)
 from tests.services import Service, free_port
 from tests.workload import deal_stream, expected_alerts
 
