@@ -70,6 +70,7 @@ class ReadModelGuard:
         self.suspect = True  # check for lost data before the next write: at start, after any failure
         self.pending: set[int] = set()  # partitions found lost whose rewrite has not finished yet
         self.outage_since: float | None = None
+        self.writing = False  # a batch's write is in progress or waiting to retry
         self.rewrites = 0
         self.rewritten_deals = 0
 
@@ -81,16 +82,26 @@ class ReadModelGuard:
             before_sleep=self._before_retry,
             reraise=True,
         )
-        async for attempt in retrying:
-            with attempt:
-                async with self.lock:
-                    if self.suspect:
-                        await self._sync()
-                    await write_placements(self.redis, self.keys, placements)
+        self.writing = True
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    async with self.lock:
+                        if self.suspect:
+                            await self._sync()
+                        await write_placements(self.redis, self.keys, placements)
+        finally:
+            self.writing = False
         self._reachable()
 
     async def check(self) -> None:
-        """The periodic check: rewrite what Redis lost. An outage is noted, never raised."""
+        """The periodic check: rewrite what Redis lost. An outage is noted, never raised.
+
+        Skipped while a batch's write is under way or retrying: that write checks first itself,
+        and only its success ends an outage (a Redis that answers reads but not writes, such as
+        one paused or out of memory, is still down for the worker)."""
+        if self.writing:
+            return
         try:
             async with self.lock:
                 await self._sync()
