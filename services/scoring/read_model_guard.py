@@ -27,6 +27,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 
+from redis.exceptions import OutOfMemoryError, ReadOnlyError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
 
 from pipeline_review.shared.keys import RedisKeys
@@ -41,6 +42,9 @@ from .read_model import write_placements
 log = logging.getLogger(__name__)
 
 REWRITE_CHUNK = 1000  # deals per MULTI while rewriting, as the rebuild does
+# Worth waiting out as well: Redis full (maxmemory with noeviction) or a replica not yet
+# promoted answer writes with an error that clears without any change on the worker's side.
+WRITE_RETRIED = (*REDIS_UNAVAILABLE, OutOfMemoryError, ReadOnlyError)
 
 
 def synced_key(keys: RedisKeys) -> str:
@@ -77,7 +81,7 @@ class ReadModelGuard:
     async def write(self, placements: dict[str, Placement]) -> None:
         """Write these placements; returns only once Redis has them (retries through outages)."""
         retrying = AsyncRetrying(
-            retry=retry_if_exception_type(REDIS_UNAVAILABLE),
+            retry=retry_if_exception_type(WRITE_RETRIED),
             wait=wait_exponential_jitter(initial=0.05, max=self.max_backoff),
             before_sleep=self._before_retry,
             reraise=True,
@@ -105,7 +109,7 @@ class ReadModelGuard:
         try:
             async with self.lock:
                 await self._sync()
-        except REDIS_UNAVAILABLE as exc:
+        except WRITE_RETRIED as exc:
             self._unreachable(exc)
         else:
             self._reachable()

@@ -8,6 +8,7 @@ import uuid
 import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import OutOfMemoryError
 
 from pipeline_review.scoring.changelog import partition_for
 from pipeline_review.scoring.domain.lists import place
@@ -24,16 +25,17 @@ PARTITIONS = 6
 
 
 class Flaky:
-    """A Redis client whose first ``failures`` MGETs fail as if Redis were down."""
+    """A Redis client whose first ``failures`` MGETs fail with ``error`` (by default: as if Redis were down)."""
 
-    def __init__(self, redis, failures: int):
+    def __init__(self, redis, failures: int, error: Exception = RedisConnectionError("Connection refused (test)")):
         self._redis = redis
         self.failures = failures
+        self.error = error
 
     async def mget(self, *args, **kwargs):
         if self.failures > 0:
             self.failures -= 1
-            raise RedisConnectionError("Connection refused (test)")
+            raise self.error
         return await self._redis.mget(*args, **kwargs)
 
     def __getattr__(self, name):
@@ -85,8 +87,10 @@ async def cards(redis, keys, deal_ids) -> list[bool]:
     return [raw is not None for raw in await redis.mget([keys.deal(d) for d in deal_ids])]
 
 
-async def test_a_write_waits_through_redis_errors_and_logs_the_outage_once(redis, keys, caplog):
-    guard = guard_for(Flaky(redis, failures=4), keys, {}, owned=set())
+@pytest.mark.parametrize("error", [RedisConnectionError("Connection refused (test)"),
+                                   OutOfMemoryError("command not allowed when used memory > 'maxmemory'.")])
+async def test_a_write_waits_through_redis_errors_and_logs_the_outage_once(redis, keys, caplog, error):
+    guard = guard_for(Flaky(redis, failures=4, error=error), keys, {}, owned=set())
     placement = place(apply_event(None, event("api:x", "deal.created", stage="Prospecting", amount=5),
                                   STAGES).state, STAGES)
     with caplog.at_level(logging.WARNING, logger="pipeline_review.scoring.read_model_guard"):

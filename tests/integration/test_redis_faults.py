@@ -197,7 +197,8 @@ def test_redis_killed_and_restarted_from_its_aof_under_load(settings, own_redis,
 
 
 def test_flushall_under_load_is_repaired_by_the_worker(settings, own_redis, tmp_path):
-    """FLUSHALL mid-load: the worker notices its marks are gone and rewrites its partitions by itself."""
+    """FLUSHALL mid-load, then again when idle: the worker notices its marks are gone and rewrites
+    its partitions by itself."""
     events = deal_stream(300, seed=32)
     worker = start_worker(settings, f"pr-scoring-{uuid.uuid4().hex[:6]}", tmp_path)
     load = SteadyLoad(settings, events)
@@ -218,25 +219,12 @@ def test_flushall_under_load_is_repaired_by_the_worker(settings, own_redis, tmp_
         assert status["read_model_rewrites"] >= 2, "a first sync, then the rewrite after the wipe"
         report("FLUSHALL", events_acked=len(load.acked), deals=len({e.deal_id for e in load.acked}), lost=0,
                healed_in=f"{healed_in:.1f}s after the wipe, {after_load:.1f}s after the load ended", status=status)
-    finally:
-        load.join(timeout=60)
-        worker.stop()
-
-
-def test_redis_was_wiped_while_idle_is_repaired_without_new_events(settings, own_redis, tmp_path):
-    """No event arrives after the wipe: the periodic check alone restores the read model."""
-    events = deal_stream(60, seed=33)
-    worker = start_worker(settings, f"pr-scoring-{uuid.uuid4().hex[:6]}", tmp_path)
-    try:
-        load = SteadyLoad(settings, events, rate=1000)
-        load.run()
-        expected = expected_snapshot(settings, load.acked)
-        wait_for_snapshot(settings, expected, timeout=60)
+        # Wiped again with no event arriving: the periodic check alone restores it.
         with own_redis.client() as client:
-            for key in client.scan_iter(f"{settings.redis_prefix}:*"):
-                client.delete(key)
+            client.flushall()
         wait_for_snapshot(settings, expected, timeout=20, what="the idle worker to rewrite the wiped read model")
     finally:
+        load.join(timeout=60)
         worker.stop()
 
 
@@ -280,3 +268,32 @@ def test_review_answers_503_with_retry_after_while_redis_is_unreachable(failure)
     finally:
         if silent:
             silent.close()
+
+
+def test_worker_stopped_while_redis_hangs_leaves_its_batch_to_the_next_worker(settings, own_redis, tmp_path):
+    """Redis stops answering writes (CLIENT PAUSE: same server, same run id, no mark lost), and the
+    worker holding a batch is asked to stop. faust waits for the batch (its un-acked events), so the
+    stop does not finish; killed 5 s later, it has committed nothing of it. Redis answers again, and
+    the next worker brings that batch to Redis: no mark could have told it to."""
+    events = deal_stream(80, seed=34)
+    first_half, second_half = events[:len(events) // 2], events[len(events) // 2:]
+    app_id = f"pr-scoring-{uuid.uuid4().hex[:6]}"
+    worker = start_worker(settings, app_id, tmp_path)
+    try:
+        SteadyLoad(settings, first_half, rate=1000).run()
+        wait_for_snapshot(settings, expected_snapshot(settings, first_half), timeout=60)
+        with own_redis.client() as client:
+            client.execute_command("CLIENT", "PAUSE", "60000", "WRITE")
+        SteadyLoad(settings, second_half, rate=1000).run()
+        wait_until(lambda: (httpx.get(worker.ready_url, timeout=10).json().get("redis_outage_seconds") or 0) > 0,
+                   timeout=30, what="the worker to find Redis not answering its writes")
+        stopping = time.monotonic()
+        worker.stop(timeout=5)  # SIGTERM, then SIGKILL after 5 s, as a supervisor would
+        assert time.monotonic() - stopping >= 4.5, "the worker stopped without its batch reaching Redis"
+        with own_redis.client() as client:
+            client.execute_command("CLIENT", "UNPAUSE")
+        worker = start_worker(settings, app_id, tmp_path)
+        wait_for_snapshot(settings, expected_snapshot(settings, events), timeout=60,
+                          what="the batch held by the stopped worker to reach Redis")
+    finally:
+        worker.stop()
