@@ -49,7 +49,7 @@ WRITE_RETRIED = (*REDIS_UNAVAILABLE, OutOfMemoryError, ReadOnlyError)
 
 def synced_key(keys: RedisKeys) -> str:
     """Hash partition -> run id of the Redis that holds the partition's cards."""
-    return f"{keys.prefix}:scoring:synced"
+    return keys.scoring_synced()
 
 
 class ReadModelGuard:

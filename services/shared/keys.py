@@ -10,6 +10,8 @@ Layout, with ``p`` the configurable prefix:
 - ``p:alerts`` stream of alerts (the stream id is the feed cursor).
 - ``p:alert-pos`` hash alert_id -> stream id (deduplicates the feed); ``p:alert-acks`` hash
   alert_id -> JSON acknowledgement.
+- ``p:scoring:synced`` hash deal-events partition -> run id of the Redis server that holds the
+  partition's cards (written by the scoring worker; a missing or other run id means lost data).
 """
 
 from __future__ import annotations
@@ -48,6 +50,10 @@ class RedisKeys:
     def alert_acks(self) -> str:
         """Hash alert_id -> JSON ``{"by", "at"}`` of the first acknowledgement."""
         return f"{self.prefix}:alert-acks"
+
+    def scoring_synced(self) -> str:
+        """Hash partition -> Redis run id, the scoring worker's marks (see scoring/read_model_guard.py)."""
+        return f"{self.prefix}:scoring:synced"
 
     def all_patterns(self) -> list[str]:
         return [f"{self.prefix}:*"]
