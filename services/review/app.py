@@ -9,7 +9,6 @@ import logging
 from contextlib import asynccontextmanager, suppress
 from typing import Annotated, Any
 
-import redis.asyncio as aioredis
 from fastapi import Body, FastAPI, Header, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter, Gauge, make_asgi_app
@@ -18,6 +17,7 @@ from sse_starlette import EventSourceResponse
 
 from pipeline_review.shared.kafka_config import kafka_client_options
 from pipeline_review.shared.log_redaction import install_log_redaction
+from pipeline_review.shared.redis_client import REDIS_UNAVAILABLE, redis_client
 
 from .access import OPEN_ADMIN, WS_FORBIDDEN, WS_UNAUTHORIZED, AccessMiddleware, KeyTable, Principal
 from .alert_feed import AlertIngestor, AlertStore, AlertTrimmer
@@ -108,6 +108,11 @@ SSE_EXAMPLE = ("id: 1763631000123-0\nevent: alert\n"
                '"ack": null, "...": "..."}\n\n: ping - 2026-11-20 09:30:15\n\n')
 
 
+# Seconds a client is asked to wait when Redis is unavailable: about a Redis restart from its
+# append-only file, and twice the worker's longest retry pause.
+REDIS_RETRY_AFTER = 5
+
+
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
@@ -143,7 +148,7 @@ def principal_of(request: Request | WebSocket) -> Principal:
 def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, redis=None) -> FastAPI:
     """Wire Redis, Kafka, the clock, access control and the routes."""
     settings = settings or ReviewSettings()
-    redis = redis or aioredis.Redis.from_url(settings.common.redis_url.get_secret_value())
+    redis = redis or redis_client(settings.common)
     keys = settings.common.keys
     webhooks = WebhookDispatcher(redis, keys, settings.webhook)
     lists = ListReader(redis, keys, clock, settings.manager_horizon_quarters, settings.max_scan_rows)
@@ -205,6 +210,16 @@ def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, r
     app.state.stream_tokens = stream_tokens
     install_log_redaction()
     app.add_middleware(AccessMiddleware, keys=key_table, redeem_token=stream_tokens.redeem)
+
+    async def redis_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # A route that needs Redis while it is down or not answering (redis_timeout): the
+        # outage is temporary and the caller should come back, so 503 rather than 500.
+        log.warning("%s %s: Redis unavailable: %s", request.method, request.url.path, exc)
+        return JSONResponse({"detail": f"the read model (Redis) is unavailable, retry shortly: {exc}"},
+                            status_code=503, headers={"Retry-After": str(REDIS_RETRY_AFTER)})
+
+    for error in REDIS_UNAVAILABLE:
+        app.add_exception_handler(error, redis_unavailable)
     app.mount("/metrics", make_asgi_app(registry=metrics.registry))
 
     # ---- lists and deal cards --------------------------------------------------------------

@@ -6,15 +6,16 @@ import datetime as dt
 import logging
 
 import faust
-import redis.asyncio as aioredis
 
 from pipeline_review.shared.kafka_config import faust_broker_credentials
+from pipeline_review.shared.redis_client import redis_client
 from pipeline_review.shared.stages import StageMap
 
 from .changelog import BulkChangelog
 from .domain.retention import removal_cutoff
 from .processor import DealProcessor, encode_alert
 from .read_model import sweep_deleted
+from .read_model_guard import ReadModelGuard
 from .resume_order import SeekBeforeResumeApp
 from .settings import ScoringSettings
 
@@ -73,11 +74,24 @@ def create_app(settings: ScoringSettings | None = None) -> faust.App:
         partitions=common.deal_event_partitions,
         use_partitioner=True,
     )
-    redis = aioredis.Redis.from_url(common.redis_url.get_secret_value())
+    redis = redis_client(common)
 
+    def owned_partitions() -> set[int]:
+        return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == common.deal_events_topic}
+
+    def table_recovered() -> bool:
+        recovery = app.tables.recovery
+        return recovery.completed.is_set() and not recovery.in_recovery and not app.rebalancing
+
+    # Redis writes retry through outages, and what a restarted or wiped Redis lost is
+    # rewritten from the deal table: see read_model_guard.py.
+    guard = ReadModelGuard(redis, common.keys, stage_map, common.deal_event_partitions,
+                           table_items=lambda: deals.data.items(), owned_partitions=owned_partitions,
+                           ready=table_recovered, max_backoff=settings.redis_max_backoff)
     # Alerts travel with the deal states, in the same transactions: see changelog.py.
     changelog = BulkChangelog(app, deals, common.deal_event_partitions, common.deal_alerts_topic, encode_alert)
-    processor = DealProcessor(deals, redis, common.keys, stage_map, send_alert=None, save_states=changelog.write)
+    processor = DealProcessor(deals, redis, common.keys, stage_map, send_alert=None, save_states=changelog.write,
+                              write_read_model=guard.write)
     app.pr_processor = processor  # type: ignore[attr-defined]
     app.pr_state = {"batches": 0, "events": 0, "deleted_removed": 0}  # type: ignore[attr-defined]
 
@@ -103,6 +117,10 @@ def create_app(settings: ScoringSettings | None = None) -> faust.App:
         if removed:
             log.info("removed %d deleted deal card(s) past the %g-day grace period", removed, settings.deleted_grace_days)
 
+    @app.timer(interval=settings.redis_check_interval)
+    async def check_read_model():
+        await guard.check()
+
     @app.page("/healthz")
     async def healthz(web, request):
         return web.json({"status": "ok", "service": "scoring"})
@@ -118,7 +136,8 @@ def create_app(settings: ScoringSettings | None = None) -> faust.App:
         # Whether this worker really commits through Kafka transactions (exactly-once set and
         # the consumer built inside the worker, see resume_order.SeekBeforeResumeApp).
         transactions = app.in_transaction and app.consumer.in_transaction
-        body = {"recovered": recovered, "redis": redis_ok, "transactions": transactions, **app.pr_state}
+        body = {"recovered": recovered, "redis": redis_ok, "transactions": transactions, **app.pr_state,
+                **guard.status()}
         return web.json(body, status=200 if recovered and redis_ok else 503)
 
     return app

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 AlertSink = Callable[[dict], Awaitable[None]]
 StateSink = Callable[[dict[bytes, bytes], list[dict]], Awaitable[None]]
+ReadModelSink = Callable[[dict[str, Placement]], Awaitable[None]]
 
 
 @dataclass
@@ -40,11 +41,14 @@ class DealProcessor:
     """Applies events to the deal table and mirrors the result into Redis."""
 
     def __init__(self, table: MutableMapping, redis, keys: RedisKeys, stage_map: StageMap,
-                 send_alert: AlertSink | None, save_states: StateSink | None = None):
+                 send_alert: AlertSink | None, save_states: StateSink | None = None,
+                 write_read_model: ReadModelSink | None = None):
         """``table`` maps the deal id (bytes) to its encoded state. ``save_states(updates, alerts)``
         stores a batch's new states and sends the alerts they raised, in one step; by default
         each state is one ``table[key] = value`` and each alert goes to ``send_alert``. The
-        worker passes BulkChangelog.write, which puts both into the same Kafka transactions."""
+        worker passes BulkChangelog.write, which puts both into the same Kafka transactions.
+        ``write_read_model(placements)`` writes Redis; by default one ``write_placements``, the
+        worker passes ReadModelGuard.write, which retries through Redis outages."""
         if save_states is None and send_alert is None:
             raise ValueError("DealProcessor needs send_alert, or a save_states that sends the alerts")
         self.table = table
@@ -53,6 +57,10 @@ class DealProcessor:
         self.stage_map = stage_map
         self.send_alert = send_alert
         self.save_states = save_states or self._save_into_table
+        self.write_read_model = write_read_model or self._write_redis
+
+    async def _write_redis(self, placements: dict[str, Placement]) -> None:
+        await write_placements(self.redis, self.keys, placements)
 
     async def _save_into_table(self, updates: dict[bytes, bytes], alerts: list[dict]) -> None:
         for key, value in updates.items():
@@ -98,7 +106,7 @@ class DealProcessor:
         # Duplicates are rewritten too: the first copy may have reached the table but
         # not Redis before a crash, and rewriting is idempotent.
         touched: dict[str, Placement] = {deal_id: place(state, self.stage_map) for deal_id, state in working.items()}
-        await write_placements(self.redis, self.keys, touched)
+        await self.write_read_model(touched)
         return outcome
 
 

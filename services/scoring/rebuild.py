@@ -11,13 +11,13 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
 from kafka import KafkaConsumer, TopicPartition
 from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pipeline_review.shared.events import decode_event
 from pipeline_review.shared.kafka_config import kafka_client_options
+from pipeline_review.shared.redis_client import redis_client
 from pipeline_review.shared.settings import CommonSettings
 from pipeline_review.shared.stages import StageMap
 
@@ -78,7 +78,7 @@ def fold_all(raw_values, stage_map: StageMap) -> tuple[dict[str, DealState], int
 
 
 async def write_all(settings: CommonSettings, states: dict[str, DealState], stage_map: StageMap, wipe: bool) -> None:
-    redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
+    redis = redis_client(settings)
     keys = settings.keys
     try:
         if wipe:

@@ -28,6 +28,13 @@ class ScoringSettings(BaseSettings):
     commit_interval: float = Field(
         0.2, gt=0, description="How often (s) offsets are committed; with exactly_once, also how long a new alert waits to become visible."
     )
+    redis_check_interval: float = Field(
+        1.0, gt=0, description="How often (s) the worker checks that Redis still holds its partitions (a restart or wipe "
+                               "makes it rewrite them from the deal table).",
+    )
+    redis_max_backoff: float = Field(
+        2.0, gt=0, description="Longest pause (s) between retries of a Redis write while Redis is unreachable.",
+    )
     data_dir: str = Field(
         ".run/scoring",
         description="Faust's local data directory, created with its parents; a relative path is taken from the working directory.",

@@ -13,6 +13,8 @@ Layout, with ``p`` the configurable prefix:
 - ``p:alert-pos`` hash alert_id -> stream id (deduplicates the feed); ``p:alert-acks`` hash
   alert_id -> JSON acknowledgement.
 - ``p:stream-token:<sha256>`` JSON principal of a live-stream token, with a TTL of at most 60 s.
+- ``p:scoring:synced`` hash deal-events partition -> run id of the Redis server that holds the
+  partition's cards (written by the scoring worker; a missing or other run id means lost data).
 """
 
 from __future__ import annotations
@@ -59,6 +61,10 @@ class RedisKeys:
     def stream_token(self, digest: str) -> str:
         """A live-stream token's principal, by the token's SHA-256 (the token itself is never stored)."""
         return f"{self.prefix}:stream-token:{digest}"
+
+    def scoring_synced(self) -> str:
+        """Hash partition -> Redis run id, the scoring worker's marks (see scoring/read_model_guard.py)."""
+        return f"{self.prefix}:scoring:synced"
 
     def all_patterns(self) -> list[str]:
         return [f"{self.prefix}:*"]

@@ -45,6 +45,11 @@ class CommonSettings(BaseSettings):
     )
     topic_prefix: str = Field("", description="Prefix for every topic name (isolates environments).")
     redis_prefix: str = Field("pr", description="Prefix for every Redis key.")
+    redis_timeout: float = Field(
+        2.0, ge=1.5,
+        description="Longest wait (s) to connect to Redis or for one reply; then review answers 503 and the scoring "
+                    "worker retries. At least 1.5: live alert streams block 1 s per read.",
+    )
     deal_event_partitions: int = Field(6, ge=1, description="Partitions of deal-events when the project creates it.")
     dead_letter_retention_days: float = Field(
         30, ge=0, description="Days the dead-letter topic keeps a payload (0: forever); pr-admin create-topics applies it, also to an existing topic."
