@@ -141,7 +141,10 @@ def create_app(settings: IngestSettings | None = None, producer: EventProducer |
     """Wire settings, the Kafka producer, the source adapters and the routes."""
     settings = settings or IngestSettings()
     stage_map = StageMap.load(settings.common.stage_map_file)
-    producer = producer or EventProducer(settings.common.kafka_bootstrap, timeout=settings.kafka_timeout)
+    producer = producer or EventProducer(
+        settings.common.kafka_bootstrap, timeout=settings.kafka_timeout, fast_fail=settings.kafka_fast_fail,
+        max_pending=settings.kafka_max_pending, buffer_memory=settings.kafka_buffer_memory,
+    )
     metrics = Metrics()
 
     @asynccontextmanager
@@ -169,7 +172,7 @@ def create_app(settings: IngestSettings | None = None, producer: EventProducer |
     async def kafka_down(_request: Request, exc: KafkaUnavailable) -> JSONResponse:
         metrics.rejected.labels("503").inc()
         return JSONResponse({"detail": f"Kafka unavailable, nothing was accepted: {exc}"}, status_code=503,
-                            headers={"Retry-After": "5"})
+                            headers={"Retry-After": str(settings.retry_after)})
 
     async def publish(events: list[DealEvent]) -> None:
         records = [(e.deal_id.encode(), encode_event(e)) for e in events]

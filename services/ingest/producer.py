@@ -1,10 +1,20 @@
-"""The Kafka edge of ingest: a kafka-python producer that never blocks the event loop."""
+"""The Kafka edge of ingest: a kafka-python producer that never blocks the event loop.
+
+While the broker is away a request must neither hang nor be acknowledged: every request
+has one deadline for the metadata wait, the buffer and the acknowledgement together; the
+events waiting for Kafka are bounded (``max_pending``), so are kafka-python's buffers
+(``buffer_memory``); and once a send has timed out the producer answers at once for
+``fast_fail`` seconds instead of making every caller wait out the timeout again.
+kafka-python reconnects by itself, so the first request after that window finds out
+whether the broker is back.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Sequence
 
 from kafka import KafkaProducer
@@ -20,10 +30,19 @@ class KafkaUnavailable(Exception):
 class EventProducer:
     """Sends keyed records and resolves when Kafka has acknowledged all of them (acks=all)."""
 
-    def __init__(self, bootstrap: str, timeout: float = 15.0, client_id: str = "pr-ingest"):
+    def __init__(self, bootstrap: str, timeout: float = 5.0, client_id: str = "pr-ingest", *,
+                 fast_fail: float = 2.0, max_pending: int = 20_000, buffer_memory: int = 32 * 1024 * 1024,
+                 clock=time.monotonic):
         self.bootstrap = bootstrap
         self.timeout = timeout
         self.client_id = client_id
+        self.fast_fail = fast_fail
+        self.max_pending = max_pending
+        self.buffer_memory = buffer_memory
+        self.clock = clock
+        self.pending = 0  # events handed to Kafka and not yet acknowledged or failed
+        self.unavailable_until = 0.0  # clock time until which requests fail at once
+        self.last_error = ""
         self._producer: KafkaProducer | None = None
         self._lock = asyncio.Lock()
 
@@ -36,6 +55,9 @@ class EventProducer:
             linger_ms=2,
             batch_size=256 * 1024,
             compression_type=None,
+            # Bounds the memory a broker outage can fill; send() blocks (at most max_block_ms)
+            # rather than grow past it.
+            buffer_memory=self.buffer_memory,
             max_block_ms=int(self.timeout * 1000),
             request_timeout_ms=int(self.timeout * 1000),
             delivery_timeout_ms=int(self.timeout * 1000) + 5,
@@ -46,6 +68,17 @@ class EventProducer:
             metrics_enabled=False,
         )
 
+    def _mark_unavailable(self, reason: str) -> None:
+        self.last_error = reason
+        self.unavailable_until = self.clock() + self.fast_fail
+
+    def _check_available(self, count: int) -> None:
+        """Fail at once when Kafka just failed, or when too many events already wait for it."""
+        if self.clock() < self.unavailable_until:
+            raise KafkaUnavailable(f"Kafka failed moments ago ({self.last_error}); not trying again yet")
+        if self.pending and self.pending + count > self.max_pending:
+            raise KafkaUnavailable(f"{self.pending} events are already waiting for Kafka (at most {self.max_pending})")
+
     async def _ensure(self) -> KafkaProducer:
         if self._producer is None:
             async with self._lock:
@@ -53,14 +86,32 @@ class EventProducer:
                     try:
                         self._producer = await asyncio.to_thread(self._connect)
                     except KafkaError as exc:
+                        self._mark_unavailable(f"unreachable: {exc}")
                         raise KafkaUnavailable(f"Kafka at {self.bootstrap} is unreachable: {exc}") from exc
         return self._producer
 
     async def send(self, topic: str, records: Sequence[tuple[bytes, bytes]]) -> None:
-        """Send ``(key, value)`` records; return once every one is acknowledged."""
+        """Send ``(key, value)`` records; return once every one is acknowledged.
+
+        Raises KafkaUnavailable within about ``timeout`` seconds when Kafka does not
+        acknowledge them all (at once while the producer knows Kafka is away).
+        """
+        deadline = self.clock() + self.timeout
+        self._check_available(len(records))
         producer = await self._ensure()
         if not records:
             return
+        self.pending += len(records)
+        try:
+            await self._send_and_wait(producer, topic, records, deadline)
+        except KafkaUnavailable as exc:
+            self._mark_unavailable(str(exc.__cause__ or exc)[:200])
+            raise
+        finally:
+            self.pending -= len(records)
+
+    async def _send_and_wait(self, producer: KafkaProducer, topic: str, records: Sequence[tuple[bytes, bytes]],
+                             deadline: float) -> None:
         loop = asyncio.get_running_loop()
         # One future for the whole request, settled from Kafka's I/O thread when the last
         # record is acknowledged or the first one fails: one hop into the event loop per
@@ -100,8 +151,9 @@ class EventProducer:
                 future.add_errback(failed_with)
 
         try:
-            await asyncio.wait_for(asyncio.to_thread(send_all), timeout=self.timeout)
-            await asyncio.wait_for(done, timeout=self.timeout)
+            # One deadline for both waits: a metadata wait must not add its own timeout.
+            await asyncio.wait_for(asyncio.to_thread(send_all), timeout=max(deadline - self.clock(), 0.01))
+            await asyncio.wait_for(done, timeout=max(deadline - self.clock(), 0.01))
         except (asyncio.TimeoutError, KafkaError) as exc:
             if not done.done():
                 done.cancel()

@@ -15,7 +15,19 @@ class IngestSettings(BaseSettings):
     port: int = Field(8001, description="Port ingest listens on.")
     max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024, description="Largest request body accepted (bytes).")
     max_batch: int = Field(1000, ge=1, description="Most events in one POST /v1/events batch.")
-    kafka_timeout: float = Field(15.0, gt=0, description="Longest wait (s) for Kafka to acknowledge a request.")
+    kafka_timeout: float = Field(
+        5.0, gt=0, description="Longest wait (s) for Kafka to acknowledge a request; after it the request gets 503."
+    )
+    kafka_fast_fail: float = Field(
+        2.0, ge=0, description="After Kafka failed a request, answer 503 at once for this long (s) before trying it again."
+    )
+    kafka_max_pending: int = Field(
+        20_000, ge=1, description="Most events waiting for Kafka's acknowledgement at once; more get 503 at once."
+    )
+    kafka_buffer_memory: int = Field(
+        32 * 1024 * 1024, ge=1024 * 1024, description="Bytes the Kafka producer may buffer while the broker is slow or away."
+    )
+    retry_after: int = Field(5, ge=1, description="Retry-After (s) sent with a 503 when Kafka is unavailable.")
     hubspot_client_secret: SecretStr | None = Field(None, description="HubSpot app secret; when set, v3 signatures are checked.")
     hubspot_discount_property: str = Field("discount_requested_pct", description="HubSpot deal property holding a requested discount (%).")
     hubspot_max_signature_age: float = Field(300.0, gt=0, description="Oldest accepted HubSpot signature timestamp (s).")
