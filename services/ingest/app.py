@@ -143,7 +143,7 @@ def create_app(settings: IngestSettings | None = None, producer: EventProducer |
     stage_map = StageMap.load(settings.common.stage_map_file)
     producer = producer or EventProducer(
         settings.common.kafka_bootstrap, timeout=settings.kafka_timeout, fast_fail=settings.kafka_fast_fail,
-        max_pending=settings.kafka_max_pending, buffer_memory=settings.kafka_buffer_memory,
+        max_pending=settings.kafka_max_pending, max_pending_bytes=settings.kafka_max_pending_bytes,
     )
     metrics = Metrics()
 

@@ -2,8 +2,9 @@
 
 While the broker is away a request must neither hang nor be acknowledged: every request
 has one deadline for the metadata wait, the buffer and the acknowledgement together; the
-events waiting for Kafka are bounded (``max_pending``), so are kafka-python's buffers
-(``buffer_memory``); and once a send has timed out the producer answers at once for
+events and bytes waiting for Kafka are bounded (``max_pending``, ``max_pending_bytes``:
+kafka-python 3 has no ``buffer_memory`` of its own, its buffers grow with what is sent,
+until ``delivery_timeout_ms`` expires them); and once a send has timed out the producer answers at once for
 ``fast_fail`` seconds instead of making every caller wait out the timeout again.
 kafka-python reconnects by itself, so the first request after that window finds out
 whether the broker is back.
@@ -31,16 +32,17 @@ class EventProducer:
     """Sends keyed records and resolves when Kafka has acknowledged all of them (acks=all)."""
 
     def __init__(self, bootstrap: str, timeout: float = 5.0, client_id: str = "pr-ingest", *,
-                 fast_fail: float = 2.0, max_pending: int = 20_000, buffer_memory: int = 32 * 1024 * 1024,
+                 fast_fail: float = 2.0, max_pending: int = 20_000, max_pending_bytes: int = 64 * 1024 * 1024,
                  clock=time.monotonic):
         self.bootstrap = bootstrap
         self.timeout = timeout
         self.client_id = client_id
         self.fast_fail = fast_fail
         self.max_pending = max_pending
-        self.buffer_memory = buffer_memory
+        self.max_pending_bytes = max_pending_bytes
         self.clock = clock
         self.pending = 0  # events handed to Kafka and not yet acknowledged or failed
+        self.pending_bytes = 0  # their keys and values
         self.unavailable_until = 0.0  # clock time until which requests fail at once
         self.last_error = ""
         self._producer: KafkaProducer | None = None
@@ -55,9 +57,6 @@ class EventProducer:
             linger_ms=2,
             batch_size=256 * 1024,
             compression_type=None,
-            # Bounds the memory a broker outage can fill; send() blocks (at most max_block_ms)
-            # rather than grow past it.
-            buffer_memory=self.buffer_memory,
             max_block_ms=int(self.timeout * 1000),
             request_timeout_ms=int(self.timeout * 1000),
             delivery_timeout_ms=int(self.timeout * 1000) + 5,
@@ -72,12 +71,15 @@ class EventProducer:
         self.last_error = reason
         self.unavailable_until = self.clock() + self.fast_fail
 
-    def _check_available(self, count: int) -> None:
-        """Fail at once when Kafka just failed, or when too many events already wait for it."""
+    def _check_available(self, count: int, size: int) -> None:
+        """Fail at once when Kafka just failed, or when too much already waits for it."""
         if self.clock() < self.unavailable_until:
             raise KafkaUnavailable(f"Kafka failed moments ago ({self.last_error}); not trying again yet")
         if self.pending and self.pending + count > self.max_pending:
             raise KafkaUnavailable(f"{self.pending} events are already waiting for Kafka (at most {self.max_pending})")
+        if self.pending_bytes and self.pending_bytes + size > self.max_pending_bytes:
+            raise KafkaUnavailable(f"{self.pending_bytes} bytes are already waiting for Kafka "
+                                   f"(at most {self.max_pending_bytes})")
 
     async def _ensure(self) -> KafkaProducer:
         if self._producer is None:
@@ -97,11 +99,13 @@ class EventProducer:
         acknowledge them all (at once while the producer knows Kafka is away).
         """
         deadline = self.clock() + self.timeout
-        self._check_available(len(records))
+        size = sum(len(key) + len(value) for key, value in records)
+        self._check_available(len(records), size)
         producer = await self._ensure()
         if not records:
             return
         self.pending += len(records)
+        self.pending_bytes += size
         try:
             await self._send_and_wait(producer, topic, records, deadline)
         except KafkaUnavailable as exc:
@@ -109,6 +113,7 @@ class EventProducer:
             raise
         finally:
             self.pending -= len(records)
+            self.pending_bytes -= size
 
     async def _send_and_wait(self, producer: KafkaProducer, topic: str, records: Sequence[tuple[bytes, bytes]],
                              deadline: float) -> None:

@@ -24,8 +24,8 @@ class IngestSettings(BaseSettings):
     kafka_max_pending: int = Field(
         20_000, ge=1, description="Most events waiting for Kafka's acknowledgement at once; more get 503 at once."
     )
-    kafka_buffer_memory: int = Field(
-        32 * 1024 * 1024, ge=1024 * 1024, description="Bytes the Kafka producer may buffer while the broker is slow or away."
+    kafka_max_pending_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024 * 1024, description="Most bytes of events waiting for Kafka's acknowledgement at once; more get 503 at once."
     )
     retry_after: int = Field(5, ge=1, description="Retry-After (s) sent with a 503 when Kafka is unavailable.")
     hubspot_client_secret: SecretStr | None = Field(None, description="HubSpot app secret; when set, v3 signatures are checked.")

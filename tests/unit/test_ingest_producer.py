@@ -87,3 +87,14 @@ async def test_events_waiting_for_kafka_are_bounded():
     with pytest.raises(KafkaUnavailable):
         await waiting
     assert producer.pending == 0
+
+
+async def test_bytes_waiting_for_kafka_are_bounded():
+    producer = producer_with(FakeKafka(), timeout=1.0, max_pending_bytes=100)
+    waiting = asyncio.create_task(producer.send("t", [(b"a", b"x" * 60)]))
+    await asyncio.sleep(0.05)
+    with pytest.raises(KafkaUnavailable, match="61 bytes are already waiting for Kafka"):
+        await producer.send("t", [(b"b", b"y" * 50)])
+    with pytest.raises(KafkaUnavailable):
+        await waiting
+    assert producer.pending_bytes == 0
