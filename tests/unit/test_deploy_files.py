@@ -35,3 +35,17 @@ def test_console_scripts_the_compose_file_runs_are_declared():
     pyproject = (ROOT / "pyproject.toml").read_text()
     for script in ("pr-ingest", "pr-scoring", "pr-review", "pr-admin"):
         assert f'{script} = ' in pyproject
+
+
+def test_compose_restarts_the_long_running_services_but_not_the_topics_job():
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    for name in ("kafka", "redis", "ingest", "scoring", "review"):
+        assert services[name].get("restart") == "unless-stopped", name
+    assert "restart" not in services["topics"]  # a one-shot job: restarting it would loop
+
+
+def test_make_up_supervises_every_service_and_make_down_stops_the_supervisor_first():
+    stack = (ROOT / "deploy/stack.sh").read_text()
+    assert 'supervise "$name"' in stack and "restarting in ${delay}s" in stack
+    down = stack.split("down() {", 1)[1].split("\n}", 1)[0]
+    assert down.index("supervisor.pid") < down.index('service_running "$name"')
