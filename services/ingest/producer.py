@@ -6,8 +6,11 @@ events and bytes waiting for Kafka are bounded (``max_pending``, ``max_pending_b
 kafka-python 3 has no ``buffer_memory`` of its own, its buffers grow with what is sent,
 until ``delivery_timeout_ms`` expires them); and once a send has timed out the producer answers at once for
 ``fast_fail`` seconds instead of making every caller wait out the timeout again.
-kafka-python reconnects by itself, so the first request after that window finds out
-whether the broker is back.
+
+A failed send also discards the kafka-python producer, and the next request after the
+window builds a new one: after a broker was killed and restarted, the old idempotent
+producer kept timing out (no acknowledgement ever came) while a new one worked at once.
+Only requests already answered 503 had records in the discarded one.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
@@ -46,7 +50,10 @@ class EventProducer:
         self.unavailable_until = 0.0  # clock time until which requests fail at once
         self.last_error = ""
         self._producer: KafkaProducer | None = None
-        self._lock = asyncio.Lock()
+        self._connecting: asyncio.Task | None = None
+        # Building a producer blocks up to its bootstrap timeout; its own thread keeps it from
+        # queueing behind sends that block on metadata in the default executor.
+        self._connector = ThreadPoolExecutor(1, thread_name_prefix="kafka-connect")
 
     def _connect(self) -> KafkaProducer:
         return KafkaProducer(
@@ -62,6 +69,9 @@ class EventProducer:
             delivery_timeout_ms=int(self.timeout * 1000) + 5,
             bootstrap_timeout_ms=int(min(self.timeout, 5) * 1000),
             retries=5,
+            # kafka-python's default lets the reconnect backoff grow to 30 s during an outage,
+            # so ingest could keep answering 503 for half a minute after the broker is back.
+            reconnect_backoff_max_ms=1000,
             # kafka-python's own metrics are never read (ingest exports Prometheus metrics),
             # and recording them was several per cent of ingest's CPU.
             metrics_enabled=False,
@@ -81,16 +91,27 @@ class EventProducer:
             raise KafkaUnavailable(f"{self.pending_bytes} bytes are already waiting for Kafka "
                                    f"(at most {self.max_pending_bytes})")
 
-    async def _ensure(self) -> KafkaProducer:
-        if self._producer is None:
-            async with self._lock:
-                if self._producer is None:
-                    try:
-                        self._producer = await asyncio.to_thread(self._connect)
-                    except KafkaError as exc:
-                        self._mark_unavailable(f"unreachable: {exc}")
-                        raise KafkaUnavailable(f"Kafka at {self.bootstrap} is unreachable: {exc}") from exc
-        return self._producer
+    async def _ensure(self, timeout: float | None = None) -> KafkaProducer:
+        """The producer, built once by one shared task; callers wait for it at most ``timeout``."""
+        if self._producer is not None:
+            return self._producer
+        if self._connecting is None or self._connecting.done():
+            self._connecting = asyncio.create_task(self._build())
+            # Retrieved here so that a failure nobody waited for is not logged as unhandled.
+            self._connecting.add_done_callback(lambda task: task.cancelled() or task.exception())
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._connecting), timeout)
+        except asyncio.TimeoutError:
+            raise KafkaUnavailable(f"Kafka at {self.bootstrap}: no connection within {timeout:.1f}s") from None
+
+    async def _build(self) -> KafkaProducer:
+        try:
+            producer = await asyncio.get_running_loop().run_in_executor(self._connector, self._connect)
+        except KafkaError as exc:
+            self._mark_unavailable(f"unreachable: {exc}")
+            raise KafkaUnavailable(f"Kafka at {self.bootstrap} is unreachable: {exc}") from exc
+        self._producer = producer
+        return producer
 
     async def send(self, topic: str, records: Sequence[tuple[bytes, bytes]]) -> None:
         """Send ``(key, value)`` records; return once every one is acknowledged.
@@ -101,7 +122,7 @@ class EventProducer:
         deadline = self.clock() + self.timeout
         size = sum(len(key) + len(value) for key, value in records)
         self._check_available(len(records), size)
-        producer = await self._ensure()
+        producer = await self._ensure(max(deadline - self.clock(), 0.01))
         if not records:
             return
         self.pending += len(records)
@@ -109,7 +130,8 @@ class EventProducer:
         try:
             await self._send_and_wait(producer, topic, records, deadline)
         except KafkaUnavailable as exc:
-            self._mark_unavailable(str(exc.__cause__ or exc)[:200])
+            self._mark_unavailable(str(exc)[:200])
+            self._discard(producer)
             raise
         finally:
             self.pending -= len(records)
@@ -125,6 +147,7 @@ class EventProducer:
         lock = threading.Lock()
         pending = [len(records)]
         failed: list[BaseException] = []
+        abandoned = threading.Event()  # the request has answered 503: its records stay unsent
 
         def settle(error: BaseException | None) -> None:
             if done.done():
@@ -149,8 +172,11 @@ class EventProducer:
                 loop.call_soon_threadsafe(settle, exc)
 
         def send_all() -> None:
-            # Runs in a thread: send() may block on metadata while Kafka is away.
+            # Runs in a thread: send() may block on metadata while Kafka is away, and this may
+            # start only after the request gave up (the executor was busy).
             for key, value in records:
+                if abandoned.is_set():
+                    return
                 future = producer.send(topic, key=key, value=value)
                 future.add_callback(acked)
                 future.add_errback(failed_with)
@@ -160,14 +186,28 @@ class EventProducer:
             await asyncio.wait_for(asyncio.to_thread(send_all), timeout=max(deadline - self.clock(), 0.01))
             await asyncio.wait_for(done, timeout=max(deadline - self.clock(), 0.01))
         except (asyncio.TimeoutError, KafkaError) as exc:
+            abandoned.set()
             if not done.done():
                 done.cancel()
             raise KafkaUnavailable(f"Kafka did not acknowledge within {self.timeout:.0f}s: {exc!r}") from exc
 
+    def _discard(self, producer: KafkaProducer) -> None:
+        """Forget a producer that failed; close it in the background without waiting for Kafka."""
+        if self._producer is producer:
+            self._producer = None
+            threading.Thread(target=self._close_quietly, args=(producer,), daemon=True).start()
+
+    @staticmethod
+    def _close_quietly(producer: KafkaProducer) -> None:
+        try:
+            producer.close(0)
+        except Exception as exc:  # noqa: BLE001 - it is being thrown away
+            log.debug("closing a failed Kafka producer: %s", exc)
+
     async def ready(self, topic: str) -> bool:
         """True when Kafka answers with the partitions of ``topic``."""
         try:
-            producer = await self._ensure()
+            producer = await self._ensure(self.timeout)
             partitions = await asyncio.wait_for(asyncio.to_thread(producer.partitions_for, topic), self.timeout)
         except (KafkaUnavailable, KafkaError, asyncio.TimeoutError):
             return False
@@ -175,5 +215,9 @@ class EventProducer:
 
     async def close(self) -> None:
         if self._producer is not None:
-            await asyncio.to_thread(self._producer.close, 5)
+            try:
+                await asyncio.to_thread(self._producer.close, 5)
+            except KafkaError as exc:  # Kafka is away: what it never acknowledged was answered 503
+                log.warning("Kafka producer did not flush at shutdown: %s", exc)
             self._producer = None
+        self._connector.shutdown(wait=False)

@@ -38,6 +38,11 @@ class FakeKafka:
     def __init__(self):
         self.up = False
         self.sent = 0
+        self.connects = 0
+        self.closed = 0
+
+    def close(self, _timeout=None):
+        self.closed += 1
 
     def send(self, _topic, key, value):
         self.sent += 1
@@ -46,7 +51,11 @@ class FakeKafka:
 
 def producer_with(fake: FakeKafka, clock=time.monotonic, **options) -> EventProducer:
     producer = EventProducer("127.0.0.1:1", **{"timeout": 0.3, "fast_fail": 2.0, **options}, clock=clock)
-    producer._producer = fake  # the connection itself is kafka-python's business
+    def connect():
+        fake.connects += 1
+        return fake
+
+    producer._connect = connect  # the connection itself is kafka-python's business
     return producer
 
 
@@ -75,6 +84,13 @@ async def test_after_a_failure_requests_fail_at_once_until_the_window_ends_then_
     now[0] += 2.1  # the fast-fail window has passed: the broker is tried, and it is back
     await producer.send("t", [(b"k", b"v"), (b"k2", b"v2")])
     assert fake.sent == sent_before + 2
+    # The producer that failed was thrown away and a new one built for the broker that came back.
+    assert fake.connects == 2
+    for _ in range(50):
+        if fake.closed:
+            break
+        await asyncio.sleep(0.01)
+    assert fake.closed == 1
 
 
 async def test_events_waiting_for_kafka_are_bounded():
@@ -98,3 +114,12 @@ async def test_bytes_waiting_for_kafka_are_bounded():
     with pytest.raises(KafkaUnavailable):
         await waiting
     assert producer.pending_bytes == 0
+
+
+async def test_a_connection_that_takes_too_long_answers_within_the_timeout():
+    producer = EventProducer("127.0.0.1:1", timeout=0.3)
+    producer._connect = lambda: time.sleep(2)  # kafka-python blocking on its bootstrap timeout
+    started = time.monotonic()
+    with pytest.raises(KafkaUnavailable, match="no connection within"):
+        await producer.send("t", [(b"k", b"v")])
+    assert time.monotonic() - started < 0.5
