@@ -224,8 +224,10 @@ class LoadGenerator:
     async def run(self) -> None:
         """Post at ``rate`` deals a second until :meth:`stop`; requests never wait for each other."""
         tasks: set[asyncio.Task] = set()
-        async with httpx.AsyncClient(timeout=self.client_timeout,
-                                     limits=httpx.Limits(max_connections=200, max_keepalive_connections=50)) as client:
+        # Idle connections are dropped after 2 s, before uvicorn closes them (5 s): reusing one
+        # just as the server closes it fails with ReadError, a race of the client, not of ingest.
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=2.0)
+        async with httpx.AsyncClient(timeout=self.client_timeout, limits=limits) as client:
             started = time.monotonic()
             while not self._stop.is_set():
                 task = asyncio.create_task(self._one_deal(client, self._count))
