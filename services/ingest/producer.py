@@ -199,10 +199,25 @@ class EventProducer:
 
     @staticmethod
     def _close_quietly(producer: KafkaProducer) -> None:
+        """Close a discarded producer, its I/O thread included, without waiting for Kafka.
+
+        kafka-python's ``close`` flushes first and, when the flush times out (the broker is
+        away), raises before it stops the producer's sender thread: each discarded producer
+        would keep a thread and its buffered records forever. Force-closing the sender
+        aborts those records, after which ``close`` completes.
+        """
         try:
             producer.close(0)
+            return
+        except KafkaError:
+            pass
+        try:
+            sender = producer._sender  # no public way to abort what is buffered
+            sender.force_close()
+            sender.join(5)
+            producer.close(0)
         except Exception as exc:  # noqa: BLE001 - it is being thrown away
-            log.debug("closing a failed Kafka producer: %s", exc)
+            log.warning("closing a failed Kafka producer: %s", exc)
 
     async def ready(self, topic: str) -> bool:
         """True when Kafka answers with the partitions of ``topic``."""
