@@ -136,6 +136,17 @@ class Stack:
     def pids(self) -> dict[str, int | None]:
         return {s.name: s.process.pid if s.process else None for s in self.services}
 
+    def rss_mb(self, name: str) -> float | None:
+        """Resident memory of a service process (MB), from /proc."""
+        service = next(s for s in self.services if s.name == name)
+        try:
+            for line in Path(f"/proc/{service.process.pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        except (OSError, AttributeError):
+            pass
+        return None
+
     def dead(self) -> dict[str, str]:
         """Services that exited, with the end of their logs."""
         return {s.name: s.tail(30) for s in self.services if s.process is None or s.process.poll() is not None}
@@ -299,6 +310,8 @@ class Figures:
     time_to_accept_again_s: float | None
     time_to_heal_s: float | None
     services_died: list[str]
+    ingest_rss_mb_before: float | None = None  # just before the fault
+    ingest_rss_mb_peak: float | None = None  # highest sample (every 0.5 s) from the fault to the end
     lost_examples: list[str] = field(default_factory=list)
     error_examples: list[str] = field(default_factory=list)
 
@@ -348,6 +361,17 @@ async def broker_kill_scenario(infra: Infra, stack: Stack, *, load_before: float
     load_task = asyncio.create_task(load.run())
     t0 = time.monotonic()
     await asyncio.sleep(load_before)
+    rss_before = stack.rss_mb("ingest")
+    samples: list[float] = []
+
+    async def sample_rss() -> None:
+        while True:
+            value = stack.rss_mb("ingest")
+            if value is not None:
+                samples.append(value)
+            await asyncio.sleep(0.5)
+
+    sampler = asyncio.create_task(sample_rss())
     await asyncio.to_thread(infra.kill_kafka)
     killed_at = time.monotonic()
     await asyncio.sleep(down_for)
@@ -362,6 +386,7 @@ async def broker_kill_scenario(infra: Infra, stack: Stack, *, load_before: float
     accepted_again = [sent + seconds for sent, _kind, status, seconds in load.timeline
                       if sent > killed_at and status is not None and 200 <= status < 300]
     visible, alerts, healed = await settle(stack, load, repaired_at, heal_timeout)
+    sampler.cancel()
     created = load.record.acknowledged("created")
     discounts = load.record.acknowledged("discount")
     ours = {d: n for d, n in alerts.items() if d.startswith(f"api:{run_tag}-")}
@@ -391,6 +416,8 @@ async def broker_kill_scenario(infra: Infra, stack: Stack, *, load_before: float
         services_died=sorted(set(stack.dead()) | {n for n, pid in stack.pids().items() if pid != pids_before[n]}),
         lost_examples=lost_events[:5],
         error_examples=sorted({p.detail for p in posted if p.detail})[:5],
+        ingest_rss_mb_before=round(rss_before, 1) if rss_before else None,
+        ingest_rss_mb_peak=round(max(samples), 1) if samples else None,
     )
     figures.write(results)
     return figures

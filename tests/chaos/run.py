@@ -57,16 +57,17 @@ def passed(f: Figures) -> bool:
 
 def table(rows: list[Figures]) -> str:
     lines = ["| scenario | load | fault | events acknowledged | visible | lost | duplicate alerts | 503 answers | "
-             "slowest answer | accepting again | time to heal | services died | result |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "slowest answer | accepting again | time to heal | services died | ingest RSS before / peak | result |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for f in rows:
         again = f"{f.time_to_accept_again_s} s" if f.time_to_accept_again_s is not None else "never"
         heal = f"{f.time_to_heal_s} s" if f.time_to_heal_s is not None else "did not heal"
+        rss = f"{f.ingest_rss_mb_before} / {f.ingest_rss_mb_peak} MB" if f.ingest_rss_mb_peak else "n/a"
         lines.append(
             f"| {f.scenario} | {f.load_deals_per_s:g} deals/s for {f.load_seconds:g} s ({f.requests} requests) "
             f"| {f.fault_seconds:g} s | {f.acknowledged} | {f.visible} | {f.lost} | {f.duplicate_alerts} "
             f"| {f.answered_503} | {f.slowest_answer_s} s | {again} | {heal} | {', '.join(f.services_died) or 'none'} "
-            f"| {'pass' if passed(f) else 'FAIL'} |")
+            f"| {rss} | {'pass' if passed(f) else 'FAIL'} |")
     return "\n".join(lines)
 
 

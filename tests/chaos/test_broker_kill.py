@@ -22,5 +22,7 @@ def test_broker_killed_under_load_loses_nothing_acknowledged_and_heals_by_itself
     assert figures.lost == 0, report
     assert figures.alerts_missing == 0 and figures.duplicate_alerts == 0, report
     assert figures.time_to_accept_again_s is not None and figures.time_to_heal_s is not None, report
+    # Memory stays bounded while Kafka is away (a leak of producers or buffered records would show).
+    assert figures.ingest_rss_mb_peak < figures.ingest_rss_mb_before + 150, report
     # Never a hang: every request was answered within ingest's timeout and some slack.
     assert figures.unanswered == 0 and figures.slowest_answer_s < chaos_stack.ingest_timeout + 3, report
