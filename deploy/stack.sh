@@ -5,6 +5,7 @@
 #   deploy/stack.sh down     stop everything this state directory started
 #   deploy/stack.sh status   show what runs
 #   deploy/stack.sh logs     follow the logs
+#   deploy/stack.sh supervise NAME   (internal) run pr-NAME, restarting it whenever it exits
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -53,7 +54,7 @@ start_service() {
   local name="$1"
   if supervisor_running "$name" || service_running "$name"; then log "$name already running"; return 0; fi
   log "starting $name, restarted whenever it exits (log: $LOGS/$name.log)"
-  supervise "$name" </dev/null >/dev/null 2>&1 &
+  nohup "$HERE/stack.sh" supervise "$name" </dev/null >/dev/null 2>&1 &
   echo $! > "$PIDS/$name.supervisor.pid"
   for _ in $(seq 1 20); do [ -f "$PIDS/$name.pid" ] && break; sleep 0.1; done
 }
@@ -160,5 +161,6 @@ case "${1:-}" in
   down) down ;;
   status) status ;;
   logs) logs ;;
+  supervise) mkdir -p "$PIDS" "$LOGS"; supervise "${2:?usage: $0 supervise NAME}" ;;
   *) echo "usage: $0 up|down|status|logs" >&2; exit 2 ;;
 esac
