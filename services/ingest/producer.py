@@ -1,16 +1,16 @@
 """The Kafka edge of ingest: a kafka-python producer that never blocks the event loop.
 
 While the broker is away a request must neither hang nor be acknowledged: every request
-has one deadline for the metadata wait, the buffer and the acknowledgement together; the
-events and bytes waiting for Kafka are bounded (``max_pending``, ``max_pending_bytes``:
-kafka-python 3 has no ``buffer_memory`` of its own, its buffers grow with what is sent,
-until ``delivery_timeout_ms`` expires them); and once a send has timed out the producer answers at once for
-``fast_fail`` seconds instead of making every caller wait out the timeout again.
+has one deadline for the connection, the metadata wait and the acknowledgement together;
+the events and bytes waiting for Kafka are bounded (``max_pending``, ``max_pending_bytes``:
+kafka-python 3 has no ``buffer_memory`` of its own, its buffers grow with what is sent
+until ``delivery_timeout_ms`` expires them); and once a send has timed out, requests are
+answered at once for ``fast_fail`` seconds instead of each waiting out the timeout again.
 
 A failed send also discards the kafka-python producer, and the next request after the
 window builds a new one: after a broker was killed and restarted, the old idempotent
 producer kept timing out (no acknowledgement ever came) while a new one worked at once.
-Only requests already answered 503 had records in the discarded one.
+A request whose records were still in the discarded producer is answered 503, never 2xx.
 """
 
 from __future__ import annotations
