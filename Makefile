@@ -1,5 +1,5 @@
 # Pipeline Review: the README's commands.
-.PHONY: up down status logs test test-unit bench bench-full clean
+.PHONY: up down status logs test test-unit chaos bench bench-full clean
 
 up:            ## install what is missing, start Kafka, Redis and the services, load demo data
 	@deploy/stack.sh up
@@ -18,6 +18,9 @@ test:          ## set up, start a test Kafka and Redis, run the whole suite
 
 test-unit:     ## only the pure-logic tests (no Kafka, no Redis)
 	@deploy/setup.sh && .venv/bin/python -m pytest -m unit -q
+
+chaos:         ## the long fault scenarios (broker kill -9 under load, ...) on a private Kafka and Redis; writes docs/reliability.md
+	@deploy/chaos.sh
 
 bench:         ## benchmarks against raw baselines, quick mode (10k and 100k deals, about 5 minutes)
 	@deploy/setup.sh && .venv/bin/python bench/run.py --quick

@@ -5,6 +5,7 @@
 #   deploy/stack.sh down     stop everything this state directory started
 #   deploy/stack.sh status   show what runs
 #   deploy/stack.sh logs     follow the logs
+#   deploy/stack.sh supervise NAME   (internal) run pr-NAME, restarting it whenever it exits
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -36,14 +37,45 @@ SERVICES=(ingest scoring review)
 
 log() { echo "[stack] $*" >&2; }
 
+# $name.pid is the service process itself, $name.supervisor.pid the loop that restarts it.
 service_running() { [ -f "$PIDS/$1.pid" ] && kill -0 "$(cat "$PIDS/$1.pid")" 2>/dev/null; }
+supervisor_running() { [ -f "$PIDS/$1.supervisor.pid" ] && kill -0 "$(cat "$PIDS/$1.supervisor.pid")" 2>/dev/null; }
+
+# Run a service and bring it back whenever it exits, waiting 1, 2, 4 ... up to 30 s between
+# tries (back to 1 s once it ran for a minute); every exit and restart is logged. `down`
+# stops the loop first, then the service. Runs in the background, one per service.
+supervise() {
+  local name="$1" delay=1 started pid status
+  trap 'exit 0' TERM INT
+  while true; do
+    started=$(date +%s)
+    "$VENV/bin/pr-$name" >>"$LOGS/$name.log" 2>&1 &
+    pid=$!
+    echo "$pid" > "$PIDS/$name.pid"
+    status=0
+    wait "$pid" || status=$?
+    if [ $(( $(date +%s) - started )) -ge 60 ]; then delay=1; fi
+    echo "[stack] $(date -u +%FT%TZ) $name (pid $pid) exited with status $status; restarting in ${delay}s" \
+      | tee -a "$LOGS/$name.log" >>"$LOGS/supervisor.log"
+    sleep "$delay" & wait $!  # in the background, so that `down` does not wait for it
+    delay=$(( delay * 2 > 30 ? 30 : delay * 2 ))
+  done
+}
 
 start_service() {
   local name="$1"
-  if service_running "$name"; then log "$name already running"; return 0; fi
-  log "starting $name (log: $LOGS/$name.log)"
-  nohup "$VENV/bin/pr-$name" >>"$LOGS/$name.log" 2>&1 &
-  echo $! > "$PIDS/$name.pid"
+  if supervisor_running "$name" || service_running "$name"; then log "$name already running"; return 0; fi
+  log "starting $name, restarted whenever it exits (log: $LOGS/$name.log)"
+  nohup "$HERE/stack.sh" supervise "$name" </dev/null >/dev/null 2>&1 &
+  echo $! > "$PIDS/$name.supervisor.pid"
+  for _ in $(seq 1 20); do [ -f "$PIDS/$name.pid" ] && break; sleep 0.1; done
+}
+
+stop_pid() {
+  local pid="$1"
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.25; done
+  kill -9 "$pid" 2>/dev/null || true
 }
 
 wait_ready() {
@@ -125,14 +157,14 @@ count_items() {
 
 down() {
   for name in "${SERVICES[@]}"; do
+    # The supervisor first, so that it does not start the service again.
+    if supervisor_running "$name"; then stop_pid "$(cat "$PIDS/$name.supervisor.pid")"; fi
     if service_running "$name"; then
       local pid; pid="$(cat "$PIDS/$name.pid")"
       log "stopping $name (pid $pid)"
-      kill "$pid" 2>/dev/null || true
-      for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-      kill -9 "$pid" 2>/dev/null || true
+      stop_pid "$pid"
     fi
-    rm -f "$PIDS/$name.pid"
+    rm -f "$PIDS/$name.pid" "$PIDS/$name.supervisor.pid"
   done
   "$HERE/redis.sh" stop
   "$HERE/kafka.sh" stop
@@ -140,7 +172,11 @@ down() {
 
 status() {
   for name in "${SERVICES[@]}"; do
-    if service_running "$name"; then echo "$name: running (pid $(cat "$PIDS/$name.pid"))"; else echo "$name: stopped"; fi
+    local restarts=0
+    [ -f "$LOGS/supervisor.log" ] && restarts=$(grep -c " $name (pid" "$LOGS/supervisor.log" || true)
+    if service_running "$name"; then echo "$name: running (pid $(cat "$PIDS/$name.pid"), restarted $restarts time(s))"
+    elif supervisor_running "$name"; then echo "$name: restarting (restarted $restarts time(s))"
+    else echo "$name: stopped"; fi
   done
   if "$HERE/kafka.sh" status; then echo "kafka: running"; else echo "kafka: stopped"; fi
   if "$HERE/redis.sh" status; then echo "redis: running"; else echo "redis: stopped"; fi
@@ -153,5 +189,6 @@ case "${1:-}" in
   down) down ;;
   status) status ;;
   logs) logs ;;
+  supervise) mkdir -p "$PIDS" "$LOGS"; supervise "${2:?usage: $0 supervise NAME}" ;;
   *) echo "usage: $0 up|down|status|logs" >&2; exit 2 ;;
 esac

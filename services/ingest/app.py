@@ -172,8 +172,11 @@ def create_app(settings: IngestSettings | None = None, producer: EventProducer |
     stage_map = StageMap.load(settings.common.stage_map_file)
     adapters = source_adapters(settings, stage_map, open_mode)
     crm_sources = frozenset(adapters)
-    producer = producer or EventProducer(settings.common.kafka_bootstrap, timeout=settings.kafka_timeout,
-                                         client_options=kafka_client_options(settings.common))
+    producer = producer or EventProducer(
+        settings.common.kafka_bootstrap, timeout=settings.kafka_timeout, fast_fail=settings.kafka_fast_fail,
+        max_pending=settings.kafka_max_pending, max_pending_bytes=settings.kafka_max_pending_bytes,
+        client_options=kafka_client_options(settings.common),
+    )
     metrics = Metrics()
 
     @asynccontextmanager
@@ -220,7 +223,7 @@ def create_app(settings: IngestSettings | None = None, producer: EventProducer |
     async def kafka_down(_request: Request, exc: KafkaUnavailable) -> JSONResponse:
         metrics.rejected.labels("503").inc()
         return JSONResponse({"detail": f"Kafka unavailable, nothing was accepted: {exc}"}, status_code=503,
-                            headers={"Retry-After": "5"})
+                            headers={"Retry-After": str(settings.retry_after)})
 
     async def publish(events: list[DealEvent]) -> None:
         records = [(e.deal_id.encode(), encode_event(e)) for e in events]

@@ -17,7 +17,19 @@ class IngestSettings(BaseSettings):
     port: int = Field(8001, description="Port ingest listens on.")
     max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024, description="Largest request body accepted (bytes).")
     max_batch: int = Field(1000, ge=1, description="Most events in one POST /v1/events batch.")
-    kafka_timeout: float = Field(15.0, gt=0, description="Longest wait (s) for Kafka to acknowledge a request.")
+    kafka_timeout: float = Field(
+        5.0, gt=0, description="Longest wait (s) for Kafka to acknowledge a request; after it the request gets 503."
+    )
+    kafka_fast_fail: float = Field(
+        2.0, ge=0, description="After Kafka failed a request, answer 503 at once for this long (s) before trying it again."
+    )
+    kafka_max_pending: int = Field(
+        20_000, ge=1, description="Most events waiting for Kafka's acknowledgement at once; more get 503 at once."
+    )
+    kafka_max_pending_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024 * 1024, description="Most bytes of events waiting for Kafka's acknowledgement at once; more get 503 at once."
+    )
+    retry_after: int = Field(5, ge=1, description="Retry-After (s) sent with a 503 when Kafka is unavailable.")
     api_keys: SecretStr | None = Field(
         None, description="Ingest API keys: JSON list of {key, name?, sources?} or `key[:source1|source2]`, comma separated. "
         "A key listing no sources may post `api` and `csv`. None configured: ingest runs open (loopback only).")

@@ -30,11 +30,16 @@ that way, when the second worker joined while events arrived. For such partition
 wrapper seeks to the earliest offset, where a group that has committed nothing starts
 (auto_offset_reset is "earliest"); the fold is idempotent, so reading an event twice
 changes nothing.
+
+A third workaround lives here too, because it is installed on the same consumer: see
+:class:`KnownHighwaters` (table recovery after the broker came back).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -100,6 +105,60 @@ class SeekBeforeResume:
             await self.consumer.seek_wait({tp: earliest[tp] for tp in never if earliest.get(tp) is not None})
 
 
+class KnownHighwaters:
+    """Never let table recovery read an unknown highwater as "the changelog is empty".
+
+    faust-streaming 0.15.3 builds the changelog highwaters for recovery with
+    ``AIOKafkaConsumerThread._highwaters``: with transactions that is aiokafka's
+    ``last_stable_offset(tp)``, which is ``None`` until the consumer has fetched from the
+    partition since it was assigned. ``Recovery._build_highwaters`` turns ``None`` into -1,
+    and the consistency check in ``Recovery._restart_recovery`` then compares the offsets
+    recovery already reached (kept across rebalances) with -1 and raises
+    ``ConsistencyError: persisted offset ... is higher than the last offset in that topic
+    (highwater) (8292 > -1)``, which crashes the worker. Nothing was inconsistent: it is the
+    first recovery after a broker restart, before any fetch. On a fresh start it cannot
+    happen, because the offsets reached are -1 as well.
+
+    The fix asks the broker for what the consumer does not know yet: ``end_offsets``, which
+    aiokafka sends with the consumer's isolation level, so with ``read_committed`` it is the
+    last stable offset, the same value faust wanted. While the broker is still coming back
+    (metadata not ready, timeouts) the question is retried for up to ``patience`` seconds;
+    faust's own recovery timeout and rebalances still end the wait first.
+    """
+
+    def __init__(self, thread: Any, patience: float = 60.0, pause: float = 0.5):
+        self.thread = thread
+        self.patience = patience
+        self.pause = pause
+        self._highwaters = thread._highwaters
+
+    def install(self) -> KnownHighwaters:
+        self.thread._highwaters = self.highwaters
+        return self
+
+    async def highwaters(self, partitions) -> dict:
+        """faust's highwaters, with the ones the consumer does not know asked from the broker."""
+        deadline = time.monotonic() + self.patience
+        while True:
+            try:
+                found = dict(await self._highwaters(partitions))
+                unknown = [tp for tp in partitions if found.get(tp) is None]
+                if unknown:
+                    found.update(await self.thread._ensure_consumer().end_offsets(unknown))
+                missing = [tp for tp in partitions if found.get(tp) is None]
+                if not missing:
+                    return found
+                problem = f"no end offset for {len(missing)} partition(s)"
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the broker is not ready yet: ask again
+                problem = f"{type(exc).__name__}: {exc}"
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"changelog highwaters still unknown after {self.patience:.0f}s: {problem}")
+            log.warning("changelog highwaters not known yet (%s); asking the broker again", problem)
+            await asyncio.sleep(self.pause)
+
+
 class SeekBeforeResumeApp(faust.App):
     """A faust app whose consumer gets the reordering as it is created.
 
@@ -112,4 +171,5 @@ class SeekBeforeResumeApp(faust.App):
     def _new_consumer(self):
         consumer = super()._new_consumer()
         SeekBeforeResume(consumer, lambda tp: tp.topic in self.tables.changelog_topics).install()
+        KnownHighwaters(consumer._thread).install()
         return consumer

@@ -92,3 +92,10 @@ def test_image_runs_as_an_unprivileged_user_owning_its_data_dir():
     assert f"chown -R {users[-1]}:{users[-1]} /var/lib/pipeline-review" in text
     assert "PR_SCORING_DATA_DIR=/var/lib/pipeline-review/scoring" in text
     assert text.index("USER ") > text.index("pip install")  # installing still happens as root
+
+
+def test_make_up_supervises_every_service_and_make_down_stops_the_supervisor_first():
+    stack = (ROOT / "deploy/stack.sh").read_text()
+    assert 'supervise "$name"' in stack and "restarting in ${delay}s" in stack
+    down = stack.split("down() {", 1)[1].split("\n}", 1)[0]
+    assert down.index("supervisor.pid") < down.index('service_running "$name"')

@@ -121,3 +121,52 @@ def test_the_worker_app_installs_it(tmp_path, monkeypatch):
     assert isinstance(app.consumer.perform_seek.__self__, SeekBeforeResume)
     assert isinstance(app.consumer.resume_partitions.__self__, SeekBeforeResume)
     assert isinstance(app.consumer.seek_to_committed.__self__, SeekBeforeResume)
+
+
+class FakeThread:
+    """The consumer thread right after a broker restart: no last stable offsets fetched yet."""
+
+    def __init__(self, lso: dict, broker_answers: list):
+        self.lso = lso
+        self.broker_answers = broker_answers  # one item per end_offsets call: an exception or a dict
+        self.asked: list = []
+
+    async def _highwaters(self, partitions):
+        return {tp: self.lso.get(tp) for tp in partitions}
+
+    def _ensure_consumer(self):
+        return self
+
+    async def end_offsets(self, partitions):
+        self.asked.append(list(partitions))
+        answer = self.broker_answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return {tp: answer[tp] for tp in partitions}
+
+
+async def test_unknown_highwaters_are_asked_from_the_broker_not_read_as_empty():
+    from pipeline_review.scoring.resume_order import KnownHighwaters
+
+    thread = FakeThread({"p0": 120, "p1": None}, [{"p1": 8293}])
+    KnownHighwaters(thread).install()
+    assert await thread._highwaters(["p0", "p1"]) == {"p0": 120, "p1": 8293}
+    assert thread.asked == [["p1"]]  # the known one is not asked again
+
+
+async def test_highwaters_are_asked_again_while_the_broker_is_coming_back():
+    from pipeline_review.scoring.resume_order import KnownHighwaters
+
+    thread = FakeThread({"p0": None}, [TimeoutError("metadata not ready"), {"p0": None}, {"p0": 7}])
+    KnownHighwaters(thread, pause=0.01).install()
+    assert await thread._highwaters(["p0"]) == {"p0": 7}
+    assert len(thread.asked) == 3
+
+
+async def test_highwaters_that_stay_unknown_end_in_an_error_naming_the_cause():
+    from pipeline_review.scoring.resume_order import KnownHighwaters
+
+    thread = FakeThread({"p0": None}, [TimeoutError("broker away")] * 100)
+    KnownHighwaters(thread, patience=0.05, pause=0.01).install()
+    with pytest.raises(RuntimeError, match="still unknown after 0s: TimeoutError: broker away"):
+        await thread._highwaters(["p0"])

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# `make chaos`: the long fault scenarios against a private Kafka and Redis, then the table
+# in docs/reliability.md. Never touches `make up`'s or `make test`'s broker and Redis: it uses
+# PR_CHAOS_KAFKA_PORT (38092), PR_CHAOS_KAFKA_CONTROLLER_PORT (38093), PR_CHAOS_REDIS_PORT
+# (38379) and PR_CHAOS_STATE_DIR (.run/chaos), which it wipes and kills at will.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+"$HERE/setup.sh"
+cd "$ROOT"
+exec "$ROOT/.venv/bin/python" -m tests.chaos.run "$@"

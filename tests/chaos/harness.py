@@ -1,0 +1,427 @@
+"""The fault harness: its own Kafka and Redis (which it may kill), the services, a steady load, the checks.
+
+Every scenario follows the same shape: start a private broker and Redis, run ingest, scoring
+and review against them as processes, post uniquely identifiable events at a steady rate,
+break something, repair it the way an operator would (restart the broker, never a service),
+and then check the rules of issue 13:
+
+- every event answered 2xx is on its deal card (lost = 0);
+- every late-stage discount answered 2xx is in the alert feed exactly once;
+- the system healed by itself: every service process still runs, ingest accepts again and
+  everything acknowledged became visible within the heal timeout;
+- the figures are recorded as one JSON line per run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import time
+import uuid
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import httpx
+
+from pipeline_review.shared.settings import CommonSettings
+from tests.conftest import settings_env
+from tests.services import Service, free_port, scoring_env
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+
+
+@dataclass(frozen=True)
+class Infra:
+    """A Kafka and a Redis of the harness's own, on their own ports and state directory."""
+
+    state_dir: Path
+    kafka_port: int
+    controller_port: int
+    redis_port: int
+
+    @classmethod
+    def from_env(cls) -> Infra:
+        return cls(
+            state_dir=Path(os.environ.get("PR_CHAOS_STATE_DIR", str(ROOT / ".run" / "chaos"))),
+            kafka_port=int(os.environ.get("PR_CHAOS_KAFKA_PORT", "38092")),
+            controller_port=int(os.environ.get("PR_CHAOS_KAFKA_CONTROLLER_PORT", "38093")),
+            redis_port=int(os.environ.get("PR_CHAOS_REDIS_PORT", "38379")),
+        )
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://127.0.0.1:{self.redis_port}/0"
+
+    def _env(self) -> dict[str, str]:
+        return {**os.environ, "PR_STATE_DIR": str(self.state_dir), "PR_KAFKA_PORT": str(self.kafka_port),
+                "PR_KAFKA_CONTROLLER_PORT": str(self.controller_port), "PR_REDIS_PORT": str(self.redis_port)}
+
+    def _script(self, name: str, action: str) -> None:
+        done = subprocess.run([str(DEPLOY / name), action], env=self._env(), capture_output=True, text=True, timeout=180)
+        if done.returncode != 0:
+            raise AssertionError(f"deploy/{name} {action} failed:\n{done.stdout}\n{done.stderr}")
+
+    def start_fresh(self) -> None:
+        """Stop what an earlier run left, wipe its data, start a broker and a Redis."""
+        self.stop()
+        subprocess.run(["rm", "-rf", str(self.state_dir / "kafka"), str(self.state_dir / "redis")], check=True)
+        self.start_kafka()
+        self._script("redis.sh", "start")
+
+    def start_kafka(self) -> None:
+        self._script("kafka.sh", "start")
+
+    def kill_kafka(self) -> None:
+        """kill -9 the broker: no clean shutdown, as a crashed machine would."""
+        pid_file = self.state_dir / "kafka" / "kafka.pid"
+        pid = int(pid_file.read_text())
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"broker pid {pid} survived SIGKILL")
+
+    def kafka_pid(self) -> int:
+        return int((self.state_dir / "kafka" / "kafka.pid").read_text())
+
+    def stop(self) -> None:
+        self._script("kafka.sh", "stop")
+        self._script("redis.sh", "stop")
+
+
+class Stack:
+    """ingest, scoring and review as processes against ``infra``, on free ports."""
+
+    def __init__(self, infra: Infra, log_dir: Path, ingest_timeout: float = 3.0):
+        tag = uuid.uuid4().hex[:8]
+        self.settings = CommonSettings(kafka_bootstrap=infra.bootstrap, redis_url=infra.redis_url,
+                                       topic_prefix=f"chaos{tag}-", redis_prefix=f"chaos{tag}")
+        self.ingest_timeout = ingest_timeout
+        env = settings_env(self.settings)
+        self.ports = {name: free_port() for name in ("ingest", "review", "scoring")}
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.services = [
+            Service("scoring", env | scoring_env(f"pr-chaos-{tag}", self.ports["scoring"], log_dir / "scoring-data"),
+                    self.url("scoring", "/readyz"), log_dir),
+            Service("ingest", env | {"PR_INGEST_PORT": str(self.ports["ingest"]),
+                                     "PR_INGEST_KAFKA_TIMEOUT": str(ingest_timeout)},
+                    self.url("ingest", "/readyz"), log_dir),
+            Service("review", env | {"PR_REVIEW_PORT": str(self.ports["review"])}, self.url("review", "/readyz"), log_dir),
+        ]
+
+    def url(self, name: str, path: str = "") -> str:
+        return f"http://127.0.0.1:{self.ports[name]}{path}"
+
+    def start(self) -> None:
+        from pipeline_review.shared.admin import ensure_topics
+
+        ensure_topics(self.settings)
+        for service in self.services:
+            service.start(timeout=120)
+
+    def pids(self) -> dict[str, int | None]:
+        return {s.name: s.process.pid if s.process else None for s in self.services}
+
+    def rss_mb(self, name: str) -> float | None:
+        """Resident memory of a service process (MB), from /proc."""
+        service = next(s for s in self.services if s.name == name)
+        try:
+            for line in Path(f"/proc/{service.process.pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        except (OSError, AttributeError):
+            pass
+        return None
+
+    def dead(self) -> dict[str, str]:
+        """Services that exited, with the end of their logs."""
+        return {s.name: s.tail(30) for s in self.services if s.process is None or s.process.poll() is not None}
+
+    def stop(self) -> None:
+        for service in self.services:
+            service.stop()
+
+
+def api_headers() -> dict[str, str]:
+    """An ingest key when the environment gives one (ingest may require keys), none in open mode."""
+    key = os.environ.get("PR_CHAOS_INGEST_API_KEY")
+    return {"X-API-Key": key} if key else {}
+
+
+@dataclass
+class Posted:
+    kind: str  # "created" or "discount"
+    deal_id: str
+    status: int | None  # None: no answer (connection error or client timeout)
+    seconds: float
+    retry_after: str | None = None
+    detail: str = ""  # what a non-2xx answer (or the failed connection) said
+
+
+@dataclass
+class LoadRecord:
+    """Every request the load generator made, and what came back."""
+
+    posted: list[Posted] = field(default_factory=list)
+
+    def acknowledged(self, kind: str) -> set[str]:
+        return {p.deal_id for p in self.posted if p.kind == kind and p.status is not None and 200 <= p.status < 300}
+
+
+
+class LoadGenerator:
+    """Posts one new late-stage deal per tick and, for every fifth deal ingest acknowledged, a discount.
+
+    Every event is identifiable by its run tag; a discount is posted only for a deal whose
+    creation was acknowledged, so each acknowledged discount must raise exactly one alert.
+    """
+
+    def __init__(self, ingest_url: str, rate: float, run_tag: str, client_timeout: float = 30.0):
+        self.ingest_url = ingest_url
+        self.rate = rate
+        self.run_tag = run_tag
+        self.client_timeout = client_timeout
+        self.record = LoadRecord()
+        self.timeline: list[tuple[float, str, int | None, float]] = []  # (sent at, kind, status, seconds)
+        self._stop = asyncio.Event()
+        self._count = 0
+
+    def event(self, deal_id: str, kind: str, minutes: int, **changes) -> dict:
+        at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(hours=2) + dt.timedelta(minutes=minutes)
+        return {"event_id": f"{deal_id}-{kind}", "source": "api", "deal_id": deal_id,
+                "occurred_at": at.isoformat(), "type": kind, "changes": changes}
+
+    async def _post(self, client: httpx.AsyncClient, kind: str, deal_id: str, body: dict) -> int | None:
+        sent = time.monotonic()
+        detail = ""
+        try:
+            answer = await client.post(f"{self.ingest_url}/v1/events", json=body, headers=api_headers())
+            status, retry_after = answer.status_code, answer.headers.get("retry-after")
+            if status >= 300:
+                detail = answer.text[:300]
+        except httpx.HTTPError as exc:
+            status, retry_after, detail = None, None, f"{type(exc).__name__}: {exc}"[:300]
+        seconds = time.monotonic() - sent
+        self.record.posted.append(Posted(kind, deal_id, status, seconds, retry_after, detail))
+        self.timeline.append((sent, kind, status, seconds))
+        return status
+
+    async def _one_deal(self, client: httpx.AsyncClient, number: int) -> None:
+        deal_id = f"api:{self.run_tag}-{number:06}"
+        created = self.event(deal_id, "deal.created", 0, name=f"Chaos {number}", account=f"Acct {number % 17}",
+                             owner_id=f"u{number % 5}", team=["East", "West"][number % 2], manager_id="m1",
+                             stage="Negotiation/Review", amount=10_000 + number, currency="EUR",
+                             close_date=(dt.date.today() + dt.timedelta(days=10)).isoformat())
+        status = await self._post(client, "created", deal_id, created)
+        if number % 5 == 0 and status is not None and 200 <= status < 300:
+            discount = self.event(deal_id, "deal.discount_requested", 5, discount_pct=15,
+                                  discount_reason="chaos", requested_by=f"u{number % 5}")
+            await self._post(client, "discount", deal_id, discount)
+
+    async def run(self) -> None:
+        """Post at ``rate`` deals a second until :meth:`stop`; requests never wait for each other."""
+        tasks: set[asyncio.Task] = set()
+        # Idle connections are dropped after 2 s, before uvicorn closes them (5 s): reusing one
+        # just as the server closes it fails with ReadError, a race of the client, not of ingest.
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=2.0)
+        async with httpx.AsyncClient(timeout=self.client_timeout, limits=limits) as client:
+            started = time.monotonic()
+            while not self._stop.is_set():
+                task = asyncio.create_task(self._one_deal(client, self._count))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+                self._count += 1
+                next_at = started + self._count / self.rate
+                try:
+                    await asyncio.wait_for(self._stop.wait(), max(next_at - time.monotonic(), 0))
+                except TimeoutError:
+                    pass
+            if tasks:
+                await asyncio.gather(*tasks)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+async def feed_alert_deals(review_url: str) -> Counter:
+    """How many times each deal appears in the alert feed (every page)."""
+    seen: Counter = Counter()
+    cursor = None
+    async with httpx.AsyncClient(timeout=10) as client:
+        while True:
+            params = {"limit": 500, "kind": "late_stage_discount"} | ({"cursor": cursor} if cursor else {})
+            page = (await client.get(f"{review_url}/v1/alerts", params=params)).json()
+            seen.update(item["deal_id"] for item in page["items"])
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return seen
+
+
+async def visible_deals(review_url: str, deal_ids: set[str]) -> set[str]:
+    """The deals among ``deal_ids`` whose card review serves."""
+    async with httpx.AsyncClient(timeout=10, limits=httpx.Limits(max_connections=20)) as client:
+        semaphore = asyncio.Semaphore(20)
+
+        async def card(deal_id: str) -> str | None:
+            async with semaphore:
+                try:
+                    answer = await client.get(f"{review_url}/v1/deals/{deal_id}")
+                except httpx.HTTPError:
+                    return None
+                return deal_id if answer.status_code == 200 else None
+
+        return {d for d in await asyncio.gather(*(card(d) for d in deal_ids)) if d}
+
+
+@dataclass
+class Figures:
+    """One run's numbers: the row of docs/reliability.md."""
+
+    scenario: str
+    started_at: str
+    load_deals_per_s: float
+    load_seconds: float
+    fault_seconds: float
+    requests: int
+    acknowledged: int  # events answered 2xx (creations and discounts)
+    acknowledged_discounts: int
+    answered_503: int
+    answered_503_without_retry_after: int
+    unanswered: int
+    slowest_answer_s: float
+    visible: int  # acknowledged events whose effect review shows (deal card, alert)
+    lost: int
+    alerts_missing: int
+    duplicate_alerts: int
+    time_to_accept_again_s: float | None
+    time_to_heal_s: float | None
+    services_died: list[str]
+    ingest_rss_mb_before: float | None = None  # just before the fault
+    ingest_rss_mb_peak: float | None = None  # highest sample (every 0.5 s) from the fault to the end
+    lost_examples: list[str] = field(default_factory=list)
+    error_examples: list[str] = field(default_factory=list)
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as out:
+            out.write(json.dumps(asdict(self)) + "\n")
+
+
+async def settle(stack: Stack, load: LoadGenerator, repaired_at: float, heal_timeout: float) -> tuple[set, Counter, float | None]:
+    """Wait until everything acknowledged is visible and every acknowledged discount alerted once."""
+    deals = load.record.acknowledged("created") | load.record.acknowledged("discount")
+    discounts = load.record.acknowledged("discount")
+    deadline = time.monotonic() + heal_timeout
+    visible: set = set()
+    alerts: Counter = Counter()
+    while True:
+        visible |= await visible_deals(stack.url("review"), deals - visible)
+        alerts = await feed_alert_deals(stack.url("review"))
+        if visible >= deals and all(alerts[d] >= 1 for d in discounts):
+            return visible, alerts, time.monotonic() - repaired_at
+        if time.monotonic() > deadline:
+            return visible, alerts, None
+        await asyncio.sleep(1.0)
+
+
+async def accepted_since(load: LoadGenerator, since: float, timeout: float) -> None:
+    """Wait until ingest acknowledged a request sent after ``since`` (or ``timeout`` passed)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(sent > since and status is not None and 200 <= status < 300 for sent, _k, status, _s in load.timeline):
+            return
+        await asyncio.sleep(0.2)
+
+
+async def broker_kill_scenario(infra: Infra, stack: Stack, *, load_before: float, down_for: float,
+                               load_after: float, rate: float, heal_timeout: float, results: Path) -> Figures:
+    """Scenario 1: kill -9 the broker under load, restart it ``down_for`` seconds later.
+
+    The load goes on until ingest accepts again after the restart (at most ``heal_timeout``),
+    then for ``load_after`` seconds more.
+    """
+    run_tag = f"brk{uuid.uuid4().hex[:6]}"
+    load = LoadGenerator(stack.url("ingest"), rate, run_tag)
+    pids_before = stack.pids()
+    started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    load_task = asyncio.create_task(load.run())
+    t0 = time.monotonic()
+    await asyncio.sleep(load_before)
+    rss_before = stack.rss_mb("ingest")
+    samples: list[float] = []
+
+    async def sample_rss() -> None:
+        while True:
+            value = stack.rss_mb("ingest")
+            if value is not None:
+                samples.append(value)
+            await asyncio.sleep(0.5)
+
+    sampler = asyncio.create_task(sample_rss())
+    await asyncio.to_thread(infra.kill_kafka)
+    killed_at = time.monotonic()
+    await asyncio.sleep(down_for)
+    await asyncio.to_thread(infra.start_kafka)  # what the operator did: deploy/kafka.sh start
+    repaired_at = time.monotonic()
+    await accepted_since(load, killed_at, heal_timeout)
+    await asyncio.sleep(load_after)
+    load.stop()
+    await load_task
+    load_seconds = time.monotonic() - t0
+    # Requests sent after the kill can only be acknowledged by the restarted broker.
+    accepted_again = [sent + seconds for sent, _kind, status, seconds in load.timeline
+                      if sent > killed_at and status is not None and 200 <= status < 300]
+    visible, alerts, healed = await settle(stack, load, repaired_at, heal_timeout)
+    sampler.cancel()
+    created = load.record.acknowledged("created")
+    discounts = load.record.acknowledged("discount")
+    ours = {d: n for d, n in alerts.items() if d.startswith(f"api:{run_tag}-")}
+    posted = load.record.posted
+    # An acknowledged creation is visible as its deal card, an acknowledged discount as its alert.
+    lost_events = sorted(created - visible) + sorted(d for d in discounts if ours.get(d, 0) == 0)
+    acknowledged = len(created) + len(discounts)
+    figures = Figures(
+        scenario="broker kill -9 and restart (single node)",
+        started_at=started_at,
+        load_deals_per_s=rate,
+        load_seconds=round(load_seconds, 1),
+        fault_seconds=round(repaired_at - killed_at, 1),
+        requests=len(posted),
+        acknowledged=acknowledged,
+        acknowledged_discounts=len(discounts),
+        answered_503=sum(1 for p in posted if p.status == 503),
+        answered_503_without_retry_after=sum(1 for p in posted if p.status == 503 and not p.retry_after),
+        unanswered=sum(1 for p in posted if p.status is None),
+        slowest_answer_s=round(max((p.seconds for p in posted), default=0.0), 2),
+        visible=acknowledged - len(lost_events),
+        lost=len(lost_events),
+        alerts_missing=sum(1 for d in discounts if ours.get(d, 0) == 0),
+        duplicate_alerts=sum(n - 1 for n in ours.values() if n > 1),
+        time_to_accept_again_s=round(min(accepted_again) - repaired_at, 1) if accepted_again else None,
+        time_to_heal_s=round(healed, 1) if healed is not None else None,
+        services_died=sorted(set(stack.dead()) | {n for n, pid in stack.pids().items() if pid != pids_before[n]}),
+        lost_examples=lost_events[:5],
+        error_examples=sorted({p.detail for p in posted if p.detail})[:5],
+        ingest_rss_mb_before=round(rss_before, 1) if rss_before else None,
+        ingest_rss_mb_peak=round(max(samples), 1) if samples else None,
+    )
+    figures.write(results)
+    return figures
+
+
+def results_path() -> Path:
+    return Path(os.environ.get("PR_CHAOS_RESULTS", str(ROOT / ".run" / "chaos" / "results.jsonl")))
