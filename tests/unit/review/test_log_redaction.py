@@ -22,11 +22,17 @@ def test_secret_query_values_are_redacted_and_the_rest_kept(path, expected):
     assert redact(path) == expected
 
 
-def test_uvicorn_access_and_websocket_records_are_rewritten(caplog):
+def test_uvicorn_access_and_websocket_records_are_rewritten(caplog, monkeypatch):
     install_log_redaction()
     install_log_redaction()  # idempotent
     access = logging.getLogger("uvicorn.access")
     assert sum(isinstance(f, RedactSecrets) for f in access.filters) == 1
+    # A uvicorn started earlier in the same run (dictConfig) stops these loggers propagating
+    # to caplog's root handler, or disables them: undo that for this test only.
+    for name in ("uvicorn.access", "uvicorn.error"):
+        monkeypatch.setattr(logging.getLogger(name), "propagate", True)
+        monkeypatch.setattr(logging.getLogger(name), "disabled", False)
+        caplog.set_level("INFO", logger=name)
     caplog.set_level("INFO")
     access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", "/v1/alerts/stream?token=t0p-s3cret", "1.1", 200)
     logging.getLogger("uvicorn.error").info('%s - "WebSocket %s" [accepted]', ("127.0.0.1", 5),
