@@ -6,13 +6,16 @@ the bootstrap one, and every connection to Redis crosses a proxy the harness can
 
 - ``latency``: 500 ms added to everything the broker and Redis send back;
 - ``reset``: every connection is reset (TCP RST) 2 s after it carries data, again and again;
-- ``partition``: both proxies disabled, so connections are closed and new ones refused.
+- ``partition``: the proxies disabled, so connections are closed and new ones refused;
+- ``blackhole``: nothing gets through and nothing is closed (toxiproxy's ``timeout`` toxic with
+  no timeout), as when a link silently drops packets: only the clients' own timeouts help.
 
 On top of the harness's rules (lost = 0, alerts exactly once, healed by itself) it checks the
 alert channels a client sees: an SSE and a WebSocket follower that reconnect with their last
-cursor whenever they are cut, and a webhook receiver on loopback. Each must end with every
+cursor whenever they are cut (they reach review through a proxy of their own, which every fault
+hits as well, so a partition really cuts them off), and a webhook receiver on loopback. Each must end with every
 acknowledged discount exactly once. While Redis is cut, review must answer 503 within its
-Redis timeout.
+Redis timeout (PR_REDIS_TIMEOUT), whether the connection is refused or silently dropped.
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ from tests.chaos.harness import (
 )
 from tests.integration.webhooks.conftest import Receiver
 
-FAULTS = ("latency", "reset", "partition")
+FAULTS = ("latency", "reset", "partition", "blackhole")
+REDIS_CUT = ("partition", "blackhole")  # faults during which review is probed for its 503
 
 
 class Toxiproxy:
@@ -59,6 +63,9 @@ class Toxiproxy:
         self._ok(self.api.post(f"/proxies/{proxy}/toxics", json={"name": name, "type": kind, "stream": stream,
                                                                  "toxicity": 1.0, "attributes": attributes}))
 
+    def delete(self, proxy: str) -> None:
+        self._ok(self.api.delete(f"/proxies/{proxy}"))
+
     def remove_toxic(self, proxy: str, name: str) -> None:
         self._ok(self.api.delete(f"/proxies/{proxy}/toxics/{name}"))
 
@@ -76,6 +83,7 @@ class ProxiedInfra(Infra):
     toxiproxy_port: int = 38474
     kafka_proxy_port: int = 38500
     redis_proxy_port: int = 38501
+    client_proxy_port: int = 38502  # the stream clients' way to review
 
     @classmethod
     def from_env(cls) -> ProxiedInfra:
@@ -83,7 +91,8 @@ class ProxiedInfra(Infra):
         return cls(base.state_dir, base.kafka_port, base.controller_port, base.redis_port,
                    toxiproxy_port=int(os.environ.get("PR_CHAOS_TOXIPROXY_PORT", "38474")),
                    kafka_proxy_port=int(os.environ.get("PR_CHAOS_KAFKA_PROXY_PORT", "38500")),
-                   redis_proxy_port=int(os.environ.get("PR_CHAOS_REDIS_PROXY_PORT", "38501")))
+                   redis_proxy_port=int(os.environ.get("PR_CHAOS_REDIS_PROXY_PORT", "38501")),
+                   client_proxy_port=int(os.environ.get("PR_CHAOS_CLIENT_PROXY_PORT", "38502")))
 
     @property
     def bootstrap(self) -> str:
@@ -120,24 +129,30 @@ def toxiproxy_built() -> bool:
 
 
 class Fault:
-    """One fault on both proxies (Kafka and Redis), applied and repaired."""
+    """One fault on every proxy (Kafka, Redis, the stream clients' way to review), applied and repaired."""
 
-    def __init__(self, toxi: Toxiproxy, kind: str):
+    def __init__(self, toxi: Toxiproxy, kind: str, proxies: tuple[str, ...] = ("kafka", "redis", "clients")):
         if kind not in FAULTS:
             raise ValueError(f"fault must be one of {FAULTS}, not {kind!r}")
-        self.toxi, self.kind = toxi, kind
+        self.toxi, self.kind, self.proxies = toxi, kind, proxies
 
     def apply(self) -> None:
-        for proxy in ("kafka", "redis"):
+        for proxy in self.proxies:
             if self.kind == "latency":
                 self.toxi.add_toxic(proxy, "chaos", "latency", {"latency": 500, "jitter": 0})
             elif self.kind == "reset":
                 self.toxi.add_toxic(proxy, "chaos", "reset_peer", {"timeout": 2000})
+            elif self.kind == "blackhole":
+                # Both ways: requests never arrive, answers never come back, the socket stays open.
+                self.toxi.add_toxic(proxy, "chaos", "timeout", {"timeout": 0}, stream="upstream")
+                self.toxi.add_toxic(proxy, "chaos-down", "timeout", {"timeout": 0}, stream="downstream")
             else:
                 self.toxi.enable(proxy, False)
 
     def repair(self) -> None:
-        for proxy in ("kafka", "redis"):
+        for proxy in self.proxies:
+            if self.kind == "blackhole":
+                self.toxi.remove_toxic(proxy, "chaos-down")
             if self.kind == "partition":
                 self.toxi.enable(proxy, True)
             else:
@@ -283,13 +298,15 @@ async def network_fault_scenario(infra: ProxiedInfra, stack: Stack, *, faults: l
     """Apply each ``(fault, seconds)`` in turn to both proxies under load, with ``between`` s of calm after each."""
     toxi = infra.toxiproxy
     review_url = stack.url("review")
+    toxi.create("clients", infra.client_proxy_port, stack.ports["review"])
+    clients_url = f"http://127.0.0.1:{infra.client_proxy_port}"
     receiver = await Receiver().start()
     try:
         async with httpx.AsyncClient(timeout=10) as client:
             created = await client.post(f"{review_url}/v1/webhooks", json={
                 "url": receiver.url("chaos"), "filter": {"kinds": ["late_stage_discount"]}})
             assert created.status_code == 201, created.text
-        sse, ws = SseFollower(review_url), WsFollower(review_url)
+        sse, ws = SseFollower(clients_url), WsFollower(clients_url)
         followers = [asyncio.create_task(sse.run()), asyncio.create_task(ws.run())]
         run_tag = f"net{uuid.uuid4().hex[:6]}"
         load = LoadGenerator(stack.url("ingest"), rate, run_tag)
@@ -307,9 +324,9 @@ async def network_fault_scenario(infra: ProxiedInfra, stack: Stack, *, faults: l
             fault = Fault(toxi, kind)
             await asyncio.to_thread(fault.apply)
             applied = time.monotonic()
-            if kind == "partition":
+            if kind in REDIS_CUT:
                 some_deal = next(iter(load.record.acknowledged("created")), f"api:{run_tag}-000000")
-                await asyncio.sleep(1)  # let the disabled proxies close what was open
+                await asyncio.sleep(1)  # requests already in flight when the fault began are not what is probed
                 await probe_review(review_url, some_deal, applied + seconds, probes)
             else:
                 await asyncio.sleep(seconds)
@@ -349,6 +366,7 @@ async def network_fault_scenario(infra: ProxiedInfra, stack: Stack, *, faults: l
         await asyncio.gather(*followers)
     finally:
         await receiver.stop()
+        toxi.delete("clients")
 
     ours = {d: n for d, n in alerts.items() if d.startswith(f"api:{run_tag}-")}
     posted = load.record.posted
