@@ -32,8 +32,10 @@ async def broker_kill_long(infra: Infra, stack: Stack) -> Figures:
 
 
 async def network_faults_long(infra: ProxiedInfra, stack: Stack) -> Figures:
-    """Issue 13 scenario 4: 500 ms latency, connection resets, a 30 s partition, to Kafka and Redis at once."""
-    return await network_fault_scenario(infra, stack, faults=[("latency", 20), ("reset", 20), ("partition", 30)],
+    """Issue 13 scenario 4: 500 ms latency, connection resets, a 30 s partition, a 20 s blackhole, to Kafka,
+    Redis and the stream clients at once."""
+    return await network_fault_scenario(infra, stack, faults=[("latency", 20), ("reset", 20), ("partition", 30),
+                                                              ("blackhole", 20)],
                                         warmup=15, between=10, load_after=15, rate=20, heal_timeout=180,
                                         results=results_path())
 
