@@ -24,7 +24,6 @@ import asyncio
 import datetime as dt
 import json
 import os
-import subprocess
 import time
 import uuid
 from collections import Counter
@@ -35,7 +34,7 @@ import httpx
 import websockets
 
 from tests.chaos.harness import (
-    DEPLOY, Figures, Infra, LoadGenerator, Stack, accepted_since, feed_alert_deals, visible_deals,
+    Figures, Infra, LoadGenerator, Stack, accepted_since, feed_alert_deals, visible_deals,
 )
 from tests.integration.webhooks.conftest import Receiver
 
@@ -120,12 +119,6 @@ class ProxiedInfra(Infra):
     def stop(self) -> None:
         super().stop()
         self._script("toxiproxy.sh", "stop")
-
-
-def toxiproxy_built() -> bool:
-    """True when deploy/toxiproxy.sh has the binaries (a test builds them first when not)."""
-    where = subprocess.run([str(DEPLOY / "toxiproxy.sh"), "path"], capture_output=True, text=True, check=True)
-    return (Path(where.stdout.strip()) / "server").exists()
 
 
 class Fault:
