@@ -9,6 +9,10 @@
 # Jars are cached outside the repository (PR_CACHE_DIR, default ~/.cache/pipeline-review);
 # data, logs and the pid file live in PR_STATE_DIR (default .run/ in the repository).
 #
+# PR_KAFKA_ADVERTISED=host:port makes the broker tell clients to connect there instead of its own
+# listener: a proxy in front of it (the network-fault scenario's toxiproxy) then carries every
+# client connection, not only the bootstrap one.
+#
 # PR_KAFKA_SECURITY=sasl_ssl (opt-in; default plaintext) makes the client listener SASL_SSL with
 # SCRAM-SHA-512: a throw-away CA and broker certificate are made at start (deploy/tls.sh) in
 # $PR_STATE_DIR/kafka/tls (clients trust tls/ca.pem: PR_KAFKA_SSL_CAFILE), and the user
@@ -32,6 +36,7 @@ LOG_FILE="$STATE_DIR/logs/kafka.log"
 START_TIMEOUT="${PR_KAFKA_START_TIMEOUT:-90}"
 SECURITY="${PR_KAFKA_SECURITY:-plaintext}"
 TLS_DIR="$KAFKA_DIR/tls"
+ADVERTISED="${PR_KAFKA_ADVERTISED:-$KAFKA_HOST:$KAFKA_PORT}"
 
 log() { echo "[kafka] $*" >&2; }
 
@@ -79,7 +84,7 @@ listener_config() {
   if [ "$SECURITY" = plaintext ]; then
     cat <<PROPS
 listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT,CONTROLLER://$KAFKA_HOST:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT
+advertised.listeners=PLAINTEXT://$ADVERTISED
 controller.listener.names=CONTROLLER
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
@@ -88,7 +93,7 @@ PROPS
   fi
   cat <<PROPS
 listeners=SASL_SSL://$KAFKA_HOST:$KAFKA_PORT,CONTROLLER://$KAFKA_HOST:$CONTROLLER_PORT
-advertised.listeners=SASL_SSL://$KAFKA_HOST:$KAFKA_PORT
+advertised.listeners=SASL_SSL://$ADVERTISED
 controller.listener.names=CONTROLLER
 listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT
 inter.broker.listener.name=SASL_SSL

@@ -28,6 +28,9 @@ rm -rf "$PR_STATE_DIR"
 trap '"$HERE/kafka.sh" stop; "$HERE/redis.sh" stop' EXIT
 "$HERE/kafka.sh" start
 "$HERE/redis.sh" start
+# The network-fault chaos test puts toxiproxy between the services and Kafka and Redis: built once from
+# the Go module proxy into the cache, started by the test itself on its own port.
+"$HERE/toxiproxy.sh" build
 
 cd "$ROOT"
 "$ROOT/.venv/bin/python" -m pytest -p no:cacheprovider "$@"

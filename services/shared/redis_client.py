@@ -28,5 +28,7 @@ def redis_client(settings: CommonSettings) -> aioredis.Redis:
         socket_connect_timeout=settings.redis_timeout,
         # One immediate retry replaces a pooled connection that a Redis restart closed; more
         # (redis-py's default is three, with backoff) would multiply the wait past the timeout.
-        retry=Retry(NoBackoff(), 1),
+        # Only on a connection error: after a timeout (a link that silently drops packets) a
+        # retry waits the whole timeout again, so review's 503 came after twice PR_REDIS_TIMEOUT.
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
     )

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from tests.chaos.harness import ROOT, Figures, Infra, Stack, broker_kill_scenario, results_path
+from tests.chaos.network import ProxiedInfra, network_fault_scenario, network_stack
 
 START, END = "<!-- chaos-table:start -->", "<!-- chaos-table:end -->"
 DOC = ROOT / "docs" / "reliability.md"
@@ -30,17 +31,31 @@ async def broker_kill_long(infra: Infra, stack: Stack) -> Figures:
                                       heal_timeout=120, results=results_path())
 
 
-# name -> the long run. Other scenarios (Redis kill, ...) plug in here.
+async def network_faults_long(infra: ProxiedInfra, stack: Stack) -> Figures:
+    """Issue 13 scenario 4: 500 ms latency, connection resets, a 30 s partition, a 20 s blackhole, to Kafka,
+    Redis and the stream clients at once."""
+    return await network_fault_scenario(infra, stack, faults=[("latency", 20), ("reset", 20), ("partition", 30),
+                                                              ("blackhole", 20)],
+                                        warmup=15, between=10, load_after=15, rate=20, heal_timeout=180,
+                                        results=results_path())
+
+
+network_faults_long.infra_class = ProxiedInfra  # its Kafka and Redis sit behind toxiproxy
+network_faults_long.stack_factory = network_stack  # review delivers webhooks to loopback
+
+# name -> the long run. Other scenarios (Redis kill, ...) plug in here. A run may name its own
+# infra_class and stack_factory (default Infra and Stack).
 SCENARIOS: dict[str, Callable[[Infra, Stack], Awaitable[Figures]]] = {
     "broker-kill": broker_kill_long,
+    "network-faults": network_faults_long,
 }
 
 
 def run_one(name: str) -> Figures:
-    infra = Infra.from_env()
+    infra = getattr(SCENARIOS[name], "infra_class", Infra).from_env()
     infra.start_fresh()
     try:
-        stack = Stack(infra, Path(tempfile.mkdtemp(prefix=f"pr-chaos-{name}-")))
+        stack = getattr(SCENARIOS[name], "stack_factory", Stack)(infra, Path(tempfile.mkdtemp(prefix=f"pr-chaos-{name}-")))
         try:
             stack.start()
             return asyncio.run(SCENARIOS[name](infra, stack))
