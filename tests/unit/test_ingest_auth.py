@@ -274,3 +274,17 @@ def test_a_malformed_rate_or_key_setting_names_the_variable():
         client(rate_limit="lots")
     with pytest.raises(ValueError, match="PR_INGEST_API_KEYS entry 1: key must be"):
         client(keys="short")
+
+
+def test_ingest_redacts_keys_sent_in_a_query_string_from_its_access_log(caplog):
+    import logging
+
+    from pipeline_review.shared.log_redaction import RedactSecrets
+
+    access = logging.getLogger("uvicorn.access")
+    for installed in [f for f in access.filters if isinstance(f, RedactSecrets)]:
+        access.removeFilter(installed)  # another test's app may have installed it already
+    client()  # creating ingest's app installs the redaction
+    caplog.set_level("INFO")
+    access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "POST", f"/v1/events?api_key={LOADER}", "1.1", 401)
+    assert LOADER not in caplog.text and "/v1/events?api_key=[redacted]" in caplog.text
