@@ -36,10 +36,14 @@ def test_uvicorn_access_and_websocket_records_are_rewritten(caplog):
     assert "/v1/alerts/stream?token=[redacted]" in text and "/v1/alerts/ws?api_key=[redacted]" in text
 
 
-def test_outgoing_request_urls_are_logged_with_their_host_only(caplog):
+def test_outgoing_request_urls_are_logged_with_their_host_only(caplog, monkeypatch):
     import httpx
 
     install_log_redaction()
+    client_log = logging.getLogger("httpx")
+    monkeypatch.setattr(client_log, "propagate", True)  # as above: undo an earlier dictConfig
+    monkeypatch.setattr(client_log, "disabled", False)
+    caplog.set_level("INFO", logger="httpx")
     caplog.set_level("INFO")
     transport = httpx.MockTransport(lambda request: httpx.Response(204))
     with httpx.Client(transport=transport) as client:
