@@ -127,22 +127,27 @@ load_demo() {
   # are in the feed the import before them has been folded too.
   local waited=0
   until [ "$(count_items leader)" != "0" ] && [ "$(count_items alerts)" != "0" ]; do
-    if [ "$waited" -ge 240 ]; then log "demo data did not reach the lists and the alert feed within 120s"; exit 1; fi
+    if [ "$waited" -ge 240 ]; then
+      log "demo data did not reach the lists and the alert feed within 120s (read with the first admin or" \
+          "dashboard key of PR_REVIEW_API_KEYS when keys are set; a manager key sees only its teams)"
+      exit 1
+    fi
     sleep 0.5; waited=$((waited + 1))
   done
   log "demo data visible on the lists and in the alert feed"
 }
 
-# A configured review key that reads every team (admin or dashboard), empty when review runs open.
+# A configured review key that reads every team (admin or dashboard), else any configured key
+# (a manager sees its teams only); empty when review runs open. Read by review's own settings
+# and key table, so it accepts exactly what review does.
 review_key() {
   "$VENV/bin/python" - <<'PY' 2>/dev/null || true
-import os
-from pathlib import Path
-from pipeline_review.shared.auth import load_entries
-entries = load_entries(os.environ.get("PR_REVIEW_API_KEYS"),
-                       Path(os.environ["PR_REVIEW_API_KEYS_FILE"]) if os.environ.get("PR_REVIEW_API_KEYS_FILE") else None,
-                       "PR_REVIEW_API_KEYS", lambda fields, where: {"key": fields[0], "role": (fields + [""])[1]})
-print(next((e["key"] for e in entries if e.get("role") in ("admin", "dashboard")), ""))
+from pipeline_review.review.access import KeyTable
+from pipeline_review.review.settings import ReviewSettings
+settings = ReviewSettings()
+keys = KeyTable.from_settings(settings.api_keys.get_secret_value() if settings.api_keys else None,
+                              settings.api_keys_file)
+print(keys.first_key(lambda principal: principal.teams is None) or keys.first_key(lambda _: True) or "")
 PY
 }
 

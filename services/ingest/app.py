@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, make_asgi_a
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from pipeline_review.shared.auth import KeyTable, decide_open_mode, key_from_headers
+from pipeline_review.shared.log_redaction import install_log_redaction
 from pipeline_review.shared.events import DealEvent, encode_event
 from pipeline_review.shared.kafka_config import kafka_client_options
 from pipeline_review.shared.stages import StageMap
@@ -179,8 +180,12 @@ def create_app(settings: IngestSettings | None = None, producer: EventProducer |
     )
     metrics = Metrics()
 
+    # Keys and tokens sent in a query string by mistake must not reach the access log.
+    install_log_redaction()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        install_log_redaction()  # again, after uvicorn configured its loggers (idempotent)
         yield
         await producer.close()
 

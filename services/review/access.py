@@ -8,6 +8,9 @@ Keys come from ``PR_REVIEW_API_KEYS`` and/or ``PR_REVIEW_API_KEYS_FILE``:
 - file: the same JSON list (or ``{"keys": [...]}``) in a ``.json`` file, or ``[[keys]]`` tables in
   a ``.toml`` file.
 
+The formats, the digest lookup and the header rule are :mod:`pipeline_review.shared.auth`'s;
+this module says what an entry means here (a role and teams).
+
 Roles: ``admin`` (everything), ``manager`` (read and ack, only the deals and alerts of its
 teams), ``dashboard`` (read everything, never writes). With no key configured at all the
 service runs open: every caller is an anonymous admin.
@@ -18,18 +21,20 @@ live stream takes a short-lived, single-use token instead (``?token=``, see :mod
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import tomllib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+from fastapi import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from pipeline_review.shared import auth as shared_auth
+from pipeline_review.shared.auth import KeyConfigError, check_key, entry_where, key_from_headers
 
 log = logging.getLogger("pipeline_review.review.access")
 
@@ -61,22 +66,19 @@ class Principal:
 OPEN_ADMIN = Principal(name="anonymous", role=Role.ADMIN, teams=None)
 
 
-class KeyConfigError(ValueError):
-    """The API key configuration is malformed."""
+KEYS_VARIABLE = "PR_REVIEW_API_KEYS"
 
 
-def _digest(key: str) -> str:
-    # Keys are looked up by hash so that the table never holds them in clear and a dict
-    # lookup leaks nothing useful through timing.
-    return hashlib.sha256(key.encode()).hexdigest()
+def _compact(fields: list[str], where: str) -> dict[str, Any]:
+    if len(fields) not in (2, 3):
+        raise KeyConfigError(f"{where}: expected key:role[:team1|team2]")
+    return {"key": fields[0], "role": fields[1], "teams": fields[2] if len(fields) == 3 else None, "_where": where}
 
 
-def _entry(raw: dict[str, Any], where: str) -> tuple[str, Principal]:
-    if not isinstance(raw, dict):
-        raise KeyConfigError(f"{where}: each key must be an object with key and role")
-    key = str(raw.get("key") or "")
-    if len(key) < 8:
-        raise KeyConfigError(f"{where}: key must be at least 8 characters")
+def _review_key(raw: dict[str, Any], index: int) -> tuple[str, Principal]:
+    """One raw entry (already checked for a key) as a key and its principal: role, teams, name."""
+    where = entry_where(raw, f"{KEYS_VARIABLE} entry {index + 1}")
+    key = check_key(raw.get("key"), where)
     try:
         role = Role(str(raw.get("role", "")))
     except ValueError:
@@ -96,79 +98,50 @@ def _entry(raw: dict[str, Any], where: str) -> tuple[str, Principal]:
     return key, Principal(name=name, role=role.value, teams=scope)
 
 
+def _principals(entries: list[dict[str, Any]]) -> list[tuple[str, Principal]]:
+    return [_review_key(raw, index) for index, raw in enumerate(entries)]
+
+
 def parse_keys_text(text: str) -> list[tuple[str, Principal]]:
     """Parse ``PR_REVIEW_API_KEYS``: a JSON list, or ``key:role[:team1|team2]`` comma separated."""
-    text = text.strip()
-    if not text:
-        return []
-    if text.startswith("[") or text.startswith("{"):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise KeyConfigError(f"PR_REVIEW_API_KEYS: not valid JSON: {exc}") from None
-        return _entries(data, "PR_REVIEW_API_KEYS")
-    out = []
-    for i, part in enumerate(p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        fields = part.split(":")
-        if len(fields) not in (2, 3):
-            raise KeyConfigError(f"PR_REVIEW_API_KEYS entry {i + 1}: expected key:role[:team1|team2]")
-        raw = {"key": fields[0], "role": fields[1], "teams": fields[2] if len(fields) == 3 else None}
-        out.append(_entry(raw, f"PR_REVIEW_API_KEYS entry {i + 1}"))
-    return out
-
-
-def _entries(data: Any, where: str) -> list[tuple[str, Principal]]:
-    if isinstance(data, dict):
-        data = data.get("keys", [])
-    if not isinstance(data, list):
-        raise KeyConfigError(f"{where}: expected a list of keys")
-    return [_entry(raw, f"{where} entry {i + 1}") for i, raw in enumerate(data)]
+    return _principals(shared_auth.parse_keys_text(text, KEYS_VARIABLE, _compact))
 
 
 def load_keys_file(path: Path) -> list[tuple[str, Principal]]:
     """Parse a ``.json`` or ``.toml`` key file (``[[keys]]`` tables in TOML)."""
-    try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise KeyConfigError(f"cannot read API key file {path}: {exc}") from None
-    try:
-        data = tomllib.loads(text) if str(path).endswith(".toml") else json.loads(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        raise KeyConfigError(f"{path}: {exc}") from None
-    return _entries(data, str(path))
+    return _principals(shared_auth.load_keys_file(path))
 
 
-class KeyTable:
-    """Resolves an API key to a principal; empty means open mode."""
+class KeyTable(shared_auth.KeyTable[Principal]):
+    """Resolves an API key to a principal; empty means open mode, where every caller is :data:`OPEN_ADMIN`."""
 
-    def __init__(self, entries: list[tuple[str, Principal]]):
-        self._by_digest: dict[str, Principal] = {}
-        for key, principal in entries:
-            digest = _digest(key)
-            if digest in self._by_digest:
-                raise KeyConfigError(f"API key of {principal.name!r} is configured twice")
-            self._by_digest[digest] = principal
+    def __init__(self, entries: Iterable[tuple[str, Principal]]):
+        super().__init__(entries, name_of=lambda principal: principal.name)
 
     @property
     def open(self) -> bool:
-        return not self._by_digest
+        return self.empty
 
     def resolve(self, key: str | None) -> Principal | None:
-        """The principal of ``key``; None when the key is missing or unknown."""
+        """The principal of ``key``; None when the key is missing or unknown; the open admin in open mode."""
         if self.open:
             return OPEN_ADMIN
-        if not key:
-            return None
-        return self._by_digest.get(_digest(key))
+        return super().resolve(key)
 
     @classmethod
     def from_settings(cls, text: str | None, path: Path | None) -> "KeyTable":
-        entries = parse_keys_text(text) if text else []
-        if path is not None:
-            entries += load_keys_file(path)
-        return cls(entries)
+        return cls(_principals(shared_auth.load_entries(text, path, KEYS_VARIABLE, _compact)))
+
+
+def principal_of(request: Any) -> Principal:
+    """The caller the access middleware resolved; 401 when there is none (open mode sets one explicitly).
+
+    ``request`` is a Starlette Request or WebSocket (anything with ``.state``).
+    """
+    principal = getattr(request.state, "principal", None)
+    if principal is None:
+        raise HTTPException(401, "missing or unknown API key (X-API-Key or Authorization: Bearer)")
+    return principal
 
 
 # Paths that never need a key: probes, metrics, the API description and the dashboard page.
@@ -187,16 +160,6 @@ def is_open_path(path: str) -> bool:
     # A dot segment would let a prefix stand for another route (/static/../v1/alerts).
     segments = path.split("/")
     return path.startswith(OPEN_PREFIXES) and "." not in segments and ".." not in segments
-
-
-def key_from_request(headers: dict[str, str]) -> str | None:
-    """The key from ``X-API-Key`` or ``Authorization: Bearer``; never from the URL (URLs are logged)."""
-    if headers.get("x-api-key"):
-        return headers["x-api-key"].strip()
-    auth = headers.get("authorization", "")
-    if auth[:7].lower() == "bearer ":
-        return auth[7:].strip()
-    return None
 
 
 def token_from_query(query_string: bytes) -> str | None:
@@ -232,7 +195,7 @@ class AccessMiddleware:
     async def principal(self, scope: Scope, headers: dict[str, str]) -> Principal | None:
         if self.keys.open:
             return OPEN_ADMIN
-        key = key_from_request(headers)
+        key = key_from_headers(headers)
         if key:
             return self.keys.resolve(key)
         token = token_from_query(scope.get("query_string", b"")) if scope["path"] in STREAM_PATHS else None

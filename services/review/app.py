@@ -19,7 +19,7 @@ from pipeline_review.shared.kafka_config import kafka_client_options
 from pipeline_review.shared.log_redaction import install_log_redaction
 from pipeline_review.shared.redis_client import REDIS_UNAVAILABLE, redis_client
 
-from .access import OPEN_ADMIN, WS_FORBIDDEN, WS_UNAUTHORIZED, AccessMiddleware, KeyTable, Principal
+from .access import OPEN_ADMIN, WS_FORBIDDEN, WS_UNAUTHORIZED, AccessMiddleware, KeyTable, Principal, principal_of
 from .alert_feed import AlertIngestor, AlertStore, AlertTrimmer
 from .alerts import (
     AckRequest,
@@ -135,14 +135,6 @@ class StreamTokenAnswer(BaseModel):
 
     token: str = Field(description="Pass as ?token= to /v1/alerts/stream or /v1/alerts/ws; usable once.")
     expires_at: dt.datetime = Field(description="When the token stops opening a stream.")
-
-
-def principal_of(request: Request | WebSocket) -> Principal:
-    """The caller the access middleware resolved; 401 when there is none (open mode sets one explicitly)."""
-    principal = getattr(request.state, "principal", None)
-    if principal is None:
-        raise HTTPException(401, "missing or unknown API key (X-API-Key or Authorization: Bearer)")
-    return principal
 
 
 def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, redis=None) -> FastAPI:

@@ -7,8 +7,9 @@ import sys
 
 import uvicorn
 
-from pipeline_review.shared.auth import OpenModeRefused, decide_open_mode
+from pipeline_review.shared.auth import KeyConfigError, OpenModeRefused, decide_open_mode
 
+from .access import KEYS_VARIABLE, KeyTable
 from .app import create_app
 from .settings import ReviewSettings
 
@@ -20,10 +21,13 @@ def run() -> None:
     settings = ReviewSettings()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     try:
-        decide_open_mode(service="review", host=settings.host,
-                         credentials_configured=bool(settings.api_keys or settings.api_keys_file),
-                         keys_variable="PR_REVIEW_API_KEYS", allow_open=settings.common.allow_open, log=log)
-    except OpenModeRefused as exc:
+        # Decided on the keys actually loaded: a key file with no entries leaves review open,
+        # so it must count as no keys here too.
+        keys = KeyTable.from_settings(settings.api_keys.get_secret_value() if settings.api_keys else None,
+                                      settings.api_keys_file)
+        decide_open_mode(service="review", host=settings.host, credentials_configured=not keys.open,
+                         keys_variable=KEYS_VARIABLE, allow_open=settings.common.allow_open, log=log)
+    except (OpenModeRefused, KeyConfigError) as exc:
         print(f"pr-review: {exc}", file=sys.stderr)
         sys.exit(2)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)

@@ -10,11 +10,11 @@ review instance behind a load balancer can redeem a token another one issued.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import secrets
 from dataclasses import dataclass
 
+from pipeline_review.shared.auth import key_digest
 from pipeline_review.shared.keys import RedisKeys
 
 from .access import Principal
@@ -27,11 +27,6 @@ local value = redis.call('GET', KEYS[1])
 if value then redis.call('DEL', KEYS[1]) end
 return value
 """
-
-
-def token_digest(token: str) -> str:
-    # Stored by hash: a Redis dump or MONITOR shows no token that would still open a stream.
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def principal_json(principal: Principal) -> str:
@@ -68,7 +63,8 @@ class StreamTokens:
 
     async def issue(self, principal: Principal, now: dt.datetime) -> StreamToken:
         token = secrets.token_urlsafe(32)
-        await self.redis.set(self.keys.stream_token(token_digest(token)), principal_json(principal),
+        # Stored by digest: a Redis dump or MONITOR shows no token that would still open a stream.
+        await self.redis.set(self.keys.stream_token(key_digest(token)), principal_json(principal),
                              px=max(1, int(self.ttl * 1000)))
         return StreamToken(token, now + dt.timedelta(seconds=self.ttl))
 
@@ -76,5 +72,5 @@ class StreamTokens:
         """The token's principal, once; None when it is unknown, already used or expired."""
         if not token or len(token) > 200:
             return None
-        raw = await self._redeem(keys=[self.keys.stream_token(token_digest(token))])
+        raw = await self._redeem(keys=[self.keys.stream_token(key_digest(token))])
         return principal_from_json(raw) if raw is not None else None

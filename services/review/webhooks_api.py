@@ -1,9 +1,9 @@
 """HTTP routes of the outgoing webhooks: subscribe, list, inspect, unsubscribe, dead letters.
 
 Who may do what follows the caller the review app puts on ``request.state.principal``
-(``name``, ``role``, ``teams``); without one the service runs open and the caller is an
-admin. Only admins and managers use these routes: a ``dashboard`` key gets 403, since
-subscriptions and dead letters show where alerts go. A ``manager`` limited to some teams
+(``name``, ``role``, ``teams``); without one the request is refused with 401 (an open service
+sets its anonymous admin there explicitly). Only admins and managers use these routes: a
+``dashboard`` key gets 403, since subscriptions and dead letters show where alerts go. A ``manager`` limited to some teams
 subscribes only to alerts of those teams and sees only subscriptions whose team filter lies
 within them; subscriptions out of its scope answer 404, as if they did not exist. Only
 admins see full URLs (a Slack URL is itself a secret); others see the host.
@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pipeline_review.shared.keys import RedisKeys
 
+from .access import principal_of
 from .webhook_guard import AddressRefused, Resolver, check_url, system_resolve
 from .webhooks import (
     Format,
@@ -98,10 +99,11 @@ class Caller:
 
 
 def caller_of(request: Request) -> Caller:
-    """The caller from ``request.state.principal``; an open service treats everyone as admin."""
-    principal = getattr(request.state, "principal", None)
-    if principal is None:
-        return Caller(None, "admin", None)
+    """The caller from ``request.state.principal``; 401 when there is none, never an admin.
+
+    In open mode the access middleware puts the open admin there explicitly.
+    """
+    principal = principal_of(request)
     teams = getattr(principal, "teams", None)
     return Caller(getattr(principal, "name", None), getattr(principal, "role", ""),
                   frozenset(teams) if teams is not None else None)

@@ -12,10 +12,12 @@ from tests.services import Service, free_port, scoring_env
 
 
 @contextmanager
-def running_stack(common_settings, tmp_path, ingest_env: dict[str, str] | None = None):
+def running_stack(common_settings, tmp_path, ingest_env: dict[str, str] | None = None,
+                  review_env: dict[str, str] | None = None):
     """ingest, scoring and review as processes; yields their base URLs.
 
-    ``ingest_env`` adds ingest settings (keys, CRM secrets); without them ingest runs open on loopback.
+    ``ingest_env`` adds ingest settings (keys, CRM secrets) and ``review_env`` review's (keys);
+    without them each runs open on loopback.
     """
     env = settings_env(common_settings)
     ports = {name: free_port() for name in ("ingest", "review", "scoring")}
@@ -25,7 +27,7 @@ def running_stack(common_settings, tmp_path, ingest_env: dict[str, str] | None =
         Service("ingest", env | {"PR_INGEST_PORT": str(ports["ingest"]), "PR_INGEST_KAFKA_TIMEOUT": "5"}
                 | (ingest_env or {}),
                 f"http://127.0.0.1:{ports['ingest']}/readyz", tmp_path),
-        Service("review", env | {"PR_REVIEW_PORT": str(ports["review"])},
+        Service("review", env | {"PR_REVIEW_PORT": str(ports["review"])} | (review_env or {}),
                 f"http://127.0.0.1:{ports['review']}/readyz", tmp_path),
     ]
     try:

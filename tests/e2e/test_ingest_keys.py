@@ -112,6 +112,20 @@ def test_no_keys_on_a_public_address_refuses_to_start(common_settings, service, 
     assert keys_variable in done.stderr and "PR_ALLOW_OPEN=true" in done.stderr and "0.0.0.0" in done.stderr
 
 
+@pytest.mark.parametrize("keys_file, expected", [
+    ("[]", "PR_ALLOW_OPEN=true"),  # no entries is no keys, not a locked review that lets everyone in
+    ('[{"key": "k-0123456789", "role": "boss"}]', "role must be one of"),
+])
+def test_review_with_an_empty_or_malformed_key_file_refuses_to_start(common_settings, tmp_path, keys_file, expected):
+    keys = tmp_path / "keys.json"
+    keys.write_text(keys_file)
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEYS", "_API_KEYS_FILE", "ALLOW_OPEN"))}
+    env |= settings_env(common_settings) | {"PR_REVIEW_HOST": "0.0.0.0", "PR_REVIEW_PORT": str(free_port()),
+                                            "PR_REVIEW_API_KEYS_FILE": str(keys)}
+    done = subprocess.run([str(BIN / "pr-review")], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and expected in done.stderr, done.stderr
+
+
 @pytest.mark.parametrize("service", ["ingest", "review"])
 def test_allow_open_starts_on_a_public_address_and_warns(common_settings, tmp_path, service):
     port = free_port()

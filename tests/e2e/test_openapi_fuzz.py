@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -29,8 +30,11 @@ def fuzzed_stack(kafka_bootstrap, redis_url, tmp_path_factory):
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 
 
-def fuzz(base_url: str, headers: dict[str, str] | None = None) -> list[str]:
-    """Run generated requests against every operation; return the operations tried."""
+def fuzz(base_url: str, headers: dict[str, str] | None = None, statuses: list[int] | None = None) -> list[str]:
+    """Run generated requests against every operation; return the operations tried.
+
+    ``statuses``, when given, collects every status answered (to check a key was honoured).
+    """
     schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json").exclude(path_regex=STREAMING)
     tried = []
     for result in schema.get_all_operations():
@@ -40,6 +44,8 @@ def fuzz(base_url: str, headers: dict[str, str] | None = None) -> list[str]:
         @given(case=operation.as_strategy())
         def never_5xx(case):
             response = case.call(base_url=base_url, timeout=30, headers=headers)
+            if statuses is not None:
+                statuses.append(response.status_code)
             assert response.status_code < 500, (
                 f"{case.method} {case.formatted_path}: {response.status_code} {response.text[:300]}")
 
@@ -80,3 +86,29 @@ def test_ingest_with_keys_never_answers_5xx(kafka_bootstrap, redis_url, tmp_path
     with running_stack(common, tmp_path, ingest_env=LOCKED_INGEST) as urls:
         tried = fuzz(urls["ingest"], headers={"X-API-Key": INGEST_KEY})
     assert "POST /v1/events" in tried and "POST /v1/sources/salesforce" in tried
+
+
+REVIEW_ADMIN = "fuzz-review-admin-01"
+REVIEW_MANAGER = "fuzz-review-east-01"
+LOCKED_REVIEW = {"PR_REVIEW_API_KEYS": f"{REVIEW_ADMIN}:admin,{REVIEW_MANAGER}:manager:East|West"}
+
+
+def test_review_with_keys_never_answers_5xx(kafka_bootstrap, redis_url, tmp_path):
+    """Locked review: as an admin (every route) and as a team-scoped manager (the scoping checks)."""
+    tag = uuid.uuid4().hex[:8]
+    common = CommonSettings(kafka_bootstrap=kafka_bootstrap, redis_url=redis_url,
+                            topic_prefix=f"t{tag}-", redis_prefix=f"t{tag}")
+    ensure_topics(common)
+    admin_statuses: list[int] = []
+    manager_statuses: list[int] = []
+    with running_stack(common, tmp_path, review_env=LOCKED_REVIEW) as urls:
+        as_admin = fuzz(urls["review"], headers={"X-API-Key": REVIEW_ADMIN}, statuses=admin_statuses)
+        as_manager = fuzz(urls["review"], headers={"X-API-Key": REVIEW_MANAGER}, statuses=manager_statuses)
+        # Locked for real: the same routes without a key are refused.
+        assert httpx.get(f"{urls['review']}/v1/lists/leader").status_code == 401
+    for tried, statuses in ((as_admin, admin_statuses), (as_manager, manager_statuses)):
+        assert {"GET /v1/lists/leader", "GET /v1/alerts", "POST /v1/alerts/stream-token",
+                "POST /v1/webhooks"} <= set(tried)
+        # The key was honoured: the routes answered, not only refused the caller.
+        assert sum(200 <= status < 300 for status in statuses) > len(statuses) // 10
+        assert statuses.count(401) < len(statuses) // 2

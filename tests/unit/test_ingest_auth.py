@@ -274,3 +274,22 @@ def test_a_malformed_rate_or_key_setting_names_the_variable():
         client(rate_limit="lots")
     with pytest.raises(ValueError, match="PR_INGEST_API_KEYS entry 1: key must be"):
         client(keys="short")
+
+
+def test_ingest_redacts_keys_sent_in_a_query_string_from_its_access_log(caplog, monkeypatch):
+    import logging
+
+    from pipeline_review.shared.log_redaction import RedactSecrets
+
+    access = logging.getLogger("uvicorn.access")
+    for installed in [f for f in access.filters if isinstance(f, RedactSecrets)]:
+        monkeypatch.setattr(access, "filters", [f for f in access.filters if f is not installed])
+    client()  # creating ingest's app installs the redaction
+    # A uvicorn started earlier in the same run (dictConfig) stops the logger propagating to
+    # caplog's root handler, or disables it: undo that for this test only.
+    monkeypatch.setattr(access, "propagate", True)
+    monkeypatch.setattr(access, "disabled", False)
+    caplog.set_level("INFO", logger="uvicorn.access")
+    caplog.set_level("INFO")
+    access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "POST", f"/v1/events?api_key={LOADER}", "1.1", 401)
+    assert LOADER not in caplog.text and "/v1/events?api_key=[redacted]" in caplog.text

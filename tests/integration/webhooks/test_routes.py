@@ -33,9 +33,11 @@ def build_client(redis, settings: WebhookSettings | None = None):
 
     @app.middleware("http")
     async def principal(request: Request, call_next):
-        # X-Test-Role / X-Test-Teams stand in for the review app's authentication.
-        role = request.headers.get("x-test-role")
-        if role:
+        # X-Test-Role / X-Test-Teams stand in for the review app's authentication; without them
+        # the caller is an admin, as review's open mode sets explicitly. X-Test-Role: none sets no
+        # principal at all (what a locked review passes on for an unknown key).
+        role = request.headers.get("x-test-role", "admin")
+        if role != "none":
             teams = request.headers.get("x-test-teams")
             request.state.principal = SimpleNamespace(
                 name=f"{role}-user", role=role, teams=frozenset(teams.split(",")) if teams else None)
@@ -218,6 +220,17 @@ async def test_a_dashboard_key_cannot_read_subscriptions_or_dead_letters(client)
             answer = await client.get(read, headers=caller)
             assert answer.status_code == 403 and "admin or manager" in answer.json()["detail"]
     assert (await client.get(f"/v1/webhooks/{sub_id}", headers=as_("admin"))).status_code == 200
+
+
+async def test_a_request_without_a_principal_is_a_401_on_every_webhook_route(client):
+    sub_id = (await subscribe(client)).json()["id"]
+    nobody = as_("none")
+    answers = [await subscribe(client, nobody), await client.delete(f"/v1/webhooks/{sub_id}", headers=nobody)]
+    for read in ("/v1/webhooks", f"/v1/webhooks/{sub_id}", f"/v1/webhooks/{sub_id}/dead-letters"):
+        answers.append(await client.get(read, headers=nobody))
+    assert [a.status_code for a in answers] == [401] * 5
+    assert all("API key" in a.json()["detail"] for a in answers)
+    assert (await client.get(f"/v1/webhooks/{sub_id}")).status_code == 200
 
 
 async def test_subscriptions_page_with_a_cursor(client):

@@ -16,7 +16,6 @@ from pipeline_review.review.access import (
     KeyTable,
     Principal,
     is_open_path,
-    key_from_request,
     load_keys_file,
     parse_keys_text,
     token_from_query,
@@ -73,11 +72,8 @@ def test_no_keys_means_open_mode_with_an_anonymous_admin():
     assert table.resolve(None) is OPEN_ADMIN and OPEN_ADMIN.teams is None and OPEN_ADMIN.can_write
 
 
-def test_key_is_read_from_a_header_never_from_the_url():
-    assert key_from_request({"x-api-key": " k1 "}) == "k1"
-    assert key_from_request({"authorization": "Bearer k2"}) == "k2"
-    assert key_from_request({"authorization": "Basic abc"}) is None
-    assert key_from_request({}) is None
+def test_only_a_stream_token_is_read_from_the_url():
+    # Keys come from headers only (shared.auth.key_from_headers, tested in test_shared_auth).
     assert token_from_query(b"team=East&token=t-1") == "t-1" and token_from_query(b"api_key=k3") is None
 
 

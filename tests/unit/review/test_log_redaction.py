@@ -40,3 +40,19 @@ def test_uvicorn_access_and_websocket_records_are_rewritten(caplog, monkeypatch)
     text = caplog.text
     assert "t0p-s3cret" not in text and "k3y-s3cret" not in text
     assert "/v1/alerts/stream?token=[redacted]" in text and "/v1/alerts/ws?api_key=[redacted]" in text
+
+
+def test_outgoing_request_urls_are_logged_with_their_host_only(caplog, monkeypatch):
+    import httpx
+
+    install_log_redaction()
+    client_log = logging.getLogger("httpx")
+    monkeypatch.setattr(client_log, "propagate", True)  # as above: undo an earlier dictConfig
+    monkeypatch.setattr(client_log, "disabled", False)
+    caplog.set_level("INFO", logger="httpx")
+    caplog.set_level("INFO")
+    transport = httpx.MockTransport(lambda request: httpx.Response(204))
+    with httpx.Client(transport=transport) as client:
+        client.post("https://hooks.slack.com:8443/services/T0/B0/s3cret-part?sig=abc")
+    assert "hooks.slack.com:8443" in caplog.text  # httpx did log the request
+    assert "s3cret-part" not in caplog.text and "sig=abc" not in caplog.text

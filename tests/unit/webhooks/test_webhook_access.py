@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 from fastapi import HTTPException
 
 from pipeline_review.review.webhooks import WebhookFilter
-from pipeline_review.review.webhooks_api import Caller, may_see, require_manager, scoped_filter, shown
+from pipeline_review.review.webhooks_api import Caller, caller_of, may_see, require_manager, scoped_filter, shown
 
 pytestmark = pytest.mark.unit
 
@@ -58,3 +60,13 @@ def test_only_admins_see_full_urls_others_the_host():
     assert shown(ADMIN, record) == record | {"host": "hooks.slack.com:8443"}
     assert shown(EAST, record) == {"id": "wh-1", "url": None, "host": "hooks.slack.com:8443"}
     assert shown(EAST, {"id": "legacy"}) == {"id": "legacy"}
+
+
+def test_a_request_without_a_principal_is_a_401_never_an_admin():
+    for request in (SimpleNamespace(state=SimpleNamespace(principal=None)), SimpleNamespace(state=SimpleNamespace())):
+        with pytest.raises(HTTPException) as err:
+            caller_of(request)
+        assert err.value.status_code == 401 and "API key" in err.value.detail
+    ana = SimpleNamespace(name="ana", role="manager", teams={"East"})
+    assert caller_of(SimpleNamespace(state=SimpleNamespace(principal=ana))) == Caller("ana", "manager",
+                                                                                      frozenset({"East"}))
