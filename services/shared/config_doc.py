@@ -23,7 +23,12 @@ DEPLOY_VARIABLES = [
     ("PR_CACHE_DIR", "~/.cache/pipeline-review", "deploy/: where the Kafka jars fetched from Maven Central are cached."),
     ("PR_KAFKA_VERSION", "3.9.1", "deploy/: Apache Kafka version to fetch and run."),
     ("PR_KAFKA_HOST", "127.0.0.1", "deploy/: address the local broker listens on."),
-    ("PR_KAFKA_PORT", "9092", "deploy/: port of the local broker (its controller uses the next port)."),
+    ("PR_KAFKA_PORT", "9092", "deploy/: port of the local broker (its controller uses the next port); "
+     "with PR_KAFKA_NODES=N, node i listens on PR_KAFKA_PORT + i - 1."),
+    ("PR_KAFKA_NODES", "1",
+     "deploy/: how many combined broker+controller KRaft nodes `deploy/kafka.sh` starts with one controller quorum; "
+     "with 3 or more, internal topics get 3 replicas and min.insync.replicas 2 (set PR_TOPIC_REPLICATION_FACTOR=3 "
+     "and PR_TOPIC_MIN_INSYNC_REPLICAS=2 for the project's topics)."),
     ("PR_KAFKA_HEAP", "-Xms256m -Xmx1g", "deploy/: JVM heap options of the local broker."),
     ("PR_KAFKA_SECURITY", "plaintext",
      "deploy/: `sasl_ssl` makes the local broker's listener SASL_SSL with SCRAM-SHA-512 "
@@ -37,7 +42,8 @@ DEPLOY_VARIABLES = [
      "deploy/: 1 makes the local redis-server TLS-only, with a throw-away CA in $PR_STATE_DIR/redis/tls."),
     ("PR_TLS_DAYS", "30", "deploy/: validity in days of the throw-away certificates deploy/tls.sh makes."),
     ("PR_DEMO", "1", "deploy/: `make up` loads the demo data when 1."),
-    ("PR_KAFKA_CONTROLLER_PORT", "PR_KAFKA_PORT + 1", "deploy/: port of the local broker's KRaft controller."),
+    ("PR_KAFKA_CONTROLLER_PORT", "PR_KAFKA_PORT + 1", "deploy/: port of the local broker's KRaft controller; "
+     "with PR_KAFKA_NODES=N the default is PR_KAFKA_PORT + N and node i uses PR_KAFKA_CONTROLLER_PORT + i - 1."),
     ("PR_KAFKA_START_TIMEOUT", "90", "deploy/: seconds to wait for the broker to answer."),
     ("PR_VENV", ".venv", "deploy/: the virtualenv the scripts create and use."),
     ("PR_TEST_KAFKA_PORT", "39092", "deploy/: port of the throw-away broker `make test` starts."),
