@@ -198,7 +198,7 @@ launch_node() {
       -t "pipeline-review-local-cluster" -c "$KAFKA_DIR/server.properties" "${scram[@]}" >>"$LOG_FILE" 2>&1
   fi
   # A restarted node's log must not say "started" before it has: readiness is read from it.
-  LOG_START="$(wc -l < "$LOG_FILE" 2>/dev/null || echo 0)"
+  LOG_START="$( (wc -l < "$LOG_FILE") 2>/dev/null || echo 0)"
   if [ "$NODES" -eq 1 ]; then log "starting broker on $KAFKA_HOST:$KAFKA_PORT ($SECURITY; log: $LOG_FILE)"
   else log "starting broker $NODE_ID of $NODES on $KAFKA_HOST:$KAFKA_PORT ($SECURITY; log: $LOG_FILE)"; fi
   KAFKA_HEAP="${PR_KAFKA_HEAP:--Xms256m -Xmx1g}"
