@@ -375,6 +375,7 @@ class Figures:
     error_examples: list[str] = field(default_factory=list)
     acknowledged_during_fault: int | None = None  # requests sent between the fault and the repair, answered 2xx
     longest_without_2xx_s: float | None = None  # from the fault to the repair: longest stretch with no request acknowledged
+    slowest_sent_at_s: float | None = None  # when the slowest request was sent, in seconds after the fault (negative: before)
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -467,6 +468,7 @@ def measure(scenario: str, stack: Stack, load: LoadGenerator, run_tag: str, *, s
         acknowledged_during_fault=sum(1 for sent, _k, status, _s in load.timeline
                                       if killed_at <= sent <= repaired_at and status is not None and 200 <= status < 300),
         longest_without_2xx_s=round(longest_without_2xx(load, killed_at, repaired_at), 1),
+        slowest_sent_at_s=round(max(load.timeline, key=lambda t: t[3])[0] - killed_at, 1) if load.timeline else None,
     )
 
 
