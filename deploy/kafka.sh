@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
-# Real Apache Kafka, single node in KRaft mode, without Docker.
+# Real Apache Kafka in KRaft mode, without Docker: one node (the default) or a local cluster.
 #
 #   deploy/kafka.sh fetch   copy the broker jars from Maven Central into the cache
-#   deploy/kafka.sh start   fetch if needed, format storage once, start, wait until ready
-#   deploy/kafka.sh stop    stop the broker started from this state directory
-#   deploy/kafka.sh status  exit 0 when the broker answers
+#   deploy/kafka.sh start   fetch if needed, format storage once, start every node not running, wait until ready
+#   deploy/kafka.sh stop    stop every node started from this state directory
+#   deploy/kafka.sh status  exit 0 when every node answers (a cluster: one line per node)
+#
+# PR_KAFKA_NODES=N (default 1) starts N combined broker+controller nodes with one KRaft
+# controller quorum: node i (1..N) listens on PR_KAFKA_PORT+i-1, its controller on
+# PR_KAFKA_CONTROLLER_PORT+i-1 (default PR_KAFKA_PORT+N), and keeps its data, config and pid
+# file in $PR_STATE_DIR/kafka/node<i>, its log in $PR_STATE_DIR/logs/kafka-node<i>.log.
+# With three nodes or more, the internal topics (consumer offsets, transaction state) and
+# topics created without a replication factor get 3 replicas and min.insync.replicas 2.
+# `start` on a cluster where some nodes run starts only the others: that is how a killed node
+# is brought back. One node keeps the single-node layout ($PR_STATE_DIR/kafka, logs/kafka.log).
 #
 # Jars are cached outside the repository (PR_CACHE_DIR, default ~/.cache/pipeline-review);
 # data, logs and the pid file live in PR_STATE_DIR (default .run/ in the repository).
@@ -28,17 +37,63 @@ CACHE_DIR="${PR_CACHE_DIR:-$HOME/.cache/pipeline-review}"
 JAR_DIR="$CACHE_DIR/kafka-$KAFKA_VERSION/libs"
 STATE_DIR="${PR_STATE_DIR:-$ROOT/.run}"
 KAFKA_HOST="${PR_KAFKA_HOST:-127.0.0.1}"
-KAFKA_PORT="${PR_KAFKA_PORT:-9092}"
-CONTROLLER_PORT="${PR_KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}"
-KAFKA_DIR="$STATE_DIR/kafka"
-PID_FILE="$KAFKA_DIR/kafka.pid"
-LOG_FILE="$STATE_DIR/logs/kafka.log"
+NODES="${PR_KAFKA_NODES:-1}"
+case "$NODES" in ''|*[!0-9]*|0) echo "[kafka] PR_KAFKA_NODES must be a positive whole number, not '$NODES'" >&2; exit 2 ;; esac
+BASE_PORT="${PR_KAFKA_PORT:-9092}"
+# One node: the controller on the next port. N nodes: the N ports after the N broker ports.
+if [ "$NODES" -eq 1 ]; then BASE_CONTROLLER_PORT="${PR_KAFKA_CONTROLLER_PORT:-$((BASE_PORT + 1))}"
+else BASE_CONTROLLER_PORT="${PR_KAFKA_CONTROLLER_PORT:-$((BASE_PORT + NODES))}"; fi
+if [ "$BASE_CONTROLLER_PORT" -lt $((BASE_PORT + NODES)) ] && [ $((BASE_CONTROLLER_PORT + NODES)) -gt "$BASE_PORT" ]; then
+  echo "[kafka] controller ports $BASE_CONTROLLER_PORT.. overlap broker ports $BASE_PORT..$((BASE_PORT + NODES - 1))" >&2; exit 2
+fi
 START_TIMEOUT="${PR_KAFKA_START_TIMEOUT:-90}"
 SECURITY="${PR_KAFKA_SECURITY:-plaintext}"
-TLS_DIR="$KAFKA_DIR/tls"
-ADVERTISED="${PR_KAFKA_ADVERTISED:-$KAFKA_HOST:$KAFKA_PORT}"
+# Shared by every node of a cluster: one CA, one broker certificate for $KAFKA_HOST.
+TLS_DIR="$STATE_DIR/kafka/tls"
 
 log() { echo "[kafka] $*" >&2; }
+
+# Point NODE_ID, KAFKA_PORT, CONTROLLER_PORT, KAFKA_DIR, PID_FILE and LOG_FILE at node $1.
+select_node() {
+  NODE_ID="$1"
+  KAFKA_PORT=$((BASE_PORT + NODE_ID - 1))
+  CONTROLLER_PORT=$((BASE_CONTROLLER_PORT + NODE_ID - 1))
+  if [ "$NODES" -eq 1 ]; then
+    KAFKA_DIR="$STATE_DIR/kafka"; LOG_FILE="$STATE_DIR/logs/kafka.log"
+  else
+    KAFKA_DIR="$STATE_DIR/kafka/node$NODE_ID"; LOG_FILE="$STATE_DIR/logs/kafka-node$NODE_ID.log"
+  fi
+  PID_FILE="$KAFKA_DIR/kafka.pid"
+  # A proxy address (PR_KAFKA_ADVERTISED) stands in front of a single node only; each node of a
+  # cluster advertises its own port.
+  if [ "$NODES" -eq 1 ] && [ -n "${PR_KAFKA_ADVERTISED:-}" ]; then
+    ADVERTISED="$PR_KAFKA_ADVERTISED"
+  else
+    ADVERTISED="$KAFKA_HOST:$KAFKA_PORT"
+  fi
+}
+
+quorum_voters() {
+  local voters="" i
+  for i in $(seq 1 "$NODES"); do voters="$voters${voters:+,}$i@$KAFKA_HOST:$((BASE_CONTROLLER_PORT + i - 1))"; done
+  echo "$voters"
+}
+
+# Replicas of the internal topics and the broker's defaults: as many as the nodes, at most 3;
+# with 3, a write acknowledged by acks=all is on 2 nodes at least.
+replication_config() {
+  local replicas=$(( NODES < 3 ? NODES : 3 )) min_isr=$(( NODES < 3 ? 1 : 2 ))
+  if [ "$NODES" -eq 1 ]; then echo "# One broker: internal topics cannot have more than one replica."
+  else echo "# $NODES nodes: internal topics get $replicas replicas; acks=all needs $min_isr of them in sync."; fi
+  cat <<PROPS
+offsets.topic.replication.factor=$replicas
+offsets.topic.num.partitions=6
+transaction.state.log.replication.factor=$replicas
+transaction.state.log.min.isr=$min_isr
+default.replication.factor=$replicas
+min.insync.replicas=$min_isr
+PROPS
+}
 
 fetch() {
   if [ -f "$JAR_DIR/.complete" ]; then return 0; fi
@@ -51,7 +106,13 @@ fetch() {
   touch "$JAR_DIR/.complete"
 }
 
-running() { [ -f "$PID_FILE" ] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null; }
+running() {
+  [ -f "$PID_FILE" ] || return 1
+  local pid; pid="$(cat "$PID_FILE")"
+  kill -0 "$pid" 2>/dev/null || return 1
+  # A killed broker its parent has not reaped yet is a zombie: it runs no more.
+  ! grep -q '^State:[[:space:]]*Z' "/proc/$pid/status" 2>/dev/null
+}
 
 port_open() { (exec 3<>"/dev/tcp/$KAFKA_HOST/$KAFKA_PORT") 2>/dev/null; }
 
@@ -111,25 +172,18 @@ PROPS
 
 write_config() {
   mkdir -p "$KAFKA_DIR/data" "$STATE_DIR/logs"
-  if [ "$SECURITY" = sasl_ssl ]; then make_keystore; fi
   # It may hold the SCRAM password and the keystore's: readable by its owner only.
   (umask 077; : > "$KAFKA_DIR/server.properties")
   cat > "$KAFKA_DIR/server.properties" <<PROPS
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@$KAFKA_HOST:$CONTROLLER_PORT
+node.id=$NODE_ID
+controller.quorum.voters=$(quorum_voters)
 $(listener_config)
 log.dirs=$KAFKA_DIR/data
 # The project creates its own topics with the partitions it needs.
 auto.create.topics.enable=false
 num.partitions=1
-# One broker: internal topics cannot have more than one replica.
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=6
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-default.replication.factor=1
-min.insync.replicas=1
+$(replication_config)
 # Without this every consumer-group join waits three seconds for more members.
 group.initial.rebalance.delay.ms=0
 group.min.session.timeout.ms=1000
@@ -138,11 +192,9 @@ log.segment.bytes=104857600
 PROPS
 }
 
-start() {
-  if running; then log "already running (pid $(cat "$PID_FILE"))"; return 0; fi
+# Format (once) and launch the selected node, without waiting for it.
+launch_node() {
   if port_open; then log "port $KAFKA_HOST:$KAFKA_PORT is taken by another process"; exit 1; fi
-  check_security
-  fetch
   write_config
   local cp="$JAR_DIR/*"
   if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
@@ -152,26 +204,53 @@ start() {
       # KRaft keeps SCRAM users in the metadata log: the first one is written at format time.
       scram=(--add-scram "SCRAM-SHA-512=[name=$PR_KAFKA_SASL_USERNAME,password=$PR_KAFKA_SASL_PASSWORD]")
     fi
+    # Every node of a cluster is formatted with the same cluster id.
     java -cp "$cp" -Dlog4j.configuration="file:$HERE/kafka/log4j.properties" kafka.tools.StorageTool format \
       -t "pipeline-review-local-cluster" -c "$KAFKA_DIR/server.properties" "${scram[@]}" >>"$LOG_FILE" 2>&1
   fi
-  log "starting broker on $KAFKA_HOST:$KAFKA_PORT ($SECURITY; log: $LOG_FILE)"
+  # A restarted node's log must not say "started" before it has: readiness is read from it.
+  LOG_START="$( (wc -l < "$LOG_FILE") 2>/dev/null || echo 0)"
+  if [ "$NODES" -eq 1 ]; then log "starting broker on $KAFKA_HOST:$KAFKA_PORT ($SECURITY; log: $LOG_FILE)"
+  else log "starting broker $NODE_ID of $NODES on $KAFKA_HOST:$KAFKA_PORT ($SECURITY; log: $LOG_FILE)"; fi
   KAFKA_HEAP="${PR_KAFKA_HEAP:--Xms256m -Xmx1g}"
   # shellcheck disable=SC2086
   nohup java $KAFKA_HEAP -XX:+UseG1GC -Djava.awt.headless=true \
     -Dlog4j.configuration="file:$HERE/kafka/log4j.properties" \
     -cp "$cp" kafka.Kafka "$KAFKA_DIR/server.properties" >>"$LOG_FILE" 2>&1 &
   echo $! > "$PID_FILE"
-  local waited=0
-  until grep -q "Kafka Server started" "$LOG_FILE" 2>/dev/null && port_open; do
-    if ! running; then log "broker exited during start; last lines of $LOG_FILE:"; tail -20 "$LOG_FILE" >&2; exit 1; fi
-    if [ "$waited" -ge "$START_TIMEOUT" ]; then log "broker not ready after ${START_TIMEOUT}s"; exit 1; fi
+  echo "$LOG_START" > "$KAFKA_DIR/log-start"
+}
+
+# Wait until the selected node says (in the lines logged since its launch) it started, and its port answers.
+wait_node() {
+  local waited=0 from; from=$(( $(cat "$KAFKA_DIR/log-start" 2>/dev/null || echo 0) + 1 ))
+  until tail -n "+$from" "$LOG_FILE" 2>/dev/null | grep -q "Kafka Server started" && port_open; do
+    if ! running; then log "broker $NODE_ID exited during start; last lines of $LOG_FILE:"; tail -20 "$LOG_FILE" >&2; exit 1; fi
+    if [ "$waited" -ge "$START_TIMEOUT" ]; then log "broker $NODE_ID not ready after ${START_TIMEOUT}s"; exit 1; fi
     sleep 1; waited=$((waited + 1))
   done
   log "ready after ${waited}s"
 }
 
-stop() {
+start() {
+  check_security
+  fetch
+  if [ "$SECURITY" = sasl_ssl ]; then mkdir -p "$TLS_DIR" && make_keystore; fi
+  # Every node first, then the waits: no node is ready before the controller quorum has a majority.
+  local launched=() i
+  for i in $(seq 1 "$NODES"); do
+    select_node "$i"
+    if running; then
+      if [ "$NODES" -eq 1 ]; then log "already running (pid $(cat "$PID_FILE"))"; else log "broker $i already running (pid $(cat "$PID_FILE"))"; fi
+      continue
+    fi
+    launch_node
+    launched+=("$i")
+  done
+  for i in "${launched[@]}"; do select_node "$i"; wait_node; done
+}
+
+stop_node() {
   if ! running; then rm -f "$PID_FILE"; return 0; fi
   local pid; pid="$(cat "$PID_FILE")"
   log "stopping broker (pid $pid)"
@@ -181,7 +260,17 @@ stop() {
   rm -f "$PID_FILE"
 }
 
-status() { running && port_open; }
+stop() { local i; for i in $(seq 1 "$NODES"); do select_node "$i"; stop_node; done; }
+
+status() {
+  local i state failed=0
+  for i in $(seq 1 "$NODES"); do
+    select_node "$i"
+    if running && port_open; then state=up; else state=down; failed=1; fi
+    if [ "$NODES" -gt 1 ]; then echo "broker $i $KAFKA_HOST:$KAFKA_PORT $state"; fi
+  done
+  return "$failed"
+}
 
 case "${1:-}" in
   fetch) fetch ;;

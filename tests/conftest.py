@@ -70,6 +70,8 @@ def settings_env(settings: CommonSettings) -> dict[str, str]:
         "PR_TOPIC_PREFIX": settings.topic_prefix,
         "PR_REDIS_PREFIX": settings.redis_prefix,
         "PR_DEAL_EVENT_PARTITIONS": str(settings.deal_event_partitions),
+        "PR_TOPIC_REPLICATION_FACTOR": str(settings.topic_replication_factor),
+        "PR_TOPIC_MIN_INSYNC_REPLICAS": str(settings.topic_min_insync_replicas),
         "PR_KAFKA_SECURITY_PROTOCOL": settings.kafka_security_protocol,
     } | {
         name: str(value) for name, value in (

@@ -34,7 +34,8 @@ def create_app(settings: ScoringSettings | None = None) -> faust.App:
         store="memory://",
         datadir=settings.prepared_data_dir(),
         topic_partitions=common.deal_event_partitions,
-        topic_replication_factor=1,
+        # Changelog and assignor topics get as many replicas as the project's own topics.
+        topic_replication_factor=common.topic_replication_factor,
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=settings.session_timeout,
         broker_heartbeat_interval=settings.heartbeat_interval,
@@ -73,6 +74,8 @@ def create_app(settings: ScoringSettings | None = None) -> faust.App:
         value_type=bytes,
         partitions=common.deal_event_partitions,
         use_partitioner=True,
+        # The changelog is the deal table's only durable copy: acks=all needs this many replicas.
+        extra_topic_configs={"min.insync.replicas": str(common.topic_min_insync_replicas)},
     )
     redis = redis_client(common)
 

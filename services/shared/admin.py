@@ -20,7 +20,9 @@ def ensure_topics(settings: CommonSettings, timeout: float = 60.0) -> list[str]:
     """Create the project's topics when missing; return the names created.
 
     A topic that exists already gets its settings-driven config (the dead-letter retention)
-    brought in line, so changing the setting and re-running this is enough.
+    brought in line, so changing the setting and re-running this is enough. Replicas and
+    min.insync.replicas (PR_TOPIC_REPLICATION_FACTOR, PR_TOPIC_MIN_INSYNC_REPLICAS) are set
+    when a topic is created; an existing topic keeps its replicas.
     """
     deadline = time.monotonic() + timeout
     while True:
@@ -36,13 +38,15 @@ def ensure_topics(settings: CommonSettings, timeout: float = 60.0) -> list[str]:
             time.sleep(1)
     try:
         existing = set(admin.list_topics())
-        specs = topic_specs(settings.topic_prefix, settings.deal_event_partitions, settings.dead_letter_retention_days)
+        specs = topic_specs(settings.topic_prefix, settings.deal_event_partitions, settings.dead_letter_retention_days,
+                            settings.topic_replication_factor, settings.topic_min_insync_replicas)
         created = []
         for spec in specs:
             if spec.name in existing:
                 continue
             try:
-                admin.create_topics([NewTopic(spec.name, spec.partitions, 1, topic_configs=spec.config)])
+                admin.create_topics([NewTopic(spec.name, spec.partitions, spec.replication_factor,
+                                              topic_configs=spec.config)])
                 created.append(spec.name)
             except TopicAlreadyExistsError:
                 existing.add(spec.name)  # created meanwhile by another pr-admin: sync it below

@@ -23,7 +23,12 @@ DEPLOY_VARIABLES = [
     ("PR_CACHE_DIR", "~/.cache/pipeline-review", "deploy/: where the Kafka jars fetched from Maven Central are cached."),
     ("PR_KAFKA_VERSION", "3.9.1", "deploy/: Apache Kafka version to fetch and run."),
     ("PR_KAFKA_HOST", "127.0.0.1", "deploy/: address the local broker listens on."),
-    ("PR_KAFKA_PORT", "9092", "deploy/: port of the local broker (its controller uses the next port)."),
+    ("PR_KAFKA_PORT", "9092", "deploy/: port of the local broker (its controller uses the next port); "
+     "with PR_KAFKA_NODES=N, node i listens on PR_KAFKA_PORT + i - 1."),
+    ("PR_KAFKA_NODES", "1",
+     "deploy/: how many combined broker+controller KRaft nodes `deploy/kafka.sh` starts with one controller quorum; "
+     "with 3 or more, internal topics get 3 replicas and min.insync.replicas 2 (set PR_TOPIC_REPLICATION_FACTOR=3 "
+     "and PR_TOPIC_MIN_INSYNC_REPLICAS=2 for the project's topics)."),
     ("PR_KAFKA_HEAP", "-Xms256m -Xmx1g", "deploy/: JVM heap options of the local broker."),
     ("PR_KAFKA_SECURITY", "plaintext",
      "deploy/: `sasl_ssl` makes the local broker's listener SASL_SSL with SCRAM-SHA-512 "
@@ -37,7 +42,8 @@ DEPLOY_VARIABLES = [
      "deploy/: 1 makes the local redis-server TLS-only, with a throw-away CA in $PR_STATE_DIR/redis/tls."),
     ("PR_TLS_DAYS", "30", "deploy/: validity in days of the throw-away certificates deploy/tls.sh makes."),
     ("PR_DEMO", "1", "deploy/: `make up` loads the demo data when 1."),
-    ("PR_KAFKA_CONTROLLER_PORT", "PR_KAFKA_PORT + 1", "deploy/: port of the local broker's KRaft controller."),
+    ("PR_KAFKA_CONTROLLER_PORT", "PR_KAFKA_PORT + 1", "deploy/: port of the local broker's KRaft controller; "
+     "with PR_KAFKA_NODES=N the default is PR_KAFKA_PORT + N and node i uses PR_KAFKA_CONTROLLER_PORT + i - 1."),
     ("PR_KAFKA_START_TIMEOUT", "90", "deploy/: seconds to wait for the broker to answer."),
     ("PR_KAFKA_ADVERTISED", "PR_KAFKA_HOST:PR_KAFKA_PORT", "deploy/: host:port the local broker tells clients to connect to (a proxy in front of it)."),
     ("PR_TOXIPROXY_PORT", "8474", "deploy/: port of toxiproxy's HTTP API on 127.0.0.1 (deploy/toxiproxy.sh)."),
@@ -62,6 +68,10 @@ DEPLOY_VARIABLES = [
     ("PR_CHAOS_KAFKA_PROXY_PORT", "38500", "tests/chaos: toxiproxy listener in front of the fault suite's broker (which advertises it)."),
     ("PR_CHAOS_REDIS_PROXY_PORT", "38501", "tests/chaos: toxiproxy listener in front of the fault suite's redis-server."),
     ("PR_CHAOS_CLIENT_PROXY_PORT", "38502", "tests/chaos: toxiproxy listener the SSE and WebSocket followers reach review through."),
+    ("PR_CHAOS_CLUSTER_STATE_DIR", ".run/chaos-cluster",
+     "tests/chaos: state of the three-node cluster of the cluster-leader-kill scenario (wiped at each run)."),
+    ("PR_CHAOS_CLUSTER_KAFKA_PORT", "38192", "tests/chaos: port of that cluster's node 1 (node i: this + i - 1)."),
+    ("PR_CHAOS_CLUSTER_CONTROLLER_PORT", "38292", "tests/chaos: controller port of node 1 (node i: this + i - 1)."),
     ("PR_CHAOS_RESULTS", ".run/chaos/results.jsonl", "tests/chaos: where every fault run appends its figures (one JSON line each)."),
     ("PR_CHAOS_INGEST_API_KEY", "(unset)", "tests/chaos: sent as X-API-Key by the load generator when ingest requires keys."),
     ("PR_BENCH_STATE_DIR", "/tmp/pr-bench", "bench/: state of the benchmark's own broker and Redis, and its logs and profiles."),

@@ -51,6 +51,14 @@ class CommonSettings(BaseSettings):
                     "worker retries. At least 1.5: live alert streams block 1 s per read.",
     )
     deal_event_partitions: int = Field(6, ge=1, description="Partitions of deal-events when the project creates it.")
+    topic_replication_factor: int = Field(
+        1, ge=1, description="Replicas of every topic the project creates (deal-events, deal-alerts, dead letters, "
+        "the scoring worker's changelog and assignor topics); 3 on a three-broker cluster."
+    )
+    topic_min_insync_replicas: int = Field(
+        1, ge=1, description="min.insync.replicas of those topics: an acks=all write (ingest, the scoring worker) is "
+        "acknowledged once this many replicas have it, and refused when fewer are in sync; 2 with 3 replicas."
+    )
     dead_letter_retention_days: float = Field(
         30, ge=0, description="Days the dead-letter topic keeps a payload (0: forever); pr-admin create-topics applies it, also to an existing topic."
     )
@@ -66,6 +74,14 @@ class CommonSettings(BaseSettings):
             # The URL itself is not repeated: it may carry a password.
             raise ValueError("PR_REDIS_URL must start with redis://, rediss:// or unix://")
         return url
+
+    @model_validator(mode="after")
+    def _min_insync_fits_the_replicas(self) -> "CommonSettings":
+        if self.topic_min_insync_replicas > self.topic_replication_factor:
+            # Kafka would accept such a topic and then refuse every acks=all write to it.
+            raise ValueError(f"PR_TOPIC_MIN_INSYNC_REPLICAS={self.topic_min_insync_replicas} is more than "
+                             f"PR_TOPIC_REPLICATION_FACTOR={self.topic_replication_factor}: no write could be acknowledged")
+        return self
 
     @model_validator(mode="after")
     def _kafka_security_is_complete(self) -> "CommonSettings":

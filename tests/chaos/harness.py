@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import httpx
+from kafka import KafkaAdminClient
 
 from pipeline_review.shared.settings import CommonSettings
 from tests.conftest import settings_env
@@ -38,12 +39,13 @@ DEPLOY = ROOT / "deploy"
 
 @dataclass(frozen=True)
 class Infra:
-    """A Kafka and a Redis of the harness's own, on their own ports and state directory."""
+    """A Kafka (one node, or a cluster of ``nodes``) and a Redis of the harness's own, on their own ports and state directory."""
 
     state_dir: Path
     kafka_port: int
     controller_port: int
     redis_port: int
+    nodes: int = 1
 
     @classmethod
     def from_env(cls) -> Infra:
@@ -54,17 +56,41 @@ class Infra:
             redis_port=int(os.environ.get("PR_CHAOS_REDIS_PORT", "38379")),
         )
 
+    @classmethod
+    def cluster_from_env(cls) -> Infra:
+        """Three KRaft nodes (PR_CHAOS_CLUSTER_* ports and state) and the fault suite's Redis port."""
+        return cls(
+            state_dir=Path(os.environ.get("PR_CHAOS_CLUSTER_STATE_DIR", str(ROOT / ".run" / "chaos-cluster"))),
+            kafka_port=int(os.environ.get("PR_CHAOS_CLUSTER_KAFKA_PORT", "38192")),
+            controller_port=int(os.environ.get("PR_CHAOS_CLUSTER_CONTROLLER_PORT", "38292")),
+            redis_port=int(os.environ.get("PR_CHAOS_REDIS_PORT", "38379")),
+            nodes=3,
+        )
+
     @property
     def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.kafka_port}"
+        return ",".join(f"127.0.0.1:{self.kafka_port + i}" for i in range(self.nodes))
+
+    @property
+    def replication(self) -> dict[str, int]:
+        """The topic settings that fit this Kafka: on three nodes, 3 replicas of which 2 must be in sync."""
+        replicas = min(self.nodes, 3)
+        return {"topic_replication_factor": replicas, "topic_min_insync_replicas": 2 if replicas >= 3 else 1}
 
     @property
     def redis_url(self) -> str:
         return f"redis://127.0.0.1:{self.redis_port}/0"
 
     def _env(self) -> dict[str, str]:
-        return {**os.environ, "PR_STATE_DIR": str(self.state_dir), "PR_KAFKA_PORT": str(self.kafka_port),
-                "PR_KAFKA_CONTROLLER_PORT": str(self.controller_port), "PR_REDIS_PORT": str(self.redis_port)}
+        env = {**os.environ, "PR_STATE_DIR": str(self.state_dir), "PR_KAFKA_PORT": str(self.kafka_port),
+               "PR_KAFKA_CONTROLLER_PORT": str(self.controller_port), "PR_REDIS_PORT": str(self.redis_port),
+               "PR_KAFKA_NODES": str(self.nodes)}
+        if self.nodes > 1:
+            # Three JVMs share the machine with the services: a smaller heap each, and a longer wait
+            # for a restarted node, which recovers every replica's log (over 90 s on a loaded machine).
+            env.setdefault("PR_KAFKA_HEAP", "-Xms128m -Xmx512m")
+            env.setdefault("PR_KAFKA_START_TIMEOUT", "170")
+        return env
 
     def _script(self, name: str, action: str) -> None:
         done = subprocess.run([str(DEPLOY / name), action], env=self._env(), capture_output=True, text=True, timeout=180)
@@ -98,6 +124,39 @@ class Infra:
     def kafka_pid(self) -> int:
         return int((self.state_dir / "kafka" / "kafka.pid").read_text())
 
+    def kill_node(self, node_id: int) -> None:
+        """kill -9 one node of the cluster (its KRaft node id, 1..nodes)."""
+        pid = int((self.state_dir / "kafka" / f"node{node_id}" / "kafka.pid").read_text())
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                # Killed but not yet reaped by its parent (a zombie) is gone as far as Kafka is concerned.
+                if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                    return
+            except (FileNotFoundError, ProcessLookupError):
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"broker {node_id} (pid {pid}) survived SIGKILL")
+
+    def partitions(self, topic: str) -> dict[int, tuple[int, list[int]]]:
+        """partition -> (node id of its leader, node ids of its in-sync replicas), as the cluster's metadata says now."""
+        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="pr-chaos", request_timeout_ms=10_000)
+        try:
+            (described,) = admin.describe_topics([topic])
+            return {p["partition_index"]: (p["leader_id"], sorted(p["isr_nodes"])) for p in described["partitions"]}
+        finally:
+            admin.close()
+
+    def partition_leaders(self, topic: str) -> dict[int, int]:
+        """partition -> node id of its leader."""
+        return {partition: leader for partition, (leader, _isr) in self.partitions(topic).items()}
+
+    def busiest_leader(self, topic: str) -> int:
+        """The node leading most of ``topic``'s partitions (the lowest id on a tie)."""
+        counts = Counter(self.partition_leaders(topic).values())
+        return min(counts, key=lambda node: (-counts[node], node))
+
     def stop(self) -> None:
         self._script("kafka.sh", "stop")
         self._script("redis.sh", "stop")
@@ -109,7 +168,7 @@ class Stack:
     def __init__(self, infra: Infra, log_dir: Path, ingest_timeout: float = 3.0):
         tag = uuid.uuid4().hex[:8]
         self.settings = CommonSettings(kafka_bootstrap=infra.bootstrap, redis_url=infra.redis_url,
-                                       topic_prefix=f"chaos{tag}-", redis_prefix=f"chaos{tag}")
+                                       topic_prefix=f"chaos{tag}-", redis_prefix=f"chaos{tag}", **infra.replication)
         self.ingest_timeout = ingest_timeout
         env = settings_env(self.settings)
         self.ports = {name: free_port() for name in ("ingest", "review", "scoring")}
@@ -314,6 +373,9 @@ class Figures:
     ingest_rss_mb_peak: float | None = None  # highest sample (every 0.5 s) from the fault to the end
     lost_examples: list[str] = field(default_factory=list)
     error_examples: list[str] = field(default_factory=list)
+    acknowledged_during_fault: int | None = None  # requests sent between the fault and the repair, answered 2xx
+    longest_without_2xx_s: float | None = None  # from the fault to the repair: longest stretch with no request acknowledged
+    slowest_sent_at_s: float | None = None  # when the slowest request was sent, in seconds after the fault (negative: before)
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -347,46 +409,31 @@ async def accepted_since(load: LoadGenerator, since: float, timeout: float) -> N
         await asyncio.sleep(0.2)
 
 
-async def broker_kill_scenario(infra: Infra, stack: Stack, *, load_before: float, down_for: float,
-                               load_after: float, rate: float, heal_timeout: float, results: Path) -> Figures:
-    """Scenario 1: kill -9 the broker under load, restart it ``down_for`` seconds later.
+async def sample_rss(stack: Stack, name: str, samples: list[float]) -> None:
+    """Append ``name``'s resident memory (MB) to ``samples`` every 0.5 s until cancelled."""
+    while True:
+        value = stack.rss_mb(name)
+        if value is not None:
+            samples.append(value)
+        await asyncio.sleep(0.5)
 
-    The load goes on until ingest accepts again after the restart (at most ``heal_timeout``),
-    then for ``load_after`` seconds more.
-    """
-    run_tag = f"brk{uuid.uuid4().hex[:6]}"
-    load = LoadGenerator(stack.url("ingest"), rate, run_tag)
-    pids_before = stack.pids()
-    started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    load_task = asyncio.create_task(load.run())
-    t0 = time.monotonic()
-    await asyncio.sleep(load_before)
-    rss_before = stack.rss_mb("ingest")
-    samples: list[float] = []
 
-    async def sample_rss() -> None:
-        while True:
-            value = stack.rss_mb("ingest")
-            if value is not None:
-                samples.append(value)
-            await asyncio.sleep(0.5)
+def longest_without_2xx(load: LoadGenerator, since: float, until: float) -> float:
+    """The longest stretch between ``since`` and ``until`` in which no request sent was answered 2xx."""
+    sent_ok = sorted(sent for sent, _k, status, _s in load.timeline
+                     if since <= sent <= until and status is not None and 200 <= status < 300)
+    edges = [since, *sent_ok, until]
+    return max(b - a for a, b in zip(edges, edges[1:]))
 
-    sampler = asyncio.create_task(sample_rss())
-    await asyncio.to_thread(infra.kill_kafka)
-    killed_at = time.monotonic()
-    await asyncio.sleep(down_for)
-    await asyncio.to_thread(infra.start_kafka)  # what the operator did: deploy/kafka.sh start
-    repaired_at = time.monotonic()
-    await accepted_since(load, killed_at, heal_timeout)
-    await asyncio.sleep(load_after)
-    load.stop()
-    await load_task
-    load_seconds = time.monotonic() - t0
-    # Requests sent after the kill can only be acknowledged by the restarted broker.
+
+def measure(scenario: str, stack: Stack, load: LoadGenerator, run_tag: str, *, started_at: str, load_seconds: float,
+            killed_at: float, repaired_at: float, settled: tuple[set, Counter, float | None],
+            pids_before: dict[str, int | None], rss_before: float | None, rss_samples: list[float]) -> Figures:
+    """The figures of one run, from what the load generator saw and what review shows after :func:`settle`."""
+    visible, alerts, healed = settled
+    # Requests sent after the fault can only be acknowledged by a broker that has the partition.
     accepted_again = [sent + seconds for sent, _kind, status, seconds in load.timeline
                       if sent > killed_at and status is not None and 200 <= status < 300]
-    visible, alerts, healed = await settle(stack, load, repaired_at, heal_timeout)
-    sampler.cancel()
     created = load.record.acknowledged("created")
     discounts = load.record.acknowledged("discount")
     ours = {d: n for d, n in alerts.items() if d.startswith(f"api:{run_tag}-")}
@@ -394,10 +441,10 @@ async def broker_kill_scenario(infra: Infra, stack: Stack, *, load_before: float
     # An acknowledged creation is visible as its deal card, an acknowledged discount as its alert.
     lost_events = sorted(created - visible) + sorted(d for d in discounts if ours.get(d, 0) == 0)
     acknowledged = len(created) + len(discounts)
-    figures = Figures(
-        scenario="broker kill -9 and restart (single node)",
+    return Figures(
+        scenario=scenario,
         started_at=started_at,
-        load_deals_per_s=rate,
+        load_deals_per_s=load.rate,
         load_seconds=round(load_seconds, 1),
         fault_seconds=round(repaired_at - killed_at, 1),
         requests=len(posted),
@@ -417,8 +464,46 @@ async def broker_kill_scenario(infra: Infra, stack: Stack, *, load_before: float
         lost_examples=lost_events[:5],
         error_examples=sorted({p.detail for p in posted if p.detail})[:5],
         ingest_rss_mb_before=round(rss_before, 1) if rss_before else None,
-        ingest_rss_mb_peak=round(max(samples), 1) if samples else None,
+        ingest_rss_mb_peak=round(max(rss_samples), 1) if rss_samples else None,
+        acknowledged_during_fault=sum(1 for sent, _k, status, _s in load.timeline
+                                      if killed_at <= sent <= repaired_at and status is not None and 200 <= status < 300),
+        longest_without_2xx_s=round(longest_without_2xx(load, killed_at, repaired_at), 1),
+        slowest_sent_at_s=round(max(load.timeline, key=lambda t: t[3])[0] - killed_at, 1) if load.timeline else None,
     )
+
+
+async def broker_kill_scenario(infra: Infra, stack: Stack, *, load_before: float, down_for: float,
+                               load_after: float, rate: float, heal_timeout: float, results: Path) -> Figures:
+    """Scenario 1: kill -9 the broker under load, restart it ``down_for`` seconds later.
+
+    The load goes on until ingest accepts again after the restart (at most ``heal_timeout``),
+    then for ``load_after`` seconds more.
+    """
+    run_tag = f"brk{uuid.uuid4().hex[:6]}"
+    load = LoadGenerator(stack.url("ingest"), rate, run_tag)
+    pids_before = stack.pids()
+    started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    load_task = asyncio.create_task(load.run())
+    t0 = time.monotonic()
+    await asyncio.sleep(load_before)
+    rss_before = stack.rss_mb("ingest")
+    samples: list[float] = []
+    sampler = asyncio.create_task(sample_rss(stack, "ingest", samples))
+    await asyncio.to_thread(infra.kill_kafka)
+    killed_at = time.monotonic()
+    await asyncio.sleep(down_for)
+    await asyncio.to_thread(infra.start_kafka)  # what the operator did: deploy/kafka.sh start
+    repaired_at = time.monotonic()
+    await accepted_since(load, killed_at, heal_timeout)
+    await asyncio.sleep(load_after)
+    load.stop()
+    await load_task
+    load_seconds = time.monotonic() - t0
+    settled = await settle(stack, load, repaired_at, heal_timeout)
+    sampler.cancel()
+    figures = measure("broker kill -9 and restart (single node)", stack, load, run_tag, started_at=started_at,
+                      load_seconds=load_seconds, killed_at=killed_at, repaired_at=repaired_at, settled=settled,
+                      pids_before=pids_before, rss_before=rss_before, rss_samples=samples)
     figures.write(results)
     return figures
 

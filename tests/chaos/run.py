@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from tests.chaos.cluster import cluster_leader_kill_scenario
 from tests.chaos.harness import ROOT, Figures, Infra, Stack, broker_kill_scenario, results_path
 from tests.chaos.network import ProxiedInfra, network_fault_scenario, network_stack
 
@@ -40,19 +41,31 @@ async def network_faults_long(infra: ProxiedInfra, stack: Stack) -> Figures:
                                         results=results_path())
 
 
-network_faults_long.infra_class = ProxiedInfra  # its Kafka and Redis sit behind toxiproxy
 network_faults_long.stack_factory = network_stack  # review delivers webhooks to loopback
 
-# name -> the long run. Other scenarios (Redis kill, ...) plug in here. A run may name its own
-# infra_class and stack_factory (default Infra and Stack).
+
+async def cluster_leader_kill_long(infra: Infra, stack: Stack) -> Figures:
+    """Three nodes, 30 deals/s, the deal-events leader down 25 s (three JVMs on a small machine: a lower rate)."""
+    return await cluster_leader_kill_scenario(infra, stack, load_before=20, down_for=25, load_after=20, rate=30,
+                                              heal_timeout=120, results=results_path())
+
+
+# name -> the long run. Other scenarios (Redis kill, ...) plug in here.
 SCENARIOS: dict[str, Callable[[Infra, Stack], Awaitable[Figures]]] = {
     "broker-kill": broker_kill_long,
+    "cluster-leader-kill": cluster_leader_kill_long,
     "network-faults": network_faults_long,
+}
+
+# name -> the Kafka and Redis it needs, when not the single node of Infra.from_env.
+SCENARIO_INFRA: dict[str, Callable[[], Infra]] = {
+    "cluster-leader-kill": Infra.cluster_from_env,
+    "network-faults": ProxiedInfra.from_env,  # its Kafka and Redis sit behind toxiproxy
 }
 
 
 def run_one(name: str) -> Figures:
-    infra = getattr(SCENARIOS[name], "infra_class", Infra).from_env()
+    infra = SCENARIO_INFRA.get(name, Infra.from_env)()
     infra.start_fresh()
     try:
         stack = getattr(SCENARIOS[name], "stack_factory", Stack)(infra, Path(tempfile.mkdtemp(prefix=f"pr-chaos-{name}-")))

@@ -33,3 +33,18 @@ def test_an_uncreatable_data_dir_is_a_clear_error(tmp_path):
 
     with pytest.raises(SystemExit, match="PR_SCORING_DATA_DIR=.*cannot create"):
         ScoringSettings(data_dir=str(blocker / "scoring")).prepared_data_dir()
+
+
+def test_the_worker_gives_its_changelog_the_project_topics_replicas(tmp_path, monkeypatch):
+    # faust creates the changelog and assignor topics itself: on a cluster they need replicas too.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PR_TOPIC_REPLICATION_FACTOR", "3")
+    monkeypatch.setenv("PR_TOPIC_MIN_INSYNC_REPLICAS", "2")
+    app = create_app(ScoringSettings(data_dir=".run/scoring", app_id="replicas-test"))
+
+    assert app.conf.topic_replication_factor == 3
+    assert app.conf.producer_acks == -1
+    changelog = app.tables["deals"].changelog_topic
+    # No replicas of its own: faust declares it with the app's topic_replication_factor.
+    assert changelog.replicas is None
+    assert changelog.config["min.insync.replicas"] == "2"
