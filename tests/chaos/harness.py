@@ -106,21 +106,29 @@ class Infra:
 class Stack:
     """ingest, scoring and review as processes against ``infra``, on free ports."""
 
-    def __init__(self, infra: Infra, log_dir: Path, ingest_timeout: float = 3.0):
+    def __init__(self, infra: Infra, log_dir: Path, ingest_timeout: float = 3.0,
+                 service_env: dict[str, dict[str, str]] | None = None):
+        """``service_env`` adds environment variables per service name (for example ingest's rate limit)."""
+        extra = service_env or {}
         tag = uuid.uuid4().hex[:8]
         self.settings = CommonSettings(kafka_bootstrap=infra.bootstrap, redis_url=infra.redis_url,
                                        topic_prefix=f"chaos{tag}-", redis_prefix=f"chaos{tag}")
         self.ingest_timeout = ingest_timeout
         env = settings_env(self.settings)
+        self.app_id = f"pr-chaos-{tag}"
+        self.env = env
+        self.log_dir = log_dir
         self.ports = {name: free_port() for name in ("ingest", "review", "scoring")}
         log_dir.mkdir(parents=True, exist_ok=True)
         self.services = [
-            Service("scoring", env | scoring_env(f"pr-chaos-{tag}", self.ports["scoring"], log_dir / "scoring-data"),
+            Service("scoring", env | scoring_env(f"pr-chaos-{tag}", self.ports["scoring"], log_dir / "scoring-data")
+                    | extra.get("scoring", {}),
                     self.url("scoring", "/readyz"), log_dir),
             Service("ingest", env | {"PR_INGEST_PORT": str(self.ports["ingest"]),
-                                     "PR_INGEST_KAFKA_TIMEOUT": str(ingest_timeout)},
+                                     "PR_INGEST_KAFKA_TIMEOUT": str(ingest_timeout)} | extra.get("ingest", {}),
                     self.url("ingest", "/readyz"), log_dir),
-            Service("review", env | {"PR_REVIEW_PORT": str(self.ports["review"])}, self.url("review", "/readyz"), log_dir),
+            Service("review", env | {"PR_REVIEW_PORT": str(self.ports["review"])} | extra.get("review", {}),
+                    self.url("review", "/readyz"), log_dir),
         ]
 
     def url(self, name: str, path: str = "") -> str:
