@@ -49,7 +49,7 @@ async def rebalance_storm_long(infra: Infra, stack: Stack) -> Figures:
                                           results=results_path())
 
 
-# name -> the long run. Other scenarios (Redis kill, ...) plug in here.
+# name -> the long run. Other scenarios plug in here.
 SCENARIOS: dict[str, Callable[[Infra, Stack], Awaitable[Figures]]] = {
     "broker-kill": broker_kill_long,
     "redis-kill": redis_kill_long,
