@@ -1,5 +1,5 @@
 # Pipeline Review: the README's commands.
-.PHONY: up down status logs test test-unit chaos bench bench-full clean
+.PHONY: up down status logs test test-unit chaos soak bench bench-full clean
 
 up:            ## install what is missing, start Kafka, Redis and the services, load demo data
 	@deploy/stack.sh up
@@ -21,6 +21,9 @@ test-unit:     ## only the pure-logic tests (no Kafka, no Redis)
 
 chaos:         ## the long fault scenarios (broker kill -9 under load, ...) on a private Kafka and Redis; writes docs/reliability.md
 	@deploy/chaos.sh
+
+soak:          ## 30 minutes at 200 events/s on a private Kafka and Redis: memory, freshness p50/p99, errors; writes docs/reliability.md
+	@deploy/soak.sh $(SOAK_ARGS)
 
 bench:         ## benchmarks against raw baselines, quick mode (10k and 100k deals, about 5 minutes)
 	@deploy/setup.sh && .venv/bin/python bench/run.py --quick

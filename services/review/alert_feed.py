@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 
 from pipeline_review.shared.keys import RedisKeys
 
@@ -253,6 +253,8 @@ class AlertIngestor:
         self.duplicates = 0
         self.rejected = 0
         self.expired = 0
+        self.rewinds = 0
+        self.wipe_check_interval = 1.0  # seconds between checks of the feed's marks (one INFO, one HMGET)
         self._task: asyncio.Task | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._stopping = False
@@ -277,12 +279,12 @@ class AlertIngestor:
         assigned = len(consumer.assignment()) if consumer is not None and self.state == "running" else 0
         return {"state": self.state, "group": self.group, "topic": self.topic, "assigned_partitions": assigned,
                 "appended": self.appended, "duplicates": self.duplicates, "rejected": self.rejected,
-                "expired": self.expired, "error": self.error}
+                "expired": self.expired, "rewinds": self.rewinds, "error": self.error}
 
     async def _run(self) -> None:
         while not self._stopping:
             consumer = AIOKafkaConsumer(
-                self.topic, bootstrap_servers=self.bootstrap, group_id=self.group,
+                bootstrap_servers=self.bootstrap, group_id=self.group,
                 enable_auto_commit=False, auto_offset_reset="earliest",
                 session_timeout_ms=10_000, heartbeat_interval_ms=1_000,
                 # Scoring writes alerts inside Kafka transactions: an aborted one (a crashed
@@ -291,6 +293,8 @@ class AlertIngestor:
                 **self.client_options,
             )
             self._consumer = consumer
+            # Partitions are checked as they are assigned, before any of their alerts is read.
+            consumer.subscribe([self.topic], listener=_RewindWipedOnAssign(self, consumer))
             try:
                 await consumer.start()
                 self.state, self.error, self.ever_started = "running", None, True
@@ -308,7 +312,11 @@ class AlertIngestor:
                 await asyncio.sleep(self.retry_delay)
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
+        checked = 0.0
         while not self._stopping:
+            if time.monotonic() - checked >= self.wipe_check_interval:
+                await self._rewind_wiped(consumer)
+                checked = time.monotonic()
             batches = await consumer.getmany(timeout_ms=1000, max_records=500)
             if not batches:
                 continue
@@ -317,6 +325,30 @@ class AlertIngestor:
                     await self._store(record)
             # Commit only what Redis already holds: a crash before this re-reads, and dedup absorbs it.
             await consumer.commit()
+
+    async def _rewind_wiped(self, consumer: AIOKafkaConsumer, partitions=None) -> None:
+        """Re-read from the start every assigned partition whose alerts this Redis may not hold.
+
+        The committed offsets live in Kafka, the alerts in Redis: after a FLUSHALL, or a Redis
+        that came back without its data, the offsets say "done" for alerts the feed lost. Each
+        partition's mark is the run id of the Redis that stored its alerts; a missing or other
+        one rewinds it. Dedup (the position hash) makes a needless rewind cost time, not copies.
+        """
+        assigned = sorted(consumer.assignment() if partitions is None else partitions)
+        if not assigned:
+            return
+        redis = self.store.redis
+        run_id = (await redis.info("server"))["run_id"]
+        marks = await redis.hmget(self.store.keys.alert_feed_synced(), [str(tp.partition) for tp in assigned])
+        lost = [tp for tp, mark in zip(assigned, marks) if mark is None or _text(mark) != run_id]
+        if not lost:
+            return
+        await consumer.seek_to_beginning(*lost)
+        await redis.hset(self.store.keys.alert_feed_synced(), mapping={str(tp.partition): run_id for tp in lost})
+        self.rewinds += 1
+        # A first start has no marks either, hence info, not warning.
+        log.info("alert feed: this Redis (run id %s) has no mark for partition(s) %s (first start, restart or wipe); "
+                 "re-reading them from the start", run_id[:8], ", ".join(str(tp.partition) for tp in lost))
 
     async def _store(self, record) -> None:
         if self._past_retention(record.timestamp):
@@ -345,3 +377,17 @@ class AlertIngestor:
             return False
         cutoff = retention_cutoff_ms(int(time.time() * 1000), self.retention_days)
         return cutoff is not None and record_ms < cutoff
+
+
+class _RewindWipedOnAssign(ConsumerRebalanceListener):
+    """Checks the feed's marks of newly assigned partitions before their first fetch."""
+
+    def __init__(self, ingestor: AlertIngestor, consumer: AIOKafkaConsumer):
+        self.ingestor = ingestor
+        self.consumer = consumer
+
+    async def on_partitions_revoked(self, revoked) -> None:
+        pass  # every batch is committed as soon as Redis has it: nothing to hand over
+
+    async def on_partitions_assigned(self, assigned) -> None:
+        await self.ingestor._rewind_wiped(self.consumer, assigned)

@@ -15,6 +15,8 @@ Layout, with ``p`` the configurable prefix:
 - ``p:stream-token:<sha256>`` JSON principal of a live-stream token, with a TTL of at most 60 s.
 - ``p:scoring:synced`` hash deal-events partition -> run id of the Redis server that holds the
   partition's cards (written by the scoring worker; a missing or other run id means lost data).
+- ``p:alert-feed:synced`` hash deal-alerts partition -> run id of the Redis server that holds
+  the partition's alerts (written by review's alert consumer, the same idea for the feed).
 """
 
 from __future__ import annotations
@@ -65,6 +67,10 @@ class RedisKeys:
     def scoring_synced(self) -> str:
         """Hash partition -> Redis run id, the scoring worker's marks (see scoring/read_model_guard.py)."""
         return f"{self.prefix}:scoring:synced"
+
+    def alert_feed_synced(self) -> str:
+        """Hash partition -> Redis run id, review's alert-feed marks (see review/alert_feed.py)."""
+        return f"{self.prefix}:alert-feed:synced"
 
     def all_patterns(self) -> list[str]:
         return [f"{self.prefix}:*"]

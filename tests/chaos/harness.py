@@ -31,7 +31,7 @@ from kafka import KafkaAdminClient
 
 from pipeline_review.shared.settings import CommonSettings
 from tests.conftest import settings_env
-from tests.services import Service, free_port, scoring_env
+from tests.services import BIN, Service, free_port, scoring_env
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -121,6 +121,33 @@ class Infra:
             time.sleep(0.05)
         raise AssertionError(f"broker pid {pid} survived SIGKILL")
 
+    def redis_pid(self) -> int:
+        return int((self.state_dir / "redis" / "redis.pid").read_text())
+
+    def kill_redis(self) -> None:
+        """kill -9 Redis: no shutdown, no final write of its append-only file."""
+        pid = self.redis_pid()
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"redis pid {pid} survived SIGKILL")
+
+    def start_redis(self) -> None:
+        """What the operator does: deploy/redis.sh start (it loads the append-only file)."""
+        self._script("redis.sh", "start")
+
+    def flush_redis(self) -> None:
+        """FLUSHALL: every key of every prefix gone, the server (and its run id) the same."""
+        import redis
+
+        with redis.Redis.from_url(self.redis_url, socket_timeout=10) as client:
+            client.flushall()
+
     def kafka_pid(self) -> int:
         return int((self.state_dir / "kafka" / "kafka.pid").read_text())
 
@@ -165,21 +192,29 @@ class Infra:
 class Stack:
     """ingest, scoring and review as processes against ``infra``, on free ports."""
 
-    def __init__(self, infra: Infra, log_dir: Path, ingest_timeout: float = 3.0):
+    def __init__(self, infra: Infra, log_dir: Path, ingest_timeout: float = 3.0,
+                 service_env: dict[str, dict[str, str]] | None = None):
+        """``service_env`` adds environment variables per service name (for example ingest's rate limit)."""
+        extra = service_env or {}
         tag = uuid.uuid4().hex[:8]
         self.settings = CommonSettings(kafka_bootstrap=infra.bootstrap, redis_url=infra.redis_url,
                                        topic_prefix=f"chaos{tag}-", redis_prefix=f"chaos{tag}", **infra.replication)
         self.ingest_timeout = ingest_timeout
         env = settings_env(self.settings)
+        self.app_id = f"pr-chaos-{tag}"
+        self.env = env
+        self.log_dir = log_dir
         self.ports = {name: free_port() for name in ("ingest", "review", "scoring")}
         log_dir.mkdir(parents=True, exist_ok=True)
         self.services = [
-            Service("scoring", env | scoring_env(f"pr-chaos-{tag}", self.ports["scoring"], log_dir / "scoring-data"),
+            Service("scoring", env | scoring_env(f"pr-chaos-{tag}", self.ports["scoring"], log_dir / "scoring-data")
+                    | extra.get("scoring", {}),
                     self.url("scoring", "/readyz"), log_dir),
             Service("ingest", env | {"PR_INGEST_PORT": str(self.ports["ingest"]),
-                                     "PR_INGEST_KAFKA_TIMEOUT": str(ingest_timeout)},
+                                     "PR_INGEST_KAFKA_TIMEOUT": str(ingest_timeout)} | extra.get("ingest", {}),
                     self.url("ingest", "/readyz"), log_dir),
-            Service("review", env | {"PR_REVIEW_PORT": str(self.ports["review"])}, self.url("review", "/readyz"), log_dir),
+            Service("review", env | {"PR_REVIEW_PORT": str(self.ports["review"])} | extra.get("review", {}),
+                    self.url("review", "/readyz"), log_dir),
         ]
 
     def url(self, name: str, path: str = "") -> str:
@@ -376,6 +411,7 @@ class Figures:
     acknowledged_during_fault: int | None = None  # requests sent between the fault and the repair, answered 2xx
     longest_without_2xx_s: float | None = None  # from the fault to the repair: longest stretch with no request acknowledged
     slowest_sent_at_s: float | None = None  # when the slowest request was sent, in seconds after the fault (negative: before)
+    notes: str = ""  # what a scenario adds in words (for example the storm's joins and leaves)
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -510,3 +546,154 @@ async def broker_kill_scenario(infra: Infra, stack: Stack, *, load_before: float
 
 def results_path() -> Path:
     return Path(os.environ.get("PR_CHAOS_RESULTS", str(ROOT / ".run" / "chaos" / "results.jsonl")))
+
+
+def figures_of(scenario: str, stack: Stack, load: LoadGenerator, run_tag: str, *, started_at: str, rate: float,
+               load_seconds: float, fault_started: float, fault_ended: float, repaired_at: float,
+               visible: set, alerts: Counter, healed: float | None, pids_before: dict, notes: str = "") -> Figures:
+    """The figures of a run whose load has ended and settled, in the shape of :class:`Figures`."""
+    created = load.record.acknowledged("created")
+    discounts = load.record.acknowledged("discount")
+    ours = {d: n for d, n in alerts.items() if d.startswith(f"api:{run_tag}-")}
+    posted = load.record.posted
+    lost_events = sorted(created - visible) + sorted(d for d in discounts if ours.get(d, 0) == 0)
+    acknowledged = len(created) + len(discounts)
+    # Accepting again: the first 2xx after the last refusal since the fault; 0 when ingest never refused.
+    refused = [sent for sent, _kind, status, _s in load.timeline
+               if sent > fault_started and (status is None or not 200 <= status < 300)]
+    accepted_again = [sent + seconds - repaired_at for sent, _kind, status, seconds in load.timeline
+                      if refused and sent > max(refused) and status is not None and 200 <= status < 300]
+    again = (round(min(accepted_again), 1) if accepted_again else None) if refused else 0.0
+    return Figures(
+        scenario=scenario, started_at=started_at, load_deals_per_s=rate, load_seconds=round(load_seconds, 1),
+        fault_seconds=round(fault_ended - fault_started, 1), requests=len(posted), acknowledged=acknowledged,
+        acknowledged_discounts=len(discounts),
+        answered_503=sum(1 for p in posted if p.status == 503),
+        answered_503_without_retry_after=sum(1 for p in posted if p.status == 503 and not p.retry_after),
+        unanswered=sum(1 for p in posted if p.status is None),
+        slowest_answer_s=round(max((p.seconds for p in posted), default=0.0), 2),
+        visible=acknowledged - len(lost_events), lost=len(lost_events),
+        alerts_missing=sum(1 for d in discounts if ours.get(d, 0) == 0),
+        duplicate_alerts=sum(n - 1 for n in ours.values() if n > 1),
+        time_to_accept_again_s=again,
+        time_to_heal_s=round(healed, 1) if healed is not None else None,
+        services_died=sorted(set(stack.dead()) | {n for n, pid in stack.pids().items() if pid != pids_before[n]}),
+        lost_examples=lost_events[:5], error_examples=sorted({p.detail for p in posted if p.detail})[:5],
+        ingest_rss_mb_before=None, ingest_rss_mb_peak=None, notes=notes)
+
+
+async def redis_fault_scenario(infra: Infra, stack: Stack, *, fault: str, load_before: float, down_for: float,
+                               load_after: float, rate: float, heal_timeout: float, results: Path) -> Figures:
+    """Scenario 3: Redis killed (-9) under load and restarted from its append-only file ``down_for``
+    seconds later (``fault="kill"``), or wiped with FLUSHALL under load (``fault="flushall"``).
+
+    No service is touched: the worker must notice the changed run id (or its missing marks)
+    and rewrite its partitions, review must answer again by itself.
+    """
+    run_tag = f"red{uuid.uuid4().hex[:6]}"
+    load = LoadGenerator(stack.url("ingest"), rate, run_tag)
+    pids_before = stack.pids()
+    started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    load_task = asyncio.create_task(load.run())
+    t0 = time.monotonic()
+    await asyncio.sleep(load_before)
+    fault_started = time.monotonic()
+    if fault == "kill":
+        await asyncio.to_thread(infra.kill_redis)
+        await asyncio.sleep(down_for)
+        await asyncio.to_thread(infra.start_redis)
+        scenario = f"Redis kill -9, restarted from its AOF after {down_for:g} s"
+    elif fault == "flushall":
+        await asyncio.to_thread(infra.flush_redis)
+        scenario = "Redis FLUSHALL under load"
+    else:
+        raise ValueError(f"fault: {fault!r} is neither kill nor flushall")
+    repaired_at = time.monotonic()
+    await asyncio.sleep(load_after)
+    load.stop()
+    await load_task
+    load_seconds = time.monotonic() - t0
+    visible, alerts, healed = await settle(stack, load, repaired_at, heal_timeout)
+    before_fault = {p.deal_id for p, (sent, *_rest) in zip(load.record.posted, load.timeline)
+                    if p.kind == "discount" and sent < fault_started}
+    missing = {d for d in load.record.acknowledged("discount") if alerts.get(d, 0) == 0}
+    notes = (f"{len(missing & before_fault)} of {len(missing)} missing alerts were raised before the fault"
+             if missing else "")
+    figures = figures_of(scenario, stack, load, run_tag, started_at=started_at, rate=rate, load_seconds=load_seconds,
+                         fault_started=fault_started, fault_ended=repaired_at, repaired_at=repaired_at,
+                         visible=visible, alerts=alerts, healed=healed, pids_before=pids_before, notes=notes)
+    figures.write(results)
+    return figures
+
+
+async def rebalance_storm_scenario(stack: Stack, *, storm_seconds: float, every: float, rate: float,
+                                   heal_timeout: float, results: Path, kill_every: int = 3) -> Figures:
+    """Scenario 5: extra scoring workers join and leave the consumer group every ``every`` seconds under load.
+
+    The harness's worker stays up throughout (so "services died" still means a crash); extra
+    ``pr-scoring`` processes in the same group, each with its own web port and data directory,
+    join on even ticks and leave on odd ticks, the oldest first, by SIGTERM and every
+    ``kill_every``-th leave by SIGKILL (no clean shutdown, no final commit).
+    """
+    run_tag = f"stm{uuid.uuid4().hex[:6]}"
+    load = LoadGenerator(stack.url("ingest"), rate, run_tag)
+    pids_before = stack.pids()
+    started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    extras: list[Service] = []
+    starting: list[asyncio.Task] = []
+    joins = terms = kills = 0
+    failed_joins: list[str] = []
+    told_to_leave: list[Service] = []
+
+    async def join(number: int) -> None:
+        port = free_port()
+        worker = Service("scoring", stack.env | scoring_env(stack.app_id, port, stack.log_dir / f"scoring-data-{number}"),
+                         f"http://127.0.0.1:{port}/readyz", stack.log_dir, argv=[str(BIN / "pr-scoring")])
+        extras.append(worker)
+        try:
+            await asyncio.to_thread(worker.start, 60)
+        except AssertionError as exc:
+            if worker not in told_to_leave:  # one told to leave before it was ready is part of the storm
+                failed_joins.append(str(exc)[:300])
+
+    load_task = asyncio.create_task(load.run())
+    t0 = time.monotonic()
+    await asyncio.sleep(every)  # the load runs with the one worker first
+    storm_started = time.monotonic()
+    tick = 0
+    while time.monotonic() - storm_started < storm_seconds:
+        if tick % 2 == 0 or not extras:
+            starting.append(asyncio.create_task(join(joins)))
+            joins += 1
+        else:
+            leaving = extras.pop(0)
+            told_to_leave.append(leaving)
+            if (terms + kills + 1) % kill_every == 0:
+                kills += 1
+                await asyncio.to_thread(leaving.kill)
+            else:
+                terms += 1
+                await asyncio.to_thread(leaving.stop)
+        tick += 1
+        await asyncio.sleep(max(0.0, storm_started + tick * every - time.monotonic()))
+    for worker in extras:  # the storm ends: the extras leave cleanly, the first worker takes everything back
+        told_to_leave.append(worker)
+        await asyncio.to_thread(worker.stop)
+        terms += 1
+    for task in starting:
+        await task
+    storm_ended = time.monotonic()
+    await asyncio.sleep(every)
+    load.stop()
+    await load_task
+    load_seconds = time.monotonic() - t0
+    visible, alerts, healed = await settle(stack, load, storm_ended, heal_timeout)
+    notes = f"{joins} joins, {terms} SIGTERM leaves, {kills} SIGKILL leaves"
+    if failed_joins:
+        notes += f"; {len(failed_joins)} workers failed to start: {failed_joins[0]}"
+    figures = figures_of(f"rebalance storm: workers join/leave every {every:g} s for {storm_seconds:g} s", stack, load,
+                         run_tag, started_at=started_at, rate=rate, load_seconds=load_seconds,
+                         fault_started=storm_started, fault_ended=storm_ended, repaired_at=storm_ended,
+                         visible=visible, alerts=alerts, healed=healed, pids_before=pids_before, notes=notes)
+    figures.write(results)
+    return figures

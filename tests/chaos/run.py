@@ -19,7 +19,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from tests.chaos.cluster import cluster_leader_kill_scenario
-from tests.chaos.harness import ROOT, Figures, Infra, Stack, broker_kill_scenario, results_path
+from tests.chaos.harness import (ROOT, Figures, Infra, Stack, broker_kill_scenario, rebalance_storm_scenario,
+                                 redis_fault_scenario, results_path)
 from tests.chaos.network import ProxiedInfra, network_fault_scenario, network_stack
 
 START, END = "<!-- chaos-table:start -->", "<!-- chaos-table:end -->"
@@ -50,11 +51,32 @@ async def cluster_leader_kill_long(infra: Infra, stack: Stack) -> Figures:
                                               heal_timeout=120, results=results_path())
 
 
-# name -> the long run. Other scenarios (Redis kill, ...) plug in here.
+async def redis_kill_long(infra: Infra, stack: Stack) -> Figures:
+    """Redis killed (-9) under 50 deals/s and restarted from its append-only file 5 s later."""
+    return await redis_fault_scenario(infra, stack, fault="kill", load_before=20, down_for=5, load_after=30, rate=50,
+                                      heal_timeout=120, results=results_path())
+
+
+async def redis_flushall_long(infra: Infra, stack: Stack) -> Figures:
+    """Redis wiped (FLUSHALL) under 50 deals/s: the worker rewrites its partitions by itself."""
+    return await redis_fault_scenario(infra, stack, fault="flushall", load_before=20, down_for=0, load_after=30,
+                                      rate=50, heal_timeout=120, results=results_path())
+
+
+async def rebalance_storm_long(infra: Infra, stack: Stack) -> Figures:
+    """Extra scoring workers join and leave every 10 s for two minutes under 30 deals/s."""
+    return await rebalance_storm_scenario(stack, storm_seconds=120, every=10, rate=30, heal_timeout=180,
+                                          results=results_path())
+
+
+# name -> the long run. Other scenarios plug in here.
 SCENARIOS: dict[str, Callable[[Infra, Stack], Awaitable[Figures]]] = {
     "broker-kill": broker_kill_long,
     "cluster-leader-kill": cluster_leader_kill_long,
+    "redis-kill": redis_kill_long,
+    "redis-flushall": redis_flushall_long,
     "network-faults": network_faults_long,
+    "rebalance-storm": rebalance_storm_long,
 }
 
 # name -> the Kafka and Redis it needs, when not the single node of Infra.from_env.

@@ -254,3 +254,27 @@ def test_a_token_from_one_review_process_opens_the_stream_on_another(common_sett
             assert response.status_code == 200
             assert [i["alert_id"] for i in SSEReader(response).alerts(1)] == [east["alert_id"]]
         assert client.get(f"{base_a}/v1/alerts/stream", params={"token": issued}).status_code == 401
+
+
+def test_feed_wiped_from_redis_is_read_again_from_kafka(common_settings, review_process):
+    """A FLUSHALL (here: this prefix's keys deleted) empties the feed while Kafka's committed offsets
+    say "done"; review notices its marks are gone and re-reads deal-alerts, each alert once."""
+    import redis
+
+    _, base = review_process()
+    alerts = [make_alert() for _ in range(4)]
+    produce(common_settings, alerts)
+    expected = sorted(a["alert_id"] for a in alerts)
+    wait_until(lambda: sorted(feed_ids(base)) == expected, timeout=30, what="the four alerts")
+    assert httpx.get(f"{base}/readyz").json()["alert_feed"]["duplicates"] == 0  # the first start re-read nothing twice
+    keys = common_settings.keys
+    with redis.Redis.from_url(common_settings.redis_url.get_secret_value()) as client:
+        client.delete(keys.alerts_stream(), keys.alert_positions(), keys.alert_acks(), keys.alert_feed_synced())
+    assert feed_ids(base) == []
+    wait_until(lambda: sorted(feed_ids(base)) == expected, timeout=30, what="the wiped feed read again from Kafka")
+    later = make_alert()
+    produce(common_settings, [later])
+    ids = wait_until(lambda: (lambda got: got if len(got) == 5 else None)(feed_ids(base)), timeout=30,
+                     what="a new alert after the re-read")
+    assert sorted(ids) == sorted(expected + [later["alert_id"]])
+    assert httpx.get(f"{base}/readyz").json()["alert_feed"]["rewinds"] >= 2  # the first start, then the wipe
