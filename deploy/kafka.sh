@@ -225,7 +225,12 @@ launch_node() {
 wait_node() {
   local waited=0 from; from=$(( $(cat "$KAFKA_DIR/log-start" 2>/dev/null || echo 0) + 1 ))
   until tail -n "+$from" "$LOG_FILE" 2>/dev/null | grep -q "Kafka Server started" && port_open; do
-    if ! running; then log "broker $NODE_ID exited during start; last lines of $LOG_FILE:"; tail -20 "$LOG_FILE" >&2; exit 1; fi
+    if ! running; then
+      log "broker $NODE_ID exited during start; its first errors, then the last lines of $LOG_FILE:"
+      # The cause (a port already taken, a bad certificate) comes before the shutdown's tail.
+      tail -n "+$from" "$LOG_FILE" | grep -m 3 -E "ERROR|Exception" >&2 || true
+      tail -20 "$LOG_FILE" >&2; exit 1
+    fi
     if [ "$waited" -ge "$START_TIMEOUT" ]; then log "broker $NODE_ID not ready after ${START_TIMEOUT}s"; exit 1; fi
     sleep 1; waited=$((waited + 1))
   done

@@ -36,8 +36,11 @@ from tests.services import BIN, Service, free_port
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
-KAFKA_PORT = int(os.environ.get("PR_TEST_SECURE_KAFKA_PORT", "47092"))
-REDIS_PORT = int(os.environ.get("PR_TEST_SECURE_REDIS_PORT", "47379"))
+# Free ports picked at start unless set: a fixed port inside the ephemeral range can be taken
+# by some client connection's local port by the time the broker binds it.
+KAFKA_PORT = int(os.environ.get("PR_TEST_SECURE_KAFKA_PORT") or free_port())
+CONTROLLER_PORT = int(os.environ.get("PR_TEST_SECURE_KAFKA_CONTROLLER_PORT") or free_port())
+REDIS_PORT = int(os.environ.get("PR_TEST_SECURE_REDIS_PORT") or free_port())
 
 
 @dataclass
@@ -79,7 +82,7 @@ def secure_infra(tmp_path_factory) -> Iterator[SecureInfra]:
     infra = SecureInfra(state_dir, "pr-scoring-test", secrets.token_urlsafe(18),
                         "pr-app", secrets.token_urlsafe(18))
     env = {**os.environ, "PR_STATE_DIR": str(state_dir),
-           "PR_KAFKA_PORT": str(KAFKA_PORT), "PR_KAFKA_CONTROLLER_PORT": str(KAFKA_PORT + 1),
+           "PR_KAFKA_PORT": str(KAFKA_PORT), "PR_KAFKA_CONTROLLER_PORT": str(CONTROLLER_PORT),
            "PR_KAFKA_SECURITY": "sasl_ssl", "PR_KAFKA_SASL_USERNAME": infra.kafka_user,
            "PR_KAFKA_SASL_PASSWORD": infra.kafka_password, "PR_KAFKA_HEAP": "-Xms128m -Xmx512m",
            "PR_REDIS_PORT": str(REDIS_PORT), "PR_REDIS_USER": infra.redis_user,
