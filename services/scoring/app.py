@@ -12,6 +12,7 @@ from pipeline_review.shared.redis_client import redis_client
 from pipeline_review.shared.stages import StageMap
 
 from .changelog import BulkChangelog
+from .moved_partitions import ForgetMovedPartitions
 from .domain.retention import removal_cutoff
 from .processor import DealProcessor, encode_alert
 from .read_model import sweep_deleted
@@ -77,6 +78,8 @@ def create_app(settings: ScoringSettings | None = None) -> faust.App:
         # The changelog is the deal table's only durable copy: acks=all needs this many replicas.
         extra_topic_configs={"min.insync.replicas": str(common.topic_min_insync_replicas)},
     )
+    # States written in a transaction that a rebalance aborted must not outlive it: see moved_partitions.py.
+    ForgetMovedPartitions(app, deals, common.deal_event_partitions, common.deal_events_topic).install()
     redis = redis_client(common)
 
     def owned_partitions() -> set[int]:
