@@ -37,6 +37,7 @@ return redis.call('HGET', KEYS[2], ARGV[1])
 """
 
 READ_BATCH = 200
+CONSUMER_STOP_TIMEOUT = 5.0  # seconds a failed consumer gets to leave its group before it is dropped
 MAX_SCAN_ROWS = 5000  # default bound on entries one page reads (PR_REVIEW_MAX_SCAN_ROWS)
 TRIM_BATCH = 500
 DAY_MS = 24 * 60 * 60 * 1000
@@ -304,10 +305,7 @@ class AlertIngestor:
                 self.state, self.error = "reconnecting", f"{type(exc).__name__}: {exc}"
                 log.warning("alert feed failed (%s); retrying in %.0fs", self.error, self.retry_delay)
             finally:
-                try:
-                    await consumer.stop()
-                except Exception:  # noqa: BLE001 - already broken; nothing more to release
-                    pass
+                await _stop_within(consumer, CONSUMER_STOP_TIMEOUT)
             if not self._stopping:
                 await asyncio.sleep(self.retry_delay)
 
@@ -377,6 +375,23 @@ class AlertIngestor:
             return False
         cutoff = retention_cutoff_ms(int(time.time() * 1000), self.retention_days)
         return cutoff is not None and record_ms < cutoff
+
+
+async def _stop_within(consumer: AIOKafkaConsumer, timeout: float) -> None:
+    """Stop a consumer, giving up after ``timeout`` so that a new one can replace it.
+
+    With the broker unreachable, aiokafka's ``stop()`` can wait for ever on a fetch that keeps
+    retrying, and it does not end when cancelled either (so ``asyncio.wait_for`` would hang
+    too): it is left to finish in the background, and the feed reconnects with a new consumer.
+    """
+    stopping = asyncio.ensure_future(consumer.stop())
+    done, _ = await asyncio.wait({stopping}, timeout=timeout)
+    if not done:
+        log.warning("alert feed: the old Kafka consumer did not stop within %.0fs; starting a new one", timeout)
+        stopping.add_done_callback(lambda task: task.cancelled() or task.exception())
+        return
+    if not stopping.cancelled() and stopping.exception() is not None:
+        log.debug("alert feed: stopping the old consumer failed: %s", stopping.exception())
 
 
 class _RewindWipedOnAssign(ConsumerRebalanceListener):
