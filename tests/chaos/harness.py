@@ -462,27 +462,20 @@ def longest_without_2xx(load: LoadGenerator, since: float, until: float) -> floa
     return max(b - a for a, b in zip(edges, edges[1:]))
 
 
-def measure(scenario: str, stack: Stack, load: LoadGenerator, run_tag: str, *, started_at: str, load_seconds: float,
-            killed_at: float, repaired_at: float, settled: tuple[set, Counter, float | None],
-            pids_before: dict[str, int | None], rss_before: float | None, rss_samples: list[float]) -> Figures:
-    """The figures of one run, from what the load generator saw and what review shows after :func:`settle`."""
-    visible, alerts, healed = settled
-    # Requests sent after the fault can only be acknowledged by a broker that has the partition.
-    accepted_again = [sent + seconds for sent, _kind, status, seconds in load.timeline
-                      if sent > killed_at and status is not None and 200 <= status < 300]
+def outcome(stack: Stack, load: LoadGenerator, run_tag: str, *, visible: set, alerts: Counter,
+            healed: float | None, pids_before: dict[str, int | None]) -> dict:
+    """The fields of :class:`Figures` every scenario computes the same way, once its load has settled.
+
+    An acknowledged creation counts as visible when its deal card is, an acknowledged discount
+    when its alert is in the feed; a service died when it is gone or its process changed.
+    """
     created = load.record.acknowledged("created")
     discounts = load.record.acknowledged("discount")
     ours = {d: n for d, n in alerts.items() if d.startswith(f"api:{run_tag}-")}
     posted = load.record.posted
-    # An acknowledged creation is visible as its deal card, an acknowledged discount as its alert.
     lost_events = sorted(created - visible) + sorted(d for d in discounts if ours.get(d, 0) == 0)
     acknowledged = len(created) + len(discounts)
-    return Figures(
-        scenario=scenario,
-        started_at=started_at,
-        load_deals_per_s=load.rate,
-        load_seconds=round(load_seconds, 1),
-        fault_seconds=round(repaired_at - killed_at, 1),
+    return dict(
         requests=len(posted),
         acknowledged=acknowledged,
         acknowledged_discounts=len(discounts),
@@ -494,17 +487,35 @@ def measure(scenario: str, stack: Stack, load: LoadGenerator, run_tag: str, *, s
         lost=len(lost_events),
         alerts_missing=sum(1 for d in discounts if ours.get(d, 0) == 0),
         duplicate_alerts=sum(n - 1 for n in ours.values() if n > 1),
-        time_to_accept_again_s=round(min(accepted_again) - repaired_at, 1) if accepted_again else None,
         time_to_heal_s=round(healed, 1) if healed is not None else None,
         services_died=sorted(set(stack.dead()) | {n for n, pid in stack.pids().items() if pid != pids_before[n]}),
         lost_examples=lost_events[:5],
         error_examples=sorted({p.detail for p in posted if p.detail})[:5],
+    )
+
+
+def measure(scenario: str, stack: Stack, load: LoadGenerator, run_tag: str, *, started_at: str, load_seconds: float,
+            killed_at: float, repaired_at: float, settled: tuple[set, Counter, float | None],
+            pids_before: dict[str, int | None], rss_before: float | None, rss_samples: list[float]) -> Figures:
+    """The figures of one run, from what the load generator saw and what review shows after :func:`settle`."""
+    visible, alerts, healed = settled
+    # Requests sent after the fault can only be acknowledged by a broker that has the partition.
+    accepted_again = [sent + seconds for sent, _kind, status, seconds in load.timeline
+                      if sent > killed_at and status is not None and 200 <= status < 300]
+    return Figures(
+        scenario=scenario,
+        started_at=started_at,
+        load_deals_per_s=load.rate,
+        load_seconds=round(load_seconds, 1),
+        fault_seconds=round(repaired_at - killed_at, 1),
+        time_to_accept_again_s=round(min(accepted_again) - repaired_at, 1) if accepted_again else None,
         ingest_rss_mb_before=round(rss_before, 1) if rss_before else None,
         ingest_rss_mb_peak=round(max(rss_samples), 1) if rss_samples else None,
         acknowledged_during_fault=sum(1 for sent, _k, status, _s in load.timeline
                                       if killed_at <= sent <= repaired_at and status is not None and 200 <= status < 300),
         longest_without_2xx_s=round(longest_without_2xx(load, killed_at, repaired_at), 1),
         slowest_sent_at_s=round(max(load.timeline, key=lambda t: t[3])[0] - killed_at, 1) if load.timeline else None,
+        **outcome(stack, load, run_tag, visible=visible, alerts=alerts, healed=healed, pids_before=pids_before),
     )
 
 
@@ -552,12 +563,6 @@ def figures_of(scenario: str, stack: Stack, load: LoadGenerator, run_tag: str, *
                load_seconds: float, fault_started: float, fault_ended: float, repaired_at: float,
                visible: set, alerts: Counter, healed: float | None, pids_before: dict, notes: str = "") -> Figures:
     """The figures of a run whose load has ended and settled, in the shape of :class:`Figures`."""
-    created = load.record.acknowledged("created")
-    discounts = load.record.acknowledged("discount")
-    ours = {d: n for d, n in alerts.items() if d.startswith(f"api:{run_tag}-")}
-    posted = load.record.posted
-    lost_events = sorted(created - visible) + sorted(d for d in discounts if ours.get(d, 0) == 0)
-    acknowledged = len(created) + len(discounts)
     # Accepting again: the first 2xx after the last refusal since the fault; 0 when ingest never refused.
     refused = [sent for sent, _kind, status, _s in load.timeline
                if sent > fault_started and (status is None or not 200 <= status < 300)]
@@ -566,20 +571,10 @@ def figures_of(scenario: str, stack: Stack, load: LoadGenerator, run_tag: str, *
     again = (round(min(accepted_again), 1) if accepted_again else None) if refused else 0.0
     return Figures(
         scenario=scenario, started_at=started_at, load_deals_per_s=rate, load_seconds=round(load_seconds, 1),
-        fault_seconds=round(fault_ended - fault_started, 1), requests=len(posted), acknowledged=acknowledged,
-        acknowledged_discounts=len(discounts),
-        answered_503=sum(1 for p in posted if p.status == 503),
-        answered_503_without_retry_after=sum(1 for p in posted if p.status == 503 and not p.retry_after),
-        unanswered=sum(1 for p in posted if p.status is None),
-        slowest_answer_s=round(max((p.seconds for p in posted), default=0.0), 2),
-        visible=acknowledged - len(lost_events), lost=len(lost_events),
-        alerts_missing=sum(1 for d in discounts if ours.get(d, 0) == 0),
-        duplicate_alerts=sum(n - 1 for n in ours.values() if n > 1),
-        time_to_accept_again_s=again,
-        time_to_heal_s=round(healed, 1) if healed is not None else None,
-        services_died=sorted(set(stack.dead()) | {n for n, pid in stack.pids().items() if pid != pids_before[n]}),
-        lost_examples=lost_events[:5], error_examples=sorted({p.detail for p in posted if p.detail})[:5],
-        ingest_rss_mb_before=None, ingest_rss_mb_peak=None, notes=notes)
+        fault_seconds=round(fault_ended - fault_started, 1), time_to_accept_again_s=again,
+        ingest_rss_mb_before=None, ingest_rss_mb_peak=None, notes=notes,
+        **outcome(stack, load, run_tag, visible=visible, alerts=alerts, healed=healed, pids_before=pids_before),
+    )
 
 
 async def redis_fault_scenario(infra: Infra, stack: Stack, *, fault: str, load_before: float, down_for: float,
