@@ -42,9 +42,9 @@ CLK = os.sysconf("SC_CLK_TCK")
 
 sys.path.insert(0, str(ROOT))
 
-from pipeline_review.shared.admin import ensure_topics  # noqa: E402
-from pipeline_review.shared.events import decode_event  # noqa: E402
-from pipeline_review.shared.settings import CommonSettings  # noqa: E402
+from services.shared.admin import ensure_topics  # noqa: E402
+from services.shared.events import decode_event  # noqa: E402
+from services.shared.settings import CommonSettings  # noqa: E402
 from tests.services import Service, free_port  # noqa: E402
 
 

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pipeline_review.shared.config_doc import markdown_table
+from services.shared.config_doc import markdown_table
 
 START, END = "<!-- settings-table:start -->", "<!-- settings-table:end -->"
 

@@ -142,8 +142,8 @@ load_demo() {
 # and key table, so it accepts exactly what review does.
 review_key() {
   "$VENV/bin/python" - <<'PY' 2>/dev/null || true
-from pipeline_review.review.access import KeyTable
-from pipeline_review.review.settings import ReviewSettings
+from services.review.access import KeyTable
+from services.review.settings import ReviewSettings
 settings = ReviewSettings()
 keys = KeyTable.from_settings(settings.api_keys.get_secret_value() if settings.api_keys else None,
                               settings.api_keys_file)

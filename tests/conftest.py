@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pipeline_review.shared.settings import CommonSettings
+from services.shared.settings import CommonSettings
 
 HINT = "run the suite with `make test`, which starts a test Kafka and Redis"
 
@@ -49,7 +49,7 @@ def redis_url() -> str:
 @pytest.fixture
 def common_settings(kafka_bootstrap: str, redis_url: str) -> Iterator[CommonSettings]:
     """Settings with a unique topic and Redis prefix, and the topics created."""
-    from pipeline_review.shared.admin import ensure_topics
+    from services.shared.admin import ensure_topics
 
     tag = uuid.uuid4().hex[:8]
     settings = CommonSettings(

@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from pipeline_review.shared.events import DealEvent
+from services.shared.events import DealEvent
 
 _ids = itertools.count(1)
 T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.timezone.utc)

@@ -9,13 +9,13 @@ import random
 
 import redis.asyncio as aioredis
 
-from pipeline_review.scoring.domain.alerts import discount_alert
-from pipeline_review.scoring.domain.lists import place
-from pipeline_review.scoring.domain.state import apply_event
-from pipeline_review.scoring.read_model import write_placements
-from pipeline_review.shared.events import DealEvent
-from pipeline_review.shared.keys import RedisKeys
-from pipeline_review.shared.stages import StageMap
+from services.domain.alerts import discount_alert
+from services.domain.lists import place
+from services.domain.state import apply_event
+from services.scoring.read_model import write_placements
+from services.shared.events import DealEvent
+from services.shared.keys import RedisKeys
+from services.shared.stages import StageMap
 
 STAGES = ["Prospecting", "Qualification", "Needs Analysis", "Value Proposition", "Proposal/Price Quote",
           "Negotiation/Review"]

@@ -14,11 +14,11 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter, Histogram, make_asgi_app
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from pipeline_review.shared.auth import KeyTable, decide_open_mode, key_from_headers
-from pipeline_review.shared.log_redaction import install_log_redaction
-from pipeline_review.shared.events import DealEvent, encode_event
-from pipeline_review.shared.kafka_config import kafka_client_options
-from pipeline_review.shared.stages import StageMap
+from services.shared.auth import KeyTable, decide_open_mode, key_from_headers
+from services.shared.log_redaction import install_log_redaction
+from services.shared.events import DealEvent, encode_event
+from services.shared.kafka_config import kafka_client_options
+from services.shared.stages import StageMap
 
 from .auth import KEYS_VARIABLE, EventRefused, IngestKey, check_event, ingest_key_table
 from .producer import EventProducer, KafkaUnavailable

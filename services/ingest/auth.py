@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline_review.shared.auth import KeyConfigError, KeyTable, check_key, entry_where, load_entries
-from pipeline_review.shared.events import SOURCE_NAME, DealEvent
+from services.shared.auth import KeyConfigError, KeyTable, check_key, entry_where, load_entries
+from services.shared.events import SOURCE_NAME, DealEvent
 
 KEYS_VARIABLE = "PR_INGEST_API_KEYS"
 DEFAULT_SOURCES = frozenset({"api", "csv"})

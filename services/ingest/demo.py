@@ -12,7 +12,7 @@ import datetime as dt
 import httpx
 import typer
 
-from pipeline_review.scoring.domain.lists import quarter_bounds, quarter_of
+from services.domain.lists import quarter_bounds, quarter_of
 
 from .auth import key_for_clients
 

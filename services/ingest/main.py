@@ -7,7 +7,7 @@ import sys
 
 import uvicorn
 
-from pipeline_review.shared.auth import KeyConfigError, OpenModeRefused
+from services.shared.auth import KeyConfigError, OpenModeRefused
 
 from .app import create_app
 from .settings import IngestSettings

@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from pipeline_review.shared.settings import CommonSettings
+from services.shared.settings import CommonSettings
 
 
 class IngestSettings(BaseSettings):

@@ -20,7 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from pipeline_review.shared.events import DealEvent
+from services.shared.events import DealEvent
 
 from .sources.base import AuthError, DeadLetter, MappingResult, PayloadError, RawRequest, SourceAdapter
 

@@ -8,7 +8,7 @@ Keys come from ``PR_REVIEW_API_KEYS`` and/or ``PR_REVIEW_API_KEYS_FILE``:
 - file: the same JSON list (or ``{"keys": [...]}``) in a ``.json`` file, or ``[[keys]]`` tables in
   a ``.toml`` file.
 
-The formats, the digest lookup and the header rule are :mod:`pipeline_review.shared.auth`'s;
+The formats, the digest lookup and the header rule are :mod:`services.shared.auth`'s;
 this module says what an entry means here (a role and teams).
 
 Roles: ``admin`` (everything), ``manager`` (read and ack, only the deals and alerts of its
@@ -33,10 +33,10 @@ from urllib.parse import parse_qs
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from pipeline_review.shared import auth as shared_auth
-from pipeline_review.shared.auth import KeyConfigError, check_key, entry_where, key_from_headers
+from services.shared import auth as shared_auth
+from services.shared.auth import KeyConfigError, check_key, entry_where, key_from_headers
 
-log = logging.getLogger("pipeline_review.review.access")
+log = logging.getLogger("services.review.access")
 
 
 class Role(StrEnum):

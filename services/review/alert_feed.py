@@ -13,11 +13,11 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 
-from pipeline_review.shared.keys import RedisKeys
+from services.shared.keys import RedisKeys
 
 from .alerts import AlertFilter, decode_ack, decode_entry, feed_item, id_after, id_before, valid_alert
 
-log = logging.getLogger("pipeline_review.review.alert_feed")
+log = logging.getLogger("services.review.alert_feed")
 
 # Append an alert once: the position hash and the stream change together or not at all, so
 # a redelivered record (at-least-once Kafka, a rebalance, a second review instance) is a no-op.

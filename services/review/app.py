@@ -15,9 +15,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, make_asgi_app
 from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse
 
-from pipeline_review.shared.kafka_config import kafka_client_options
-from pipeline_review.shared.log_redaction import install_log_redaction
-from pipeline_review.shared.redis_client import REDIS_UNAVAILABLE, redis_client
+from services.shared.kafka_config import kafka_client_options
+from services.shared.log_redaction import install_log_redaction
+from services.shared.redis_client import REDIS_UNAVAILABLE, redis_client
 
 from .access import OPEN_ADMIN, WS_FORBIDDEN, WS_UNAUTHORIZED, AccessMiddleware, KeyTable, Principal, principal_of
 from .alert_feed import AlertIngestor, AlertStore, AlertTrimmer
@@ -40,7 +40,7 @@ from .streams import HEARTBEAT, AlertHub, follow
 from .webhooks import WebhookDispatcher
 from .webhooks_api import add_webhook_routes
 
-log = logging.getLogger("pipeline_review.review")
+log = logging.getLogger("services.review")
 
 
 class ListPage(BaseModel):

@@ -12,8 +12,8 @@ from typing import Any
 
 import orjson
 
-from pipeline_review.scoring.domain.lists import list_item, manager_horizon
-from pipeline_review.shared.keys import RedisKeys
+from services.domain.lists import list_item, manager_horizon
+from services.shared.keys import RedisKeys
 
 Clock = Callable[[], dt.datetime]
 

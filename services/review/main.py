@@ -7,13 +7,13 @@ import sys
 
 import uvicorn
 
-from pipeline_review.shared.auth import KeyConfigError, OpenModeRefused, decide_open_mode
+from services.shared.auth import KeyConfigError, OpenModeRefused, decide_open_mode
 
 from .access import KEYS_VARIABLE, KeyTable
 from .app import create_app
 from .settings import ReviewSettings
 
-log = logging.getLogger("pipeline_review.review")
+log = logging.getLogger("services.review")
 
 
 def run() -> None:

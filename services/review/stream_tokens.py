@@ -14,8 +14,8 @@ import json
 import secrets
 from dataclasses import dataclass
 
-from pipeline_review.shared.auth import key_digest
-from pipeline_review.shared.keys import RedisKeys
+from services.shared.auth import key_digest
+from services.shared.keys import RedisKeys
 
 from .access import Principal
 

@@ -17,7 +17,7 @@ from typing import Any
 from .alert_feed import AlertStore
 from .alerts import AlertFilter, later
 
-log = logging.getLogger("pipeline_review.review.streams")
+log = logging.getLogger("services.review.streams")
 
 HEARTBEAT = object()  # yielded by follow() when a client has been idle for the heartbeat interval
 REPLAY_BATCH = 200

@@ -42,11 +42,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from redis.exceptions import RedisError, ResponseError
 
-from pipeline_review.shared.keys import RedisKeys
+from services.shared.keys import RedisKeys
 
 from .webhook_guard import GuardedTransport, Network, Resolver, parse_networks, refused, system_resolve
 
-log = logging.getLogger("pipeline_review.review.webhooks")
+log = logging.getLogger("services.review.webhooks")
 
 SIGNATURE_HEADER = "X-PipelineReview-Signature"
 ALERT_ID_HEADER = "X-PipelineReview-Alert-Id"

@@ -18,7 +18,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from pipeline_review.shared.keys import RedisKeys
+from services.shared.keys import RedisKeys
 
 from .access import principal_of
 from .webhook_guard import AddressRefused, Resolver, check_url, system_resolve

@@ -7,13 +7,13 @@ import logging
 
 import faust
 
-from pipeline_review.shared.kafka_config import faust_broker_credentials
-from pipeline_review.shared.redis_client import redis_client
-from pipeline_review.shared.stages import StageMap
+from services.shared.kafka_config import faust_broker_credentials
+from services.shared.redis_client import redis_client
+from services.shared.stages import StageMap
 
 from .changelog import BulkChangelog
 from .moved_partitions import ForgetMovedPartitions
-from .domain.retention import removal_cutoff
+from services.domain.retention import removal_cutoff
 from .processor import DealProcessor, encode_alert
 from .read_model import sweep_deleted
 from .read_model_guard import ReadModelGuard

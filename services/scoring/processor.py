@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from pipeline_review.shared.events import decode_event
-from pipeline_review.shared.keys import RedisKeys
-from pipeline_review.shared.stages import StageMap
+from services.shared.events import decode_event
+from services.shared.keys import RedisKeys
+from services.shared.stages import StageMap
 
-from .domain.alerts import discount_alert
-from .domain.lists import Placement, place
-from .domain.state import DealState, apply_event
+from services.domain.alerts import discount_alert
+from services.domain.lists import Placement, place
+from services.domain.state import DealState, apply_event
 from .read_model import write_placements
 
 log = logging.getLogger(__name__)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import orjson
 
-from pipeline_review.shared.keys import RedisKeys
+from services.shared.keys import RedisKeys
 
-from .domain.lists import Placement
+from services.domain.lists import Placement
 
 
 def rank_entries(keys: RedisKeys, placement: Placement | None) -> dict[str, float]:

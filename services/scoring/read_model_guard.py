@@ -30,13 +30,13 @@ from collections.abc import Callable, Iterable
 from redis.exceptions import OutOfMemoryError, ReadOnlyError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
 
-from pipeline_review.shared.keys import RedisKeys
-from pipeline_review.shared.redis_client import REDIS_UNAVAILABLE
-from pipeline_review.shared.stages import StageMap
+from services.shared.keys import RedisKeys
+from services.shared.redis_client import REDIS_UNAVAILABLE
+from services.shared.stages import StageMap
 
 from .changelog import partition_for
-from .domain.lists import Placement, place
-from .domain.state import DealState
+from services.domain.lists import Placement, place
+from services.domain.state import DealState
 from .read_model import write_placements
 
 log = logging.getLogger(__name__)

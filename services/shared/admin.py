@@ -108,7 +108,7 @@ def rebuild_read_model(
     wipe: bool = typer.Option(True, help="Delete the existing read-model keys first."),
 ) -> None:
     """Rebuild the Redis read model from the deal-events topic."""
-    from pipeline_review.scoring.rebuild import rebuild
+    from services.scoring.rebuild import rebuild
 
     summary = rebuild(CommonSettings(), wipe=wipe)
     typer.echo(summary)

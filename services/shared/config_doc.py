@@ -7,11 +7,11 @@ from pydantic_settings import BaseSettings
 
 
 def settings_classes() -> list[type[BaseSettings]]:
-    from pipeline_review.ingest.settings import IngestSettings
-    from pipeline_review.review.settings import ReviewSettings
-    from pipeline_review.review.webhooks import WebhookSettings
-    from pipeline_review.scoring.settings import ScoringSettings
-    from pipeline_review.shared.settings import CommonSettings
+    from services.ingest.settings import IngestSettings
+    from services.review.settings import ReviewSettings
+    from services.review.webhooks import WebhookSettings
+    from services.scoring.settings import ScoringSettings
+    from services.shared.settings import CommonSettings
 
     return [CommonSettings, IngestSettings, ScoringSettings, ReviewSettings, WebhookSettings]
 

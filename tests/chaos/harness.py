@@ -29,7 +29,7 @@ from pathlib import Path
 import httpx
 from kafka import KafkaAdminClient
 
-from pipeline_review.shared.settings import CommonSettings
+from services.shared.settings import CommonSettings
 from tests.conftest import settings_env
 from tests.services import BIN, Service, free_port, scoring_env
 
@@ -221,7 +221,7 @@ class Stack:
         return f"http://127.0.0.1:{self.ports[name]}{path}"
 
     def start(self) -> None:
-        from pipeline_review.shared.admin import ensure_topics
+        from services.shared.admin import ensure_topics
 
         ensure_topics(self.settings)
         for service in self.services:

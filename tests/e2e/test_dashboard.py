@@ -13,7 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from pipeline_review.scoring.domain.lists import quarter_bounds, quarter_of
+from services.domain.lists import quarter_bounds, quarter_of
 from tests.helpers import wait_until
 
 pytestmark = pytest.mark.e2e

@@ -33,8 +33,8 @@ def locked(tmp_path_factory, kafka_bootstrap, redis_url):
     """One stack for the module (starting three services is the slow part), ingest locked."""
     import uuid
 
-    from pipeline_review.shared.admin import ensure_topics
-    from pipeline_review.shared.settings import CommonSettings
+    from services.shared.admin import ensure_topics
+    from services.shared.settings import CommonSettings
 
     tag = uuid.uuid4().hex[:8]
     settings = CommonSettings(kafka_bootstrap=kafka_bootstrap, redis_url=redis_url,

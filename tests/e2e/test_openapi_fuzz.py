@@ -9,8 +9,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from pipeline_review.shared.admin import ensure_topics
-from pipeline_review.shared.settings import CommonSettings
+from services.shared.admin import ensure_topics
+from services.shared.settings import CommonSettings
 from tests.e2e.conftest import running_stack
 
 pytestmark = pytest.mark.e2e

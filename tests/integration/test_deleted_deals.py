@@ -8,13 +8,13 @@ import uuid
 import pytest
 import redis.asyncio as aioredis
 
-from pipeline_review.scoring.domain.retention import removal_cutoff
-from pipeline_review.scoring.processor import DealProcessor
-from pipeline_review.scoring.read_model import sweep_deleted
-from pipeline_review.shared.events import encode_event
-from pipeline_review.shared.keys import RedisKeys
-from pipeline_review.shared.settings import DEFAULT_STAGE_MAP
-from pipeline_review.shared.stages import StageMap
+from services.domain.retention import removal_cutoff
+from services.scoring.processor import DealProcessor
+from services.scoring.read_model import sweep_deleted
+from services.shared.events import encode_event
+from services.shared.keys import RedisKeys
+from services.shared.settings import DEFAULT_STAGE_MAP
+from services.shared.stages import StageMap
 from tests.helpers import T0, event
 
 pytestmark = pytest.mark.integration
@@ -141,8 +141,8 @@ def test_the_worker_sweeps_deleted_cards_on_its_timer(common_settings, tmp_path)
 
 
 async def test_a_rebuild_tracks_the_deleted_cards_again_and_only_them(common_settings):
-    from pipeline_review.scoring.domain.state import fold
-    from pipeline_review.scoring.rebuild import write_all
+    from services.domain.state import fold
+    from services.scoring.rebuild import write_all
 
     keys = common_settings.keys
     redis = aioredis.Redis.from_url(common_settings.redis_url.get_secret_value())

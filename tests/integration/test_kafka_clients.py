@@ -58,7 +58,7 @@ def test_faust_worker_consumes_kafka_python_events_and_keeps_a_changelog(common_
     """The real scoring worker (faust) folds events produced by kafka-python (ingest's client)."""
     import redis
 
-    from pipeline_review.shared.events import encode_event
+    from services.shared.events import encode_event
     from tests.conftest import settings_env
     from tests.helpers import event, wait_until
     from tests.services import Service, free_port, scoring_env

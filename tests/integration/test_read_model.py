@@ -7,12 +7,12 @@ import datetime as dt
 import pytest
 import redis.asyncio as aioredis
 
-from pipeline_review.review.lists import Cursor, ListReader
-from pipeline_review.scoring.processor import DealProcessor
-from pipeline_review.shared.events import encode_event
-from pipeline_review.shared.keys import RedisKeys
-from pipeline_review.shared.settings import DEFAULT_STAGE_MAP
-from pipeline_review.shared.stages import StageMap
+from services.review.lists import Cursor, ListReader
+from services.scoring.processor import DealProcessor
+from services.shared.events import encode_event
+from services.shared.keys import RedisKeys
+from services.shared.settings import DEFAULT_STAGE_MAP
+from services.shared.stages import StageMap
 from tests.helpers import event
 
 pytestmark = pytest.mark.integration

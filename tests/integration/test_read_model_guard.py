@@ -10,13 +10,13 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import OutOfMemoryError
 
-from pipeline_review.scoring.changelog import partition_for
-from pipeline_review.scoring.domain.lists import place
-from pipeline_review.scoring.domain.state import apply_event
-from pipeline_review.scoring.read_model_guard import ReadModelGuard, synced_key
-from pipeline_review.shared.keys import RedisKeys
-from pipeline_review.shared.settings import DEFAULT_STAGE_MAP
-from pipeline_review.shared.stages import StageMap
+from services.scoring.changelog import partition_for
+from services.domain.lists import place
+from services.domain.state import apply_event
+from services.scoring.read_model_guard import ReadModelGuard, synced_key
+from services.shared.keys import RedisKeys
+from services.shared.settings import DEFAULT_STAGE_MAP
+from services.shared.stages import StageMap
 from tests.helpers import event
 
 pytestmark = pytest.mark.integration
@@ -93,7 +93,7 @@ async def test_a_write_waits_through_redis_errors_and_logs_the_outage_once(redis
     guard = guard_for(Flaky(redis, failures=4, error=error), keys, {}, owned=set())
     placement = place(apply_event(None, event("api:x", "deal.created", stage="Prospecting", amount=5),
                                   STAGES).state, STAGES)
-    with caplog.at_level(logging.WARNING, logger="pipeline_review.scoring.read_model_guard"):
+    with caplog.at_level(logging.WARNING, logger="services.scoring.read_model_guard"):
         await guard.write({"api:x": placement})
     assert await redis.get(keys.deal("api:x")) is not None
     messages = [r.getMessage() for r in caplog.records]

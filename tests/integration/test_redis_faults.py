@@ -26,11 +26,11 @@ from fastapi.testclient import TestClient
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
-from pipeline_review.review.app import create_app
-from pipeline_review.review.settings import ReviewSettings
-from pipeline_review.shared.admin import ensure_topics
-from pipeline_review.shared.events import encode_event
-from pipeline_review.shared.settings import CommonSettings
+from services.review.app import create_app
+from services.review.settings import ReviewSettings
+from services.shared.admin import ensure_topics
+from services.shared.events import encode_event
+from services.shared.settings import CommonSettings
 from tests.conftest import settings_env
 from tests.helpers import wait_until
 from tests.integration.test_scoring_worker import (STAGES, expected_snapshot, start_worker, wait_for_snapshot,

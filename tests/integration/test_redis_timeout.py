@@ -12,8 +12,8 @@ import time
 import pytest
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from pipeline_review.shared.redis_client import redis_client
-from pipeline_review.shared.settings import CommonSettings
+from services.shared.redis_client import redis_client
+from services.shared.settings import CommonSettings
 
 pytestmark = pytest.mark.integration
 

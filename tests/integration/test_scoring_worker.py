@@ -9,11 +9,11 @@ import httpx
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
-from pipeline_review.scoring.rebuild import rebuild
-from pipeline_review.shared.events import encode_event
-from pipeline_review.shared.keys import RedisKeys
-from pipeline_review.shared.settings import DEFAULT_STAGE_MAP
-from pipeline_review.shared.stages import StageMap
+from services.scoring.rebuild import rebuild
+from services.shared.events import encode_event
+from services.shared.keys import RedisKeys
+from services.shared.settings import DEFAULT_STAGE_MAP
+from services.shared.stages import StageMap
 from tests.conftest import settings_env
 from tests.helpers import wait_until
 from tests.services import Service, free_port, scoring_env

@@ -26,9 +26,9 @@ from pydantic import SecretStr
 from redis.exceptions import AuthenticationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from pipeline_review.shared.admin import ensure_topics
-from pipeline_review.shared.kafka_config import kafka_client_options
-from pipeline_review.shared.settings import CommonSettings
+from services.shared.admin import ensure_topics
+from services.shared.kafka_config import kafka_client_options
+from services.shared.settings import CommonSettings
 from tests.conftest import settings_env
 from tests.e2e.conftest import running_stack
 from tests.e2e.test_alerts import canonical

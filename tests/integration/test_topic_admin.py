@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from kafka import KafkaAdminClient
 
-from pipeline_review.shared.admin import ensure_topics, topic_config
-from pipeline_review.shared.topics import DAY_MS
+from services.shared.admin import ensure_topics, topic_config
+from services.shared.topics import DAY_MS
 
 pytestmark = pytest.mark.integration
 

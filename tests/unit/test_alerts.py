@@ -1,9 +1,9 @@
 import pytest
 
-from pipeline_review.scoring.domain.alerts import LATE_STAGE_DISCOUNT, alert_id_for, discount_alert, severity
-from pipeline_review.scoring.domain.state import apply_event, fold
-from pipeline_review.shared.settings import DEFAULT_STAGE_MAP
-from pipeline_review.shared.stages import StageMap
+from services.domain.alerts import LATE_STAGE_DISCOUNT, alert_id_for, discount_alert, severity
+from services.domain.state import apply_event, fold
+from services.shared.settings import DEFAULT_STAGE_MAP
+from services.shared.stages import StageMap
 from tests.helpers import event
 
 pytestmark = pytest.mark.unit

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from types import SimpleNamespace
 
-from pipeline_review.scoring.changelog import BulkChangelog, partition_for
+from services.scoring.changelog import BulkChangelog, partition_for
 
 PARTITIONS = 6
 CHANGELOG = "pr-scoring-deals-changelog"

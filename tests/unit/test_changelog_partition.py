@@ -3,7 +3,7 @@
 import pytest
 from kafka.partitioner.default import murmur2 as kafka_python_murmur2
 
-from pipeline_review.scoring.changelog import partition_for
+from services.scoring.changelog import partition_for
 
 pytestmark = pytest.mark.unit
 

@@ -1,6 +1,6 @@
 import pytest
 
-from pipeline_review.review.lists import BadCursor, Cursor
+from services.review.lists import BadCursor, Cursor
 
 pytestmark = pytest.mark.unit
 

@@ -4,12 +4,12 @@ import datetime as dt
 
 import pytest
 
-from pipeline_review.scoring.domain.lists import place
-from pipeline_review.scoring.domain.retention import deleted_at, due_for_removal, removal_cutoff
-from pipeline_review.scoring.domain.state import fold
-from pipeline_review.scoring.settings import ScoringSettings
-from pipeline_review.shared.settings import DEFAULT_STAGE_MAP
-from pipeline_review.shared.stages import StageMap
+from services.domain.lists import place
+from services.domain.retention import deleted_at, due_for_removal, removal_cutoff
+from services.domain.state import fold
+from services.scoring.settings import ScoringSettings
+from services.shared.settings import DEFAULT_STAGE_MAP
+from services.shared.stages import StageMap
 from tests.helpers import T0, event
 
 pytestmark = pytest.mark.unit

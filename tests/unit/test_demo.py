@@ -2,13 +2,13 @@ import datetime as dt
 
 import pytest
 
-from pipeline_review.ingest.app import parse_events
-from pipeline_review.ingest.demo import demo_events
-from pipeline_review.scoring.domain.alerts import discount_alert
-from pipeline_review.scoring.domain.lists import place
-from pipeline_review.scoring.domain.state import apply_event
-from pipeline_review.shared.settings import DEFAULT_STAGE_MAP
-from pipeline_review.shared.stages import StageMap
+from services.ingest.app import parse_events
+from services.ingest.demo import demo_events
+from services.domain.alerts import discount_alert
+from services.domain.lists import place
+from services.domain.state import apply_event
+from services.shared.settings import DEFAULT_STAGE_MAP
+from services.shared.stages import StageMap
 
 pytestmark = pytest.mark.unit
 STAGES = StageMap.load(DEFAULT_STAGE_MAP)

@@ -12,10 +12,10 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from pipeline_review.ingest.app import create_app
-from pipeline_review.ingest.settings import IngestSettings
-from pipeline_review.shared.auth import OpenModeRefused
-from pipeline_review.shared.settings import CommonSettings
+from services.ingest.app import create_app
+from services.ingest.settings import IngestSettings
+from services.shared.auth import OpenModeRefused
+from services.shared.settings import CommonSettings
 
 pytestmark = pytest.mark.unit
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
@@ -245,10 +245,10 @@ def test_hubspot_signature_inputs_that_used_to_raise_are_401s(headers):
 
 
 def test_hubspot_signature_with_a_lone_surrogate_returns_a_mismatch_not_an_exception():
-    from pipeline_review.ingest.sources.base import AuthError, RawRequest
-    from pipeline_review.ingest.sources.hubspot import HubSpotWebhookAdapter
-    from pipeline_review.shared.settings import DEFAULT_STAGE_MAP
-    from pipeline_review.shared.stages import StageMap
+    from services.ingest.sources.base import AuthError, RawRequest
+    from services.ingest.sources.hubspot import HubSpotWebhookAdapter
+    from services.shared.settings import DEFAULT_STAGE_MAP
+    from services.shared.stages import StageMap
 
     adapter = HubSpotWebhookAdapter(stage_map=StageMap.load(DEFAULT_STAGE_MAP), client_secret="s", clock=lambda: NOW)
     stamp = str(int(NOW.timestamp() * 1000))
@@ -259,7 +259,7 @@ def test_hubspot_signature_with_a_lone_surrogate_returns_a_mismatch_not_an_excep
 
 
 def test_a_plugin_check_that_crashes_fails_closed_with_401(monkeypatch):
-    from pipeline_review.ingest.sources.salesforce import SalesforceCDCAdapter
+    from services.ingest.sources.salesforce import SalesforceCDCAdapter
 
     def broken(self, request):
         raise TypeError("a bug in the check")
@@ -279,7 +279,7 @@ def test_a_malformed_rate_or_key_setting_names_the_variable():
 def test_ingest_redacts_keys_sent_in_a_query_string_from_its_access_log(caplog, monkeypatch):
     import logging
 
-    from pipeline_review.shared.log_redaction import RedactSecrets
+    from services.shared.log_redaction import RedactSecrets
 
     access = logging.getLogger("uvicorn.access")
     for installed in [f for f in access.filters if isinstance(f, RedactSecrets)]:

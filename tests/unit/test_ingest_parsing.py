@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from pipeline_review.ingest.app import BadRequest, parse_events
-from pipeline_review.shared.events import decode_event, encode_event
+from services.ingest.app import BadRequest, parse_events
+from services.shared.events import decode_event, encode_event
 
 pytestmark = pytest.mark.unit
 GOOD = {"event_id": "e1", "source": "api", "deal_id": "api:1", "occurred_at": "2026-11-20T09:00:00Z",

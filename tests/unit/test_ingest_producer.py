@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from pipeline_review.ingest.producer import EventProducer, KafkaUnavailable
+from services.ingest.producer import EventProducer, KafkaUnavailable
 
 pytestmark = pytest.mark.unit
 

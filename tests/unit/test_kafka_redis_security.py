@@ -10,8 +10,8 @@ import redis.asyncio as aioredis
 from pydantic import ValidationError
 from redis.asyncio.connection import SSLConnection
 
-from pipeline_review.shared.kafka_config import faust_broker_credentials, kafka_client_options
-from pipeline_review.shared.settings import CommonSettings
+from services.shared.kafka_config import faust_broker_credentials, kafka_client_options
+from services.shared.settings import CommonSettings
 
 pytestmark = pytest.mark.unit
 SASL = dict(kafka_security_protocol="SASL_SSL", kafka_sasl_mechanism="SCRAM-SHA-512",

@@ -2,10 +2,10 @@ import datetime as dt
 
 import pytest
 
-from pipeline_review.scoring.domain.lists import list_item, manager_horizon, place, quarter_bounds, quarter_of
-from pipeline_review.scoring.domain.state import fold
-from pipeline_review.shared.settings import DEFAULT_STAGE_MAP
-from pipeline_review.shared.stages import StageMap
+from services.domain.lists import list_item, manager_horizon, place, quarter_bounds, quarter_of
+from services.domain.state import fold
+from services.shared.settings import DEFAULT_STAGE_MAP
+from services.shared.stages import StageMap
 from tests.helpers import event
 
 pytestmark = pytest.mark.unit

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import pytest
 from faust.types import TP
 
-from pipeline_review.scoring.changelog import partition_for
-from pipeline_review.scoring.moved_partitions import ForgetMovedPartitions, drop_partitions
+from services.scoring.changelog import partition_for
+from services.scoring.moved_partitions import ForgetMovedPartitions, drop_partitions
 
 pytestmark = pytest.mark.unit
 

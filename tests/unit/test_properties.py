@@ -4,10 +4,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline_review.scoring.domain.lists import place
-from pipeline_review.scoring.domain.state import fold
-from pipeline_review.shared.settings import DEFAULT_STAGE_MAP
-from pipeline_review.shared.stages import StageMap
+from services.domain.lists import place
+from services.domain.state import fold
+from services.shared.settings import DEFAULT_STAGE_MAP
+from services.shared.stages import StageMap
 from tests.helpers import event
 
 pytestmark = pytest.mark.unit

@@ -1,6 +1,6 @@
 import pytest
 
-from pipeline_review.scoring.domain.scoring import (
+from services.domain.scoring import (
     WINNABILITY_FLOOR,
     leader_questions,
     leader_score,
@@ -8,7 +8,7 @@ from pipeline_review.scoring.domain.scoring import (
     potential_value,
     winnability,
 )
-from pipeline_review.shared.events import QUALIFICATION_ITEMS
+from services.shared.events import QUALIFICATION_ITEMS
 
 pytestmark = pytest.mark.unit
 NOTHING = {item: "unknown" for item in QUALIFICATION_ITEMS}

@@ -2,8 +2,8 @@
 
 import pytest
 
-from pipeline_review.scoring.app import create_app
-from pipeline_review.scoring.settings import ScoringSettings
+from services.scoring.app import create_app
+from services.scoring.settings import ScoringSettings
 
 pytestmark = pytest.mark.unit
 

@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from pipeline_review.ingest.auth import DEFAULT_SOURCES, IngestKey, client_key, ingest_key_table
-from pipeline_review.shared.auth import (
+from services.ingest.auth import DEFAULT_SOURCES, IngestKey, client_key, ingest_key_table
+from services.shared.auth import (
     KeyConfigError,
     KeyTable,
     OpenModeRefused,

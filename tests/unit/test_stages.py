@@ -1,7 +1,7 @@
 import pytest
 
-from pipeline_review.shared.settings import DEFAULT_STAGE_MAP
-from pipeline_review.shared.stages import Phase, StageMap, StageMapError
+from services.shared.settings import DEFAULT_STAGE_MAP
+from services.shared.stages import Phase, StageMap, StageMapError
 
 pytestmark = pytest.mark.unit
 STAGES = StageMap.load(DEFAULT_STAGE_MAP)

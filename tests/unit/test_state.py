@@ -1,8 +1,8 @@
 import pytest
 
-from pipeline_review.scoring.domain.state import apply_event, fold
-from pipeline_review.shared.settings import DEFAULT_STAGE_MAP
-from pipeline_review.shared.stages import Phase, StageMap
+from services.domain.state import apply_event, fold
+from services.shared.settings import DEFAULT_STAGE_MAP
+from services.shared.stages import Phase, StageMap
 from tests.helpers import event
 
 pytestmark = pytest.mark.unit
@@ -91,6 +91,6 @@ def test_timeline_records_stage_amount_close_date_and_discounts_in_order():
 
 def test_state_round_trips_through_a_dict():
     state = fold([event(type="deal.created", at=0, stage="Prospecting", amount=10, close_date="2027-01-01")], STAGES)
-    from pipeline_review.scoring.domain.state import DealState
+    from services.domain.state import DealState
 
     assert DealState.from_dict(state.to_dict()).to_dict() == state.to_dict()

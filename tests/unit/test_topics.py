@@ -2,8 +2,8 @@
 
 import pytest
 
-from pipeline_review.shared.settings import CommonSettings
-from pipeline_review.shared.topics import DAY_MS, retention_ms, topic_specs
+from services.shared.settings import CommonSettings
+from services.shared.topics import DAY_MS, retention_ms, topic_specs
 
 pytestmark = pytest.mark.unit
 

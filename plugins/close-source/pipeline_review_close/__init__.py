@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from pipeline_review.ingest.sources.base import (
+from services.ingest.sources.base import (
     AuthError,
     DeadLetter,
     MappingResult,
@@ -39,8 +39,8 @@ from pipeline_review.ingest.sources.base import (
     parse_timestamp,
     source_id,
 )
-from pipeline_review.shared.events import EventType
-from pipeline_review.shared.stages import StageMap
+from services.shared.events import EventType
+from services.shared.stages import StageMap
 
 # Close field -> canonical field. Close stores values in cents ("value") with a currency.
 FIELDS = {

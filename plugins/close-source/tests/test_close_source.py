@@ -6,10 +6,10 @@ import hmac
 
 import pytest
 
-from pipeline_review.ingest.sources.base import AuthError, PayloadError, RawRequest
-from pipeline_review.ingest.sources.registry import load_plugins, make_plugin_adapters
-from pipeline_review.shared.settings import DEFAULT_STAGE_MAP
-from pipeline_review.shared.stages import StageMap
+from services.ingest.sources.base import AuthError, PayloadError, RawRequest
+from services.ingest.sources.registry import load_plugins, make_plugin_adapters
+from services.shared.settings import DEFAULT_STAGE_MAP
+from services.shared.stages import StageMap
 from pipeline_review_close import CloseAdapter, make_adapter
 
 pytestmark = pytest.mark.unit

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from pipeline_review.shared.events import DealEvent, encode_event
+from services.shared.events import DealEvent, encode_event
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 API_KEY_HEADER = "X-API-Key"

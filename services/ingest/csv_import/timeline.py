@@ -63,7 +63,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from pipeline_review.shared.events import QUALIFICATION_ITEMS, DealChanges, DealEvent, EventType
+from services.shared.events import QUALIFICATION_ITEMS, DealChanges, DealEvent, EventType
 
 from .config import ImportConfig
 from .mapping import Deal, Outcome

@@ -22,8 +22,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from pipeline_review.shared.events import DealChanges, DealEvent, EventType
-from pipeline_review.shared.stages import Phase, StageMap
+from services.shared.events import DealChanges, DealEvent, EventType
+from services.shared.stages import Phase, StageMap
 
 __all__ = [
     "AuthError",

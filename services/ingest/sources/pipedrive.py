@@ -23,8 +23,8 @@ import hmac
 from collections.abc import Mapping
 from typing import Any
 
-from pipeline_review.shared.events import EventType
-from pipeline_review.shared.stages import StageMap
+from services.shared.events import EventType
+from services.shared.stages import StageMap
 
 from .base import (
     AuthError,

@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
 from typing import Any
 
-from pipeline_review.shared.events import SOURCE_NAME
-from pipeline_review.shared.stages import StageMap
+from services.shared.events import SOURCE_NAME
+from services.shared.stages import StageMap
 
 from .base import SourceAdapter, SourceAuth
 from .hubspot import HubSpotWebhookAdapter

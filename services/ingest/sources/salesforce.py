@@ -23,8 +23,8 @@ import hmac
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pipeline_review.shared.events import SEQUENCE_MAX, SEQUENCE_MIN, EventType
-from pipeline_review.shared.stages import StageMap
+from services.shared.events import SEQUENCE_MAX, SEQUENCE_MIN, EventType
+from services.shared.stages import StageMap
 
 from .base import (
     AuthError,

@@ -74,7 +74,7 @@ def append_direct(settings, alerts: list[dict]) -> list[str]:
     """Put alerts on the Redis feed the way the review consumer does (same dedup script)."""
     import redis as sync_redis
 
-    from pipeline_review.review.alert_feed import APPEND_ONCE
+    from services.review.alert_feed import APPEND_ONCE
 
     client = sync_redis.Redis.from_url(settings.redis_url.get_secret_value())
     try:

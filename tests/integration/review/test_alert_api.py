@@ -11,12 +11,12 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from pipeline_review.review.app import create_app
-from pipeline_review.review.settings import ReviewSettings
-from pipeline_review.scoring.processor import DealProcessor
-from pipeline_review.shared.events import encode_event
-from pipeline_review.shared.settings import DEFAULT_STAGE_MAP
-from pipeline_review.shared.stages import StageMap
+from services.review.app import create_app
+from services.review.settings import ReviewSettings
+from services.scoring.processor import DealProcessor
+from services.shared.events import encode_event
+from services.shared.settings import DEFAULT_STAGE_MAP
+from services.shared.stages import StageMap
 from tests.helpers import event
 
 from .conftest import make_alert

@@ -11,8 +11,8 @@ from types import SimpleNamespace
 import pytest
 import redis.asyncio as aioredis
 
-from pipeline_review.review import alert_feed
-from pipeline_review.review.alert_feed import DAY_MS, AlertIngestor, AlertStore, AlertTrimmer
+from services.review import alert_feed
+from services.review.alert_feed import DAY_MS, AlertIngestor, AlertStore, AlertTrimmer
 
 from .conftest import make_alert
 from .test_alert_api import h, running

@@ -8,7 +8,7 @@ import uuid
 import pytest
 import redis.asyncio as aioredis
 
-from pipeline_review.review.lists import Cursor, ranked_page
+from services.review.lists import Cursor, ranked_page
 
 pytestmark = pytest.mark.integration
 

@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from pipeline_review.review.webhooks import WebhookDispatcher, WebhookSettings, WebhookStore
-from pipeline_review.shared.keys import RedisKeys
+from services.review.webhooks import WebhookDispatcher, WebhookSettings, WebhookStore
+from services.shared.keys import RedisKeys
 from tests.services import free_port
 
 

@@ -8,9 +8,9 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from pipeline_review.review.app import create_app
-from pipeline_review.review.settings import ReviewSettings
-from pipeline_review.review.webhooks import WebhookSettings
+from services.review.app import create_app
+from services.review.settings import ReviewSettings
+from services.review.webhooks import WebhookSettings
 
 pytestmark = pytest.mark.integration
 

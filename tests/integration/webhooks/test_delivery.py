@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from pipeline_review.review.webhooks import WebhookFilter, verify_signature
+from services.review.webhooks import WebhookFilter, verify_signature
 from tests.helpers import await_until
 
 from .conftest import Behaviour, fast_settings
@@ -117,7 +117,7 @@ async def test_a_receiver_always_failing_ends_in_a_dead_letter(redis, receiver, 
     await quiet()
     assert len(receiver.at("down")) == 3
     client, keys = redis
-    from pipeline_review.review.webhooks import WebhookKeys
+    from services.review.webhooks import WebhookKeys
 
     wk = WebhookKeys(keys.prefix)
     assert await client.zcard(wk.due()) == 0 and await client.zcard(wk.inflight()) == 0
@@ -267,8 +267,8 @@ async def _pending_is_zero(client, keys):
 async def test_start_and_stop_do_not_fail_while_redis_is_unreachable():
     import redis.asyncio as aioredis
 
-    from pipeline_review.review.webhooks import WebhookDispatcher
-    from pipeline_review.shared.keys import RedisKeys
+    from services.review.webhooks import WebhookDispatcher
+    from services.shared.keys import RedisKeys
     from tests.services import free_port
 
     client = aioredis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.2)
@@ -289,7 +289,7 @@ async def test_a_receivers_text_is_never_stored(redis, receiver, store, dispatch
     stats = await await_until(lambda: _stats_when(store, sub.id, dead_letters=1), timeout=10, what="dead letter")
     assert stats["last_error"] == "HTTP 502" and stats["last_status"] == 502
     client, keys = redis
-    from pipeline_review.review.webhooks import WebhookKeys
+    from services.review.webhooks import WebhookKeys
 
     stored = b"".join(v for _, fields in await client.xrange(WebhookKeys(keys.prefix).dead_letters(sub.id))
                       for v in fields.values())
@@ -330,7 +330,7 @@ async def test_a_name_resolving_to_loopback_is_refused_at_delivery(redis, receiv
 
 
 async def test_dns_rebinding_gains_nothing(redis, receiver, store, dispatchers):
-    from pipeline_review.review.webhook_guard import check_url
+    from services.review.webhook_guard import check_url
 
     url = f"http://rebind.example:{receiver.port}/hook/rebound"
     await check_url(url, (), dns({"rebind.example": "93.184.215.14"}))  # public when subscribed ...

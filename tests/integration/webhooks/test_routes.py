@@ -9,9 +9,9 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 
-from pipeline_review.review.webhook_guard import system_resolve
-from pipeline_review.review.webhooks import WebhookKeys, WebhookSettings
-from pipeline_review.review.webhooks_api import add_webhook_routes
+from services.review.webhook_guard import system_resolve
+from services.review.webhooks import WebhookKeys, WebhookSettings
+from services.review.webhooks_api import add_webhook_routes
 
 pytestmark = pytest.mark.integration
 

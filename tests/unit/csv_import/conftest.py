@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from tests.unit.csv_import.csv_import_samples import MAVEN_DIR, PIPELINE_HEADER, PRODUCTS, SAMPLE_ROWS, TEAMS, write_csv
 
-from pipeline_review.ingest.csv_import.config import ImportConfig, load_config
-from pipeline_review.ingest.csv_import.mapping import Lookup, build_lookup
+from services.ingest.csv_import.config import ImportConfig, load_config
+from services.ingest.csv_import.mapping import Lookup, build_lookup
 
 
 @pytest.fixture
@@ -41,8 +41,8 @@ def maven_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def maven_mapped(maven_dir: Path):
-    from pipeline_review.ingest.csv_import.cli import load_lookups, read_csv
-    from pipeline_review.ingest.csv_import.mapping import map_rows
+    from services.ingest.csv_import.cli import load_lookups, read_csv
+    from services.ingest.csv_import.mapping import map_rows
 
     config = load_config()
     lookups = load_lookups(config, maven_dir / "sales_pipeline.csv", {})

@@ -4,9 +4,9 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from pipeline_review.ingest.csv_import import cli
-from pipeline_review.ingest.csv_import.sender import IngestClient, RetryPolicy
-from pipeline_review.shared.events import decode_event
+from services.ingest.csv_import import cli
+from services.ingest.csv_import.sender import IngestClient, RetryPolicy
+from services.shared.events import decode_event
 
 pytestmark = pytest.mark.unit
 

@@ -1,6 +1,6 @@
 import pytest
 
-from pipeline_review.ingest.csv_import.config import DEFAULT_CONFIG, ConfigError, load_config, parse_config
+from services.ingest.csv_import.config import DEFAULT_CONFIG, ConfigError, load_config, parse_config
 
 pytestmark = pytest.mark.unit
 

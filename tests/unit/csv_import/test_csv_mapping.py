@@ -4,8 +4,8 @@ import datetime as dt
 import pytest
 from tests.unit.csv_import.csv_import_samples import PRODUCTS, SAMPLE_ROWS, row
 
-from pipeline_review.ingest.csv_import.config import ConfigError
-from pipeline_review.ingest.csv_import.mapping import (
+from services.ingest.csv_import.config import ConfigError
+from services.ingest.csv_import.mapping import (
     Outcome,
     build_lookup,
     check_header,

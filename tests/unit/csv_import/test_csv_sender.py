@@ -4,14 +4,14 @@ import json
 import httpx
 import pytest
 
-from pipeline_review.ingest.csv_import.sender import (
+from services.ingest.csv_import.sender import (
     IngestClient,
     IngestRefused,
     IngestUnavailable,
     RetryPolicy,
     paced_batches,
 )
-from pipeline_review.shared.events import DealChanges, DealEvent
+from services.shared.events import DealChanges, DealEvent
 
 pytestmark = pytest.mark.unit
 

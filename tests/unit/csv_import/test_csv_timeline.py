@@ -8,9 +8,9 @@ from tests.unit.csv_import.csv_import_samples import SAMPLE_ROWS, row
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline_review.ingest.csv_import.config import load_config
-from pipeline_review.ingest.csv_import.mapping import Deal, Outcome, map_rows
-from pipeline_review.ingest.csv_import.timeline import (
+from services.ingest.csv_import.config import load_config
+from services.ingest.csv_import.mapping import Deal, Outcome, map_rows
+from services.ingest.csv_import.timeline import (
     Mode,
     created_date,
     derive_events,
@@ -18,7 +18,7 @@ from pipeline_review.ingest.csv_import.timeline import (
     planned_close,
     synthetic_qualification,
 )
-from pipeline_review.shared.events import EventType, decode_event, encode_event
+from services.shared.events import EventType, decode_event, encode_event
 
 pytestmark = pytest.mark.unit
 
@@ -242,8 +242,8 @@ def test_any_deal_replays_in_order(engage, days, outcome, open_index):
 def test_events_later_than_now_are_dated_now_and_keep_their_order():
     import datetime as dt
 
-    from pipeline_review.ingest.csv_import.timeline import not_after
-    from pipeline_review.shared.events import DealEvent
+    from services.ingest.csv_import.timeline import not_after
+    from services.shared.events import DealEvent
 
     now = dt.datetime(2026, 12, 2, 6, 0, tzinfo=dt.UTC)
     events = [DealEvent(event_id=f"e{i}", source="csv", deal_id="csv:1", sequence=i, type="deal.updated",

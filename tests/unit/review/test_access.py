@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 from fastapi import HTTPException
 
-from pipeline_review.review.access import (
+from services.review.access import (
     OPEN_ADMIN,
     AccessMiddleware,
     KeyConfigError,
@@ -20,7 +20,7 @@ from pipeline_review.review.access import (
     parse_keys_text,
     token_from_query,
 )
-from pipeline_review.review.app import principal_of
+from services.review.app import principal_of
 
 pytestmark = pytest.mark.unit
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from pipeline_review.review.alerts import (
+from services.review.alerts import (
     AlertFilter,
     BadAlertCursor,
     decode_entry,

@@ -2,9 +2,9 @@
 
 import pytest
 
-from pipeline_review.review.alert_feed import DAY_MS, retention_cutoff_ms
-from pipeline_review.review.alerts import id_after
-from pipeline_review.review.settings import ReviewSettings
+from services.review.alert_feed import DAY_MS, retention_cutoff_ms
+from services.review.alerts import id_after
+from services.review.settings import ReviewSettings
 
 pytestmark = pytest.mark.unit
 

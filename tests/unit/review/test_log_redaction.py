@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from pipeline_review.shared.log_redaction import RedactSecrets, install_log_redaction, redact
+from services.shared.log_redaction import RedactSecrets, install_log_redaction, redact
 
 pytestmark = pytest.mark.unit
 

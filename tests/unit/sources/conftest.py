@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline_review.shared.stages import StageMap
+from services.shared.stages import StageMap
 
 ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "tests" / "fixtures"

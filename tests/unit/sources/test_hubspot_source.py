@@ -10,9 +10,9 @@ import json
 
 import pytest
 
-from pipeline_review.ingest.sources.base import AuthError, PayloadError, RawRequest
-from pipeline_review.ingest.sources.hubspot import HubSpotWebhookAdapter
-from pipeline_review.shared.events import EventType
+from services.ingest.sources.base import AuthError, PayloadError, RawRequest
+from services.ingest.sources.hubspot import HubSpotWebhookAdapter
+from services.shared.events import EventType
 
 pytestmark = pytest.mark.unit
 

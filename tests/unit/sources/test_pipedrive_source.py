@@ -8,9 +8,9 @@ import datetime as dt
 
 import pytest
 
-from pipeline_review.ingest.sources.base import AuthError, PayloadError, RawRequest
-from pipeline_review.ingest.sources.pipedrive import PipedriveWebhookAdapter
-from pipeline_review.shared.events import EventType
+from services.ingest.sources.base import AuthError, PayloadError, RawRequest
+from services.ingest.sources.pipedrive import PipedriveWebhookAdapter
+from services.shared.events import EventType
 
 pytestmark = pytest.mark.unit
 

@@ -7,9 +7,9 @@ import datetime as dt
 
 import pytest
 
-from pipeline_review.ingest.sources.base import AuthError, PayloadError, RawRequest
-from pipeline_review.ingest.sources.salesforce import SalesforceCDCAdapter
-from pipeline_review.shared.events import EventType, decode_event, encode_event
+from services.ingest.sources.base import AuthError, PayloadError, RawRequest
+from services.ingest.sources.salesforce import SalesforceCDCAdapter
+from services.shared.events import EventType, decode_event, encode_event
 
 RECEIVED_AT = dt.datetime(2027, 1, 1, 12, 0, tzinfo=dt.UTC)
 

@@ -7,8 +7,8 @@ from importlib.metadata import EntryPoint
 
 import pytest
 
-from pipeline_review.ingest.sources import registry
-from pipeline_review.ingest.sources.base import (
+from services.ingest.sources import registry
+from services.ingest.sources.base import (
     MappingResult,
     PayloadError,
     SourceAdapter,
@@ -19,8 +19,8 @@ from pipeline_review.ingest.sources.base import (
     parse_timestamp,
     source_id,
 )
-from pipeline_review.ingest.sources.hubspot import HubSpotWebhookAdapter
-from pipeline_review.shared.events import EventType
+from services.ingest.sources.hubspot import HubSpotWebhookAdapter
+from services.shared.events import EventType
 
 pytestmark = pytest.mark.unit
 

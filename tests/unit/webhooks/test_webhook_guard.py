@@ -8,7 +8,7 @@ import pytest
 
 import httpx
 
-from pipeline_review.review.webhook_guard import (
+from services.review.webhook_guard import (
     AddressRefused,
     GuardedBackend,
     RefusedConnect,

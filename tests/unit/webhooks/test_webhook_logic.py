@@ -10,7 +10,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from pipeline_review.review.webhooks import (
+from services.review.webhooks import (
     WebhookFilter,
     WebhookSettings,
     backoff_delay,

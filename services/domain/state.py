@@ -14,8 +14,8 @@ from typing import Any
 
 import orjson
 
-from pipeline_review.shared.events import QUALIFICATION_ITEMS, DealEvent, EventType
-from pipeline_review.shared.stages import Phase, StageMap
+from services.shared.events import QUALIFICATION_ITEMS, DealEvent, EventType
+from services.shared.stages import Phase, StageMap
 
 OrderKey = tuple[int, int, str]  # (occurred_at in µs since epoch, sequence, event_id)
 

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline_review.shared.stages import Phase, StageMap
+from services.shared.stages import Phase, StageMap
 
 from .retention import deleted_at
 from .scoring import leader_questions, leader_score, manager_questions

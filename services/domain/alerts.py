@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from pipeline_review.shared.events import DealEvent, EventType
-from pipeline_review.shared.stages import Phase, StageMap
+from services.shared.events import DealEvent, EventType
+from services.shared.stages import Phase, StageMap
 
 from .state import DealState
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline_review.shared.events import QUALIFICATION_ITEMS
+from services.shared.events import QUALIFICATION_ITEMS
 
 WINNABILITY_FLOOR = 0.2
 EVIDENCE_WEIGHTS: dict[str, float] = {
