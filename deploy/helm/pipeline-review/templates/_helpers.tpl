@@ -54,8 +54,13 @@ PR_DEAD_LETTER_RETENTION_DAYS: {{ .Values.topics.deadLetterRetentionDays | toStr
 {{/* A ConfigMap's data: shared, derived and one component's settings; empty values stay unset. */}}
 {{- define "pr.settingsData" -}}
 {{- $derived := fromYaml (include "pr.derivedSettings" .root) -}}
+{{- $secretNames := list -}}
+{{- range $part := list "common" "ingest" "review" "scoring" }}
+{{- $secretNames = concat $secretNames (index $.root.Values.secret $part).required (index $.root.Values.secret $part).optional }}
+{{- end }}
 {{- range $name, $_ := merge (dict) (.settings | default dict) .root.Values.settings }}
 {{- if hasKey $derived $name }}{{ fail (printf "%s is set by the chart from its kafka, topics or redis keys, not in settings" $name) }}{{ end }}
+{{- if has $name $secretNames }}{{ fail (printf "%s is a secret: it comes from the Secret %s, never from values" $name $.root.Values.secret.name) }}{{ end }}
 {{- end }}
 {{- $all := merge (dict) $derived (.settings | default dict) .root.Values.settings -}}
 {{- range $name, $value := $all }}
