@@ -10,6 +10,8 @@ export PR_KAFKA_PORT="${PR_TEST_KAFKA_PORT:-39092}" PR_KAFKA_CONTROLLER_PORT="${
 export PR_REDIS_PORT="${PR_TEST_REDIS_PORT:-36379}"
 export PR_TEST_KAFKA_BOOTSTRAP="127.0.0.1:$PR_KAFKA_PORT"
 export PR_TEST_REDIS_URL="redis://127.0.0.1:$PR_REDIS_PORT/0"
+export PR_REDIS_CLUSTER_PORT="${PR_TEST_REDIS_CLUSTER_PORT:-36380}"
+export PR_TEST_REDIS_CLUSTER_URL="redis://127.0.0.1:$PR_REDIS_CLUSTER_PORT/0"
 
 "$HERE/setup.sh"
 # The dashboard's browser test drives Debian's chromium; a browser is never downloaded.
@@ -24,13 +26,19 @@ fi
 # A fresh broker and Redis each run: tests never see an earlier run's data.
 "$HERE/kafka.sh" stop >/dev/null 2>&1 || true
 "$HERE/redis.sh" stop >/dev/null 2>&1 || true
+"$HERE/redis-cluster.sh" stop >/dev/null 2>&1 || true
 rm -rf "$PR_STATE_DIR"
-trap '"$HERE/kafka.sh" stop; "$HERE/redis.sh" stop' EXIT
+trap '"$HERE/kafka.sh" stop; "$HERE/redis.sh" stop; "$HERE/redis-cluster.sh" stop' EXIT
 "$HERE/kafka.sh" start
 "$HERE/redis.sh" start
+# Three masters, for the e2e test that runs the pipeline on a Redis Cluster (tests/e2e/test_redis_cluster.py).
+"$HERE/redis-cluster.sh" start
 # The network-fault chaos test puts toxiproxy between the services and Kafka and Redis: built once from
 # the Go module proxy into the cache, started by the test itself on its own port.
 "$HERE/toxiproxy.sh" build
+# helm, kubeconform and promtool check the chart and the alerting rules (tests/deploy/): built once
+# from the Go module proxy into the cache.
+"$HERE/k8s-tools.sh" build
 
 cd "$ROOT"
 "$ROOT/.venv/bin/python" -m pytest -p no:cacheprovider "$@"

@@ -46,6 +46,18 @@ def redis_url() -> str:
     return url
 
 
+@pytest.fixture(scope="session")
+def redis_cluster_url() -> str:
+    """One node of the test Redis Cluster (deploy/redis-cluster.sh); fails (never skips) when missing."""
+    url = os.environ.get("PR_TEST_REDIS_CLUSTER_URL")
+    if not url:
+        pytest.fail(f"PR_TEST_REDIS_CLUSTER_URL is not set: {HINT} and a Redis Cluster", pytrace=False)
+    host_port = url.split("//", 1)[1].split("/", 1)[0]
+    if not _reachable(host_port):
+        pytest.fail(f"the Redis Cluster is not reachable at {url}: {HINT} and a Redis Cluster", pytrace=False)
+    return url
+
+
 @pytest.fixture
 def common_settings(kafka_bootstrap: str, redis_url: str) -> Iterator[CommonSettings]:
     """Settings with a unique topic and Redis prefix, and the topics created."""
@@ -69,6 +81,7 @@ def settings_env(settings: CommonSettings) -> dict[str, str]:
         "PR_REDIS_URL": settings.redis_url.get_secret_value(),
         "PR_TOPIC_PREFIX": settings.topic_prefix,
         "PR_REDIS_PREFIX": settings.redis_prefix,
+        "PR_REDIS_CLUSTER": str(settings.redis_cluster).lower(),
         "PR_DEAL_EVENT_PARTITIONS": str(settings.deal_event_partitions),
         "PR_TOPIC_REPLICATION_FACTOR": str(settings.topic_replication_factor),
         "PR_TOPIC_MIN_INSYNC_REPLICAS": str(settings.topic_min_insync_replicas),

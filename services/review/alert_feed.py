@@ -13,7 +13,12 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 
+<<<<<<< HEAD
 from services.shared.keys import RedisKeys
+=======
+from services.shared.keys import RedisKeys
+from services.shared.redis_client import server_run_id
+>>>>>>> cluster-deploy
 
 from .alerts import AlertFilter, decode_ack, decode_entry, feed_item, id_after, id_before, valid_alert
 
@@ -336,7 +341,7 @@ class AlertIngestor:
         if not assigned:
             return
         redis = self.store.redis
-        run_id = (await redis.info("server"))["run_id"]
+        run_id = await server_run_id(redis, self.store.keys.alert_feed_synced())
         marks = await redis.hmget(self.store.keys.alert_feed_synced(), [str(tp.partition) for tp in assigned])
         lost = [tp for tp, mark in zip(assigned, marks) if mark is None or _text(mark) != run_id]
         if not lost:

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import orjson
 
+<<<<<<< HEAD
 from services.shared.keys import RedisKeys
+=======
+from services.shared.keys import RedisKeys
+from services.shared.redis_client import set_many
+>>>>>>> cluster-deploy
 
 from services.domain.lists import Placement
 
@@ -70,7 +75,7 @@ async def write_placements(redis, keys: RedisKeys, placements: dict[str, Placeme
             pipe.zrem(key, *members)
         for key, mapping in additions.items():
             pipe.zadd(key, mapping)
-        pipe.mset(cards)
+        set_many(pipe, cards)
         if deleted:
             # Due-times of the deleted cards, for sweep_deleted (no scan of every deal). A
             # deal undeleted later keeps its entry until then; the sweep checks the card.

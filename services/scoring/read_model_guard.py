@@ -31,7 +31,7 @@ from redis.exceptions import OutOfMemoryError, ReadOnlyError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
 
 from services.shared.keys import RedisKeys
-from services.shared.redis_client import REDIS_UNAVAILABLE
+from services.shared.redis_client import REDIS_UNAVAILABLE, server_run_id
 from services.shared.stages import StageMap
 
 from .changelog import partition_for
@@ -124,7 +124,7 @@ class ReadModelGuard:
         self.suspect = True
         if not self.ready():
             return  # still suspect: checked again once the table is recovered
-        run_id = (await self.redis.info("server"))["run_id"]
+        run_id = await server_run_id(self.redis, synced_key(self.keys))
         marks = {int(p): v.decode() for p, v in (await self.redis.hgetall(synced_key(self.keys))).items()}
         owned = self.owned_partitions()
         lost = {p for p in owned if marks.get(p) != run_id} | (self.pending & owned)

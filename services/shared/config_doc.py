@@ -40,6 +40,13 @@ DEPLOY_VARIABLES = [
     ("PR_REDIS_PASSWORD", "(unset)", "deploy/: password of PR_REDIS_USER."),
     ("PR_REDIS_TLS", "0",
      "deploy/: 1 makes the local redis-server TLS-only, with a throw-away CA in $PR_STATE_DIR/redis/tls."),
+    ("PR_REDIS_CLUSTER_PORT", "7000", "deploy/: first port of the local three-master Redis Cluster "
+     "(`deploy/redis-cluster.sh`); the other masters take the next two."),
+    ("PR_REDIS_CLUSTER_BUS_OFFSET", "100", "deploy/: each local cluster node's bus port is its port plus this."),
+    ("PR_HELM_VERSION", "v3.22.0", "deploy/: helm version `deploy/k8s-tools.sh` builds from the Go module proxy into PR_CACHE_DIR."),
+    ("PR_KUBECONFORM_VERSION", "v0.8.0", "deploy/: kubeconform version built the same way."),
+    ("PR_PROMETHEUS_MODULE_VERSION", "v0.316.0", "deploy/: Prometheus Go module version whose promtool is built the same way "
+     "(v0.316.0 is Prometheus 3.16.0)."),
     ("PR_TLS_DAYS", "30", "deploy/: validity in days of the throw-away certificates deploy/tls.sh makes."),
     ("PR_DEMO", "1", "deploy/: `make up` loads the demo data when 1."),
     ("PR_KAFKA_CONTROLLER_PORT", "PR_KAFKA_PORT + 1", "deploy/: port of the local broker's KRaft controller; "
@@ -52,6 +59,10 @@ DEPLOY_VARIABLES = [
     ("PR_TEST_KAFKA_PORT", "39092", "deploy/: port of the throw-away broker `make test` starts."),
     ("PR_TEST_KAFKA_CONTROLLER_PORT", "39093", "deploy/: controller port of that broker."),
     ("PR_TEST_REDIS_PORT", "36379", "deploy/: port of the throw-away redis-server `make test` starts."),
+    ("PR_TEST_REDIS_CLUSTER_PORT", "36380", "deploy/: first port of the throw-away Redis Cluster `make test` starts "
+     "(three masters: this and the next two)."),
+    ("PR_TEST_REDIS_CLUSTER_URL", "(set by make test)", "tests/: one node of the Redis Cluster the cluster e2e test runs "
+     "against; that test fails without it."),
     ("PR_TEST_STATE_DIR", ".run/test", "deploy/: state of `make test`'s broker and Redis (wiped at each run)."),
     ("PR_TEST_SECURE_KAFKA_PORT", "(a free port)", "tests/: port of the SASL_SSL broker the secure-infrastructure test starts."),
     ("PR_TEST_SECURE_KAFKA_CONTROLLER_PORT", "(a free port)", "tests/: controller port of that broker."),

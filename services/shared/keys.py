@@ -1,6 +1,7 @@
 """The Redis read-model key layout, in one place for the writer (scoring) and readers.
 
-Layout, with ``p`` the configurable prefix:
+Layout, with ``p`` the configurable prefix (on a Redis Cluster the hash-tagged ``{prefix}``, see
+:func:`hash_tagged`):
 
 - ``p:deal:<deal_id>`` JSON deal card (current state, phase, scores, list item).
 - ``p:rank:leader[:<dim>:<value>]`` sorted set of early-phase open deals by leader score.
@@ -24,6 +25,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 FILTER_DIMENSIONS = ("team", "owner", "manager")
+
+
+def has_hash_tag(prefix: str) -> bool:
+    """True when Redis Cluster hashes every key starting with ``prefix`` by a tag inside the prefix.
+
+    Redis hashes the part between the first ``{`` and the first ``}`` after it, when that part is
+    not empty; otherwise the whole key.
+    """
+    opening = prefix.find("{")
+    closing = prefix.find("}", opening + 1) if opening >= 0 else -1
+    return closing > opening + 1
+
+
+def hash_tagged(prefix: str) -> str:
+    """The prefix as a Redis Cluster hash tag, so every key of the layout maps to one slot.
+
+    The lists, the alert feed and the webhooks use multi-key transactions and Lua scripts, which a
+    cluster only runs on keys of one slot. A prefix that already carries a tag (``app{pr}``) is kept.
+    """
+    if has_hash_tag(prefix):
+        return prefix
+    tagged = "{" + prefix + "}"
+    if not has_hash_tag(tagged):  # empty, or starting with "}": "{}..." hashes the whole key
+        raise ValueError(f"the Redis prefix {prefix!r} cannot be made a hash tag: give one such as {{pr}}")
+    return tagged
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, FilePath, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .keys import RedisKeys
+from .keys import RedisKeys, hash_tagged
 from .topics import DEAD_LETTER, DEAL_ALERTS, DEAL_EVENTS
 
 DEFAULT_STAGE_MAP = Path(__file__).with_name("stage_maps.toml")
@@ -43,6 +44,11 @@ class CommonSettings(BaseSettings):
         description="Redis URL of the read model: redis://, rediss:// (TLS) or unix://, may carry "
         "user:password@ (ACL) and ?ssl_ca_certs=<PEM file>. A secret: never logged.",
     )
+    redis_cluster: bool = Field(
+        False, description="PR_REDIS_URL names one node of a Redis Cluster (redis-py's RedisCluster finds the others); "
+        "every key then carries the hash tag {PR_REDIS_PREFIX}, so all keys share one slot and multi-key commands and "
+        "scripts work.",
+    )
     topic_prefix: str = Field("", description="Prefix for every topic name (isolates environments).")
     redis_prefix: str = Field("pr", description="Prefix for every Redis key.")
     redis_timeout: float = Field(
@@ -74,6 +80,22 @@ class CommonSettings(BaseSettings):
             # The URL itself is not repeated: it may carry a password.
             raise ValueError("PR_REDIS_URL must start with redis://, rediss:// or unix://")
         return url
+
+    @model_validator(mode="after")
+    def _cluster_url_names_a_node(self) -> "CommonSettings":
+        if not self.redis_cluster:
+            return self
+        try:
+            hash_tagged(self.redis_prefix)
+        except ValueError as exc:
+            raise ValueError(f"PR_REDIS_CLUSTER=true needs a PR_REDIS_PREFIX that becomes the keys' hash tag: {exc}") from None
+        url = urlsplit(self.redis_url.get_secret_value())
+        if url.scheme == "unix":
+            raise ValueError("PR_REDIS_CLUSTER=true needs a redis:// or rediss:// PR_REDIS_URL: a cluster has no unix socket")
+        if url.path.strip("/") not in ("", "0"):
+            # Only the database number is named: the URL may carry a password.
+            raise ValueError("PR_REDIS_CLUSTER=true needs database 0 in PR_REDIS_URL (a Redis Cluster has only that one)")
+        return self
 
     @model_validator(mode="after")
     def _min_insync_fits_the_replicas(self) -> "CommonSettings":
@@ -115,4 +137,4 @@ class CommonSettings(BaseSettings):
 
     @property
     def keys(self) -> RedisKeys:
-        return RedisKeys(self.redis_prefix)
+        return RedisKeys(hash_tagged(self.redis_prefix) if self.redis_cluster else self.redis_prefix)
