@@ -13,12 +13,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 
-<<<<<<< HEAD
-from services.shared.keys import RedisKeys
-=======
 from services.shared.keys import RedisKeys
 from services.shared.redis_client import server_run_id
->>>>>>> cluster-deploy
 
 from .alerts import AlertFilter, decode_ack, decode_entry, feed_item, id_after, id_before, valid_alert
 

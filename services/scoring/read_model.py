@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import orjson
 
-<<<<<<< HEAD
-from services.shared.keys import RedisKeys
-=======
 from services.shared.keys import RedisKeys
 from services.shared.redis_client import set_many
->>>>>>> cluster-deploy
 
 from services.domain.lists import Placement
 
