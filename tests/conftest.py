@@ -34,28 +34,27 @@ def kafka_bootstrap() -> str:
     return bootstrap
 
 
+def _redis_from_env(variable: str, what: str, hint: str) -> str:
+    """The Redis URL in ``variable``; the test fails (never skips) when it is unset or unreachable."""
+    url = os.environ.get(variable)
+    if not url:
+        pytest.fail(f"{variable} is not set: {hint}", pytrace=False)
+    host_port = url.split("//", 1)[1].split("/", 1)[0]
+    if not _reachable(host_port):
+        pytest.fail(f"{what} is not reachable at {url}: {hint}", pytrace=False)
+    return url
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     """The test Redis; the test fails (never skips) when it is missing."""
-    url = os.environ.get("PR_TEST_REDIS_URL")
-    if not url:
-        pytest.fail(f"PR_TEST_REDIS_URL is not set: {HINT}", pytrace=False)
-    host_port = url.split("//", 1)[1].split("/", 1)[0]
-    if not _reachable(host_port):
-        pytest.fail(f"Redis is not reachable at {url}: {HINT}", pytrace=False)
-    return url
+    return _redis_from_env("PR_TEST_REDIS_URL", "Redis", HINT)
 
 
 @pytest.fixture(scope="session")
 def redis_cluster_url() -> str:
     """One node of the test Redis Cluster (deploy/redis-cluster.sh); fails (never skips) when missing."""
-    url = os.environ.get("PR_TEST_REDIS_CLUSTER_URL")
-    if not url:
-        pytest.fail(f"PR_TEST_REDIS_CLUSTER_URL is not set: {HINT} and a Redis Cluster", pytrace=False)
-    host_port = url.split("//", 1)[1].split("/", 1)[0]
-    if not _reachable(host_port):
-        pytest.fail(f"the Redis Cluster is not reachable at {url}: {HINT} and a Redis Cluster", pytrace=False)
-    return url
+    return _redis_from_env("PR_TEST_REDIS_CLUSTER_URL", "the Redis Cluster", f"{HINT} and a Redis Cluster")
 
 
 @pytest.fixture
