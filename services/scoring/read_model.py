@@ -36,12 +36,18 @@ def ranks_in_card(raw_card: bytes | str | None) -> dict[str, float]:
     return orjson.loads(raw_card).get(RANKS_FIELD, {})
 
 
-async def write_placements(redis, keys: RedisKeys, placements: dict[str, Placement]) -> None:
+async def write_placements(redis, keys: RedisKeys, placements: dict[str, Placement],
+                           trust_stored_ranks: bool = True) -> None:
     """Bring the read model up to date for these deals: one MGET and one MULTI per batch.
 
     Inside the MULTI the commands are grouped (one ZREM / ZADD per sorted set, one MSET for
     all cards): the same end state as per-deal commands, with far fewer commands to send
     and replies to parse.
+
+    A stored card's ``_ranks`` spares the ZADDs of entries that did not change. A repair passes
+    ``trust_stored_ranks=False``: after a wipe, a card can say a deal is ranked while its sorted-set
+    entry is gone (the wipe fell between this MGET and the MULTI, or a batch was written before the
+    wipe was noticed), so every entry is added again.
     """
     if not placements:
         return
@@ -59,7 +65,7 @@ async def write_placements(redis, keys: RedisKeys, placements: dict[str, Placeme
         for key in old.keys() - new.keys():
             removals.setdefault(key, []).append(deal_id)
         for key, score in new.items():
-            if old.get(key) != score:
+            if not trust_stored_ranks or old.get(key) != score:
                 additions.setdefault(key, {})[deal_id] = score
         card = dict(after.card)
         card[RANKS_FIELD] = new

@@ -154,7 +154,7 @@ class ReadModelGuard:
             for _key, value in chunk:
                 state = DealState.decode(value)
                 placements[state.deal_id] = place(state, self.stage_map)
-            await write_placements(self.redis, self.keys, placements)
+            await write_placements(self.redis, self.keys, placements, trust_stored_ranks=False)
         return len(mine)
 
     def _before_retry(self, retry_state: RetryCallState) -> None:

@@ -95,7 +95,9 @@ async def write_all(settings: CommonSettings, states: dict[str, DealState], stag
         deal_ids = list(states)
         for start in range(0, len(deal_ids), WRITE_BATCH):
             chunk = deal_ids[start:start + WRITE_BATCH]
-            await write_placements(redis, keys, {d: place(states[d], stage_map) for d in chunk})
+            # A repair: every rank entry is written, whatever the stored cards claim.
+            await write_placements(redis, keys, {d: place(states[d], stage_map) for d in chunk},
+                                   trust_stored_ranks=False)
     finally:
         await redis.aclose()
 

@@ -130,3 +130,23 @@ async def test_no_rewrite_before_the_table_is_recovered(redis, keys):
     recovered = True
     await guard.check()
     assert all(await cards(redis, keys, [k.decode() for k in table]))
+
+
+async def test_a_rewrite_restores_rank_entries_that_surviving_cards_claim(redis, keys):
+    """A wipe that falls between a write's MGET and its MULTI leaves cards saying a deal is ranked
+    while its sorted-set entries are gone; the rewrite after the wipe must add them again."""
+    table = deal_table(10)
+    deal_ids = [k.decode() for k in table]
+    guard = guard_for(redis, keys, table, owned=range(PARTITIONS))
+    await guard.check()
+    manager = keys.manager_rank("2026Q4")
+    assert await redis.zcard(manager) == len(deal_ids)
+    # What such a wipe leaves: the cards (with their _ranks), but neither rankings nor marks.
+    async for key in redis.scan_iter(keys.rank_pattern()):
+        await redis.delete(key)
+    await redis.delete(synced_key(keys))
+    assert all(await cards(redis, keys, deal_ids))
+    await guard.check()
+    assert await redis.zcard(manager) == len(deal_ids)
+    assert await redis.zcard(keys.leader_rank()) == len(deal_ids)
+    assert await redis.zcard(keys.manager_rank("2026Q4", "team", "East")) == len(deal_ids)
