@@ -20,7 +20,7 @@ from services.review.access import (
     parse_keys_text,
     token_from_query,
 )
-from services.review.app import principal_of
+from services.review.access import principal_of
 
 pytestmark = pytest.mark.unit
 

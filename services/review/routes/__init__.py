@@ -1,0 +1,1 @@
+"""The review service's HTTP routes, one router per resource; ``create_app`` includes them."""
