@@ -28,8 +28,7 @@ from .routes import lists as lists_routes
 from .settings import ReviewSettings
 from .stream_tokens import StreamTokens
 from .streams import AlertHub
-from .webhooks import WebhookDispatcher
-from .webhooks_api import add_webhook_routes
+from .webhooks import WebhookDispatcher, add_webhook_routes
 
 log = logging.getLogger("services.review")
 

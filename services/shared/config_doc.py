@@ -9,7 +9,7 @@ from pydantic_settings import BaseSettings
 def settings_classes() -> list[type[BaseSettings]]:
     from services.ingest.settings import IngestSettings
     from services.review.settings import ReviewSettings
-    from services.review.webhooks import WebhookSettings
+    from services.review.webhooks.settings import WebhookSettings
     from services.scoring.settings import ScoringSettings
     from services.shared.settings import CommonSettings
 

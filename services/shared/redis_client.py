@@ -66,3 +66,8 @@ def set_many(pipe: aioredis.client.Pipeline, mapping: dict[str, bytes | str]) ->
             pipe.set(key, value)
     elif mapping:
         pipe.mset(mapping)
+
+
+def as_text(value: bytes | str) -> str:
+    """A Redis reply as str: clients opened without ``decode_responses`` answer bytes."""
+    return value.decode() if isinstance(value, bytes) else value

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 
-from services.review.webhooks import WebhookKeys
+from services.review.webhooks.store import WebhookKeys
 from services.shared.keys import RedisKeys, has_hash_tag, hash_tagged
 from services.shared.redis_client import redis_client
 from services.shared.settings import CommonSettings

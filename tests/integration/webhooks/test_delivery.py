@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from services.review.webhooks import WebhookFilter, verify_signature
+from services.review.webhooks.rules import WebhookFilter, verify_signature
 from tests.helpers import await_until
 
 from .conftest import Behaviour, fast_settings
@@ -117,7 +117,7 @@ async def test_a_receiver_always_failing_ends_in_a_dead_letter(redis, receiver, 
     await quiet()
     assert len(receiver.at("down")) == 3
     client, keys = redis
-    from services.review.webhooks import WebhookKeys
+    from services.review.webhooks.store import WebhookKeys
 
     wk = WebhookKeys(keys.prefix)
     assert await client.zcard(wk.due()) == 0 and await client.zcard(wk.inflight()) == 0
@@ -289,7 +289,7 @@ async def test_a_receivers_text_is_never_stored(redis, receiver, store, dispatch
     stats = await await_until(lambda: _stats_when(store, sub.id, dead_letters=1), timeout=10, what="dead letter")
     assert stats["last_error"] == "HTTP 502" and stats["last_status"] == 502
     client, keys = redis
-    from services.review.webhooks import WebhookKeys
+    from services.review.webhooks.store import WebhookKeys
 
     stored = b"".join(v for _, fields in await client.xrange(WebhookKeys(keys.prefix).dead_letters(sub.id))
                       for v in fields.values())
@@ -330,7 +330,7 @@ async def test_a_name_resolving_to_loopback_is_refused_at_delivery(redis, receiv
 
 
 async def test_dns_rebinding_gains_nothing(redis, receiver, store, dispatchers):
-    from services.review.webhook_guard import check_url
+    from services.review.webhooks.guard import check_url
 
     url = f"http://rebind.example:{receiver.port}/hook/rebound"
     await check_url(url, (), dns({"rebind.example": "93.184.215.14"}))  # public when subscribed ...

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import pytest
 from fastapi import HTTPException
 
-from services.review.webhooks import WebhookFilter
-from services.review.webhooks_api import Caller, caller_of, may_see, require_manager, scoped_filter, shown
+from services.review.webhooks.rules import WebhookFilter
+from services.review.webhooks.api import Caller, caller_of, may_see, require_manager, scoped_filter, shown
 
 pytestmark = pytest.mark.unit
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from services.review.webhooks import render_body, sign
+from services.review.webhooks.rules import render_body, sign
 
 pytestmark = pytest.mark.unit
 DOC = Path(__file__).resolve().parents[3] / "docs" / "webhooks.md"

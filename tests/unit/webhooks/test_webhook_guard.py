@@ -8,7 +8,7 @@ import pytest
 
 import httpx
 
-from services.review.webhook_guard import (
+from services.review.webhooks.guard import (
     AddressRefused,
     GuardedBackend,
     RefusedConnect,

@@ -10,9 +10,9 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from services.review.webhooks import (
+from services.review.webhooks.settings import WebhookSettings
+from services.review.webhooks.rules import (
     WebhookFilter,
-    WebhookSettings,
     backoff_delay,
     generic_error,
     host_of,

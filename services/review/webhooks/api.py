@@ -12,26 +12,20 @@ admins see full URLs (a Slack URL is itself a secret); others see the host.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, Response
+from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.shared.keys import RedisKeys
 
-from .access import principal_of
-from .webhook_guard import AddressRefused, Resolver, check_url, system_resolve
-from .webhooks import (
-    Format,
-    Subscription,
-    TooManySubscriptions,
-    WebhookFilter,
-    WebhookSettings,
-    WebhookStore,
-    host_of,
-    validate_webhook_url,
-)
+from ..access import principal_of
+from ..routes.common import CursorQ, Limit
+from .guard import AddressRefused, Resolver, check_url, system_resolve
+from .rules import Format, Subscription, WebhookFilter, host_of, validate_webhook_url
+from .settings import WebhookSettings
+from .store import TooManySubscriptions, WebhookStore
 
 ROLES = ("admin", "manager", "dashboard")
 MANAGING_ROLES = ("admin", "manager")
@@ -145,10 +139,6 @@ def scoped_filter(caller: Caller, flt: WebhookFilter) -> WebhookFilter:
     if flt.teams is None or not set(flt.teams) <= caller.teams:
         raise HTTPException(403, f"filter.teams: a manager may only subscribe to its own teams ({', '.join(sorted(caller.teams))})")
     return flt
-
-
-Limit = Annotated[int, Query(ge=1, le=500, description="Page size (default 50, at most 500).")]
-CursorQ = Annotated[str | None, Query(description="next_cursor of the previous page.")]
 
 
 def add_webhook_routes(app: FastAPI, redis, keys: RedisKeys, *, path: str = "/v1/webhooks",
