@@ -1,7 +1,7 @@
 """``make bench``: the pipeline against raw-client baselines, in one run, on one broker and one Redis.
 
 Starts its own Kafka and Redis with the deploy scripts (bench ports, own state dir), runs the
-services as subprocesses (like tests/services.py), prints a table and appends every figure to
+services as subprocesses (like the tests, with testkit/processes.py), prints a table and appends every figure to
 bench/results.jsonl. Every figure is measured side by side with a raw baseline in the same run:
 
 1. ingest      POST /v1/events (batches of 1 and 500)      vs kafka-python producer, acks=all
@@ -42,10 +42,10 @@ CLK = os.sysconf("SC_CLK_TCK")
 
 sys.path.insert(0, str(ROOT))
 
-from services.shared.admin import ensure_topics  # noqa: E402
+from services.admin.topics import ensure_topics  # noqa: E402
 from services.shared.events import decode_event  # noqa: E402
 from services.shared.settings import CommonSettings  # noqa: E402
-from tests.services import Service, free_port  # noqa: E402
+from testkit.processes import Service, free_port  # noqa: E402
 
 
 # ---------------------------------------------------------------------------- plumbing
@@ -108,7 +108,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 class Proc(Service):
-    """A process of the run (tests/services.py's Service), plus what the benchmark reads of it."""
+    """A process of the run (testkit.processes.Service), plus what the benchmark reads of it."""
 
     def __init__(self, name: str, argv: list[str], env: dict[str, str], ready_url: str, log_dir: Path):
         log_dir.mkdir(parents=True, exist_ok=True)

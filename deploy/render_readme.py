@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from services.shared.config_doc import markdown_table
+from services.admin.config_doc import markdown_table
 
 START, END = "<!-- settings-table:start -->", "<!-- settings-table:end -->"
 

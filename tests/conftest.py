@@ -60,7 +60,7 @@ def redis_cluster_url() -> str:
 @pytest.fixture
 def common_settings(kafka_bootstrap: str, redis_url: str) -> Iterator[CommonSettings]:
     """Settings with a unique topic and Redis prefix, and the topics created."""
-    from services.shared.admin import ensure_topics
+    from services.admin.topics import ensure_topics
 
     tag = uuid.uuid4().hex[:8]
     settings = CommonSettings(

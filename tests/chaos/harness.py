@@ -31,7 +31,7 @@ from kafka import KafkaAdminClient
 
 from services.shared.settings import CommonSettings
 from tests.conftest import settings_env
-from tests.services import BIN, Service, free_port, scoring_env
+from testkit.processes import BIN, Service, free_port, scoring_env
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -221,7 +221,7 @@ class Stack:
         return f"http://127.0.0.1:{self.ports[name]}{path}"
 
     def start(self) -> None:
-        from services.shared.admin import ensure_topics
+        from services.admin.topics import ensure_topics
 
         ensure_topics(self.settings)
         for service in self.services:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from services.shared.config_doc import settings_classes
+from services.admin.config_doc import settings_classes
 from services.shared.topics import topic_specs
 from tests.deploy.conftest import CHART, SCHEMAS, by_kind, helm_template, render, run
 

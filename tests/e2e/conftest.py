@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import pytest
 
 from tests.conftest import settings_env
-from tests.services import Service, free_port, scoring_env
+from testkit.processes import Service, free_port, scoring_env
 
 
 @contextmanager

@@ -7,7 +7,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from tests.conftest import settings_env
 from tests.integration.review.conftest import append_direct, make_alert
-from tests.services import Service, free_port
+from testkit.processes import Service, free_port
 
 from .test_dashboard import CHROMIUM, CHROMIUM_ARGS
 

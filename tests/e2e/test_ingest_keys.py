@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import settings_env
 from tests.e2e.conftest import running_stack
 from tests.helpers import wait_until
-from tests.services import BIN, Service, free_port
+from testkit.processes import BIN, Service, free_port
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,7 +33,7 @@ def locked(tmp_path_factory, kafka_bootstrap, redis_url):
     """One stack for the module (starting three services is the slow part), ingest locked."""
     import uuid
 
-    from services.shared.admin import ensure_topics
+    from services.admin.topics import ensure_topics
     from services.shared.settings import CommonSettings
 
     tag = uuid.uuid4().hex[:8]

@@ -9,7 +9,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from services.shared.admin import ensure_topics
+from services.admin.topics import ensure_topics
 from services.shared.settings import CommonSettings
 from tests.e2e.conftest import running_stack
 

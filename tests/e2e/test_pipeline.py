@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import settings_env
 from tests.helpers import wait_until
-from tests.services import Service, free_port, scoring_env
+from testkit.processes import Service, free_port, scoring_env
 
 pytestmark = pytest.mark.e2e
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 import redis
 
-from services.shared.admin import ensure_topics
+from services.admin.topics import ensure_topics
 from services.shared.settings import CommonSettings
 from tests.e2e.conftest import running_stack
 from tests.helpers import wait_until

@@ -111,7 +111,7 @@ def test_the_worker_sweeps_deleted_cards_on_its_timer(common_settings, tmp_path)
 
     from tests.conftest import settings_env
     from tests.helpers import wait_until
-    from tests.services import Service, free_port, scoring_env
+    from testkit.processes import Service, free_port, scoring_env
 
     port = free_port()
     env = settings_env(common_settings) | scoring_env(f"sweep-{uuid.uuid4().hex[:6]}", port, tmp_path / "w") | {

@@ -61,7 +61,7 @@ def test_faust_worker_consumes_kafka_python_events_and_keeps_a_changelog(common_
     from services.shared.events import encode_event
     from tests.conftest import settings_env
     from tests.helpers import event, wait_until
-    from tests.services import Service, free_port, scoring_env
+    from testkit.processes import Service, free_port, scoring_env
 
     port = free_port()
     app_id = f"pr-scoring-{uuid.uuid4().hex[:6]}"

@@ -28,14 +28,14 @@ from kafka.errors import KafkaError
 
 from services.review.app import create_app
 from services.review.settings import ReviewSettings
-from services.shared.admin import ensure_topics
+from services.admin.topics import ensure_topics
 from services.shared.events import encode_event
 from services.shared.settings import CommonSettings
 from tests.conftest import settings_env
 from tests.helpers import wait_until
 from tests.integration.test_scoring_worker import (STAGES, expected_snapshot, start_worker, wait_for_snapshot,
                                                    worker_events)
-from tests.services import Service, free_port
+from testkit.processes import Service, free_port
 from tests.workload import deal_stream, expected_alerts
 
 pytestmark = pytest.mark.integration

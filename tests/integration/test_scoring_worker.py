@@ -16,7 +16,7 @@ from services.shared.settings import DEFAULT_STAGE_MAP
 from services.shared.stages import StageMap
 from tests.conftest import settings_env
 from tests.helpers import wait_until
-from tests.services import Service, free_port, scoring_env
+from testkit.processes import Service, free_port, scoring_env
 from tests.workload import deal_stream, expected_alerts, run, snapshot, write_expected
 
 pytestmark = pytest.mark.integration

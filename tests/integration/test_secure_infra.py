@@ -26,13 +26,13 @@ from pydantic import SecretStr
 from redis.exceptions import AuthenticationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from services.shared.admin import ensure_topics
+from services.admin.topics import ensure_topics
 from services.shared.kafka_config import kafka_client_options
 from services.shared.settings import CommonSettings
 from tests.conftest import settings_env
 from tests.e2e.conftest import running_stack
 from tests.e2e.test_alerts import canonical
-from tests.services import BIN, Service, free_port
+from testkit.processes import BIN, Service, free_port
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from kafka import KafkaAdminClient
 
-from services.shared.admin import ensure_topics, topic_config
+from services.admin.topics import ensure_topics, topic_config
 from services.shared.topics import DAY_MS
 
 pytestmark = pytest.mark.integration

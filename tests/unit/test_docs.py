@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from services.shared.config_doc import markdown_table
+from services.admin.config_doc import markdown_table
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ import pytest
 from kafka import KafkaProducer
 
 from tests.conftest import settings_env
-from tests.services import Service, free_port
+from testkit.processes import Service, free_port
 
 _n = itertools.count(1)
 

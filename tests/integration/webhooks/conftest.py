@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from services.review.webhooks import WebhookDispatcher, WebhookSettings, WebhookStore
 from services.shared.keys import RedisKeys
-from tests.services import free_port
+from testkit.processes import free_port
 
 
 @dataclass

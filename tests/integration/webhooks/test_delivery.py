@@ -269,7 +269,7 @@ async def test_start_and_stop_do_not_fail_while_redis_is_unreachable():
 
     from services.review.webhooks import WebhookDispatcher
     from services.shared.keys import RedisKeys
-    from tests.services import free_port
+    from testkit.processes import free_port
 
     client = aioredis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.2)
     dispatcher = WebhookDispatcher(client, RedisKeys("tdown"), fast_settings())

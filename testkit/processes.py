@@ -1,4 +1,4 @@
-"""Run the real services as subprocesses for integration and end-to-end tests."""
+"""Run the real services as subprocesses for the integration and end-to-end tests and the benchmark."""
 
 from __future__ import annotations
 

@@ -1,19 +1,16 @@
-"""``pr-admin``: operational commands shared by all services (topics, read-model rebuild)."""
+"""Topic administration: create the project's topics and keep their settings-driven configs in line."""
 
 from __future__ import annotations
 
 import time
 
-import typer
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 from kafka.errors import KafkaTimeoutError, TopicAlreadyExistsError
 
-from .kafka_config import kafka_client_options
-from .settings import CommonSettings
-from .topics import TopicSpec, topic_specs
-
-cli = typer.Typer(help="Pipeline Review operations.", no_args_is_help=True)
+from services.shared.kafka_config import kafka_client_options
+from services.shared.settings import CommonSettings
+from services.shared.topics import TopicSpec, topic_specs
 
 
 def ensure_topics(settings: CommonSettings, timeout: float = 60.0) -> list[str]:
@@ -93,27 +90,3 @@ def sync_topic_config(admin: KafkaAdminClient, spec: TopicSpec, timeout: float =
             raise RuntimeError(f"topic {spec.name}: set {changes}, but the broker still describes {current}")
         time.sleep(0.2)
     return changes
-
-
-@cli.command("create-topics")
-def create_topics() -> None:
-    """Create deal-events, deal-alerts and the dead-letter topic if they do not exist."""
-    settings = CommonSettings()
-    created = ensure_topics(settings)
-    typer.echo(f"created: {', '.join(created) if created else 'none (all exist)'}")
-
-
-@cli.command("rebuild-read-model")
-def rebuild_read_model(
-    wipe: bool = typer.Option(True, help="Delete the existing read-model keys first."),
-) -> None:
-    """Rebuild the Redis read model from the deal-events topic."""
-    from services.scoring.rebuild import rebuild
-
-    summary = rebuild(CommonSettings(), wipe=wipe)
-    typer.echo(summary)
-
-
-@cli.callback()
-def main() -> None:
-    """Pipeline Review operations."""
