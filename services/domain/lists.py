@@ -6,14 +6,12 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from services.shared.keys import FILTER_FIELDS
 from services.shared.stages import Phase, StageMap
 
 from .retention import deleted_at
 from .scoring import leader_questions, leader_score, manager_questions
 from .state import STATUS_DELETED, DealState
-
-FILTERS = {"team": "team", "owner": "owner_id", "manager": "manager_id"}
-
 
 def quarter_of(day: dt.date) -> str:
     """Calendar quarter label, e.g. 2026Q4."""
@@ -93,7 +91,7 @@ def place(state: DealState, stage_map: StageMap) -> Placement:
         "competitors": state.fields.get("competitors") or [],
         "timeline": state.timeline,
     }
-    filters = {dim: str(state.fields[name]) for dim, name in FILTERS.items() if state.fields.get(name)}
+    filters = {dim: str(state.fields[name]) for dim, name in FILTER_FIELDS.items() if state.fields.get(name)}
     return Placement(
         card=item,
         leader_score=scored.score if on_leader else None,

@@ -14,7 +14,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 
 from services.shared.keys import RedisKeys
-from services.shared.redis_client import server_run_id
+from services.shared.redis_client import as_text, server_run_id
 
 from .alerts import AlertFilter, decode_ack, decode_entry, feed_item, id_after, id_before, valid_alert
 
@@ -51,9 +51,6 @@ def retention_cutoff_ms(now_ms: int, retention_days: float) -> int | None:
     return now_ms - round(retention_days * DAY_MS)
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
 
 @dataclass(frozen=True)
 class FeedPage:
@@ -76,17 +73,17 @@ class AlertStore:
             keys=[self.keys.alerts_stream(), self.keys.alert_positions()],
             args=[alert["alert_id"], json.dumps(alert, separators=(",", ":"))],
         )
-        return _text(stream_id), bool(added)
+        return as_text(stream_id), bool(added)
 
     async def position(self, alert_id: str) -> str | None:
         """The stream id of an alert, or None when it is not on the feed."""
         raw = await self.redis.hget(self.keys.alert_positions(), alert_id)
-        return _text(raw) if raw is not None else None
+        return as_text(raw) if raw is not None else None
 
     async def latest_id(self) -> str:
         """The newest stream id ("0-0" for an empty feed)."""
         rows = await self.redis.xrevrange(self.keys.alerts_stream(), count=1)
-        return _text(rows[0][0]) if rows else "0-0"
+        return as_text(rows[0][0]) if rows else "0-0"
 
     async def get(self, alert_id: str) -> dict[str, Any] | None:
         """One feed item by alert id."""
@@ -111,7 +108,7 @@ class AlertStore:
 
     async def items(self, rows: list) -> list[dict[str, Any]]:
         """Feed items (with acks) from raw stream rows, skipping unreadable entries."""
-        decoded = [(_text(sid), decode_entry(fields)) for sid, fields in rows]
+        decoded = [(as_text(sid), decode_entry(fields)) for sid, fields in rows]
         decoded = [(sid, alert) for sid, alert in decoded if alert is not None]
         if not decoded:
             return []
@@ -149,7 +146,7 @@ class AlertStore:
                         return FeedPage(out, out[-1]["cursor"])
                     out.append(item)
             scanned += len(rows)
-            last = _text(rows[-1][0])
+            last = as_text(rows[-1][0])
             if len(rows) < count:
                 return FeedPage(out, None)
             bound = id_before(last) if newest_first else id_after(last)
@@ -178,7 +175,7 @@ class AlertStore:
                     pipe.hdel(positions, *alert_ids)
                     pipe.hdel(acks, *alert_ids)
                 # New entries only ever get larger ids, so this removes the rows read and no other.
-                pipe.xtrim(stream, minid=id_after(_text(rows[-1][0])), approximate=False)
+                pipe.xtrim(stream, minid=id_after(as_text(rows[-1][0])), approximate=False)
                 removed += (await pipe.execute())[-1]
             if len(rows) < TRIM_BATCH:
                 return removed
@@ -339,7 +336,7 @@ class AlertIngestor:
         redis = self.store.redis
         run_id = await server_run_id(redis, self.store.keys.alert_feed_synced())
         marks = await redis.hmget(self.store.keys.alert_feed_synced(), [str(tp.partition) for tp in assigned])
-        lost = [tp for tp, mark in zip(assigned, marks) if mark is None or _text(mark) != run_id]
+        lost = [tp for tp, mark in zip(assigned, marks) if mark is None or as_text(mark) != run_id]
         if not lost:
             return
         await consumer.seek_to_beginning(*lost)

@@ -111,8 +111,10 @@ def scoped_teams(requested: str | None, allowed: frozenset[str] | None) -> froze
     return allowed
 
 
-def decode_entry(fields: dict) -> dict[str, Any] | None:
+def decode_entry(fields: dict | None) -> dict[str, Any] | None:
     """The alert dict of one stream entry (None for an entry without a readable ``alert``)."""
+    if not fields:
+        return None  # XAUTOCLAIM answers an entry trimmed while pending with no fields
     raw = fields.get(b"alert", fields.get("alert"))
     if raw is None:
         return None

@@ -13,7 +13,8 @@ from typing import Any
 import orjson
 
 from services.domain.lists import list_item, manager_horizon
-from services.shared.keys import RedisKeys
+from services.shared.keys import FILTER_FIELDS, RedisKeys
+from services.shared.redis_client import as_text
 
 Clock = Callable[[], dt.datetime]
 
@@ -75,7 +76,7 @@ async def ranked_page(redis, key: str, limit: int, cursor: Cursor | None) -> tup
             start = higher + await _ties_above(redis, key, higher, cursor)
     rows = await redis.zrevrange(key, start, start + limit, withscores=True)
     more = len(rows) > limit
-    rows = [(_text(m), float(s)) for m, s in rows[:limit]]
+    rows = [(as_text(m), float(s)) for m, s in rows[:limit]]
     nxt = Cursor(rows[-1][1], rows[-1][0]) if more and rows else None
     return rows, nxt
 
@@ -91,15 +92,11 @@ async def _ties_above(redis, key: str, first: int, cursor: Cursor) -> int:
     while low < high:
         middle = (low + high) // 2
         row = await redis.zrevrange(key, first + middle, first + middle)
-        if row and _text(row[0]) > cursor.member:
+        if row and as_text(row[0]) > cursor.member:
             low = middle + 1
         else:
             high = middle
     return low
-
-
-def _text(member: bytes | str) -> str:
-    return member.decode() if isinstance(member, bytes) else member
 
 
 class ListReader:
@@ -161,9 +158,6 @@ class ListReader:
             if scanned >= self.max_scan:
                 # Bounded: the page is not full, but the client continues from the last row read.
                 return Page(items, next_cursor.encode(), next_cursor)
-
-
-FILTER_FIELDS = {"team": "team", "owner": "owner_id", "manager": "manager_id"}
 
 
 def _matches(item: dict[str, Any], filters: dict[str, str], min_amount: float | None) -> bool:

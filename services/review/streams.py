@@ -23,7 +23,7 @@ HEARTBEAT = object()  # yielded by follow() when a client has been idle for the 
 REPLAY_BATCH = 200
 
 
-class Subscription:
+class ClientQueue:
     """One client's bounded queue of feed items."""
 
     def __init__(self, maxsize: int):
@@ -42,7 +42,7 @@ class AlertHub:
         self.queue_size = queue_size
         self.block_ms = block_ms
         self.retry_delay = retry_delay
-        self.subscribers: set[Subscription] = set()
+        self.subscribers: set[ClientQueue] = set()
         self.dropped_total = 0
         self._task: asyncio.Task | None = None
         self._stopping = False
@@ -61,12 +61,12 @@ class AlertHub:
         except TimeoutError:
             self._task.cancel()
 
-    def subscribe(self) -> Subscription:
-        sub = Subscription(self.queue_size)
+    def subscribe(self) -> ClientQueue:
+        sub = ClientQueue(self.queue_size)
         self.subscribers.add(sub)
         return sub
 
-    def unsubscribe(self, sub: Subscription) -> None:
+    def unsubscribe(self, sub: ClientQueue) -> None:
         self.subscribers.discard(sub)
 
     def publish(self, items: list[dict[str, Any]]) -> None:

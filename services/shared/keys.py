@@ -18,13 +18,17 @@ Layout, with ``p`` the configurable prefix (on a Redis Cluster the hash-tagged `
   partition's cards (written by the scoring worker; a missing or other run id means lost data).
 - ``p:alert-feed:synced`` hash deal-alerts partition -> run id of the Redis server that holds
   the partition's alerts (written by review's alert consumer, the same idea for the feed).
+- ``p:webhooks:subs``, ``p:webhooks:stats:<id>``, ``p:webhooks:dead:<id>``, ``p:webhooks:jobs``,
+  ``p:webhooks:due``, ``p:webhooks:inflight``: review's outgoing webhooks (subscriptions, their
+  counters and dead letters, and the delivery jobs with when each is due or leased).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-FILTER_DIMENSIONS = ("team", "owner", "manager")
+# The list filters: a dimension of the rank keys (``p:rank:leader:team:East``) -> the deal field it reads.
+FILTER_FIELDS = {"team": "team", "owner": "owner_id", "manager": "manager_id"}
 
 
 def has_hash_tag(prefix: str) -> bool:
@@ -98,13 +102,36 @@ class RedisKeys:
         """Hash partition -> Redis run id, review's alert-feed marks (see review/alert_feed.py)."""
         return f"{self.prefix}:alert-feed:synced"
 
-    def all_patterns(self) -> list[str]:
-        return [f"{self.prefix}:*"]
+    # -- outgoing webhooks (review) --------------------------------------------------------
+
+    def webhook_subscriptions(self) -> str:
+        """Hash id -> subscription JSON (the secret included)."""
+        return f"{self.prefix}:webhooks:subs"
+
+    def webhook_stats(self, subscription_id: str) -> str:
+        """Hash of a subscription's delivery counters and last outcome."""
+        return f"{self.prefix}:webhooks:stats:{subscription_id}"
+
+    def webhook_dead_letters(self, subscription_id: str) -> str:
+        """Stream of a subscription's dead letters (newest last, capped)."""
+        return f"{self.prefix}:webhooks:dead:{subscription_id}"
+
+    def webhook_jobs(self) -> str:
+        """Hash job id -> pending delivery job JSON."""
+        return f"{self.prefix}:webhooks:jobs"
+
+    def webhook_due(self) -> str:
+        """Sorted set job id -> when the job's next attempt is due (unix s)."""
+        return f"{self.prefix}:webhooks:due"
+
+    def webhook_inflight(self) -> str:
+        """Sorted set job id -> lease deadline of the attempt under way."""
+        return f"{self.prefix}:webhooks:inflight"
 
     @staticmethod
     def _with_filter(base: str, dimension: str | None, value: str | None) -> str:
         if dimension is None:
             return base
-        if dimension not in FILTER_DIMENSIONS:
+        if dimension not in FILTER_FIELDS:
             raise ValueError(f"unknown filter dimension {dimension!r}")
         return f"{base}:{dimension}:{value}"

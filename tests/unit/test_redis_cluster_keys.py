@@ -9,7 +9,6 @@ from pydantic import ValidationError
 from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 
-from services.review.webhooks.store import WebhookKeys
 from services.shared.keys import RedisKeys, has_hash_tag, hash_tagged
 from services.shared.redis_client import redis_client
 from services.shared.settings import CommonSettings
@@ -18,14 +17,13 @@ pytestmark = pytest.mark.unit
 
 
 def every_key(keys: RedisKeys) -> list[str]:
-    hooks = WebhookKeys(keys.prefix)
     return [
         keys.deal("salesforce:006SM0000001Tb3YAE"), keys.deal("{odd}}id{"), keys.leader_rank(),
         keys.leader_rank("team", "East"), keys.manager_rank("2026Q4"), keys.manager_rank("2026Q4", "owner", "u{1}"),
         keys.deleted_deals(), keys.alerts_stream(), keys.alert_positions(), keys.alert_acks(),
         keys.stream_token("ab" * 32), keys.scoring_synced(), keys.alert_feed_synced(),
         f"{keys.prefix}:tmp:manager:2026Q4+2027Q1:team:East",
-        hooks.subscriptions(), hooks.jobs(), hooks.due(), hooks.inflight(), hooks.stats("s1"), hooks.dead_letters("s1"),
+        keys.webhook_subscriptions(), keys.webhook_jobs(), keys.webhook_due(), keys.webhook_inflight(), keys.webhook_stats("s1"), keys.webhook_dead_letters("s1"),
     ]
 
 

@@ -128,12 +128,23 @@ class SourceAdapter(abc.ABC):
         """
         return None
 
-    @abc.abstractmethod
     def map(self, payload: Any, received_at: dt.datetime) -> MappingResult:
         """Map parsed JSON to events and dead letters; raise :class:`PayloadError` on bad input.
 
         Pure: no I/O. ``received_at`` is only a fallback where the source gives no time.
+        By default a list maps item by item (paths ``[0]``, ``[1]``, ...) and anything else as one
+        item, through :meth:`map_item`; an adapter whose payloads differ overrides this.
         """
+        result = MappingResult()
+        items = ((f"[{index}]", item) for index, item in enumerate(payload)) if isinstance(payload, list) \
+            else (("", payload),)
+        for path, item in items:
+            result.extend(self.map_item(item, path, received_at))
+        return result
+
+    def map_item(self, item: Any, path: str, received_at: dt.datetime) -> MappingResult:
+        """Map one item of a payload found at ``path`` ("" for the whole payload)."""
+        raise NotImplementedError(f"{type(self).__name__} implements neither map nor map_item")
 
 
 # --------------------------------------------------------------------------- helpers

@@ -143,17 +143,11 @@ class HubSpotWebhookAdapter(SourceAdapter):
 
     def map(self, payload: Any, received_at: dt.datetime) -> MappingResult:
         """Map a webhook batch (array) or a single event object."""
-        result = MappingResult()
-        if isinstance(payload, list):
-            for index, item in enumerate(payload):
-                result.extend(self._map_one(item, f"[{index}]"))
-        elif isinstance(payload, dict):
-            result.extend(self._map_one(payload, ""))
-        else:
+        if not isinstance(payload, (list, dict)):
             raise PayloadError("$", "must be a JSON array of webhook events")
-        return result
+        return super().map(payload, received_at)
 
-    def _map_one(self, item: Any, base: str) -> MappingResult:
+    def map_item(self, item: Any, base: str, received_at: dt.datetime) -> MappingResult:
         if not isinstance(item, dict):
             raise PayloadError(base or "$", "must be a webhook event object")
         result = MappingResult()

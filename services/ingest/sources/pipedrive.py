@@ -113,19 +113,10 @@ class PipedriveWebhookAdapter(SourceAdapter):
         if not hmac.compare_digest(given, expected):
             raise AuthError("pipedrive: wrong basic auth credentials")
 
-    def map(self, payload: Any, received_at: dt.datetime) -> MappingResult:
-        """Map one webhook (or a list of them)."""
-        result = MappingResult()
-        if isinstance(payload, list):
-            for index, item in enumerate(payload):
-                result.extend(self._map_one(item, f"[{index}]", received_at))
-        else:
-            result.extend(self._map_one(payload, "", received_at))
-        return result
-
     # ------------------------------------------------------------------ internals
 
-    def _map_one(self, item: Any, base: str, received_at: dt.datetime) -> MappingResult:
+    def map_item(self, item: Any, base: str, received_at: dt.datetime) -> MappingResult:
+        """One webhook (the payload is one or a list of them)."""
         if not isinstance(item, dict):
             raise PayloadError(base or "$", "must be a webhook object {meta, data, previous}")
         result = MappingResult()

@@ -107,19 +107,10 @@ class SalesforceCDCAdapter(SourceAdapter):
         if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), self.token.encode()):
             raise AuthError("salesforce: missing or wrong bearer token (Authorization: Bearer <PR_INGEST_SALESFORCE_TOKEN>)")
 
-    def map(self, payload: Any, received_at: dt.datetime) -> MappingResult:
-        """Map one CDC event or a list of them."""
-        result = MappingResult()
-        if isinstance(payload, list):
-            for index, item in enumerate(payload):
-                result.extend(self._map_one(item, f"[{index}]"))
-        else:
-            result.extend(self._map_one(payload, ""))
-        return result
-
     # ------------------------------------------------------------------ internals
 
-    def _map_one(self, item: Any, base: str) -> MappingResult:
+    def map_item(self, item: Any, base: str, received_at: dt.datetime) -> MappingResult:
+        """One CDC event (the payload is one or a list of them)."""
         if not isinstance(item, dict):
             raise PayloadError(base or "$", "must be a CDC event object")
         body, body_path = _unwrap(item, base)

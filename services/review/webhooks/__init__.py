@@ -5,7 +5,7 @@ The package has layers, kept apart so the rules can be tested without I/O:
 1. :mod:`.rules` (pure): the subscription filter, the request bodies (JSON and Slack), the
    signature (``sign``, ``verify_signature``) and the retry schedule; :mod:`.guard` (pure but for
    DNS) refuses URLs and connections that reach non-public addresses;
-2. :mod:`.store`: subscriptions, delivery stats and dead letters in Redis (``WebhookKeys``);
+2. :mod:`.store`: subscriptions, delivery stats and dead letters in Redis (the ``webhook_*`` keys of ``RedisKeys``);
 3. :mod:`.dispatcher`: the background service. It reads the alert stream
    (``<prefix>:alerts``) through a consumer group, turns every (alert, matching
    subscription) pair into a delivery job in a Redis sorted set of due jobs, and

@@ -11,7 +11,6 @@ admins see full URLs (a Slack URL is itself a secret); others see the host.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
@@ -20,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.shared.keys import RedisKeys
 
-from ..access import principal_of
+from ..access import Principal, principal_of
 from ..routes.common import CursorQ, Limit
 from .guard import AddressRefused, Resolver, check_url, system_resolve
 from .rules import Format, Subscription, WebhookFilter, host_of, validate_webhook_url
@@ -83,33 +82,27 @@ class DeadLetterPage(BaseModel):
     next_cursor: str | None
 
 
-@dataclass(frozen=True)
-class Caller:
-    """Who is asking: a role and the teams it may see (None = all teams)."""
-
-    name: str | None
-    role: str
-    teams: frozenset[str] | None
-
-
-def caller_of(request: Request) -> Caller:
+def caller_of(request: Request) -> Principal:
     """The caller from ``request.state.principal``; 401 when there is none, never an admin.
 
-    In open mode the access middleware puts the open admin there explicitly.
+    In open mode the access middleware puts the open admin there explicitly. Anything with
+    ``name``, ``role`` and ``teams`` is taken (tests stand in their own) and read as a Principal.
     """
     principal = principal_of(request)
+    if isinstance(principal, Principal):
+        return principal
     teams = getattr(principal, "teams", None)
-    return Caller(getattr(principal, "name", None), getattr(principal, "role", ""),
-                  frozenset(teams) if teams is not None else None)
+    return Principal(getattr(principal, "name", None), getattr(principal, "role", ""),
+                     frozenset(teams) if teams is not None else None)
 
 
-def require_manager(caller: Caller) -> None:
+def require_manager(caller: Principal) -> None:
     """403 unless the caller is an admin or a manager: dashboards do not see where alerts go."""
     if caller.role not in MANAGING_ROLES:
         raise HTTPException(403, f"role {caller.role or '(none)'!r} may not use webhooks (admin or manager only)")
 
 
-def shown(caller: Caller, record: dict[str, Any]) -> dict[str, Any]:
+def shown(caller: Principal, record: dict[str, Any]) -> dict[str, Any]:
     """``record`` (a subscription or dead letter) as ``caller`` may see it: the full URL for admins only."""
     url = record.get("url")
     if not isinstance(url, str):
@@ -117,7 +110,7 @@ def shown(caller: Caller, record: dict[str, Any]) -> dict[str, Any]:
     return record | {"url": url if caller.role == "admin" else None, "host": host_of(url)}
 
 
-def may_see(caller: Caller, flt: WebhookFilter) -> bool:
+def may_see(caller: Principal, flt: WebhookFilter) -> bool:
     """A subscription is in scope when the caller sees all teams or its team filter lies within the caller's."""
     if caller.role not in MANAGING_ROLES:
         return False
@@ -126,7 +119,7 @@ def may_see(caller: Caller, flt: WebhookFilter) -> bool:
     return flt.teams is not None and set(flt.teams) <= caller.teams
 
 
-def scoped_filter(caller: Caller, flt: WebhookFilter) -> WebhookFilter:
+def scoped_filter(caller: Principal, flt: WebhookFilter) -> WebhookFilter:
     """The filter a caller may subscribe with; raises 403 when it reaches beyond the caller's teams.
 
     A team-limited manager who gives no team filter gets its own teams.
@@ -155,7 +148,7 @@ def add_webhook_routes(app: FastAPI, redis, keys: RedisKeys, *, path: str = "/v1
     store = WebhookStore(redis, keys)
     router = APIRouter(prefix=path, tags=["webhooks"])
 
-    async def visible(request: Request, subscription_id: str) -> tuple[Caller, Subscription]:
+    async def visible(request: Request, subscription_id: str) -> tuple[Principal, Subscription]:
         caller = caller_of(request)
         require_manager(caller)
         sub = await store.get(subscription_id)

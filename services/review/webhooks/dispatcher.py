@@ -20,6 +20,7 @@ from redis.exceptions import RedisError, ResponseError
 from services.shared.keys import RedisKeys
 from services.shared.redis_client import as_text
 
+from ..alerts import decode_entry
 from .guard import GuardedTransport, Resolver, refused, system_resolve
 from .rules import (ADDRESS_REFUSED, ALERT_ID_HEADER, ATTEMPT_HEADER, CONNECTION_FAILED, DELIVERY_HEADER,
                     SIGNATURE_HEADER, TIMEOUT, USER_AGENT, Outcome, Subscription, backoff_delay, host_of, matches,
@@ -220,7 +221,7 @@ class WebhookDispatcher:
         subs = await self.store.all()
         now = self.clock()
         for entry_id, fields in entries:
-            alert = _alert_of(fields)
+            alert = decode_entry(fields)
             args: list[Any] = [self.settings.consumer_group, entry_id, now]
             if alert is None:
                 log.warning("alert stream entry %s has no readable alert; acknowledged and skipped", as_text(entry_id))
@@ -229,7 +230,7 @@ class WebhookDispatcher:
                     if matches(sub.filter, alert):
                         job = {"subscription_id": sub.id, "alert": alert, "attempts": 0, "first_at": now}
                         args += [f"{sub.id}:{alert.get('alert_id') or as_text(entry_id)}", json.dumps(job)]
-            await self._enqueue(keys=[self.keys.jobs(), self.keys.due(), self.stream], args=args)
+            await self._enqueue(keys=[self.keys.webhook_jobs(), self.keys.webhook_due(), self.stream], args=args)
         self._wake.set()
 
     # -- delivering due jobs ------------------------------------------------------------
@@ -240,15 +241,15 @@ class WebhookDispatcher:
             try:
                 now = self.clock()
                 lease = now + self.settings.timeout + 30
-                await self._move_due(keys=[self.keys.inflight(), self.keys.due()], args=[now, now, 100])
+                await self._move_due(keys=[self.keys.webhook_inflight(), self.keys.webhook_due()], args=[now, now, 100])
                 free = self.settings.concurrency - len(self._tasks)
                 if free > 0:
-                    ids = [as_text(i) for i in await self._move_due(keys=[self.keys.due(), self.keys.inflight()],
+                    ids = [as_text(i) for i in await self._move_due(keys=[self.keys.webhook_due(), self.keys.webhook_inflight()],
                                                                   args=[now, lease, free])]
                     if ids:
-                        for job_id, raw in zip(ids, await self.redis.hmget(self.keys.jobs(), ids)):
+                        for job_id, raw in zip(ids, await self.redis.hmget(self.keys.webhook_jobs(), ids)):
                             self._spawn(job_id, raw)
-                    nxt = await self.redis.zrange(self.keys.due(), 0, 0, withscores=True)
+                    nxt = await self.redis.zrange(self.keys.webhook_due(), 0, 0, withscores=True)
                     if nxt:
                         wait = min(wait, max(0.0, nxt[0][1] - self.clock()))
             except (RedisError, OSError) as exc:
@@ -280,7 +281,7 @@ class WebhookDispatcher:
     async def _deliver(self, job_id: str, raw: bytes | str | None) -> None:
         try:
             if raw is None:  # finished elsewhere after its lease ran out
-                await self.redis.zrem(self.keys.inflight(), job_id)
+                await self.redis.zrem(self.keys.webhook_inflight(), job_id)
                 return
             job = json.loads(raw)
             sub = await self.store.get(job["subscription_id"])
@@ -330,11 +331,11 @@ class WebhookDispatcher:
     async def _record(self, job_id: str, job: dict, sub: Subscription, attempt: int, outcome: Outcome) -> None:
         now = self.clock()
         stamp = dt.datetime.fromtimestamp(now, dt.timezone.utc).isoformat()
-        stats = self.keys.stats(sub.id)
+        stats = self.keys.webhook_stats(sub.id)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.zrem(self.keys.inflight(), job_id)
+            pipe.zrem(self.keys.webhook_inflight(), job_id)
             if outcome.ok:
-                pipe.hdel(self.keys.jobs(), job_id)
+                pipe.hdel(self.keys.webhook_jobs(), job_id)
                 pipe.hincrby(stats, "delivered", 1)
                 pipe.hset(stats, mapping={"last_status": outcome.status or "", "last_success_at": stamp,
                                           "last_attempt_at": stamp})
@@ -347,16 +348,16 @@ class WebhookDispatcher:
                               "last_error": outcome.error, "last_status": outcome.status,
                               "first_attempt_at": dt.datetime.fromtimestamp(job["first_at"], dt.timezone.utc).isoformat(),
                               "dead_at": stamp}
-                    pipe.hdel(self.keys.jobs(), job_id)
-                    pipe.xadd(self.keys.dead_letters(sub.id), {"record": json.dumps(record)},
+                    pipe.hdel(self.keys.webhook_jobs(), job_id)
+                    pipe.xadd(self.keys.webhook_dead_letters(sub.id), {"record": json.dumps(record)},
                               maxlen=DEAD_LETTERS_KEPT, approximate=True)
                     pipe.hincrby(stats, "dead_letters", 1)
                 else:
                     delay = backoff_delay(attempt, self.settings.backoff_base, self.settings.backoff_max,
                                           retry_after=outcome.retry_after, rand=self.rand)
-                    pipe.hset(self.keys.jobs(), job_id, json.dumps(job | {"attempts": attempt,
+                    pipe.hset(self.keys.webhook_jobs(), job_id, json.dumps(job | {"attempts": attempt,
                                                                            "last_error": outcome.error}))
-                    pipe.zadd(self.keys.due(), {job_id: now + delay})
+                    pipe.zadd(self.keys.webhook_due(), {job_id: now + delay})
             await pipe.execute()
         if not outcome.ok:
             # The host only: a full URL (a Slack one, say) is itself a secret.
@@ -364,20 +365,9 @@ class WebhookDispatcher:
 
     async def _forget(self, job_id: str) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.zrem(self.keys.inflight(), job_id)
-            pipe.hdel(self.keys.jobs(), job_id)
+            pipe.zrem(self.keys.webhook_inflight(), job_id)
+            pipe.hdel(self.keys.webhook_jobs(), job_id)
             await pipe.execute()
-
-
-def _alert_of(fields: dict | None) -> dict[str, Any] | None:
-    if not fields:
-        return None
-    raw = fields.get(b"alert", fields.get("alert"))
-    try:
-        alert = json.loads(raw) if raw is not None else None
-    except ValueError:
-        return None
-    return alert if isinstance(alert, dict) else None
 
 
 async def _sleep_or_stop(stop_event: asyncio.Event, seconds: float) -> None:

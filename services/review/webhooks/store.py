@@ -5,15 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import re
 import secrets
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from services.shared.keys import RedisKeys
 from services.shared.redis_client import as_text
 
+from ..alerts import STREAM_ID
 from .rules import Format, Subscription, WebhookFilter, generic_error
 
 log = logging.getLogger("services.review.webhooks")
@@ -21,44 +20,10 @@ log = logging.getLogger("services.review.webhooks")
 DEAD_LETTERS_KEPT = 1000  # per subscription; older ones are trimmed
 
 
-@dataclass(frozen=True)
-class WebhookKeys:
-    """Redis keys of the webhooks, under the common prefix.
-
-    - ``p:webhooks:subs`` hash id -> subscription JSON (the secret included);
-    - ``p:webhooks:stats:<id>`` hash of delivery counters and last outcome;
-    - ``p:webhooks:dead:<id>`` stream of dead letters (newest last, capped);
-    - ``p:webhooks:jobs`` hash job id -> pending delivery job JSON;
-    - ``p:webhooks:due`` sorted set job id -> when the next attempt is due (unix s);
-    - ``p:webhooks:inflight`` sorted set job id -> lease deadline of the attempt under way.
-    """
-
-    prefix: str = "pr"
-
-    def subscriptions(self) -> str:
-        return f"{self.prefix}:webhooks:subs"
-
-    def stats(self, subscription_id: str) -> str:
-        return f"{self.prefix}:webhooks:stats:{subscription_id}"
-
-    def dead_letters(self, subscription_id: str) -> str:
-        return f"{self.prefix}:webhooks:dead:{subscription_id}"
-
-    def jobs(self) -> str:
-        return f"{self.prefix}:webhooks:jobs"
-
-    def due(self) -> str:
-        return f"{self.prefix}:webhooks:due"
-
-    def inflight(self) -> str:
-        return f"{self.prefix}:webhooks:inflight"
-
-
 def utc_now_iso() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat()
 
 
-STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 _COUNTERS = ("delivered", "failed_attempts", "dead_letters")
 
 
@@ -90,7 +55,7 @@ class WebhookStore:
 
     def __init__(self, redis, keys: RedisKeys):
         self.redis = redis
-        self.keys = WebhookKeys(keys.prefix)
+        self.keys = keys
         self._create_capped = redis.register_script(_CREATE_CAPPED)
 
     async def create(self, url: str, fmt: Format, flt: WebhookFilter, description: str | None = None,
@@ -105,19 +70,19 @@ class WebhookStore:
             created_by=created_by, created_at=utc_now_iso(), secret=f"whsec_{secrets.token_urlsafe(32)}",
         )
         if max_per_caller is None:
-            await self.redis.hset(self.keys.subscriptions(), sub.id, sub.model_dump_json())
-        elif not await self._create_capped(keys=[self.keys.subscriptions()],
+            await self.redis.hset(self.keys.webhook_subscriptions(), sub.id, sub.model_dump_json())
+        elif not await self._create_capped(keys=[self.keys.webhook_subscriptions()],
                                            args=[sub.id, sub.model_dump_json(), created_by or "", max_per_caller]):
             raise TooManySubscriptions(max_per_caller)
         return sub
 
     async def get(self, subscription_id: str) -> Subscription | None:
-        raw = await self.redis.hget(self.keys.subscriptions(), subscription_id)
+        raw = await self.redis.hget(self.keys.webhook_subscriptions(), subscription_id)
         return Subscription.model_validate_json(raw) if raw is not None else None
 
     async def all(self) -> list[Subscription]:
         """Every subscription, oldest first."""
-        raw = await self.redis.hgetall(self.keys.subscriptions())
+        raw = await self.redis.hgetall(self.keys.webhook_subscriptions())
         subs = []
         for value in raw.values():
             try:
@@ -129,14 +94,14 @@ class WebhookStore:
     async def delete(self, subscription_id: str) -> bool:
         """Remove the subscription, its stats and dead letters; pending jobs are dropped when due."""
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hdel(self.keys.subscriptions(), subscription_id)
-            pipe.delete(self.keys.stats(subscription_id), self.keys.dead_letters(subscription_id))
+            pipe.hdel(self.keys.webhook_subscriptions(), subscription_id)
+            pipe.delete(self.keys.webhook_stats(subscription_id), self.keys.webhook_dead_letters(subscription_id))
             removed, _ = await pipe.execute()
         return bool(removed)
 
     async def stats(self, subscription_id: str) -> dict[str, Any]:
         """Delivery counters and the last outcome of a subscription."""
-        raw = {as_text(k): as_text(v) for k, v in (await self.redis.hgetall(self.keys.stats(subscription_id))).items()}
+        raw = {as_text(k): as_text(v) for k, v in (await self.redis.hgetall(self.keys.webhook_stats(subscription_id))).items()}
         out: dict[str, Any] = {name: int(raw.pop(name, 0)) for name in _COUNTERS}
         if "last_status" in raw:
             raw["last_status"] = int(raw["last_status"]) if raw["last_status"] else None
@@ -150,7 +115,7 @@ class WebhookStore:
         if cursor is not None and not STREAM_ID.match(cursor):
             raise ValueError("cursor: not a cursor returned by this API")
         top = f"({cursor}" if cursor else "+"
-        rows = await self.redis.xrevrange(self.keys.dead_letters(subscription_id), max=top, min="-", count=limit + 1)
+        rows = await self.redis.xrevrange(self.keys.webhook_dead_letters(subscription_id), max=top, min="-", count=limit + 1)
         items = []
         for entry_id, fields in rows[:limit]:
             record = json.loads(fields.get(b"record") or fields.get("record"))

@@ -117,11 +117,8 @@ async def test_a_receiver_always_failing_ends_in_a_dead_letter(redis, receiver, 
     await quiet()
     assert len(receiver.at("down")) == 3
     client, keys = redis
-    from services.review.webhooks.store import WebhookKeys
-
-    wk = WebhookKeys(keys.prefix)
-    assert await client.zcard(wk.due()) == 0 and await client.zcard(wk.inflight()) == 0
-    assert await client.hlen(wk.jobs()) == 0
+    assert await client.zcard(keys.webhook_due()) == 0 and await client.zcard(keys.webhook_inflight()) == 0
+    assert await client.hlen(keys.webhook_jobs()) == 0
 
 
 async def test_connection_errors_and_timeouts_are_retried_then_dead_lettered(redis, receiver, store, dispatchers):
@@ -289,9 +286,8 @@ async def test_a_receivers_text_is_never_stored(redis, receiver, store, dispatch
     stats = await await_until(lambda: _stats_when(store, sub.id, dead_letters=1), timeout=10, what="dead letter")
     assert stats["last_error"] == "HTTP 502" and stats["last_status"] == 502
     client, keys = redis
-    from services.review.webhooks.store import WebhookKeys
 
-    stored = b"".join(v for _, fields in await client.xrange(WebhookKeys(keys.prefix).dead_letters(sub.id))
+    stored = b"".join(v for _, fields in await client.xrange(keys.webhook_dead_letters(sub.id))
                       for v in fields.values())
     assert b"redis_version" not in stored and b"HTTP 502" in stored
 

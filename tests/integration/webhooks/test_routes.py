@@ -11,7 +11,6 @@ from fastapi import FastAPI, Request
 
 from services.review.webhooks.guard import system_resolve
 from services.review.webhooks.settings import WebhookSettings
-from services.review.webhooks.store import WebhookKeys
 from services.review.webhooks.api import add_webhook_routes
 
 pytestmark = pytest.mark.integration
@@ -150,7 +149,7 @@ async def test_only_admins_see_full_urls(client, redis):
     assert created["url"] == secret_url  # the creator just sent it
     record = {"subscription_id": created["id"], "url": secret_url, "alert": {"alert_id": "al-1"}, "attempts": 3,
               "last_error": "ConnectError: [Errno 111] Connection refused", "last_status": None}
-    await redis_client.xadd(WebhookKeys(keys.prefix).dead_letters(created["id"]), {"record": json.dumps(record)})
+    await redis_client.xadd(keys.webhook_dead_letters(created["id"]), {"record": json.dumps(record)})
 
     for read in (f"/v1/webhooks/{created['id']}", "/v1/webhooks"):
         as_manager = (await client.get(read, headers=MANAGER_EAST)).json()
@@ -169,7 +168,7 @@ async def test_only_admins_see_full_urls(client, redis):
 async def test_stored_error_text_is_shown_generic(client, redis):
     redis_client, keys = redis
     sub_id = (await subscribe(client)).json()["id"]
-    await redis_client.hset(WebhookKeys(keys.prefix).stats(sub_id),
+    await redis_client.hset(keys.webhook_stats(sub_id),
                             mapping={"last_error": "ReadError: redis_version:7.2.4", "last_status": ""})
     stats = (await client.get(f"/v1/webhooks/{sub_id}")).json()["stats"]
     assert stats["last_error"] == "connection failed" and stats["last_status"] is None
@@ -252,7 +251,7 @@ async def test_dead_letters_page_newest_first(client, redis):
     sub_id = (await subscribe(client)).json()["id"]
     for n in range(3):
         record = {"subscription_id": sub_id, "alert": {"alert_id": f"al-{n}"}, "attempts": 3, "last_error": "HTTP 500"}
-        await redis_client.xadd(WebhookKeys(keys.prefix).dead_letters(sub_id), {"record": json.dumps(record)})
+        await redis_client.xadd(keys.webhook_dead_letters(sub_id), {"record": json.dumps(record)})
 
     first = (await client.get(f"/v1/webhooks/{sub_id}/dead-letters", params={"limit": 2})).json()
     assert [d["alert"]["alert_id"] for d in first["items"]] == ["al-2", "al-1"]

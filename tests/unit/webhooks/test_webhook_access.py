@@ -8,14 +8,15 @@ import pytest
 from fastapi import HTTPException
 
 from services.review.webhooks.rules import WebhookFilter
-from services.review.webhooks.api import Caller, caller_of, may_see, require_manager, scoped_filter, shown
+from services.review.access import Principal
+from services.review.webhooks.api import caller_of, may_see, require_manager, scoped_filter, shown
 
 pytestmark = pytest.mark.unit
 
-ADMIN = Caller("root", "admin", None)
-EAST = Caller("ann", "manager", frozenset({"East"}))
-ALL_TEAMS_MANAGER = Caller("bob", "manager", None)
-DASHBOARD = Caller("wall", "dashboard", frozenset({"East"}))
+ADMIN = Principal("root", "admin", None)
+EAST = Principal("ann", "manager", frozenset({"East"}))
+ALL_TEAMS_MANAGER = Principal("bob", "manager", None)
+DASHBOARD = Principal("wall", "dashboard", frozenset({"East"}))
 
 
 def test_scope_follows_the_team_filter():
@@ -25,7 +26,7 @@ def test_scope_follows_the_team_filter():
     assert not may_see(DASHBOARD, WebhookFilter(teams=["East"]))  # dashboards never see where alerts go
     assert not may_see(EAST, WebhookFilter(teams=["East", "West"]))
     assert not may_see(EAST, WebhookFilter())  # all teams reaches beyond East
-    assert not may_see(Caller("x", "guest", None), WebhookFilter())
+    assert not may_see(Principal("x", "guest", None), WebhookFilter())
 
 
 def test_a_team_limited_manager_gets_its_teams_when_it_names_none():
@@ -38,7 +39,7 @@ def test_a_team_limited_manager_gets_its_teams_when_it_names_none():
     (EAST, WebhookFilter(teams=["West"])),
     (EAST, WebhookFilter.model_validate({"teams": None})),
     (DASHBOARD, WebhookFilter(teams=["East"])),
-    (Caller("x", "guest", None), WebhookFilter()),
+    (Principal("x", "guest", None), WebhookFilter()),
 ])
 def test_out_of_scope_or_read_only_callers_are_forbidden(caller, flt):
     with pytest.raises(HTTPException) as err:
@@ -46,7 +47,7 @@ def test_out_of_scope_or_read_only_callers_are_forbidden(caller, flt):
     assert err.value.status_code == 403
 
 
-@pytest.mark.parametrize("caller", [DASHBOARD, Caller("x", "guest", None), Caller(None, "", None)])
+@pytest.mark.parametrize("caller", [DASHBOARD, Principal("x", "guest", None), Principal(None, "", None)])
 def test_only_admins_and_managers_use_the_webhook_routes(caller):
     with pytest.raises(HTTPException) as err:
         require_manager(caller)
@@ -68,5 +69,5 @@ def test_a_request_without_a_principal_is_a_401_never_an_admin():
             caller_of(request)
         assert err.value.status_code == 401 and "API key" in err.value.detail
     ana = SimpleNamespace(name="ana", role="manager", teams={"East"})
-    assert caller_of(SimpleNamespace(state=SimpleNamespace(principal=ana))) == Caller("ana", "manager",
+    assert caller_of(SimpleNamespace(state=SimpleNamespace(principal=ana))) == Principal("ana", "manager",
                                                                                       frozenset({"East"}))
