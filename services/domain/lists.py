@@ -103,7 +103,7 @@ def place(state: DealState, stage_map: StageMap) -> Placement:
 
 
 def list_item(card: dict[str, Any], which: str) -> dict[str, Any]:
-    """The list entry (DESIGN.md shape) for the leader or manager list, from a deal card."""
+    """The list entry (the shape in docs/contracts.md) for the leader or manager list, from a deal card."""
     view = card[which]
     item = {k: v for k, v in card.items() if k not in ("leader", "manager", "timeline", "discount") and not k.startswith("_")}
     item["score"] = view["score"]

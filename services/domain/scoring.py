@@ -1,11 +1,13 @@
 """The value-creation score of the leader list, and the cadence-call questions.
 
-leader score = potential value × winnability, where
+leader score = potential value × evidence coverage, where
 
 - potential value is the deal's ``potential_value`` or, when the source gives none, its
   ``amount``;
-- winnability = FLOOR + (1 − FLOOR) × the weighted share of qualification evidence that
-  is known (economic buyer, champion, pain, metrics, decision criteria and process).
+- evidence coverage = FLOOR + (1 − FLOOR) × the weighted share of qualification evidence
+  that is known (economic buyer, champion, pain, metrics, decision criteria and process).
+  It says how much is known about the deal; it is not a probability of winning it.
+  ``score_parts`` also carries it as ``winnability``, the name the /v1 API first used.
 
 The floor keeps a large deal with no evidence yet on the list: an unqualified big deal is
 exactly where a leader's help (access, qualification) creates the most value, so it must
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 
 from services.shared.events import QUALIFICATION_ITEMS
 
-WINNABILITY_FLOOR = 0.2
+COVERAGE_FLOOR = 0.2
 EVIDENCE_WEIGHTS: dict[str, float] = {
     "economic_buyer": 0.25,
     "champion": 0.20,
@@ -38,16 +40,19 @@ assert abs(sum(EVIDENCE_WEIGHTS.values()) - 1.0) < 1e-9
 class LeaderScore:
     score: float
     potential_value: float
-    winnability: float
+    evidence_coverage: float
     evidence: dict[str, str]
 
     def parts(self) -> dict:
         """The parts that explain the rank, as shown to users."""
+        coverage = round(self.evidence_coverage, 4)
         return {
             "potential_value": self.potential_value,
-            "winnability": round(self.winnability, 4),
+            "evidence_coverage": coverage,
+            "winnability": coverage,  # the /v1 name of evidence_coverage, kept for its clients
             "evidence": self.evidence,
-            "formula": "potential_value × winnability; winnability = 0.2 + 0.8 × weighted known evidence",
+            "formula": "potential_value × evidence_coverage; evidence_coverage = 0.2 + 0.8 × weighted share "
+                       "of qualification items known (not a probability of winning)",
         }
 
 
@@ -58,21 +63,22 @@ def potential_value(potential: float | None, amount: float | None) -> float:
     return float(amount or 0.0)
 
 
-def winnability(evidence: dict[str, str]) -> float:
-    """Between WINNABILITY_FLOOR (nothing known) and 1.0 (everything known)."""
+def evidence_coverage(evidence: dict[str, str]) -> float:
+    """How much qualification evidence is known, weighted: COVERAGE_FLOOR (nothing) to 1.0 (everything)."""
     known = sum(weight for item, weight in EVIDENCE_WEIGHTS.items() if evidence.get(item) == "known")
-    return WINNABILITY_FLOOR + (1.0 - WINNABILITY_FLOOR) * known
+    return COVERAGE_FLOOR + (1.0 - COVERAGE_FLOOR) * known
 
 
 def leader_score(potential: float | None, amount: float | None, evidence: dict[str, str]) -> LeaderScore:
     """The leader-list score with its parts."""
     value = potential_value(potential, amount)
-    win = winnability(evidence)
-    return LeaderScore(score=round(value * win, 4), potential_value=value, winnability=win, evidence=dict(evidence))
+    coverage = evidence_coverage(evidence)
+    return LeaderScore(score=round(value * coverage, 4), potential_value=value, evidence_coverage=coverage,
+                       evidence=dict(evidence))
 
 
 def leader_questions(evidence: dict[str, str], account: str | None) -> list[dict[str, str]]:
-    """The leader questions that apply: access to people, and winnability when evidence is thin."""
+    """The leader questions that apply: access to people, and whether it is winnable when evidence is thin."""
     who = account or "the customer"
     questions: list[dict[str, str]] = []
     missing_people = [item.replace("_", " ") for item in ("economic_buyer", "champion") if evidence.get(item) != "known"]

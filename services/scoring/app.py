@@ -98,7 +98,6 @@ def create_app(settings: ScoringSettings | None = None) -> faust.App:
     changelog = BulkChangelog(app, deals, common.deal_event_partitions, common.deal_alerts_topic, encode_alert)
     processor = DealProcessor(deals, redis, common.keys, stage_map, send_alert=None, save_states=changelog.write,
                               write_read_model=guard.write)
-    app.pr_processor = processor  # type: ignore[attr-defined]
     app.pr_state = {"batches": 0, "events": 0, "deleted_removed": 0}  # type: ignore[attr-defined]
 
     @app.agent(deal_events, name="fold-deals")

@@ -18,7 +18,6 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 SCHEMA_VERSION = 1
 
 SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
-BUILTIN_SOURCES = ("api", "csv", "salesforce", "hubspot", "pipedrive")
 SEQUENCE_MIN, SEQUENCE_MAX = -(2**63), 2**63 - 1
 """A source sequence number is a signed 64-bit integer (what Kafka, Redis and JSON readers keep exactly)."""
 

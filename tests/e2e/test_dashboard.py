@@ -126,7 +126,7 @@ def test_dashboard_shows_both_lists_and_live_alerts_in_a_browser(stack, tmp_path
             first = page.locator('[data-testid="leader-row"]').first
             expect(first.locator('[data-testid="questions"] li').first).not_to_be_empty()
             first.locator('[data-testid="score"] summary').click()
-            expect(first.locator('[data-testid="score"] dl')).to_contain_text("winnability")
+            expect(first.locator('[data-testid="score"] dl')).to_contain_text("evidence coverage")
 
             # The leader-or-manager picture: early-stage potential value vs value closing this quarter.
             leader_sum = sum(amounts[d] for d in leader_order)

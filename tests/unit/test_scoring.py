@@ -1,12 +1,12 @@
 import pytest
 
 from services.domain.scoring import (
-    WINNABILITY_FLOOR,
+    COVERAGE_FLOOR,
     leader_questions,
     leader_score,
     manager_questions,
     potential_value,
-    winnability,
+    evidence_coverage,
 )
 from services.shared.events import QUALIFICATION_ITEMS
 
@@ -21,18 +21,19 @@ def test_potential_value_defaults_to_amount():
     assert potential_value(None, None) == 0
 
 
-def test_winnability_runs_from_the_floor_to_one():
-    assert winnability(NOTHING) == pytest.approx(WINNABILITY_FLOOR)
-    assert winnability(EVERYTHING) == pytest.approx(1.0)
-    assert winnability(NOTHING | {"economic_buyer": "known"}) == pytest.approx(0.2 + 0.8 * 0.25)
+def test_evidence_coverage_runs_from_the_floor_to_one():
+    assert evidence_coverage(NOTHING) == pytest.approx(COVERAGE_FLOOR)
+    assert evidence_coverage(EVERYTHING) == pytest.approx(1.0)
+    assert evidence_coverage(NOTHING | {"economic_buyer": "known"}) == pytest.approx(0.2 + 0.8 * 0.25)
 
 
-def test_score_is_potential_times_winnability_and_explains_itself():
+def test_score_is_potential_times_evidence_coverage_and_explains_itself():
     scored = leader_score(None, 100_000, NOTHING | {"champion": "known"})
     assert scored.score == pytest.approx(100_000 * (0.2 + 0.8 * 0.2))
     parts = scored.parts()
     assert parts["potential_value"] == 100_000
-    assert parts["winnability"] == pytest.approx(0.36)
+    assert parts["evidence_coverage"] == pytest.approx(0.36)
+    assert parts["winnability"] == parts["evidence_coverage"]  # the /v1 name, kept
     assert parts["evidence"]["champion"] == "known"
 
 

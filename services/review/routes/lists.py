@@ -21,7 +21,7 @@ class ListPage(BaseModel):
         "items": [{"deal_id": "api:acme-expansion", "name": "Acme expansion", "account": "Acme", "owner_id": "u-17",
                    "team": "Central", "stage": "Prospecting", "phase": "early", "amount": 120000.0,
                    "potential_value": 120000.0, "close_date": "2027-03-31", "score": 60000.0,
-                   "score_parts": {"potential_value": 120000.0, "winnability": 0.5}, "questions": ["..."]}],
+                   "score_parts": {"potential_value": 120000.0, "evidence_coverage": 0.5, "winnability": 0.5}, "questions": ["..."]}],
         "as_of": "2026-11-20T09:30:00Z", "next_cursor": None}]})
 
     items: list[dict[str, Any]] = Field(description="Deals in rank order.")
@@ -48,7 +48,7 @@ async def list_page(lists: ListReader, as_of: dt.datetime, principal: Principal,
 
 
 @router.get("/v1/lists/leader", response_model=ListPage, responses=ACCESS_ERRORS,
-            summary="Early-stage deals by potential value × winnability")
+            summary="Early-stage deals by potential value × evidence coverage (not a win probability)")
 async def leader_list(principal: CurrentPrincipal, lists: Lists, clock: Clock, team: Team = None,
                       owner: Owner = None, manager: Manager = None, min_amount: MinAmount = None,
                       limit: Limit = 50, cursor: CursorQ = None) -> ListPage:

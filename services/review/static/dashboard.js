@@ -103,7 +103,8 @@ function scoreDetails(which, item) {
   const add = (term, value) => dl.append(el("dt", { text: term }), el("dd", { text: value }));
   if (which === "leader") {
     add("potential value", money(parts.potential_value || 0, item.currency));
-    add("winnability", Math.round((parts.winnability || 0) * 100) + " %");
+    // How much qualification is known (weighted), not a win probability: shown as a number, not a percentage.
+    add("evidence coverage", (parts.evidence_coverage ?? parts.winnability ?? 0).toFixed(2));
     const evidence = Object.entries(parts.evidence || {});
     const known = evidence.filter(([, v]) => v === "known").map(([k]) => k.replace(/_/g, " "));
     add("evidence known", known.length ? known.join(", ") : "none");
