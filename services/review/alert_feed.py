@@ -39,6 +39,9 @@ return redis.call('HGET', KEYS[2], ARGV[1])
 
 READ_BATCH = 200
 CONSUMER_STOP_TIMEOUT = 5.0  # seconds a failed consumer gets to leave its group before it is dropped
+# Seconds a new consumer gets to connect, join the group and receive its partitions. aiokafka's
+# start() waits for the assignment without a bound; past this the attempt is dropped and retried.
+CONSUMER_START_TIMEOUT = 60.0
 MAX_SCAN_ROWS = 5000  # default bound on entries one page reads (PR_REVIEW_MAX_SCAN_ROWS)
 TRIM_BATCH = 500
 DAY_MS = 24 * 60 * 60 * 1000
@@ -236,7 +239,8 @@ class AlertIngestor:
     """
 
     def __init__(self, store: AlertStore, bootstrap: str, topic: str, group: str, retry_delay: float = 2.0,
-                 retention_days: float = 0, client_options: Mapping[str, Any] | None = None):
+                 retention_days: float = 0, client_options: Mapping[str, Any] | None = None,
+                 start_timeout: float = CONSUMER_START_TIMEOUT):
         """``client_options``: security options from ``shared.kafka_config.kafka_client_options``."""
         self.store = store
         self.retention_days = retention_days
@@ -245,6 +249,7 @@ class AlertIngestor:
         self.topic = topic
         self.group = group
         self.retry_delay = retry_delay
+        self.start_timeout = start_timeout
         self.state = "starting"
         self.error: str | None = None
         self.ever_started = False
@@ -295,7 +300,7 @@ class AlertIngestor:
             # Partitions are checked as they are assigned, before any of their alerts is read.
             consumer.subscribe([self.topic], listener=_RewindWipedOnAssign(self, consumer))
             try:
-                await consumer.start()
+                await _start_within(consumer, self.start_timeout)
                 self.state, self.error, self.ever_started = "running", None, True
                 log.info("alert feed consuming %s as group %s", self.topic, self.group)
                 await self._consume(consumer)
@@ -375,6 +380,21 @@ class AlertIngestor:
         return cutoff is not None and record_ms < cutoff
 
 
+async def _start_within(consumer: AIOKafkaConsumer, timeout: float) -> None:
+    """Start a consumer, raising ``TimeoutError`` when it has no assignment after ``timeout`` seconds.
+
+    aiokafka's ``start()`` waits for the group's assignment for ever: a coordinator that is never
+    found, or a group that never finishes rebalancing, would leave the feed silently idle.
+    """
+    starting = asyncio.ensure_future(consumer.start())
+    done, _ = await asyncio.wait({starting}, timeout=timeout)
+    if not done:
+        starting.cancel()
+        starting.add_done_callback(lambda task: task.cancelled() or task.exception())
+        raise TimeoutError(f"the Kafka consumer had no assignment after {timeout:.0f}s")
+    starting.result()
+
+
 async def _stop_within(consumer: AIOKafkaConsumer, timeout: float) -> None:
     """Stop a consumer, giving up after ``timeout`` so that a new one can replace it.
 
@@ -403,4 +423,8 @@ class _RewindWipedOnAssign(ConsumerRebalanceListener):
         pass  # every batch is committed as soon as Redis has it: nothing to hand over
 
     async def on_partitions_assigned(self, assigned) -> None:
-        await self.ingestor._rewind_wiped(self.consumer, assigned)
+        try:
+            await self.ingestor._rewind_wiped(self.consumer, assigned)
+        except Exception as exc:  # noqa: BLE001 - Redis away: the consume loop checks again within wipe_check_interval
+            log.warning("alert feed: could not check the marks of partitions %s on assignment (%s: %s)",
+                        ", ".join(str(tp.partition) for tp in sorted(assigned)), type(exc).__name__, exc)

@@ -60,6 +60,7 @@ def create_app(settings: ScoringSettings | None = None) -> faust.App:
         # with the group's committed offsets during the 1M-deal benchmark). Off in that mode.
         broker_commit_livelock_soft_timeout=86400.0 if settings.exactly_once else 300.0,
     )
+    app.transaction_timeout_ms = round(settings.transaction_timeout * 1000)
     deal_events = app.topic(common.deal_events_topic, key_type=bytes, value_type=bytes, value_serializer="raw",
                             key_serializer="raw", partitions=common.deal_event_partitions)
     # use_partitioner: changelog records go to partition murmur2(deal_id), the same

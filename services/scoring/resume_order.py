@@ -168,6 +168,19 @@ class SeekBeforeResumeApp(faust.App):
     without transactions while exactly-once is configured.
     """
 
+    #: Kafka transaction timeout (ms) of the transactional producers; set by create_app.
+    transaction_timeout_ms: int = 60_000
+
+    def _new_producer(self):
+        producer = super()._new_producer()
+        # faust builds every transactional producer from the app producer's settings and has no
+        # option for the timeout, so it is added to the extra settings it uses in a transaction.
+        extra = producer._settings_extra
+        timeout_ms = self.transaction_timeout_ms
+        producer._settings_extra = lambda: ({**extra(), "transaction_timeout_ms": timeout_ms}
+                                            if self.in_transaction else extra())
+        return producer
+
     def _new_consumer(self):
         consumer = super()._new_consumer()
         SeekBeforeResume(consumer, lambda tp: tp.topic in self.tables.changelog_topics).install()

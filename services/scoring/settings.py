@@ -28,6 +28,13 @@ class ScoringSettings(BaseSettings):
     commit_interval: float = Field(
         0.2, gt=0, description="How often (s) offsets are committed; with exactly_once, also how long a new alert waits to become visible."
     )
+    # aiokafka's default of 60 s aborts the open transaction of a worker whose broker is away
+    # longer (a restart on a loaded machine took 84 s); its next commit is then ProducerFenced
+    # and the worker dies. The broker caps it at transaction.max.timeout.ms (15 min by default).
+    transaction_timeout: float = Field(
+        300.0, gt=0, le=900, description="Kafka transaction timeout (s) with exactly_once: how long a broker outage the "
+        "worker rides out without being fenced (at most the broker's transaction.max.timeout.ms, 900 s by default)."
+    )
     redis_check_interval: float = Field(
         1.0, gt=0, description="How often (s) the worker checks that Redis still holds its partitions (a restart or wipe "
                                "makes it rewrite them from the deal table).",

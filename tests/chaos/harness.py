@@ -51,9 +51,9 @@ class Infra:
     def from_env(cls) -> Infra:
         return cls(
             state_dir=Path(os.environ.get("PR_CHAOS_STATE_DIR", str(ROOT / ".run" / "chaos"))),
-            kafka_port=int(os.environ.get("PR_CHAOS_KAFKA_PORT", "38092")),
-            controller_port=int(os.environ.get("PR_CHAOS_KAFKA_CONTROLLER_PORT", "38093")),
-            redis_port=int(os.environ.get("PR_CHAOS_REDIS_PORT", "38379")),
+            kafka_port=int(os.environ.get("PR_CHAOS_KAFKA_PORT", "28092")),
+            controller_port=int(os.environ.get("PR_CHAOS_KAFKA_CONTROLLER_PORT", "28093")),
+            redis_port=int(os.environ.get("PR_CHAOS_REDIS_PORT", "28379")),
         )
 
     @classmethod
@@ -61,9 +61,9 @@ class Infra:
         """Three KRaft nodes (PR_CHAOS_CLUSTER_* ports and state) and the fault suite's Redis port."""
         return cls(
             state_dir=Path(os.environ.get("PR_CHAOS_CLUSTER_STATE_DIR", str(ROOT / ".run" / "chaos-cluster"))),
-            kafka_port=int(os.environ.get("PR_CHAOS_CLUSTER_KAFKA_PORT", "38192")),
-            controller_port=int(os.environ.get("PR_CHAOS_CLUSTER_CONTROLLER_PORT", "38292")),
-            redis_port=int(os.environ.get("PR_CHAOS_REDIS_PORT", "38379")),
+            kafka_port=int(os.environ.get("PR_CHAOS_CLUSTER_KAFKA_PORT", "28192")),
+            controller_port=int(os.environ.get("PR_CHAOS_CLUSTER_CONTROLLER_PORT", "28292")),
+            redis_port=int(os.environ.get("PR_CHAOS_REDIS_PORT", "28379")),
             nodes=3,
         )
 

@@ -79,19 +79,19 @@ class Toxiproxy:
 class ProxiedInfra(Infra):
     """The harness's own Kafka and Redis, reached only through toxiproxy proxies."""
 
-    toxiproxy_port: int = 38474
-    kafka_proxy_port: int = 38500
-    redis_proxy_port: int = 38501
-    client_proxy_port: int = 38502  # the stream clients' way to review
+    toxiproxy_port: int = 28474
+    kafka_proxy_port: int = 28500
+    redis_proxy_port: int = 28501
+    client_proxy_port: int = 28502  # the stream clients' way to review
 
     @classmethod
     def from_env(cls) -> ProxiedInfra:
         base = Infra.from_env()
         return cls(base.state_dir, base.kafka_port, base.controller_port, base.redis_port,
-                   toxiproxy_port=int(os.environ.get("PR_CHAOS_TOXIPROXY_PORT", "38474")),
-                   kafka_proxy_port=int(os.environ.get("PR_CHAOS_KAFKA_PROXY_PORT", "38500")),
-                   redis_proxy_port=int(os.environ.get("PR_CHAOS_REDIS_PROXY_PORT", "38501")),
-                   client_proxy_port=int(os.environ.get("PR_CHAOS_CLIENT_PROXY_PORT", "38502")))
+                   toxiproxy_port=int(os.environ.get("PR_CHAOS_TOXIPROXY_PORT", "28474")),
+                   kafka_proxy_port=int(os.environ.get("PR_CHAOS_KAFKA_PROXY_PORT", "28500")),
+                   redis_proxy_port=int(os.environ.get("PR_CHAOS_REDIS_PROXY_PORT", "28501")),
+                   client_proxy_port=int(os.environ.get("PR_CHAOS_CLIENT_PROXY_PORT", "28502")))
 
     @property
     def bootstrap(self) -> str:

@@ -50,9 +50,9 @@ def soak_infra() -> Infra:
     """The soak's own broker and Redis: not the suite's, not `make up`'s, not `make chaos`'s."""
     return Infra(
         state_dir=Path(os.environ.get("PR_SOAK_STATE_DIR", str(ROOT / ".run" / "soak"))),
-        kafka_port=int(os.environ.get("PR_SOAK_KAFKA_PORT", "38692")),
-        controller_port=int(os.environ.get("PR_SOAK_KAFKA_CONTROLLER_PORT", "38693")),
-        redis_port=int(os.environ.get("PR_SOAK_REDIS_PORT", "38679")),
+        kafka_port=int(os.environ.get("PR_SOAK_KAFKA_PORT", "28692")),
+        controller_port=int(os.environ.get("PR_SOAK_KAFKA_CONTROLLER_PORT", "28693")),
+        redis_port=int(os.environ.get("PR_SOAK_REDIS_PORT", "28679")),
     )
 
 

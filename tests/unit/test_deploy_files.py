@@ -99,3 +99,30 @@ def test_make_up_supervises_every_service_and_make_down_stops_the_supervisor_fir
     assert 'supervise "$name"' in stack and "restarting in ${delay}s" in stack
     down = stack.split("down() {", 1)[1].split("\n}", 1)[0]
     assert down.index("supervisor.pid") < down.index('service_running "$name"')
+
+
+# Linux hands out local ports for outgoing connections from 32768 up (ip_local_port_range).
+# A client that keeps reconnecting to a stopped broker or Redis on such a port can be given
+# that very port as its own source and connect to itself, so the restarted server finds its
+# port taken ("Unable to start acceptor"). Every port the scripts restart stays below it.
+FIRST_EPHEMERAL_PORT = 32768
+
+
+def test_every_default_port_of_the_scripts_is_outside_the_ephemeral_range():
+    from services.shared.config_doc import DEPLOY_VARIABLES
+
+    ports = {name: int(default) for name, default, _ in DEPLOY_VARIABLES
+             if name.endswith("_PORT") and default.isdigit()}
+    assert {"PR_TEST_KAFKA_PORT", "PR_TEST_REDIS_PORT", "PR_CHAOS_KAFKA_PORT", "PR_CHAOS_REDIS_PORT",
+            "PR_SOAK_KAFKA_PORT", "PR_BENCH_KAFKA_PORT"} <= set(ports)
+    # A Redis Cluster node's bus listens on its port + 10000.
+    bus = {f"{name} bus": port + 10_000 for name, port in ports.items() if "REDIS_CLUSTER" in name}
+    # Three-broker clusters use the base port and the next two.
+    nodes = {f"{name} + 2": port + 2 for name, port in ports.items() if "CLUSTER" in name and "KAFKA" in name}
+    inside = {name: port for name, port in {**ports, **bus, **nodes}.items() if port >= FIRST_EPHEMERAL_PORT}
+    assert inside == {}
+
+
+def test_the_ephemeral_range_of_this_machine_starts_where_the_test_assumes():
+    low, _high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    assert low >= FIRST_EPHEMERAL_PORT
