@@ -109,7 +109,7 @@ FIRST_EPHEMERAL_PORT = 32768
 
 
 def test_every_default_port_of_the_scripts_is_outside_the_ephemeral_range():
-    from services.shared.config_doc import DEPLOY_VARIABLES
+    from services.admin.config_doc import DEPLOY_VARIABLES
 
     ports = {name: int(default) for name, default, _ in DEPLOY_VARIABLES
              if name.endswith("_PORT") and default.isdigit()}
