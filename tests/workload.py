@@ -83,7 +83,7 @@ def expected_alerts(events: list[DealEvent], stage_map: StageMap) -> set[str]:
         if not applied.duplicate:
             alert = discount_alert(e, applied.state, stage_map)
             if alert:
-                ids.add(alert["alert_id"])
+                ids.add(alert.alert_id)
     return ids
 
 

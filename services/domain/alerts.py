@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
-
+from services.shared.alerts import Alert
 from services.shared.events import DealEvent, EventType
 from services.shared.stages import Phase, StageMap
 
@@ -28,7 +27,7 @@ def alert_id_for(deal_id: str, event_id: str) -> str:
     return "al-" + hashlib.sha256(f"{deal_id}\x1f{event_id}".encode()).hexdigest()[:20]
 
 
-def discount_alert(event: DealEvent, state: DealState, stage_map: StageMap) -> dict[str, Any] | None:
+def discount_alert(event: DealEvent, state: DealState, stage_map: StageMap) -> Alert | None:
     """The alert a discount request raises, or None.
 
     ``state`` is the deal after the event was applied. A request on a late-phase deal is a
@@ -48,7 +47,7 @@ def discount_alert(event: DealEvent, state: DealState, stage_map: StageMap) -> d
     amount = float(state.get("amount", 0.0))
     value_at_risk = round(amount * float(pct) / 100.0, 2)
     kind = LATE_STAGE_DISCOUNT if phase is Phase.LATE else EARLY_DISCOUNT_INFO
-    return {
+    return Alert.model_validate({
         "alert_id": alert_id_for(event.deal_id, event.event_id),
         "kind": kind,
         "severity": severity(value_at_risk, float(pct)) if kind == LATE_STAGE_DISCOUNT else "info",
@@ -68,4 +67,4 @@ def discount_alert(event: DealEvent, state: DealState, stage_map: StageMap) -> d
         "value_at_risk": value_at_risk,
         "requested_by": changes.get("requested_by", state.fields.get("requested_by")),
         "occurred_at": event.occurred_at.isoformat(),
-    }
+    })

@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from services.shared.cards import DealCard
 from services.shared.keys import FILTER_FIELDS
 from services.shared.stages import Phase, StageMap
 
@@ -40,7 +41,7 @@ def manager_horizon(today: dt.date, quarters: int = 1) -> list[str]:
 class Placement:
     """A deal's place in the read model: its card and its rank entries."""
 
-    card: dict[str, Any]
+    card: DealCard
     leader_score: float | None  # None: not on the leader list
     manager_quarter: str | None  # None: not on any manager list
     amount: float
@@ -59,7 +60,7 @@ def place(state: DealState, stage_map: StageMap) -> Placement:
     close_date = state.close_date()
     on_leader = is_open and phase is Phase.EARLY
     on_manager = is_open and close_date is not None
-    item = {
+    item: DealCard = {
         "deal_id": state.deal_id,
         "name": state.get("name", ""),
         "account": state.get("account", ""),
@@ -102,7 +103,7 @@ def place(state: DealState, stage_map: StageMap) -> Placement:
     )
 
 
-def list_item(card: dict[str, Any], which: str) -> dict[str, Any]:
+def list_item(card: DealCard, which: str) -> dict[str, Any]:
     """The list entry (the shape in docs/contracts.md) for the leader or manager list, from a deal card."""
     view = card[which]
     item = {k: v for k, v in card.items() if k not in ("leader", "manager", "timeline", "discount") and not k.startswith("_")}

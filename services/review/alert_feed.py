@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 from services.shared.keys import RedisKeys
 from services.shared.redis_client import as_text, server_run_id
 
-from .alerts import AlertFilter, decode_ack, decode_entry, feed_item, id_after, id_before, valid_alert
+from .alerts import AlertFilter, BadAlert, decode_ack, decode_entry, feed_item, id_after, id_before, parse_alert
 
 log = logging.getLogger("services.review.alert_feed")
 
@@ -357,16 +357,13 @@ class AlertIngestor:
             self.expired += 1
             return
         try:
-            alert = json.loads(record.value)
-        except (TypeError, ValueError):
-            alert = None
-        problem = valid_alert(alert)
-        if problem is not None:
+            alert = parse_alert(record.value)
+        except BadAlert as problem:
             # Not ours to fix and must not block the partition: log it with its coordinates.
             self.rejected += 1
             log.error("skipping unreadable alert at %s[%d]@%d: %s", record.topic, record.partition, record.offset, problem)
             return
-        _, added = await self.store.append(alert)
+        _, added = await self.store.append(alert.model_dump(exclude_unset=True))  # as raised, no added nulls
         if added:
             self.appended += 1
         else:

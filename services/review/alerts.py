@@ -6,9 +6,12 @@ import datetime as dt
 import json
 import re
 from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from services.shared.alerts import SEVERITY_RANK, Alert
 
 STREAM_ID = re.compile(r"^(\d{1,20})-(\d{1,20})$")
 START = "0-0"
@@ -75,19 +78,31 @@ def _aware(value: dt.datetime) -> dt.datetime:
 
 @dataclass(frozen=True)
 class AlertFilter:
-    """Which alerts a caller wants (and may see). ``teams`` None means every team."""
+    """Which alerts a reader wants (and may see): the feed's query, the stream's and a webhook's filter.
+
+    Each condition left None lets every alert through. ``teams``: only these teams;
+    ``manager``: only this manager id; ``kinds``: only these kinds; ``since``: only alerts that
+    occurred at or after it (naive = UTC); ``min_severity`` and ``min_value_at_risk``: at least that.
+    """
 
     teams: frozenset[str] | None = None
     manager: str | None = None
-    kind: str | None = None
+    kinds: frozenset[str] | None = None
     since: dt.datetime | None = None
+    min_severity: str | None = None
+    min_value_at_risk: float | None = None
 
-    def matches(self, alert: dict[str, Any]) -> bool:
+    def matches(self, alert: Mapping[str, Any]) -> bool:
         if self.teams is not None and (alert.get("team") or "") not in self.teams:
             return False
         if self.manager is not None and (alert.get("manager_id") or "") != self.manager:
             return False
-        if self.kind is not None and alert.get("kind") != self.kind:
+        if self.kinds is not None and alert.get("kind") not in self.kinds:
+            return False
+        if self.min_severity is not None and \
+                SEVERITY_RANK.get(alert.get("severity"), -1) < SEVERITY_RANK[self.min_severity]:
+            return False
+        if self.min_value_at_risk is not None and float(alert.get("value_at_risk") or 0) < self.min_value_at_risk:
             return False
         if self.since is not None:
             try:
@@ -134,13 +149,26 @@ def feed_item(alert: dict[str, Any], cursor: str, ack: dict[str, str] | None) ->
     return {**alert, "cursor": cursor, "ack": ack}
 
 
-def valid_alert(alert: Any) -> str | None:
-    """Why a record from deal-alerts cannot go on the feed, or None when it can."""
-    if not isinstance(alert, dict):
-        return "not a JSON object"
-    if not isinstance(alert.get("alert_id"), str) or not alert["alert_id"]:
-        return "no alert_id"
-    return None
+class BadAlert(ValueError):
+    """A deal-alerts record that is not an alert; the message says why."""
+
+
+def parse_alert(value: bytes | str | None) -> Alert:
+    """The alert of a deal-alerts record; BadAlert when it cannot go on the feed."""
+    if value is None:
+        raise BadAlert("no value")
+    try:
+        alert = Alert.model_validate_json(value)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        if error["type"] == "json_invalid":
+            raise BadAlert("not JSON") from None
+        if error["type"] == "model_type":
+            raise BadAlert("not a JSON object") from None
+        raise BadAlert(f"{'.'.join(str(p) for p in error['loc']) or 'alert'}: {error['msg']}") from None
+    if not alert.alert_id:
+        raise BadAlert("alert_id: empty")
+    return alert
 
 
 # --- HTTP shapes -----------------------------------------------------------------------------
@@ -175,30 +203,11 @@ class Ack(BaseModel):
     at: dt.datetime = Field(description="When (UTC).")
 
 
-class AlertItem(BaseModel):
+class AlertItem(Alert):
     """One alert on the feed: the alert's fields, its cursor and its acknowledgement."""
 
     model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [EXAMPLE_ALERT]})
 
-    alert_id: str
-    kind: str = Field(description="late_stage_discount, or discount_info for an early/mid deal.")
-    severity: str | None = None
-    deal_id: str
-    event_id: str | None = None
-    name: str | None = None
-    account: str | None = None
-    owner_id: str | None = None
-    team: str | None = None
-    manager_id: str | None = None
-    stage: str | None = None
-    phase: str | None = None
-    amount: float | None = None
-    currency: str | None = None
-    discount_pct: float | None = None
-    discount_reason: str | None = None
-    value_at_risk: float | None = None
-    requested_by: str | None = None
-    occurred_at: str | None = None
     cursor: str = Field(description="Position on the feed (a Redis stream id); stable, usable as cursor/after/Last-Event-ID.")
     ack: Ack | None = Field(description="null until acknowledged; the first acknowledgement is kept.")
 

@@ -37,6 +37,8 @@ from collections.abc import Callable, Mapping, Sequence
 import faust
 from aiokafka.partitioner import murmur2
 
+from services.shared.alerts import Alert
+
 
 def partition_for(key: bytes, partitions: int) -> int:
     """Kafka's default partition of a keyed record (what ingest's producer picks for the event)."""
@@ -58,7 +60,7 @@ class BulkChangelog:
     def topic(self) -> str:
         return self.table.changelog_topic.get_topic_name()
 
-    async def write(self, updates: Mapping[bytes, bytes], alerts: Sequence[dict] = ()) -> None:
+    async def write(self, updates: Mapping[bytes, bytes], alerts: Sequence[Alert] = ()) -> None:
         """Store ``updates`` (key -> value) locally and on the changelog, and send ``alerts``,
         each partition's share in one step of that partition's transaction."""
         states: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)
@@ -68,7 +70,7 @@ class BulkChangelog:
             store[key] = value  # the store itself: no per-key changelog message
             states[partition_for(key, self.partitions)].append((key, value))
         for alert in alerts:
-            key = alert["deal_id"].encode()  # the deal's partition: the transaction holding its state
+            key = alert.deal_id.encode()  # the deal's partition: the transaction holding its state
             alert_records[partition_for(key, self.partitions)].append((key, self.encode_alert(alert)))
         if not self.app.in_transaction and alert_records:
             # Without transactions nothing ties an alert to its deal's state, so the alerts must

@@ -6,13 +6,13 @@ a plain dict for the table and a real Redis.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from services.shared.alerts import Alert
 from services.shared.events import decode_event
 from services.shared.keys import RedisKeys
 from services.shared.stages import StageMap
@@ -24,8 +24,8 @@ from .read_model import write_placements
 
 log = logging.getLogger(__name__)
 
-AlertSink = Callable[[dict], Awaitable[None]]
-StateSink = Callable[[dict[bytes, bytes], list[dict]], Awaitable[None]]
+AlertSink = Callable[[Alert], Awaitable[None]]
+StateSink = Callable[[dict[bytes, bytes], list[Alert]], Awaitable[None]]
 ReadModelSink = Callable[[dict[str, Placement]], Awaitable[None]]
 
 
@@ -34,7 +34,7 @@ class BatchOutcome:
     applied: int = 0
     duplicates: int = 0
     invalid: int = 0
-    alerts: list[dict] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
 
 
 class DealProcessor:
@@ -62,7 +62,7 @@ class DealProcessor:
     async def _write_redis(self, placements: dict[str, Placement]) -> None:
         await write_placements(self.redis, self.keys, placements)
 
-    async def _save_into_table(self, updates: dict[bytes, bytes], alerts: list[dict]) -> None:
+    async def _save_into_table(self, updates: dict[bytes, bytes], alerts: list[Alert]) -> None:
         for key, value in updates.items():
             self.table[key] = value
         for alert in alerts:
@@ -110,5 +110,5 @@ class DealProcessor:
         return outcome
 
 
-def encode_alert(alert: dict) -> bytes:
-    return json.dumps(alert, separators=(",", ":")).encode()
+def encode_alert(alert: Alert) -> bytes:
+    return alert.record()

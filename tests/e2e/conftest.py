@@ -7,6 +7,8 @@ from contextlib import contextmanager
 
 import pytest
 
+from services.admin.topics import ensure_topics
+from services.shared.settings import CommonSettings
 from tests.conftest import settings_env
 from testkit.processes import Service, free_port, scoring_env
 
@@ -39,9 +41,23 @@ def running_stack(common_settings, tmp_path, ingest_env: dict[str, str] | None =
             service.stop()
 
 
-@pytest.fixture
-def stack(common_settings, tmp_path):
-    with running_stack(common_settings, tmp_path) as urls:
+@pytest.fixture(scope="module")
+def stack_settings(kafka_bootstrap: str, redis_url: str) -> CommonSettings:
+    """Settings of one module's stack: a unique topic and Redis prefix, the topics created."""
+    tag = uuid.uuid4().hex[:8]
+    settings = CommonSettings(kafka_bootstrap=kafka_bootstrap, redis_url=redis_url,
+                              topic_prefix=f"t{tag}-", redis_prefix=f"t{tag}")
+    ensure_topics(settings)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def stack(stack_settings, tmp_path_factory):
+    """One stack for the tests of a module: booting three processes per test is most of the e2e time.
+
+    Tests sharing it use deal ids of their own; a test that needs a fresh stack calls running_stack.
+    """
+    with running_stack(stack_settings, tmp_path_factory.mktemp("stack")) as urls:
         yield urls
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 
 import httpx
 import pytest
-from kafka import KafkaConsumer
+from kafka import KafkaConsumer, TopicPartition
 
 from tests.helpers import wait_until
 
@@ -50,12 +49,19 @@ def test_vendor_payload_becomes_a_deal_on_review(stack, source, fixture, deal_id
     assert shown["deal_id"] == deal_id
 
 
-def test_unmappable_items_are_kept_on_the_dead_letter_topic(stack, common_settings):
+def test_unmappable_items_are_kept_on_the_dead_letter_topic(stack, stack_settings):
+    # The module's other tests share the stack: read only what this post adds to the topic.
+    consumer = KafkaConsumer(bootstrap_servers=stack_settings.kafka_bootstrap, consumer_timeout_ms=5000,
+                             enable_auto_commit=False, group_id=None)
+    topic = stack_settings.dead_letter_topic
+    partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+    consumer.assign(partitions)
+    ends = consumer.end_offsets(partitions)
+    for tp in partitions:
+        consumer.seek(tp, ends[tp])
     accepted = post_fixture(stack, "hubspot", "batch_unmapped.json")
     assert accepted["dead_lettered"] >= 1
     assert all(accepted["dead_letter_reasons"])
-    consumer = KafkaConsumer(common_settings.dead_letter_topic, bootstrap_servers=common_settings.kafka_bootstrap,
-                             auto_offset_reset="earliest", consumer_timeout_ms=5000, group_id=f"g-{uuid.uuid4().hex[:6]}")
     records = [json.loads(m.value) for m in consumer]
     consumer.close()
     assert len(records) == accepted["dead_lettered"]

@@ -19,20 +19,20 @@ def alert_after(stage, **discount):
 
 def test_discount_on_a_late_deal_raises_a_late_stage_alert_with_value_at_risk():
     alert, request = alert_after("Negotiation/Review", discount_pct=15, requested_by="rep-1")
-    assert alert["kind"] == LATE_STAGE_DISCOUNT
-    assert alert["value_at_risk"] == 30_000
-    assert alert["requested_by"] == "rep-1"
-    assert alert["amount"] == 200_000
-    assert alert["stage"] == "Negotiation/Review"
-    assert alert["occurred_at"] == request.occurred_at.isoformat()
-    assert alert["severity"] == "medium"
-    assert alert["alert_id"] == alert_id_for("d", request.event_id)
+    assert alert.kind == LATE_STAGE_DISCOUNT
+    assert alert.value_at_risk == 30_000
+    assert alert.requested_by == "rep-1"
+    assert alert.amount == 200_000
+    assert alert.stage == "Negotiation/Review"
+    assert alert.occurred_at == request.occurred_at.isoformat()
+    assert alert.severity == "medium"
+    assert alert.alert_id == alert_id_for("d", request.event_id)
 
 
 @pytest.mark.parametrize("stage", ["Prospecting", "Value Proposition"])
 def test_discount_on_an_early_or_mid_deal_is_only_information(stage):
     alert, _ = alert_after(stage, discount_pct=15)
-    assert alert["kind"] == "discount_info"
+    assert alert.kind == "discount_info"
 
 
 def test_no_alert_without_a_discount_or_on_a_closed_deal():

@@ -5,7 +5,12 @@ from __future__ import annotations
 import asyncio
 from types import SimpleNamespace
 
+import pytest
+
 from services.scoring.changelog import BulkChangelog, partition_for
+from services.shared.alerts import Alert
+
+pytestmark = pytest.mark.unit
 
 PARTITIONS = 6
 CHANGELOG = "pr-scoring-deals-changelog"
@@ -58,7 +63,7 @@ def fake_app(in_transaction: bool, log: list):
 
 def changelog(app) -> BulkChangelog:
     table = SimpleNamespace(data={}, changelog_topic=SimpleNamespace(get_topic_name=lambda: CHANGELOG))
-    return BulkChangelog(app, table, PARTITIONS, ALERTS, encode_alert=lambda alert: alert["alert_id"].encode())
+    return BulkChangelog(app, table, PARTITIONS, ALERTS, encode_alert=lambda alert: alert.alert_id.encode())
 
 
 def deal_in_partition(partition: int) -> str:
@@ -69,7 +74,7 @@ async def test_with_transactions_a_deals_alert_goes_through_its_partitions_trans
     log: list = []
     bulk = changelog(fake_app(True, log))
     d1, d4 = deal_in_partition(1), deal_in_partition(4)
-    await bulk.write({d1.encode(): b"s1", d4.encode(): b"s4"}, [{"deal_id": d4, "alert_id": "al-4"}])
+    await bulk.write({d1.encode(): b"s1", d4.encode(): b"s4"}, [Alert(deal_id=d4, alert_id="al-4", kind="late_stage_discount")])
 
     sent = [entry for entry in log if entry[0] != "acked"]
     assert ("trn-1", "states", CHANGELOG, 1, [d1.encode()]) in sent
@@ -87,7 +92,7 @@ async def test_with_transactions_the_sends_wait_for_a_commit_holding_the_lock():
     d2 = deal_in_partition(2)
     lock = app.producer._trn_locks["app-0-2"]
     await lock.acquire()  # faust committing partition 2's transaction
-    write = asyncio.ensure_future(bulk.write({d2.encode(): b"s"}, [{"deal_id": d2, "alert_id": "al-2"}]))
+    write = asyncio.ensure_future(bulk.write({d2.encode(): b"s"}, [Alert(deal_id=d2, alert_id="al-2", kind="late_stage_discount")]))
     await asyncio.sleep(0.01)
     assert log == []
     lock.release()
@@ -99,7 +104,7 @@ async def test_without_transactions_alerts_are_acknowledged_before_any_state_is_
     log: list = []
     bulk = changelog(fake_app(False, log))
     d0, d3 = deal_in_partition(0), deal_in_partition(3)
-    await bulk.write({d0.encode(): b"s0", d3.encode(): b"s3"}, [{"deal_id": d3, "alert_id": "al-3"}])
+    await bulk.write({d0.encode(): b"s0", d3.encode(): b"s3"}, [Alert(deal_id=d3, alert_id="al-3", kind="late_stage_discount")])
 
     first_state = next(i for i, entry in enumerate(log) if entry[1] == "states")
     alert_acked = log.index(("acked", f"alert {d3}"))

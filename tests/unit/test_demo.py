@@ -22,7 +22,7 @@ def test_demo_alerts_raise_late_stage_alerts_on_deals_closing_this_quarter(today
         states[event.deal_id] = apply_event(states.get(event.deal_id), event, STAGES).state
         alert = discount_alert(event, states[event.deal_id], STAGES)
         if alert:
-            kinds.append(alert["kind"])
+            kinds.append(alert.kind)
     assert kinds.count("late_stage_discount") == 3 and kinds.count("discount_info") == 1
     quarter = f"{today.year}Q{(today.month - 1) // 3 + 1}"
     assert all(place(s, STAGES).manager_quarter == quarter for s in states.values())

@@ -10,6 +10,8 @@ from services.scoring.app import create_app
 from services.scoring.resume_order import SeekBeforeResume
 from services.scoring.settings import ScoringSettings
 
+pytestmark = pytest.mark.unit
+
 
 class TP(NamedTuple):
     topic: str

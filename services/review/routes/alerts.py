@@ -66,7 +66,8 @@ class StreamTokenAnswer(BaseModel):
 def alert_filter(principal: Principal, team: str | None, manager: str | None, kind: str | None,
                  since: dt.datetime | None) -> AlertFilter:
     """The feed filter of a request, limited to the caller's teams (403 beyond them)."""
-    return AlertFilter(teams=teams_in_scope(team, principal), manager=manager, kind=kind, since=since)
+    return AlertFilter(teams=teams_in_scope(team, principal), manager=manager,
+                       kinds=frozenset({kind}) if kind is not None else None, since=since)
 
 
 async def resolve_position(store: AlertStore, name: str, value: str) -> str:

@@ -7,6 +7,8 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException
 
+from services.shared.cards import DealCard
+
 from ..deps import CurrentPrincipal, ReadModelKeys, Redis
 from .common import ACCESS_ERRORS, Problem
 
@@ -19,7 +21,7 @@ router = APIRouter()
                        **ACCESS_ERRORS})
 async def deal_card(deal_id: str, principal: CurrentPrincipal, redis: Redis, keys: ReadModelKeys) -> dict[str, Any]:
     raw = await redis.get(keys.deal(deal_id))
-    card = json.loads(raw) if raw is not None else None
+    card: DealCard | None = json.loads(raw) if raw is not None else None
     # 404 rather than 403 for another team's deal: a scoped key must not learn it exists.
     if card is None or not principal.sees_team(card.get("team")):
         raise HTTPException(404, f"deal_id: no deal {deal_id!r}")

@@ -23,7 +23,7 @@ from services.shared.redis_client import as_text
 from ..alerts import decode_entry
 from .guard import GuardedTransport, Resolver, refused, system_resolve
 from .rules import (ADDRESS_REFUSED, ALERT_ID_HEADER, ATTEMPT_HEADER, CONNECTION_FAILED, DELIVERY_HEADER,
-                    SIGNATURE_HEADER, TIMEOUT, USER_AGENT, Outcome, Subscription, backoff_delay, host_of, matches,
+                    SIGNATURE_HEADER, TIMEOUT, USER_AGENT, Outcome, Subscription, backoff_delay, host_of,
                     parse_retry_after, render_body, sign)
 from .settings import WebhookSettings
 from .store import DEAD_LETTERS_KEPT, WebhookStore
@@ -227,7 +227,7 @@ class WebhookDispatcher:
                 log.warning("alert stream entry %s has no readable alert; acknowledged and skipped", as_text(entry_id))
             else:
                 for sub in subs:
-                    if matches(sub.filter, alert):
+                    if sub.filter.matches(alert):
                         job = {"subscription_id": sub.id, "alert": alert, "attempts": 0, "first_at": now}
                         args += [f"{sub.id}:{alert.get('alert_id') or as_text(entry_id)}", json.dumps(job)]
             await self._enqueue(keys=[self.keys.webhook_jobs(), self.keys.webhook_due(), self.stream], args=args)

@@ -10,13 +10,15 @@ import json
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
+
+from ..alerts import AlertFilter
 
 SIGNATURE_HEADER = "X-PipelineReview-Signature"
 ALERT_ID_HEADER = "X-PipelineReview-Alert-Id"
@@ -27,7 +29,6 @@ USER_AGENT = "PipelineReview-Webhooks/1"
 AlertKind = Literal["late_stage_discount", "discount_info"]
 Severity = Literal["info", "low", "medium", "high"]
 Format = Literal["json", "slack"]
-SEVERITY_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3}
 ASCII_INT = re.compile(r"[0-9]{1,18}", re.ASCII)  # str.isdigit() also takes "²" and "٣"
 
 
@@ -45,20 +46,17 @@ class WebhookFilter(BaseModel):
     min_severity: Severity | None = Field(None, description="Only alerts at least this severe (info < low < medium < high).")
     min_value_at_risk: float | None = Field(None, ge=0, description="Only alerts with at least this value at risk.")
 
+    def alert_filter(self) -> AlertFilter:
+        """The same conditions as the feed's filter: one matching rule for the feed, streams and webhooks."""
+        return AlertFilter(teams=frozenset(self.teams) if self.teams is not None else None, manager=self.manager_id,
+                           kinds=frozenset(self.kinds), min_severity=self.min_severity,
+                           min_value_at_risk=self.min_value_at_risk)
 
-def matches(flt: WebhookFilter, alert: dict[str, Any]) -> bool:
-    """True when ``alert`` passes every condition of ``flt``."""
-    if alert.get("kind") not in flt.kinds:
-        return False
-    if flt.teams is not None and alert.get("team") not in flt.teams:
-        return False
-    if flt.manager_id is not None and alert.get("manager_id") != flt.manager_id:
-        return False
-    if flt.min_severity is not None and SEVERITY_RANK.get(alert.get("severity"), -1) < SEVERITY_RANK[flt.min_severity]:
-        return False
-    if flt.min_value_at_risk is not None and float(alert.get("value_at_risk") or 0) < flt.min_value_at_risk:
-        return False
-    return True
+    def matches(self, alert: Mapping[str, Any]) -> bool:
+        """True when ``alert`` passes every condition."""
+        return self.alert_filter().matches(alert)
+
+
 
 
 def validate_webhook_url(url: str) -> str:

@@ -34,9 +34,24 @@ async def publish(redis, *alerts):
         await client.xadd(keys.alerts_stream(), {"alert": json.dumps(a)})
 
 
-async def quiet(seconds: float = 0.6):
-    """Give the service time to do something it should not do."""
-    await asyncio.sleep(seconds)
+async def settled(redis, timeout: float = 10.0) -> None:
+    """Wait until the dispatchers have nothing left to do: every alert read and acknowledged by the
+    consumer group, no delivery job queued, due or in flight. Nothing can be delivered after that,
+    so a count read then is final (a check that something did not happen, without a sleep)."""
+    client, keys = redis
+
+    def text(value) -> str:
+        return value.decode() if isinstance(value, bytes) else str(value)
+
+    async def idle() -> bool:
+        last = text((await client.xinfo_stream(keys.alerts_stream()))["last-generated-id"])
+        groups = await client.xinfo_groups(keys.alerts_stream())
+        read = bool(groups) and all(g["pending"] == 0 and text(g["last-delivered-id"]) == last for g in groups)
+        queued = (await client.hlen(keys.webhook_jobs()) + await client.zcard(keys.webhook_due())
+                  + await client.zcard(keys.webhook_inflight()))
+        return read and queued == 0
+
+    await await_until(idle, timeout=timeout, interval=0.05, what="the dispatchers to settle")
 
 
 async def test_an_alert_is_delivered_signed_to_a_matching_subscription(redis, receiver, store, dispatchers):
@@ -85,7 +100,7 @@ async def test_a_receiver_failing_twice_gets_the_alert_on_the_third_attempt(redi
     assert attempts[2].arrived - attempts[1].answered >= 0.19
     stats = await await_until(lambda: _stats_when(store, sub.id, delivered=1), timeout=5, what="stats")
     assert stats["failed_attempts"] == 2 and stats["dead_letters"] == 0
-    await quiet()
+    await settled(redis)
     assert len(receiver.at("flaky")) == 3
     assert (await store.dead_letters(sub.id))[0] == []
 
@@ -114,7 +129,7 @@ async def test_a_receiver_always_failing_ends_in_a_dead_letter(redis, receiver, 
     dead = items[0]
     assert dead["subscription_id"] == sub.id and dead["alert"] == sent and dead["attempts"] == 3
     assert dead["last_error"] == "HTTP 500" and dead["last_status"] == 500
-    await quiet()
+    await settled(redis)
     assert len(receiver.at("down")) == 3
     client, keys = redis
     assert await client.zcard(keys.webhook_due()) == 0 and await client.zcard(keys.webhook_inflight()) == 0
@@ -170,7 +185,7 @@ async def test_filters_decide_who_gets_what(redis, receiver, store, dispatchers)
         return {name: {r.headers["x-pipelinereview-alert-id"] for r in receiver.at(name)} for name in expected}
 
     await await_until(lambda: _async(got() == expected), timeout=10, what=f"filtered deliveries, got {got()}")
-    await quiet()
+    await settled(redis)
     assert got() == expected and len(receiver.requests) == 5
 
 
@@ -188,7 +203,7 @@ async def test_a_restart_resumes_without_redelivering_acknowledged_alerts(redis,
     three = alert()
     await publish(redis, three)
     await await_until(lambda: _async(len(receiver.at("a")) >= 3), timeout=10, what="deliveries after restart")
-    await quiet()
+    await settled(redis)
     ids = [r.headers["x-pipelinereview-alert-id"] for r in receiver.at("a")]
     assert sorted(ids) == sorted([one["alert_id"], two["alert_id"], three["alert_id"]])
     client, keys = redis
@@ -218,7 +233,7 @@ async def test_two_instances_share_the_work_and_deliver_each_alert_once(redis, r
     sent = [alert() for _ in range(20)]
     await publish(redis, *sent)
     await await_until(lambda: _async(len(receiver.at("a")) >= 20), timeout=15, what="20 deliveries")
-    await quiet()
+    await settled(redis)
     ids = [r.headers["x-pipelinereview-alert-id"] for r in receiver.at("a")]
     assert sorted(ids) == sorted(a["alert_id"] for a in sent)
 
@@ -231,7 +246,7 @@ async def test_unsubscribing_stops_pending_retries(redis, receiver, store, dispa
     await await_until(lambda: _async(receiver.at("down")), timeout=10, what="first attempt")
     await store.delete(sub.id)
     seen = len(receiver.at("down"))
-    await quiet(1.0)
+    await settled(redis)
     assert len(receiver.at("down")) <= seen + 1  # at most the attempt already under way
 
 
@@ -302,7 +317,7 @@ async def test_retry_after_with_non_ascii_digits_still_ends_after_max_attempts(r
     await publish(redis, alert())
     stats = await await_until(lambda: _stats_when(store, sub.id, dead_letters=1), timeout=10, what="dead letter")
     assert stats["failed_attempts"] == 3 and stats["last_error"] == "HTTP 503"
-    await quiet()
+    await settled(redis)
     assert len(receiver.at("odd")) == 3
 
 

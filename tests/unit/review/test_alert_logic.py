@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
 from services.review.alerts import (
     AlertFilter,
+    BadAlert,
     BadAlertCursor,
     decode_entry,
     feed_item,
@@ -17,8 +19,8 @@ from services.review.alerts import (
     later,
     page_cursor,
     parse_stream_id,
+    parse_alert,
     scoped_teams,
-    valid_alert,
 )
 
 pytestmark = pytest.mark.unit
@@ -66,7 +68,7 @@ def test_filter_by_team_manager_kind_and_since():
     assert AlertFilter(teams=frozenset({"East", "West"})).matches(ALERT)
     assert not AlertFilter(teams=frozenset({"West"})).matches(ALERT)
     assert AlertFilter(manager="m-1").matches(ALERT) and not AlertFilter(manager="m-2").matches(ALERT)
-    assert not AlertFilter(kind="discount_info").matches(ALERT)
+    assert not AlertFilter(kinds=frozenset({"discount_info"})).matches(ALERT)
     at = dt.datetime(2026, 11, 20, 9, 30, tzinfo=dt.timezone.utc)
     assert AlertFilter(since=at).matches(ALERT)
     assert not AlertFilter(since=at + dt.timedelta(seconds=1)).matches(ALERT)
@@ -89,5 +91,10 @@ def test_feed_items_and_entries():
     assert feed_item(ALERT, "5-0", None) == {**ALERT, "cursor": "5-0", "ack": None}
     assert decode_entry({b"alert": b'{"alert_id": "x"}'}) == {"alert_id": "x"}
     assert decode_entry({b"alert": b"[1]"}) is None and decode_entry({b"other": b"1"}) is None
-    assert valid_alert(ALERT) is None
-    assert valid_alert([1]) == "not a JSON object" and valid_alert({"kind": "x"}) == "no alert_id"
+    full = {**ALERT, "deal_id": "d-1", "pushed_days": 3}  # a rule's own field travels too
+    assert parse_alert(json.dumps(full)).model_dump(exclude_unset=True) == full
+    for raw, why in ((b"[1]", "not a JSON object"), (b"{", "not JSON"), (b'{"kind": "x", "deal_id": "d"}', "alert_id"),
+                     (b'{"alert_id": "", "kind": "x", "deal_id": "d"}', "alert_id: empty"),
+                     (b'{"alert_id": "a", "kind": "x", "deal_id": "d", "amount": "lots"}', "amount")):
+        with pytest.raises(BadAlert, match=why):
+            parse_alert(raw)

@@ -16,7 +16,6 @@ from services.review.webhooks.rules import (
     backoff_delay,
     generic_error,
     host_of,
-    matches,
     parse_retry_after,
     render_body,
     sign,
@@ -75,8 +74,8 @@ def test_verify_accepts_any_of_several_v1_values():
 
 def test_default_filter_takes_late_stage_alerts_only():
     flt = WebhookFilter()
-    assert matches(flt, alert())
-    assert not matches(flt, alert(kind="discount_info", severity="info"))
+    assert flt.matches(alert())
+    assert not flt.matches(alert(kind="discount_info", severity="info"))
 
 
 @pytest.mark.parametrize(("flt", "expected"), [
@@ -92,13 +91,13 @@ def test_default_filter_takes_late_stage_alerts_only():
     ({"kinds": ["discount_info", "late_stage_discount"], "teams": ["East"], "min_severity": "low"}, True),
 ])
 def test_filter_conditions_all_must_hold(flt, expected):
-    assert matches(WebhookFilter.model_validate(flt), alert()) is expected
+    assert WebhookFilter.model_validate(flt).matches(alert()) is expected
 
 
 def test_info_alerts_rank_below_low_severity():
     info = alert(kind="discount_info", severity="info")
-    assert matches(WebhookFilter(kinds=["discount_info"]), info)
-    assert not matches(WebhookFilter(kinds=["discount_info"], min_severity="low"), info)
+    assert WebhookFilter(kinds=["discount_info"]).matches(info)
+    assert not WebhookFilter(kinds=["discount_info"], min_severity="low").matches(info)
 
 
 def test_filter_rejects_unknown_kinds_and_fields():
