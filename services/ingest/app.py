@@ -11,11 +11,12 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from prometheus_client import CollectorRegistry, Counter, Histogram, make_asgi_app
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from services.shared.auth import KeyTable, decide_open_mode, key_from_headers
 from services.shared.log_redaction import install_log_redaction
+from services.shared.metrics import HttpLatency, guarded_metrics_app
 from services.shared.events import DealEvent, encode_event
 from services.shared.kafka_config import kafka_client_options
 from services.shared.stages import StageMap
@@ -199,7 +200,9 @@ def create_app(settings: IngestSettings | None = None, producer: EventProducer |
     app.state.open_mode = open_mode
     app.state.producer = producer
     app.state.metrics = metrics
-    app.mount("/metrics", make_asgi_app(registry=metrics.registry))
+    # Open only while ingest itself runs open; else PR_METRICS_TOKEN (services/shared/metrics.py).
+    app.mount("/metrics", guarded_metrics_app(metrics.registry, settings.common.metrics_token, open_mode))
+    app.add_middleware(HttpLatency, registry=metrics.registry, service="ingest")
 
     @app.exception_handler(BadRequest)
     async def bad_request(_request: Request, exc: BadRequest) -> JSONResponse:

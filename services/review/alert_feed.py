@@ -257,6 +257,7 @@ class AlertIngestor:
         self.expired = 0
         self.rewinds = 0
         self.wipe_check_interval = 1.0  # seconds between checks of the feed's marks (one INFO, one HMGET)
+        self.lag: dict[tuple[str, int], int] = {}  # (topic, partition) -> records not yet read, for pr_consumer_lag
         self._task: asyncio.Task | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._stopping = False
@@ -306,6 +307,7 @@ class AlertIngestor:
                 self.state, self.error = "reconnecting", f"{type(exc).__name__}: {exc}"
                 log.warning("alert feed failed (%s); retrying in %.0fs", self.error, self.retry_delay)
             finally:
+                self.lag = {}
                 await _stop_within(consumer, CONSUMER_STOP_TIMEOUT)
             if not self._stopping:
                 await asyncio.sleep(self.retry_delay)
@@ -317,13 +319,23 @@ class AlertIngestor:
                 await self._rewind_wiped(consumer)
                 checked = time.monotonic()
             batches = await consumer.getmany(timeout_ms=1000, max_records=500)
-            if not batches:
+            if batches:
+                for records in batches.values():
+                    for record in records:
+                        await self._store(record)
+                # Commit only what Redis already holds: a crash before this re-reads, and dedup absorbs it.
+                await consumer.commit()
+            await self._measure_lag(consumer)
+
+    async def _measure_lag(self, consumer: AIOKafkaConsumer) -> None:
+        """Per assigned partition: the last stable offset (read_committed's end) minus the position."""
+        lag = {}
+        for tp in consumer.assignment():
+            end = consumer.last_stable_offset(tp)
+            if end is None:  # nothing fetched from this partition yet
                 continue
-            for records in batches.values():
-                for record in records:
-                    await self._store(record)
-            # Commit only what Redis already holds: a crash before this re-reads, and dedup absorbs it.
-            await consumer.commit()
+            lag[(tp.topic, tp.partition)] = max(end - await consumer.position(tp), 0)
+        self.lag = lag
 
     async def _rewind_wiped(self, consumer: AIOKafkaConsumer, partitions=None) -> None:
         """Re-read from the start every assigned partition whose alerts this Redis may not hold.

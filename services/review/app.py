@@ -11,12 +11,13 @@ from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, Header, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
-from prometheus_client import CollectorRegistry, Counter, Gauge, make_asgi_app
+from prometheus_client import CollectorRegistry, Counter, Gauge
 from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse
 
 from services.shared.kafka_config import kafka_client_options
 from services.shared.log_redaction import install_log_redaction
+from services.shared.metrics import ConsumerLag, HttpLatency, guarded_metrics_app, metrics_open
 from services.shared.redis_client import REDIS_UNAVAILABLE, redis_client
 
 from .access import OPEN_ADMIN, WS_FORBIDDEN, WS_UNAUTHORIZED, AccessMiddleware, KeyTable, Principal, principal_of
@@ -127,6 +128,9 @@ class Metrics:
         self.stream_dropped = Counter("review_stream_dropped_total", "Live-stream clients dropped for falling behind.",
                                       registry=self.registry)
         self.acks = Counter("review_alert_acks_total", "Alert acknowledgements recorded.", registry=self.registry)
+        self.webhook_deliveries = Counter("pr_webhook_deliveries_total", "Webhook delivery attempts by outcome: "
+                                          "delivered, failed (retried later), dead (the last attempt failed).",
+                                          ["outcome"], registry=self.registry)
 
 
 class StreamTokenAnswer(BaseModel):
@@ -156,6 +160,9 @@ def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, r
                               client_options=kafka_client_options(settings.common))
                 if settings.alert_feed_enabled else None)
     trimmer = AlertTrimmer(store, settings.alert_retention_days, settings.alert_trim_interval)
+    webhooks.on_outcome = lambda outcome: metrics.webhook_deliveries.labels(outcome).inc()
+    if ingestor is not None:
+        metrics.registry.register(ConsumerLag(ingestor.group, lambda: ((t, p, n) for (t, p), n in ingestor.lag.items())))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -202,6 +209,7 @@ def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, r
     app.state.stream_tokens = stream_tokens
     install_log_redaction()
     app.add_middleware(AccessMiddleware, keys=key_table, redeem_token=stream_tokens.redeem)
+    app.add_middleware(HttpLatency, registry=metrics.registry, service="review")  # outermost: 401s are timed too
 
     async def redis_unavailable(request: Request, exc: Exception) -> JSONResponse:
         # A route that needs Redis while it is down or not answering (redis_timeout): the
@@ -212,7 +220,9 @@ def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, r
 
     for error in REDIS_UNAVAILABLE:
         app.add_exception_handler(error, redis_unavailable)
-    app.mount("/metrics", make_asgi_app(registry=metrics.registry))
+    # Open only while review itself runs open; else PR_METRICS_TOKEN (services/shared/metrics.py).
+    app.mount("/metrics", guarded_metrics_app(metrics.registry, settings.common.metrics_token,
+                                              metrics_open(settings.host, not key_table.open, settings.common.allow_open)))
 
     # ---- lists and deal cards --------------------------------------------------------------
 

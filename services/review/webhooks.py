@@ -552,6 +552,8 @@ class WebhookDispatcher:
         self._wake = asyncio.Event()
         self._stop: asyncio.Event | None = None
         self._runner: asyncio.Task | None = None
+        # Told each attempt's outcome (delivered, failed: retried later, dead: the last attempt failed).
+        self.on_outcome: Callable[[str], None] = lambda outcome: None
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -825,6 +827,7 @@ class WebhookDispatcher:
                                                                            "last_error": outcome.error}))
                     pipe.zadd(self.keys.due(), {job_id: now + delay})
             await pipe.execute()
+        self.on_outcome("delivered" if outcome.ok else "dead" if attempt >= self.settings.max_attempts else "failed")
         if not outcome.ok:
             # The host only: a full URL (a Slack one, say) is itself a secret.
             log.info("webhook %s to %s attempt %d failed: %s", job_id, host_of(sub.url), attempt, outcome.error)

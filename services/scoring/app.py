@@ -13,6 +13,7 @@ from services.shared.stages import StageMap
 
 from .changelog import BulkChangelog
 from .moved_partitions import ForgetMovedPartitions
+from .observe import FoldMetrics
 from services.domain.retention import removal_cutoff
 from .processor import DealProcessor, encode_alert
 from .read_model import sweep_deleted
@@ -100,11 +101,16 @@ def create_app(settings: ScoringSettings | None = None) -> faust.App:
                               write_read_model=guard.write)
     app.pr_processor = processor  # type: ignore[attr-defined]
     app.pr_state = {"batches": 0, "events": 0, "deleted_removed": 0}  # type: ignore[attr-defined]
+    metrics = FoldMetrics(app, settings, common.deal_events_topic)
+    app.pr_metrics = metrics  # type: ignore[attr-defined]
 
     @app.agent(deal_events, name="fold-deals")
     async def fold_deals(stream):
-        async for batch in stream.take(settings.batch_size, within=settings.batch_within):
-            outcome = await processor.process(list(batch))
+        # Events rather than values: their Kafka timestamps give the freshness.
+        async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
+            batch = [event.value for event in events]
+            outcome = await processor.process(batch)
+            metrics.observe(events, outcome)
             app.pr_state["batches"] += 1
             app.pr_state["events"] += len(batch)
             if outcome.alerts:
@@ -130,6 +136,10 @@ def create_app(settings: ScoringSettings | None = None) -> faust.App:
     @app.page("/healthz")
     async def healthz(web, request):
         return web.json({"status": "ok", "service": "scoring"})
+
+    @app.page("/metrics")
+    async def prometheus_metrics(web, request):
+        return metrics.page(web, request)
 
     @app.page("/readyz")
     async def readyz(web, request):
