@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from services.shared.asyncapi import asyncapi_document
 from services.shared.auth import KeyTable, decide_open_mode, key_from_headers
 from services.shared.log_redaction import install_log_redaction
 from services.shared.metrics import HttpLatency, guarded_metrics_app
@@ -294,6 +295,15 @@ def create_app(settings: IngestSettings | None = None, producer: EventProducer |
     @app.get("/healthz", summary="Liveness")
     async def healthz() -> dict:
         return {"status": "ok", "service": "ingest"}
+
+    # Public like /openapi.json: the contract of the topics for integrators, no data.
+    topics_document = asyncapi_document(settings.common.topic_prefix, settings.common.deal_event_partitions,
+                                        settings.common.topic_replication_factor,
+                                        settings.common.dead_letter_retention_days)
+
+    @app.get("/asyncapi.json", summary="AsyncAPI 3 document of deal-events, deal-alerts and deal-events-dlq")
+    async def asyncapi() -> JSONResponse:
+        return JSONResponse(topics_document)
 
     @app.get("/readyz", summary="Readiness: Kafka reachable and deal-events exists")
     async def readyz() -> JSONResponse:
