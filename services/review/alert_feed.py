@@ -14,6 +14,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 
 from services.shared.keys import RedisKeys
+from services.shared import tracing
 from services.shared.redis_client import server_run_id
 
 from .alerts import AlertFilter, decode_ack, decode_entry, feed_item, id_after, id_before, valid_alert
@@ -376,11 +377,27 @@ class AlertIngestor:
             self.rejected += 1
             log.error("skipping unreadable alert at %s[%d]@%d: %s", record.topic, record.partition, record.offset, problem)
             return
-        _, added = await self.store.append(alert)
+        if tracing.enabled():
+            added = await self._store_traced(record, alert)
+        else:
+            _, added = await self.store.append(alert)
         if added:
             self.appended += 1
         else:
             self.duplicates += 1
+
+    async def _store_traced(self, record, alert: dict[str, Any]) -> bool:
+        """Append in a CONSUMER span, child of the record's trace context, and keep that span's
+        traceparent with the alert so its deliveries (SSE, WebSocket, webhooks) join the trace."""
+        with tracing.tracer().start_as_current_span(
+                f"receive {record.topic}", context=tracing.context_from_headers(record.headers),
+                kind=tracing.SpanKind.CONSUMER,
+                attributes={"messaging.destination.name": record.topic,
+                            "messaging.destination.partition.id": str(record.partition),
+                            "messaging.kafka.offset": record.offset, "alert_id": alert["alert_id"]}) as span:
+            _, added = await self.store.append({**alert, tracing.TRACE_FIELD: tracing.traceparent()})
+            span.set_attribute("appended", added)
+            return added
 
     def _past_retention(self, record_ms: int | None) -> bool:
         """Whether a record was raised (its Kafka timestamp) longer ago than the feed keeps alerts."""

@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse
 
+from services.shared import tracing
 from services.shared.kafka_config import kafka_client_options
 from services.shared.log_redaction import install_log_redaction
 from services.shared.metrics import ConsumerLag, HttpLatency, guarded_metrics_app, metrics_open
@@ -141,6 +142,11 @@ class StreamTokenAnswer(BaseModel):
     expires_at: dt.datetime = Field(description="When the token stops opening a stream.")
 
 
+def delivery_span(name: str, item: Any):
+    """The delivery span of a feed item that carries trace context (tracing on only)."""
+    return tracing.start_delivery_span(name, getattr(item, "trace", None), {"alert_id": str(item.get("alert_id", ""))})
+
+
 def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, redis=None) -> FastAPI:
     """Wire Redis, Kafka, the clock, access control and the routes."""
     settings = settings or ReviewSettings()
@@ -210,6 +216,8 @@ def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, r
     install_log_redaction()
     app.add_middleware(AccessMiddleware, keys=key_table, redeem_token=stream_tokens.redeem)
     app.add_middleware(HttpLatency, registry=metrics.registry, service="review")  # outermost: 401s are timed too
+    if tracing.configure("review", settings.common.otlp_endpoint) or tracing.enabled():
+        app.add_middleware(tracing.TraceRequests, service="review")
 
     async def redis_unavailable(request: Request, exc: Exception) -> JSONResponse:
         # A route that needs Redis while it is down or not answering (redis_timeout): the
@@ -361,7 +369,10 @@ def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, r
             metrics.stream_clients.inc()
             try:
                 async for item in follow(store, hub, flt, start):
+                    span = delivery_span("deliver alert sse", item) if tracing.enabled() else None
                     yield {"id": item["cursor"], "event": "alert", "data": json.dumps(item, separators=(",", ":"))}
+                    if span is not None:
+                        span.end()  # the generator resumes once the event was written
             finally:
                 metrics.stream_clients.dec()
 
@@ -387,8 +398,12 @@ def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, r
             async for item in follow(store, hub, flt, start, heartbeat=settings.stream_heartbeat):
                 message = ({"type": "heartbeat"} if item is HEARTBEAT
                            else {"type": "alert", "cursor": item["cursor"], "alert": item})
+                span = delivery_span("deliver alert websocket", item) if tracing.enabled() and item is not HEARTBEAT \
+                    else None
                 # A client that cannot take one message in time is dropped, never waited for.
                 await asyncio.wait_for(websocket.send_json(message), settings.stream_send_timeout)
+                if span is not None:
+                    span.end()
 
         async def until_closed() -> None:
             with suppress(WebSocketDisconnect):

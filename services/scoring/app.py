@@ -13,7 +13,9 @@ from services.shared.stages import StageMap
 
 from .changelog import BulkChangelog
 from .moved_partitions import ForgetMovedPartitions
-from .observe import FoldMetrics
+from services.shared import tracing
+
+from .observe import FoldMetrics, fold_spans
 from services.domain.retention import removal_cutoff
 from .processor import DealProcessor, encode_alert
 from .read_model import sweep_deleted
@@ -28,6 +30,7 @@ def create_app(settings: ScoringSettings | None = None) -> faust.App:
     """Build the faust app: the deal table with its changelog, the folding agent, health pages."""
     settings = settings or ScoringSettings()
     common = settings.common
+    tracing.configure("scoring", common.otlp_endpoint)
     stage_map = StageMap.load(common.stage_map_file)
     app = SeekBeforeResumeApp(
         settings.app_id,
@@ -109,7 +112,11 @@ def create_app(settings: ScoringSettings | None = None) -> faust.App:
         # Events rather than values: their Kafka timestamps give the freshness.
         async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
             batch = [event.value for event in events]
-            outcome = await processor.process(batch)
+            if tracing.enabled():
+                with fold_spans(events, changelog):
+                    outcome = await processor.process(batch)
+            else:
+                outcome = await processor.process(batch)
             metrics.observe(events, outcome)
             app.pr_state["batches"] += 1
             app.pr_state["events"] += len(batch)

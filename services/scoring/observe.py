@@ -1,4 +1,4 @@
-"""The scoring worker's metrics (and, when tracing is on, its fold spans), kept out of the fold itself.
+"""The scoring worker's metrics and, when tracing is on, its fold spans: kept out of the fold itself.
 
 ``pr_scoring_events_folded_total``, ``pr_alerts_raised_total{kind}``, ``pr_freshness_seconds``
 (a record's Kafka timestamp, set when ingest accepted the event, to the end of the read-model
@@ -10,12 +10,16 @@ from __future__ import annotations
 import time
 from collections import Counter as Tally
 from collections.abc import Sequence
+from contextlib import contextmanager
 
 import faust
+import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
+from services.shared import tracing
 from services.shared.metrics import FRESHNESS_BUCKETS, ConsumerLag, metrics_allowed, metrics_open
 
+from .changelog import BulkChangelog
 from .processor import BatchOutcome
 from .settings import ScoringSettings
 
@@ -70,3 +74,48 @@ def deal_events_lag(app: faust.App, topic: str):
             continue
         last = read.get(tp)
         yield tp.topic, tp.partition, highwater - (last + 1 if last is not None else 0)
+
+
+@contextmanager
+def fold_spans(events: Sequence[faust.EventT], changelog: BulkChangelog):
+    """While tracing is on: a CONSUMER span per event, child of the context its record carries,
+    for the time its batch takes to fold; an alert the event raises carries that span's context."""
+    tracer = tracing.tracer()
+    spans = []
+    by_event_id = {}
+    for event in events:
+        message = event.message
+        span = tracer.start_span("fold deal-events", context=tracing.context_from_headers(message.headers),
+                                 kind=tracing.SpanKind.CONSUMER,
+                                 attributes={"messaging.destination.name": message.topic,
+                                             "messaging.destination.partition.id": str(message.partition),
+                                             "messaging.kafka.offset": message.offset})
+        spans.append(span)
+        event_id = _event_id(event.value)
+        if event_id is not None:
+            by_event_id[event_id] = span
+
+    def alert_headers(alert: dict) -> list[tuple[str, bytes]] | None:
+        span = by_event_id.get(alert.get("event_id"))
+        return tracing.kafka_headers(tracing.link_context(span)) if span is not None else None
+
+    changelog.alert_headers = alert_headers
+    try:
+        yield
+    except BaseException as exc:
+        for span in spans:
+            span.record_exception(exc)
+            span.set_status(tracing.Status(tracing.StatusCode.ERROR))
+        raise
+    finally:
+        changelog.alert_headers = None
+        for span in spans:
+            span.end()
+
+
+def _event_id(raw: bytes) -> str | None:
+    try:
+        value = orjson.loads(raw).get("event_id")
+    except (orjson.JSONDecodeError, AttributeError, TypeError):
+        return None
+    return value if isinstance(value, str) else None
