@@ -4,7 +4,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY services ./services
 COPY data ./data
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir ".[otel]"
 # The services never need root: they run as an unprivileged user that owns only its data dir
 # (the scoring worker's faust directory).
 RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin pipeline \

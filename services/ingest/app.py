@@ -11,11 +11,14 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from prometheus_client import CollectorRegistry, Counter, Histogram, make_asgi_app
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from services.shared.asyncapi import asyncapi_document
 from services.shared.auth import KeyTable, decide_open_mode, key_from_headers
 from services.shared.log_redaction import install_log_redaction
+from services.shared.metrics import HttpLatency, guarded_metrics_app
+from services.shared import tracing
 from services.shared.events import DealEvent, encode_event
 from services.shared.kafka_config import kafka_client_options
 from services.shared.stages import StageMap
@@ -199,7 +202,11 @@ def create_app(settings: IngestSettings | None = None, producer: EventProducer |
     app.state.open_mode = open_mode
     app.state.producer = producer
     app.state.metrics = metrics
-    app.mount("/metrics", make_asgi_app(registry=metrics.registry))
+    # Open only while ingest itself runs open; else PR_METRICS_TOKEN (services/shared/metrics.py).
+    app.mount("/metrics", guarded_metrics_app(metrics.registry, settings.common.metrics_token, open_mode))
+    app.add_middleware(HttpLatency, registry=metrics.registry, service="ingest")
+    if tracing.configure("ingest", settings.common.otlp_endpoint) or tracing.enabled():
+        app.add_middleware(tracing.TraceRequests, service="ingest")
 
     @app.exception_handler(BadRequest)
     async def bad_request(_request: Request, exc: BadRequest) -> JSONResponse:
@@ -233,7 +240,10 @@ def create_app(settings: IngestSettings | None = None, producer: EventProducer |
     async def publish(events: list[DealEvent]) -> None:
         records = [(e.deal_id.encode(), encode_event(e)) for e in events]
         with metrics.kafka_latency.time():
-            await producer.send(settings.common.deal_events_topic, records)
+            if tracing.enabled():
+                await traced_send(producer, settings.common.deal_events_topic, records)
+            else:
+                await producer.send(settings.common.deal_events_topic, records)
         for source, count in collections.Counter(e.source for e in events).items():
             metrics.accepted.labels(source).inc(count)
 
@@ -241,7 +251,10 @@ def create_app(settings: IngestSettings | None = None, producer: EventProducer |
 
     async def publish_dead_letters(source: str, letters: list[DeadLetter], received_at: dt.datetime) -> None:
         records = [(source.encode(), dead_letter_record(source, letter, received_at)) for letter in letters]
-        await producer.send(settings.common.dead_letter_topic, records)
+        if tracing.enabled():
+            await traced_send(producer, settings.common.dead_letter_topic, records)
+        else:
+            await producer.send(settings.common.dead_letter_topic, records)
         metrics.dead_lettered.labels(source).inc(len(letters))
 
     @app.post(
@@ -292,6 +305,15 @@ def create_app(settings: IngestSettings | None = None, producer: EventProducer |
     async def healthz() -> dict:
         return {"status": "ok", "service": "ingest"}
 
+    # Public like /openapi.json: the contract of the topics for integrators, no data.
+    topics_document = asyncapi_document(settings.common.topic_prefix, settings.common.deal_event_partitions,
+                                        settings.common.topic_replication_factor,
+                                        settings.common.dead_letter_retention_days)
+
+    @app.get("/asyncapi.json", summary="AsyncAPI 3 document of deal-events, deal-alerts and deal-events-dlq")
+    async def asyncapi() -> JSONResponse:
+        return JSONResponse(topics_document)
+
     @app.get("/readyz", summary="Readiness: Kafka reachable and deal-events exists")
     async def readyz() -> JSONResponse:
         ok = await producer.ready(settings.common.deal_events_topic)
@@ -301,6 +323,14 @@ def create_app(settings: IngestSettings | None = None, producer: EventProducer |
                       open_mode=open_mode, max_clock_skew=max_clock_skew, rate_limit=rate_limit)
     _register_schemas(app)
     return app
+
+
+async def traced_send(producer: EventProducer, topic: str, records: list[tuple[bytes, bytes]]) -> None:
+    """Send in a PRODUCER span whose context every record carries in its headers (tracing on only)."""
+    with tracing.tracer().start_as_current_span(f"send {topic}", kind=tracing.SpanKind.PRODUCER,
+                                                attributes={"messaging.destination.name": topic,
+                                                            "messaging.batch.message_count": len(records)}):
+        await producer.send(topic, records, headers=tracing.kafka_headers())
 
 
 def _register_schemas(app: FastAPI) -> None:

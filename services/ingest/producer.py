@@ -117,8 +117,9 @@ class EventProducer:
         self._producer = producer
         return producer
 
-    async def send(self, topic: str, records: Sequence[tuple[bytes, bytes]]) -> None:
-        """Send ``(key, value)`` records; return once every one is acknowledged.
+    async def send(self, topic: str, records: Sequence[tuple[bytes, bytes]],
+                   headers: list[tuple[str, bytes]] | None = None) -> None:
+        """Send ``(key, value)`` records, each with ``headers`` (trace context); return once every one is acknowledged.
 
         Raises KafkaUnavailable within about ``timeout`` seconds when Kafka does not
         acknowledge them all (at once while the producer knows Kafka is away).
@@ -132,7 +133,7 @@ class EventProducer:
         self.pending += len(records)
         self.pending_bytes += size
         try:
-            await self._send_and_wait(producer, topic, records, deadline)
+            await self._send_and_wait(producer, topic, records, deadline, headers)
         except KafkaUnavailable as exc:
             self._mark_unavailable(str(exc)[:200])
             self._discard(producer)
@@ -142,7 +143,7 @@ class EventProducer:
             self.pending_bytes -= size
 
     async def _send_and_wait(self, producer: KafkaProducer, topic: str, records: Sequence[tuple[bytes, bytes]],
-                             deadline: float) -> None:
+                             deadline: float, headers: list[tuple[str, bytes]] | None = None) -> None:
         loop = asyncio.get_running_loop()
         # One future for the whole request, settled from Kafka's I/O thread when the last
         # record is acknowledged or the first one fails: one hop into the event loop per
@@ -175,13 +176,15 @@ class EventProducer:
             if first:
                 loop.call_soon_threadsafe(settle, exc)
 
+        extra = {"headers": headers} if headers else {}  # trace context, only while tracing is on
+
         def send_all() -> None:
             # Runs in a thread: send() may block on metadata while Kafka is away, and this may
             # start only after the request gave up (the executor was busy).
             for key, value in records:
                 if abandoned.is_set():
                     return
-                future = producer.send(topic, key=key, value=value)
+                future = producer.send(topic, key=key, value=value, **extra)
                 future.add_callback(acked)
                 future.add_errback(failed_with)
 

@@ -14,6 +14,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 
 from services.shared.keys import RedisKeys
+from services.shared import tracing
 from services.shared.redis_client import as_text, server_run_id
 
 from .alerts import AlertFilter, BadAlert, decode_ack, decode_entry, feed_item, id_after, id_before, parse_alert
@@ -259,6 +260,7 @@ class AlertIngestor:
         self.expired = 0
         self.rewinds = 0
         self.wipe_check_interval = 1.0  # seconds between checks of the feed's marks (one INFO, one HMGET)
+        self.lag: dict[tuple[str, int], int] = {}  # (topic, partition) -> records not yet read, for pr_consumer_lag
         self._task: asyncio.Task | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._stopping = False
@@ -308,6 +310,7 @@ class AlertIngestor:
                 self.state, self.error = "reconnecting", f"{type(exc).__name__}: {exc}"
                 log.warning("alert feed failed (%s); retrying in %.0fs", self.error, self.retry_delay)
             finally:
+                self.lag = {}
                 await _stop_within(consumer, CONSUMER_STOP_TIMEOUT)
             if not self._stopping:
                 await asyncio.sleep(self.retry_delay)
@@ -319,13 +322,23 @@ class AlertIngestor:
                 await self._rewind_wiped(consumer)
                 checked = time.monotonic()
             batches = await consumer.getmany(timeout_ms=1000, max_records=500)
-            if not batches:
+            if batches:
+                for records in batches.values():
+                    for record in records:
+                        await self._store(record)
+                # Commit only what Redis already holds: a crash before this re-reads, and dedup absorbs it.
+                await consumer.commit()
+            await self._measure_lag(consumer)
+
+    async def _measure_lag(self, consumer: AIOKafkaConsumer) -> None:
+        """Per assigned partition: the last stable offset (read_committed's end) minus the position."""
+        lag = {}
+        for tp in consumer.assignment():
+            end = consumer.last_stable_offset(tp)
+            if end is None:  # nothing fetched from this partition yet
                 continue
-            for records in batches.values():
-                for record in records:
-                    await self._store(record)
-            # Commit only what Redis already holds: a crash before this re-reads, and dedup absorbs it.
-            await consumer.commit()
+            lag[(tp.topic, tp.partition)] = max(end - await consumer.position(tp), 0)
+        self.lag = lag
 
     async def _rewind_wiped(self, consumer: AIOKafkaConsumer, partitions=None) -> None:
         """Re-read from the start every assigned partition whose alerts this Redis may not hold.
@@ -363,11 +376,28 @@ class AlertIngestor:
             self.rejected += 1
             log.error("skipping unreadable alert at %s[%d]@%d: %s", record.topic, record.partition, record.offset, problem)
             return
-        _, added = await self.store.append(alert.model_dump(exclude_unset=True))  # as raised, no added nulls
+        raised = alert.model_dump(exclude_unset=True)  # as raised, no added nulls
+        if tracing.enabled():
+            added = await self._store_traced(record, raised)
+        else:
+            _, added = await self.store.append(raised)
         if added:
             self.appended += 1
         else:
             self.duplicates += 1
+
+    async def _store_traced(self, record, alert: dict[str, Any]) -> bool:
+        """Append in a CONSUMER span, child of the record's trace context, and keep that span's
+        traceparent with the alert so its deliveries (SSE, WebSocket, webhooks) join the trace."""
+        with tracing.tracer().start_as_current_span(
+                f"receive {record.topic}", context=tracing.context_from_headers(record.headers),
+                kind=tracing.SpanKind.CONSUMER,
+                attributes={"messaging.destination.name": record.topic,
+                            "messaging.destination.partition.id": str(record.partition),
+                            "messaging.kafka.offset": record.offset, "alert_id": alert["alert_id"]}) as span:
+            _, added = await self.store.append({**alert, tracing.TRACE_FIELD: tracing.traceparent()})
+            span.set_attribute("appended", added)
+            return added
 
     def _past_retention(self, record_ms: int | None) -> bool:
         """Whether a record was raised (its Kafka timestamp) longer ago than the feed keeps alerts."""

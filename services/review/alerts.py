@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.shared.alerts import SEVERITY_RANK, Alert
 
+from services.shared.tracing import TRACE_FIELD
+
 STREAM_ID = re.compile(r"^(\d{1,20})-(\d{1,20})$")
 START = "0-0"
 MAX_PART = 2**64 - 1  # each half of a Redis stream id is an unsigned 64-bit integer
@@ -144,9 +146,18 @@ def decode_ack(raw: bytes | str | None) -> dict[str, str] | None:
     return json.loads(raw) if raw else None
 
 
+class FeedItem(dict):
+    """A feed item; ``trace`` is the traceparent its alert arrived with, kept for the delivery
+    span and never sent (it is an attribute, not a key)."""
+
+    trace: str | None = None
+
+
 def feed_item(alert: dict[str, Any], cursor: str, ack: dict[str, str] | None) -> dict[str, Any]:
     """An alert as the feed shows it: its fields, its ``cursor`` and its ``ack``."""
-    return {**alert, "cursor": cursor, "ack": ack}
+    item = FeedItem(alert, cursor=cursor, ack=ack)
+    item.trace = item.pop(TRACE_FIELD, None)
+    return item
 
 
 class BadAlert(ValueError):

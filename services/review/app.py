@@ -9,10 +9,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from prometheus_client import make_asgi_app
 
+from services.shared import tracing
 from services.shared.kafka_config import kafka_client_options
 from services.shared.log_redaction import install_log_redaction
+from services.shared.metrics import ConsumerLag, HttpLatency, guarded_metrics_app, metrics_open
 from services.shared.redis_client import REDIS_UNAVAILABLE, redis_client
 
 from .access import AccessMiddleware, KeyTable
@@ -61,6 +62,9 @@ def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, r
                               client_options=kafka_client_options(settings.common))
                 if settings.alert_feed_enabled else None)
     trimmer = AlertTrimmer(store, settings.alert_retention_days, settings.alert_trim_interval)
+    webhooks.on_outcome = lambda outcome: metrics.webhook_deliveries.labels(outcome).inc()
+    if ingestor is not None:
+        metrics.registry.register(ConsumerLag(ingestor.group, lambda: ((t, p, n) for (t, p), n in ingestor.lag.items())))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -109,6 +113,9 @@ def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, r
     app.state.clock = clock
     install_log_redaction()
     app.add_middleware(AccessMiddleware, keys=key_table, redeem_token=stream_tokens.redeem)
+    app.add_middleware(HttpLatency, registry=metrics.registry, service="review")  # outermost: 401s are timed too
+    if tracing.configure("review", settings.common.otlp_endpoint) or tracing.enabled():
+        app.add_middleware(tracing.TraceRequests, service="review")
 
     async def redis_unavailable(request: Request, exc: Exception) -> JSONResponse:
         # A route that needs Redis while it is down or not answering (redis_timeout): the
@@ -119,7 +126,9 @@ def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, r
 
     for error in REDIS_UNAVAILABLE:
         app.add_exception_handler(error, redis_unavailable)
-    app.mount("/metrics", make_asgi_app(registry=metrics.registry))
+    # Open only while review itself runs open; else PR_METRICS_TOKEN (services/shared/metrics.py).
+    app.mount("/metrics", guarded_metrics_app(metrics.registry, settings.common.metrics_token,
+                                              metrics_open(settings.host, not key_table.open, settings.common.allow_open)))
 
     # Order kept: it is the order of the paths in the OpenAPI document.
     app.include_router(lists_routes.router)

@@ -15,3 +15,6 @@ class Metrics:
         self.stream_dropped = Counter("review_stream_dropped_total", "Live-stream clients dropped for falling behind.",
                                       registry=self.registry)
         self.acks = Counter("review_alert_acks_total", "Alert acknowledgements recorded.", registry=self.registry)
+        self.webhook_deliveries = Counter("pr_webhook_deliveries_total", "Webhook delivery attempts by outcome: "
+                                          "delivered, failed (retried later), dead (the last attempt failed).",
+                                          ["outcome"], registry=self.registry)

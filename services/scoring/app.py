@@ -13,6 +13,9 @@ from services.shared.stages import StageMap
 
 from .changelog import BulkChangelog
 from .moved_partitions import ForgetMovedPartitions
+from services.shared import tracing
+
+from .observe import FoldMetrics, fold_spans
 from services.domain.retention import removal_cutoff
 from .processor import DealProcessor, encode_alert
 from .read_model import sweep_deleted
@@ -27,6 +30,7 @@ def create_app(settings: ScoringSettings | None = None) -> faust.App:
     """Build the faust app: the deal table with its changelog, the folding agent, health pages."""
     settings = settings or ScoringSettings()
     common = settings.common
+    tracing.configure("scoring", common.otlp_endpoint)
     stage_map = StageMap.load(common.stage_map_file)
     app = SeekBeforeResumeApp(
         settings.app_id,
@@ -100,11 +104,20 @@ def create_app(settings: ScoringSettings | None = None) -> faust.App:
     processor = DealProcessor(deals, redis, common.keys, stage_map, send_alert=None, save_states=changelog.write,
                               write_read_model=guard.write)
     app.pr_state = {"batches": 0, "events": 0, "deleted_removed": 0}  # type: ignore[attr-defined]
+    metrics = FoldMetrics(app, settings, common.deal_events_topic)
+    app.pr_metrics = metrics  # type: ignore[attr-defined]
 
     @app.agent(deal_events, name="fold-deals")
     async def fold_deals(stream):
-        async for batch in stream.take(settings.batch_size, within=settings.batch_within):
-            outcome = await processor.process(list(batch))
+        # Events rather than values: their Kafka timestamps give the freshness.
+        async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
+            batch = [event.value for event in events]
+            if tracing.enabled():
+                with fold_spans(events, changelog):
+                    outcome = await processor.process(batch)
+            else:
+                outcome = await processor.process(batch)
+            metrics.observe(events, outcome)
             app.pr_state["batches"] += 1
             app.pr_state["events"] += len(batch)
             if outcome.alerts:
@@ -130,6 +143,10 @@ def create_app(settings: ScoringSettings | None = None) -> faust.App:
     @app.page("/healthz")
     async def healthz(web, request):
         return web.json({"status": "ok", "service": "scoring"})
+
+    @app.page("/metrics")
+    async def prometheus_metrics(web, request):
+        return metrics.page(web, request)
 
     @app.page("/readyz")
     async def readyz(web, request):

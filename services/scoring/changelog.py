@@ -55,6 +55,8 @@ class BulkChangelog:
         self.partitions = partitions
         self.alerts_topic = alerts_topic
         self.encode_alert = encode_alert
+        # Trace context headers of an alert record; set by the worker only while tracing is on.
+        self.alert_headers: Callable[[Any], list[tuple[str, bytes]] | None] | None = None
 
     @property
     def topic(self) -> str:
@@ -64,14 +66,15 @@ class BulkChangelog:
         """Store ``updates`` (key -> value) locally and on the changelog, and send ``alerts``,
         each partition's share in one step of that partition's transaction."""
         states: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)
-        alert_records: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)
+        alert_records: dict[int, list[tuple[bytes, bytes, list | None]]] = defaultdict(list)
         store = self.table.data
         for key, value in updates.items():
             store[key] = value  # the store itself: no per-key changelog message
             states[partition_for(key, self.partitions)].append((key, value))
         for alert in alerts:
             key = alert.deal_id.encode()  # the deal's partition: the transaction holding its state
-            alert_records[partition_for(key, self.partitions)].append((key, self.encode_alert(alert)))
+            headers = self.alert_headers(alert) if self.alert_headers is not None else None
+            alert_records[partition_for(key, self.partitions)].append((key, self.encode_alert(alert), headers))
         if not self.app.in_transaction and alert_records:
             # Without transactions nothing ties an alert to its deal's state, so the alerts must
             # be on Kafka before any state that has "seen" their requests: a crash in between
@@ -81,21 +84,21 @@ class BulkChangelog:
         await self._send_all(states, alert_records)
 
     async def _send_all(self, states: Mapping[int, list[tuple[bytes, bytes]]],
-                        alerts: Mapping[int, list[tuple[bytes, bytes]]]) -> None:
+                        alerts: Mapping[int, list[tuple[bytes, bytes, list | None]]]) -> None:
         acks = []
         for partition in sorted(states.keys() | alerts.keys()):
             acks.extend(await self._send(partition, states.get(partition, []), alerts.get(partition, [])))
         await asyncio.gather(*acks)
 
     async def _send(self, partition: int, states: list[tuple[bytes, bytes]],
-                    alerts: list[tuple[bytes, bytes]]) -> list[asyncio.Future]:
+                    alerts: list[tuple[bytes, bytes, list | None]]) -> list[asyncio.Future]:
         producer, lock = self._producer_for(partition)
         # With transactions, faust holds this lock while committing or aborting the partition's
         # transaction; without them there is nothing to hold.
         async with lock or contextlib.nullcontext():
             acks = await self._send_batches(producer, partition, states) if states else []
-            for key, value in alerts:  # few per batch; the producer picks the alerts topic's partition
-                acks.append(await producer.send(self.alerts_topic, value, key=key))
+            for key, value, headers in alerts:  # few per batch; the producer picks the alerts topic's partition
+                acks.append(await producer.send(self.alerts_topic, value, key=key, headers=headers))
             return acks
 
     async def _send_batches(self, producer, partition: int, records: list[tuple[bytes, bytes]]) -> list[asyncio.Future]:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, FilePath, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, FilePath, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .keys import RedisKeys, hash_tagged
@@ -22,7 +22,8 @@ class CommonSettings(BaseSettings):
     """Where Kafka and Redis are, and how names are laid out (prefix ``PR_``)."""
 
     # hide_input_in_errors: a validation error must never echo the Redis URL or a password.
-    model_config = SettingsConfigDict(env_prefix="PR_", extra="ignore", hide_input_in_errors=True)
+    model_config = SettingsConfigDict(env_prefix="PR_", extra="ignore", hide_input_in_errors=True,
+                                      populate_by_name=True)
 
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma separated.")
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
@@ -71,6 +72,15 @@ class CommonSettings(BaseSettings):
     stage_map_file: Path = Field(DEFAULT_STAGE_MAP, description="TOML file mapping CRM stages to journey phases.")
     allow_open: bool = Field(
         False, description="Let ingest and review run without API keys on a non-loopback address (logged at every start)."
+    )
+    metrics_token: SecretStr | None = Field(
+        None, description="Bearer token Prometheus sends to read /metrics (Authorization: Bearer). Unset: /metrics is "
+        "open only while the service itself runs open (no API keys, loopback or PR_ALLOW_OPEN), else 401. A secret.",
+    )
+    otlp_endpoint: str | None = Field(
+        None, validation_alias=AliasChoices("PR_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+        description="OTLP/HTTP collector URL (http://collector:4318) to send traces to; the standard "
+        "OTEL_EXPORTER_OTLP_ENDPOINT is read too. Unset: no tracing at all (no spans, no Kafka trace headers).",
     )
 
     @field_validator("redis_url")

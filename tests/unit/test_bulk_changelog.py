@@ -37,7 +37,7 @@ class FakeProducer:
         self.log.append((self.name, "states", topic, partition, [key for key, _, _ in batch]))
         return self._ack(f"states {partition}")
 
-    async def send(self, topic, value, key):
+    async def send(self, topic, value, key, headers=None):
         self.log.append((self.name, "alert", topic, key))
         return self._ack(f"alert {key.decode()}")
 

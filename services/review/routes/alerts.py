@@ -7,11 +7,13 @@ import datetime as dt
 import json
 import logging
 from contextlib import suppress
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, HTTPException, Query, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse
+
+from services.shared import tracing
 
 from ..access import OPEN_ADMIN, WS_FORBIDDEN, WS_UNAUTHORIZED, Principal, principal_of
 from ..alert_feed import AlertStore
@@ -21,6 +23,11 @@ from ..streams import HEARTBEAT, follow
 from .common import ACCESS_ERRORS, CursorQ, Kind, Limit, Manager, Problem, Since, Team, teams_in_scope
 
 log = logging.getLogger("services.review")
+
+def delivery_span(name: str, item: Any):
+    """The delivery span of a feed item that carries trace context (tracing on only)."""
+    return tracing.start_delivery_span(name, getattr(item, "trace", None), {"alert_id": str(item.get("alert_id", ""))})
+
 router = APIRouter()
 
 ALERTS_DESCRIPTION = """The alert feed, newest first, paged with `?cursor=` (the `next_cursor` of the previous page).
@@ -158,7 +165,10 @@ async def alert_stream(principal: CurrentPrincipal, store: Store, hub: Hub, sett
         metrics.stream_clients.inc()
         try:
             async for item in follow(store, hub, flt, start):
+                span = delivery_span("deliver alert sse", item) if tracing.enabled() else None
                 yield {"id": item["cursor"], "event": "alert", "data": json.dumps(item, separators=(",", ":"))}
+                if span is not None:
+                    span.end()  # the generator resumes once the event was written
         finally:
             metrics.stream_clients.dec()
 
@@ -187,8 +197,12 @@ async def alert_websocket(websocket: WebSocket, store: Store, hub: Hub, settings
         async for item in follow(store, hub, flt, start, heartbeat=settings.stream_heartbeat):
             message = ({"type": "heartbeat"} if item is HEARTBEAT
                        else {"type": "alert", "cursor": item["cursor"], "alert": item})
+            span = delivery_span("deliver alert websocket", item) if tracing.enabled() and item is not HEARTBEAT \
+                else None
             # A client that cannot take one message in time is dropped, never waited for.
             await asyncio.wait_for(websocket.send_json(message), settings.stream_send_timeout)
+            if span is not None:
+                span.end()
 
     async def until_closed() -> None:
         with suppress(WebSocketDisconnect):

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 from redis.exceptions import RedisError, ResponseError
 
+from services.shared import tracing
 from services.shared.keys import RedisKeys
 from services.shared.redis_client import as_text
 
@@ -86,6 +87,8 @@ class WebhookDispatcher:
         self._wake = asyncio.Event()
         self._stop: asyncio.Event | None = None
         self._runner: asyncio.Task | None = None
+        # Told each attempt's outcome (delivered, failed: retried later, dead: the last attempt failed).
+        self.on_outcome: Callable[[str], None] = lambda outcome: None
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -222,6 +225,8 @@ class WebhookDispatcher:
         now = self.clock()
         for entry_id, fields in entries:
             alert = decode_entry(fields)
+            # Never sent to a receiver: the trace context goes in the job and, traced, in a header.
+            trace = alert.pop(tracing.TRACE_FIELD, None) if alert is not None else None
             args: list[Any] = [self.settings.consumer_group, entry_id, now]
             if alert is None:
                 log.warning("alert stream entry %s has no readable alert; acknowledged and skipped", as_text(entry_id))
@@ -229,6 +234,8 @@ class WebhookDispatcher:
                 for sub in subs:
                     if sub.filter.matches(alert):
                         job = {"subscription_id": sub.id, "alert": alert, "attempts": 0, "first_at": now}
+                        if trace is not None:
+                            job["trace"] = trace
                         args += [f"{sub.id}:{alert.get('alert_id') or as_text(entry_id)}", json.dumps(job)]
             await self._enqueue(keys=[self.keys.webhook_jobs(), self.keys.webhook_due(), self.stream], args=args)
         self._wake.set()
@@ -289,15 +296,23 @@ class WebhookDispatcher:
                 await self._forget(job_id)
                 return
             attempt = int(job["attempts"]) + 1
-            outcome = await self.attempt(sub, job["alert"], attempt)
+            span = tracing.start_delivery_span("deliver alert webhook", job.get("trace"),
+                                               {"alert_id": str(job["alert"].get("alert_id", "")),
+                                                "webhook.id": sub.id, "webhook.attempt": attempt})
+            outcome = await self.attempt(sub, job["alert"], attempt, span)
+            if span is not None:
+                span.set_attribute("webhook.outcome", "delivered" if outcome.ok else outcome.error or "failed")
+                span.end()
             await self._record(job_id, job, sub, attempt, outcome)
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - the lease brings the job back; keep the service alive
             log.exception("webhook delivery %s failed unexpectedly", job_id)
 
-    async def attempt(self, sub: Subscription, alert: dict[str, Any], attempt: int = 1) -> Outcome:
-        """POST one alert to one subscription once, signed; never raises for HTTP trouble."""
+    async def attempt(self, sub: Subscription, alert: dict[str, Any], attempt: int = 1, span=None) -> Outcome:
+        """POST one alert to one subscription once, signed; never raises for HTTP trouble.
+
+        With a delivery ``span`` (tracing on) the request carries its ``traceparent``."""
         assert self._http is not None
         body = render_body(sub.format, sub.id, alert)
         headers = {
@@ -307,6 +322,8 @@ class WebhookDispatcher:
             DELIVERY_HEADER: uuid.uuid4().hex,
             ATTEMPT_HEADER: str(attempt),
         }
+        if span is not None:
+            headers.update(tracing.carrier(tracing.link_context(span)))
         try:
             # The overall deadline also bounds a receiver that trickles its answer.
             async with asyncio.timeout(self.settings.timeout):
@@ -359,6 +376,7 @@ class WebhookDispatcher:
                                                                            "last_error": outcome.error}))
                     pipe.zadd(self.keys.webhook_due(), {job_id: now + delay})
             await pipe.execute()
+        self.on_outcome("delivered" if outcome.ok else "dead" if attempt >= self.settings.max_attempts else "failed")
         if not outcome.ok:
             # The host only: a full URL (a Slack one, say) is itself a secret.
             log.info("webhook %s to %s attempt %d failed: %s", job_id, host_of(sub.url), attempt, outcome.error)

@@ -171,9 +171,11 @@ async def test_access_to_alerts_by_role_and_team(common_settings):
         # The stream refuses out-of-scope teams before streaming anything.
         assert (await client.get("/v1/alerts/stream", params={"team": "West"}, headers=h("east-key-01"))).status_code == 403
         assert (await client.get("/v1/alerts/stream")).status_code == 401
-        # Probes and docs stay open.
-        for path in ("/healthz", "/readyz", "/openapi.json", "/metrics/"):
+        # Probes and docs stay open; /metrics of a locked review needs PR_METRICS_TOKEN, even with a valid key.
+        for path in ("/healthz", "/readyz", "/openapi.json"):
             assert (await client.get(path)).status_code == 200, path
+        assert (await client.get("/metrics/")).status_code == 401
+        assert (await client.get("/metrics/", headers=h("east-key-01"))).status_code == 401
         # ... and only they: /metrics is not a prefix.
         for path in ("/metricsX", "/metrics/../v1/alerts", "/metrics/x"):
             assert (await client.get(path)).status_code == 401, path
