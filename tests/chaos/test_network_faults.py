@@ -13,9 +13,7 @@ import pytest
 from tests.chaos.harness import results_path
 from tests.chaos.network import ProxiedInfra, network_fault_scenario, network_stack
 
-# known_failure: since the merges of 2026-12-02 the alert feed does not come back after a
-# partition that cuts Kafka and Redis at once (docs/reliability.md, scenario 4).
-pytestmark = [pytest.mark.chaos, pytest.mark.known_failure, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.chaos, pytest.mark.timeout(300)]
 
 
 @pytest.fixture
