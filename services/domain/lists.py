@@ -2,40 +2,19 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 from services.shared.stages import Phase, StageMap
 
+from . import movement
+from .quarters import manager_horizon, quarter_bounds, quarter_of  # noqa: F401 - also imported from here
 from .retention import deleted_at
 from .scoring import leader_questions, leader_score, manager_questions
 from .state import STATUS_DELETED, DealState
 
 FILTERS = {"team": "team", "owner": "owner_id", "manager": "manager_id"}
-
-
-def quarter_of(day: dt.date) -> str:
-    """Calendar quarter label, e.g. 2026Q4."""
-    return f"{day.year}Q{(day.month - 1) // 3 + 1}"
-
-
-def quarter_bounds(label: str) -> tuple[dt.date, dt.date]:
-    """First and last day of a quarter label."""
-    year, q = int(label[:4]), int(label[5:])
-    first = dt.date(year, 3 * (q - 1) + 1, 1)
-    nxt = dt.date(year + (q == 4), (3 * q) % 12 + 1, 1)
-    return first, nxt - dt.timedelta(days=1)
-
-
-def manager_horizon(today: dt.date, quarters: int = 1) -> list[str]:
-    """The quarters the manager list covers: the current one and the next ``quarters - 1``."""
-    labels = []
-    year, q = today.year, (today.month - 1) // 3 + 1
-    for _ in range(max(1, quarters)):
-        labels.append(f"{year}Q{q}")
-        year, q = (year + 1, 1) if q == 4 else (year, q + 1)
-    return labels
+LEFT_OUT_OF_LISTS = ("leader", "manager", "timeline", "discount", "close_date_history")  # on the card only
 
 
 @dataclass(frozen=True)
@@ -48,6 +27,7 @@ class Placement:
     amount: float
     filters: dict[str, str]  # dimension -> value, for the filtered rankings
     deleted_at: float | None = None  # epoch s of the deletion; None: not deleted
+    stall_due: float | None = None  # epoch s when the deal's stalled alert is due; None: none to come
 
 
 def place(state: DealState, stage_map: StageMap) -> Placement:
@@ -92,6 +72,7 @@ def place(state: DealState, stage_map: StageMap) -> Placement:
         "next_step": state.fields.get("next_step"),
         "competitors": state.fields.get("competitors") or [],
         "timeline": state.timeline,
+        **movement.movement_fields(state, stage_map),
     }
     filters = {dim: str(state.fields[name]) for dim, name in FILTERS.items() if state.fields.get(name)}
     return Placement(
@@ -101,13 +82,14 @@ def place(state: DealState, stage_map: StageMap) -> Placement:
         amount=amount,
         filters=filters,
         deleted_at=deleted_at(state),
+        stall_due=movement.stall_due(state, stage_map),
     )
 
 
 def list_item(card: dict[str, Any], which: str) -> dict[str, Any]:
     """The list entry (DESIGN.md shape) for the leader or manager list, from a deal card."""
     view = card[which]
-    item = {k: v for k, v in card.items() if k not in ("leader", "manager", "timeline", "discount") and not k.startswith("_")}
+    item = {k: v for k, v in card.items() if k not in LEFT_OUT_OF_LISTS and not k.startswith("_")}
     item["score"] = view["score"]
     item["score_parts"] = view["score_parts"]
     item["questions"] = view["questions"]
