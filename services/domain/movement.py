@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from services.shared.alert_kinds import CLOSE_DATE_PUSHED, QUALIFICATION_GAP, STALLED
 from services.shared.events import DealEvent
 from services.shared.stages import Phase, StageMap
 
@@ -31,9 +32,6 @@ from .history import (STALL_ALERTED, PUSHES_COMPACTED, history, is_push, micros_
 from .quarters import manager_horizon, quarter_bounds, quarter_of
 from .state import STATUS_OPEN, DealState, order_key
 
-CLOSE_DATE_PUSHED = "close_date_pushed"
-QUALIFICATION_GAP = "qualification_gap"
-STALLED = "stalled"
 GAP_ITEMS = ("economic_buyer", "champion")  # who a late deal cannot close without
 CARD_CLOSE_DATES = 10  # close-date changes a card shows, newest last
 STALL_PHASES = (Phase.EARLY, Phase.MID)

@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, make_asgi_app
 from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse
 
+from services.domain.movement import with_days_in_stage
 from services.shared.kafka_config import kafka_client_options
 from services.shared.log_redaction import install_log_redaction
 from services.shared.redis_client import REDIS_UNAVAILABLE, redis_client
@@ -70,7 +71,8 @@ Owner = Annotated[str | None, Query(description="Only deals of this owner id.")]
 Manager = Annotated[str | None, Query(description="Only deals of this manager id.")]
 MinAmount = Annotated[float | None, Query(ge=0, allow_inf_nan=False,
                                           description="Only deals with at least this amount (a finite number).")]
-Kind = Annotated[str | None, Query(description="Only alerts of this kind (late_stage_discount, discount_info).")]
+Kind = Annotated[str | None, Query(description="Only alerts of this kind (late_stage_discount, discount_info, "
+                                                "close_date_pushed, qualification_gap, stalled).")]
 Since = Annotated[dt.datetime | None, Query(description="Only alerts that occurred at or after this ISO datetime (naive = UTC).")]
 
 ACCESS_ERRORS = {401: {"model": Problem, "description": "No or unknown API key"},
@@ -258,7 +260,7 @@ def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, r
         # 404 rather than 403 for another team's deal: a scoped key must not learn it exists.
         if card is None or not principal_of(request).sees_team(card.get("team")):
             raise HTTPException(404, f"deal_id: no deal {deal_id!r}")
-        return {k: v for k, v in card.items() if not k.startswith("_")}
+        return with_days_in_stage({k: v for k, v in card.items() if not k.startswith("_")}, clock())
 
     # ---- alerts -----------------------------------------------------------------------------
 

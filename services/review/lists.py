@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from services.domain.lists import list_item, manager_horizon
+from services.domain.movement import with_days_in_stage
 from services.shared.keys import RedisKeys
 
 Clock = Callable[[], dt.datetime]
@@ -149,7 +150,7 @@ class ListReader:
                 for (member, _score), raw in zip(rows, cards):
                     if raw is None:
                         continue
-                    item = list_item(orjson.loads(raw), which)  # 50 cards a page: the fast parser
+                    item = with_days_in_stage(list_item(orjson.loads(raw), which), self.clock())  # fast parser
                     if _matches(item, filters, min_amount):
                         items.append(item)
                         if len(items) == limit:
