@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, field
 from typing import Any
 
 from services.shared.stages import Phase, StageMap
 
 from . import movement
-from .quarters import manager_horizon, quarter_bounds, quarter_of  # noqa: F401 - also imported from here
+from .quarters import manager_horizon, previous_quarter, quarter_bounds, quarter_of  # noqa: F401 - also imported here
 from .retention import deleted_at
 from .scoring import leader_questions, leader_score, manager_questions
 from .state import STATUS_DELETED, DealState
 
 FILTERS = {"team": "team", "owner": "owner_id", "manager": "manager_id"}
-LEFT_OUT_OF_LISTS = ("leader", "manager", "timeline", "discount", "close_date_history")  # on the card only
+LEFT_OUT_OF_LISTS = ("leader", "manager", "stalled", "timeline", "discount", "close_date_history")  # card only
 
 
 @dataclass(frozen=True)
@@ -28,10 +29,17 @@ class Placement:
     filters: dict[str, str]  # dimension -> value, for the filtered rankings
     deleted_at: float | None = None  # epoch s of the deletion; None: not deleted
     stall_due: float | None = None  # epoch s when the deal's stalled alert is due; None: none to come
+    stalled_score: float | None = None  # potential value while stalled (alerted, not moved since); None: not stalled
+    flows: dict[str, dict[str, float]] = field(default_factory=dict)  # quarter -> bucket -> amount
 
 
-def place(state: DealState, stage_map: StageMap) -> Placement:
-    """Compute the deal card and the list memberships of one deal (pure)."""
+def place(state: DealState, stage_map: StageMap, as_of: dt.datetime | None = None) -> Placement:
+    """Compute the deal card and the list memberships of one deal (pure but for ``as_of``).
+
+    ``as_of`` (default: now) picks the quarters whose flow the deal's parts are written for:
+    the current and the previous one."""
+    as_of = as_of or dt.datetime.now(dt.timezone.utc)
+    current = quarter_of(as_of.date())
     phase = state.phase(stage_map)
     deleted = state.status == STATUS_DELETED
     is_open = not deleted and phase.is_open
@@ -69,6 +77,11 @@ def place(state: DealState, stage_map: StageMap) -> Placement:
             "discount_reason": state.fields.get("discount_reason"),
             "requested_by": state.fields.get("requested_by"),
         },
+        "stalled": {
+            "score": scored.potential_value,
+            "score_parts": {"potential_value": scored.potential_value, "formula": "potential value, largest first"},
+            "questions": leader_questions(evidence, state.get("account")),
+        },
         "next_step": state.fields.get("next_step"),
         "competitors": state.fields.get("competitors") or [],
         "timeline": state.timeline,
@@ -83,6 +96,8 @@ def place(state: DealState, stage_map: StageMap) -> Placement:
         filters=filters,
         deleted_at=deleted_at(state),
         stall_due=movement.stall_due(state, stage_map),
+        stalled_score=scored.potential_value if movement.is_stalled(state, stage_map) else None,
+        flows={q: movement.deal_flow(state, q, as_of) for q in (current, previous_quarter(current))},
     )
 
 

@@ -233,6 +233,11 @@ def stall_alerted(state: DealState) -> bool:
     return stall_event is not None and entry is not None and stall_event == entry[0][2]
 
 
+def is_stalled(state: DealState, stage_map: StageMap) -> bool:
+    """Whether the deal is stalled now: its current stall was alerted and it has not moved since."""
+    return stall_of(state, stage_map) is not None and stall_alerted(state)
+
+
 def stall_due(state: DealState, stage_map: StageMap) -> float | None:
     """When (epoch s) the deal's stall alert is due; None when none is to come."""
     stall = stall_of(state, stage_map)

@@ -35,6 +35,7 @@ from .alerts import (
 )
 from .lists import BadCursor, Clock, Cursor, ListReader, page_across_teams
 from .dashboard import add_dashboard_routes
+from .routes import movement as movement_routes
 from .settings import ReviewSettings
 from .stream_tokens import StreamTokens
 from .streams import HEARTBEAT, AlertHub, follow
@@ -416,6 +417,7 @@ def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, r
 
     # ---- outgoing webhooks and the dashboard page (both read request.state.principal) ---------
     app.state.webhooks = webhooks
+    app.include_router(movement_routes.router)  # /v1/pipeline/flow, /v1/lists/stalled
     add_webhook_routes(app, redis, keys)
     add_dashboard_routes(app)
 

@@ -135,7 +135,12 @@ class ListReader:
                    min_amount: float | None = None) -> Page:
         """A page of list items, in rank order."""
         dimension, value = next(iter(filters.items())) if filters else (None, None)
-        key = self.leader_key(dimension, value) if which == "leader" else await self.manager_key(dimension, value)
+        if which == "leader":
+            key = self.leader_key(dimension, value)
+        elif which == "stalled":
+            key = self.keys.stalled_rank(dimension, value)
+        else:
+            key = await self.manager_key(dimension, value)
         items: list[dict[str, Any]] = []
         next_cursor = cursor
         scanned = 0

@@ -134,7 +134,7 @@ class DealProcessor:
         await self.save_states({deal_id.encode(): working[deal_id].encode() for deal_id in changed}, outcome.alerts)
         # Duplicates are rewritten too: the first copy may have reached the table but
         # not Redis before a crash, and rewriting is idempotent.
-        touched: dict[str, Placement] = {deal_id: place(state, self.stage_map) for deal_id, state in working.items()}
+        touched: dict[str, Placement] = {deal_id: place(state, self.stage_map, now) for deal_id, state in working.items()}
         await self.write_read_model(touched)
         return outcome
 
@@ -159,7 +159,7 @@ class DealProcessor:
                     mark_stall_alerted(state)
                     alerts.append(alert)
                     updates[deal_id.encode()] = state.encode()
-                placements[deal_id] = place(state, self.stage_map)
+                placements[deal_id] = place(state, self.stage_map, now)
             if updates:
                 await self.save_states(updates, alerts)
             if placements:

@@ -23,6 +23,18 @@ def rank_entries(keys: RedisKeys, placement: Placement | None, partitions: int |
     if placement.stall_due is not None and partitions:
         deal_id = placement.card["deal_id"]
         entries[keys.stall_due(partition_for(deal_id.encode(), partitions))] = placement.stall_due
+    for quarter, parts in placement.flows.items():
+        entries[keys.flow(quarter, "seen")] = 0.0
+        for dim, value in placement.filters.items():
+            entries[keys.flow(quarter, "seen", dim, value)] = 0.0
+        for bucket, amount in parts.items():
+            entries[keys.flow(quarter, bucket)] = amount
+            for dim, value in placement.filters.items():
+                entries[keys.flow(quarter, bucket, dim, value)] = amount
+    if placement.stalled_score is not None:
+        entries[keys.stalled_rank()] = placement.stalled_score
+        for dim, value in placement.filters.items():
+            entries[keys.stalled_rank(dim, value)] = placement.stalled_score
     if placement.leader_score is not None:
         entries[keys.leader_rank()] = placement.leader_score
         for dim, value in placement.filters.items():
