@@ -217,3 +217,32 @@ async def _card(settings, deal_id: str) -> bytes:
         return await redis.get(settings.keys.deal(deal_id))
     finally:
         await redis.aclose()
+
+
+def test_stalls_survive_a_restart_without_repeating(common_settings, tmp_path):
+    """Alerted before a restart: not again after it. Due while no worker ran: raised by the next one."""
+    now = dt.datetime.now(UTC)
+    app_id = f"pr-scoring-{uuid.uuid4().hex[:6]}"
+    extra = {"PR_SCORING_STALL_CHECK_INTERVAL": "1"}
+    events = [
+        event(deal_id="api:before", type="deal.created", at=now - dt.timedelta(days=20), stage="Prospecting"),
+        # Due 15 s from now: after the first worker has stopped.
+        event(deal_id="api:while-down", type="deal.created", at=now - dt.timedelta(days=14) + dt.timedelta(seconds=15),
+              stage="Prospecting"),
+    ]
+    worker = start_worker(common_settings, app_id, tmp_path, **extra)
+    try:
+        produce(common_settings, events)
+        first = alerts_by_kind(common_settings, {"stalled": 1}, timeout=60)
+        assert [a["deal_id"] for a in first["stalled"]] == ["api:before"]
+    finally:
+        worker.stop()
+    time.sleep(max(0.0, now.timestamp() + 16 - time.time()))
+    worker = start_worker(common_settings, app_id, tmp_path, **extra)
+    try:
+        seen = alerts_by_kind(common_settings, {"stalled": 2}, timeout=60)
+        time.sleep(3)  # a few more checks
+        seen = alerts_by_kind(common_settings, {"stalled": 2}, timeout=10)
+        assert sorted(a["deal_id"] for a in seen["stalled"]) == ["api:before", "api:while-down"]
+    finally:
+        worker.stop()
