@@ -10,6 +10,7 @@ import random
 import redis.asyncio as aioredis
 
 from services.domain.alerts import discount_alert
+from services.domain.movement import movement_alerts
 from services.domain.lists import place
 from services.domain.state import apply_event
 from services.scoring.read_model import write_placements
@@ -25,7 +26,9 @@ def deal_stream(n_deals: int, seed: int = 7, today: dt.date | None = None) -> li
     """Created, stage moves, amount changes, discounts and closes, interleaved across deals."""
     rng = random.Random(seed)
     today = today or dt.date.today()
-    t0 = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(days=30)
+    # Recent enough that no deal stalls while a test runs (the shortest stall limit is 14 days),
+    # old enough that every event lies in the past (about 3.2 days of events).
+    t0 = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(days=4)
     events: list[DealEvent] = []
     for d in range(n_deals):
         deal_id = f"api:w{seed}-{d:05}"
@@ -84,17 +87,21 @@ def expected_alerts(events: list[DealEvent], stage_map: StageMap) -> set[str]:
             alert = discount_alert(e, applied.state, stage_map)
             if alert:
                 ids.add(alert.alert_id)
+            ids.update(a["alert_id"] for a in movement_alerts(e, applied.state, stage_map))
     return ids
 
 
-async def write_expected(redis_url: str, keys: RedisKeys, events: list[DealEvent], stage_map: StageMap) -> None:
-    """The read model the pure fold gives, written under ``keys``."""
+async def write_expected(redis_url: str, keys: RedisKeys, events: list[DealEvent], stage_map: StageMap,
+                         partitions: int | None = None) -> None:
+    """The read model the pure fold gives, written under ``keys`` (``partitions``: of deal-events,
+    for the stall due-time index the worker keeps)."""
     states: dict = {}
     for e in events:
         states[e.deal_id] = apply_event(states.get(e.deal_id), e, stage_map).state
     redis = aioredis.Redis.from_url(redis_url)
     try:
-        await write_placements(redis, keys, {d: place(s, stage_map) for d, s in states.items()})
+        await write_placements(redis, keys, {d: place(s, stage_map) for d, s in states.items()},
+                               partitions=partitions)
     finally:
         await redis.aclose()
 

@@ -22,6 +22,15 @@ def severity(value_at_risk: float, discount_pct: float) -> str:
     return "low"
 
 
+def severity_by_amount(amount: float) -> str:
+    """Severity of a movement alert by the value it concerns: high from 50k, medium from 10k."""
+    if amount >= 50_000:
+        return "high"
+    if amount >= 10_000:
+        return "medium"
+    return "low"
+
+
 def alert_id_for(deal_id: str, event_id: str) -> str:
     """Deterministic, so a request seen twice yields the same alert id everywhere."""
     return "al-" + hashlib.sha256(f"{deal_id}\x1f{event_id}".encode()).hexdigest()[:20]

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from services.shared.cards import DealCard
 from services.shared.keys import FILTER_FIELDS
 from services.shared.stages import Phase, StageMap
 
+from . import movement
+from .quarters import manager_horizon, previous_quarter, quarter_bounds, quarter_of  # noqa: F401 - also imported here
 from .retention import deleted_at
 from .scoring import leader_questions, leader_score, manager_questions
 from .state import STATUS_DELETED, DealState
@@ -35,6 +37,7 @@ def manager_horizon(today: dt.date, quarters: int = 1) -> list[str]:
         labels.append(f"{year}Q{q}")
         year, q = (year + 1, 1) if q == 4 else (year, q + 1)
     return labels
+LEFT_OUT_OF_LISTS = ("leader", "manager", "stalled", "timeline", "discount", "close_date_history")  # card only
 
 
 @dataclass(frozen=True)
@@ -47,10 +50,18 @@ class Placement:
     amount: float
     filters: dict[str, str]  # dimension -> value, for the filtered rankings
     deleted_at: float | None = None  # epoch s of the deletion; None: not deleted
+    stall_due: float | None = None  # epoch s when the deal's stalled alert is due; None: none to come
+    stalled_score: float | None = None  # potential value while stalled (alerted, not moved since); None: not stalled
+    flows: dict[str, dict[str, float]] = field(default_factory=dict)  # quarter -> bucket -> amount
 
 
-def place(state: DealState, stage_map: StageMap) -> Placement:
-    """Compute the deal card and the list memberships of one deal (pure)."""
+def place(state: DealState, stage_map: StageMap, as_of: dt.datetime | None = None) -> Placement:
+    """Compute the deal card and the list memberships of one deal (pure but for ``as_of``).
+
+    ``as_of`` (default: now) picks the quarters whose flow the deal's parts are written for:
+    the current and the previous one."""
+    as_of = as_of or dt.datetime.now(dt.timezone.utc)
+    current = quarter_of(as_of.date())
     phase = state.phase(stage_map)
     deleted = state.status == STATUS_DELETED
     is_open = not deleted and phase.is_open
@@ -88,9 +99,15 @@ def place(state: DealState, stage_map: StageMap) -> Placement:
             "discount_reason": state.fields.get("discount_reason"),
             "requested_by": state.fields.get("requested_by"),
         },
+        "stalled": {
+            "score": scored.potential_value,
+            "score_parts": {"potential_value": scored.potential_value, "formula": "potential value, largest first"},
+            "questions": leader_questions(evidence, state.get("account")),
+        },
         "next_step": state.fields.get("next_step"),
         "competitors": state.fields.get("competitors") or [],
         "timeline": state.timeline,
+        **movement.movement_fields(state, stage_map),
     }
     filters = {dim: str(state.fields[name]) for dim, name in FILTER_FIELDS.items() if state.fields.get(name)}
     return Placement(
@@ -100,13 +117,16 @@ def place(state: DealState, stage_map: StageMap) -> Placement:
         amount=amount,
         filters=filters,
         deleted_at=deleted_at(state),
+        stall_due=movement.stall_due(state, stage_map),
+        stalled_score=scored.potential_value if movement.is_stalled(state, stage_map) else None,
+        flows={q: movement.deal_flow(state, q, as_of) for q in (current, previous_quarter(current))},
     )
 
 
 def list_item(card: DealCard, which: str) -> dict[str, Any]:
     """The list entry (the shape in docs/contracts.md) for the leader or manager list, from a deal card."""
     view = card[which]
-    item = {k: v for k, v in card.items() if k not in ("leader", "manager", "timeline", "discount") and not k.startswith("_")}
+    item = {k: v for k, v in card.items() if k not in LEFT_OUT_OF_LISTS and not k.startswith("_")}
     item["score"] = view["score"]
     item["score_parts"] = view["score_parts"]
     item["questions"] = view["questions"]

@@ -17,6 +17,8 @@ import orjson
 from services.shared.events import QUALIFICATION_ITEMS, DealEvent, EventType
 from services.shared.stages import Phase, StageMap
 
+from .history import copy_movement, record_movement
+
 OrderKey = tuple[int, int, str]  # (occurred_at in µs since epoch, sequence, event_id)
 
 TIMELINE_LIMIT = 200
@@ -43,6 +45,8 @@ class DealState:
     timeline: list[dict[str, Any]] = field(default_factory=list)
     seen: list[str] = field(default_factory=list)
     last_key: OrderKey | None = None
+    # Ordered histories of the fields pipeline movement needs (see movement.py).
+    movement: dict[str, Any] = field(default_factory=dict)
 
     # -- reading -------------------------------------------------------------
     def get(self, name: str, default: Any = None) -> Any:
@@ -85,12 +89,13 @@ class DealState:
             "timeline": self.timeline,
             "seen": self.seen,
             "last_key": list(self.last_key) if self.last_key else None,
+            "movement": self.movement,
         }
 
     def copy(self) -> "DealState":
         """An independent copy (what ``from_dict(to_dict())`` gives, without the conversions)."""
         return DealState(self.deal_id, self.source, dict(self.fields), dict(self.stamps), list(self.timeline),
-                         list(self.seen), self.last_key)
+                         list(self.seen), self.last_key, copy_movement(self.movement))
 
     def encode(self) -> bytes:
         """Compact JSON of :meth:`to_dict` (what the deal table stores)."""
@@ -114,6 +119,7 @@ class DealState:
             timeline=list(raw.get("timeline", [])),
             seen=list(raw.get("seen", [])),
             last_key=tuple(raw["last_key"]) if raw.get("last_key") else None,
+            movement=copy_movement(raw.get("movement") or {}),
         )
 
 
@@ -181,6 +187,7 @@ def apply_event(state: DealState | None, event: DealEvent, stage_map: StageMap, 
         new.stamps["_created"] = key
     new.last_key = max(new.last_key, key) if new.last_key else key
     _record_timeline(new, event, key, changes)
+    record_movement(new.movement, key, changes)
     new.seen.append(event.event_id)
     if len(new.seen) > SEEN_LIMIT:
         new.seen = new.seen[-SEEN_LIMIT:]

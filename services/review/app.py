@@ -26,6 +26,7 @@ from .routes import alerts as alerts_routes
 from .routes import deals as deals_routes
 from .routes import health as health_routes
 from .routes import lists as lists_routes
+from .routes import movement as movement_routes
 from .settings import ReviewSettings
 from .stream_tokens import StreamTokens
 from .streams import AlertHub
@@ -148,6 +149,7 @@ def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, r
 
     # ---- outgoing webhooks and the dashboard page (both read request.state.principal) ---------
     app.state.webhooks = webhooks
+    app.include_router(movement_routes.router)  # /v1/pipeline/flow, /v1/lists/stalled
     add_webhook_routes(app, redis, keys)
     add_dashboard_routes(app)
 

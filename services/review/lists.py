@@ -15,6 +15,7 @@ import orjson
 from services.domain.lists import list_item, manager_horizon
 from services.shared.keys import FILTER_FIELDS, RedisKeys
 from services.shared.redis_client import as_text
+from services.domain.movement import with_days_in_stage
 
 Clock = Callable[[], dt.datetime]
 
@@ -131,7 +132,12 @@ class ListReader:
                    min_amount: float | None = None) -> Page:
         """A page of list items, in rank order."""
         dimension, value = next(iter(filters.items())) if filters else (None, None)
-        key = self.leader_key(dimension, value) if which == "leader" else await self.manager_key(dimension, value)
+        if which == "leader":
+            key = self.leader_key(dimension, value)
+        elif which == "stalled":
+            key = self.keys.stalled_rank(dimension, value)
+        else:
+            key = await self.manager_key(dimension, value)
         items: list[dict[str, Any]] = []
         next_cursor = cursor
         scanned = 0
@@ -146,7 +152,7 @@ class ListReader:
                 for (member, _score), raw in zip(rows, cards):
                     if raw is None:
                         continue
-                    item = list_item(orjson.loads(raw), which)  # 50 cards a page: the fast parser
+                    item = with_days_in_stage(list_item(orjson.loads(raw), which), self.clock())  # fast parser
                     if _matches(item, filters, min_amount):
                         items.append(item)
                         if len(items) == limit:

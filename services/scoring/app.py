@@ -17,17 +17,20 @@ from services.shared import tracing
 
 from .observe import FoldMetrics, fold_spans
 from services.domain.retention import removal_cutoff
-from .processor import DealProcessor, encode_alert
+from .processor import Clock, DealProcessor, encode_alert, utc_now
 from .read_model import sweep_deleted
 from .read_model_guard import ReadModelGuard
 from .resume_order import SeekBeforeResumeApp
 from .settings import ScoringSettings
+from .stall_watch import StallWatch, stall_checks_topic
 
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: ScoringSettings | None = None) -> faust.App:
-    """Build the faust app: the deal table with its changelog, the folding agent, health pages."""
+def create_app(settings: ScoringSettings | None = None, clock: Clock = utc_now) -> faust.App:
+    """Build the faust app: the deal table with its changelog, the folding agent, health pages.
+
+    ``clock`` tells when deals are stalled (tests pass their own)."""
     settings = settings or ScoringSettings()
     common = settings.common
     tracing.configure("scoring", common.otlp_endpoint)
@@ -102,8 +105,15 @@ def create_app(settings: ScoringSettings | None = None) -> faust.App:
     # Alerts travel with the deal states, in the same transactions: see changelog.py.
     changelog = BulkChangelog(app, deals, common.deal_event_partitions, common.deal_alerts_topic, encode_alert)
     processor = DealProcessor(deals, redis, common.keys, stage_map, send_alert=None, save_states=changelog.write,
-                              write_read_model=guard.write)
-    app.pr_state = {"batches": 0, "events": 0, "deleted_removed": 0}  # type: ignore[attr-defined]
+                              write_read_model=guard.write, horizon_quarters=settings.push_horizon_quarters,
+                              clock=clock, partitions=common.deal_event_partitions)
+    # Stalls: a due-time index in Redis, read by a timer, checked by an agent: see stall_watch.py.
+    stall_checks = app.topic(stall_checks_topic(settings.app_id), key_type=bytes, value_type=bytes,
+                             key_serializer="raw", value_serializer="raw", partitions=common.deal_event_partitions,
+                             internal=True, retention=dt.timedelta(days=1))
+    stall_watch = StallWatch(redis, common.keys, owned_partitions, clock=lambda: clock().timestamp())
+    app.pr_state = {"batches": 0, "events": 0, "deleted_removed": 0, "stall_checks": 0,  # type: ignore[attr-defined]
+                    "stalled_alerts": 0}
     metrics = FoldMetrics(app, settings, common.deal_events_topic)
     app.pr_metrics = metrics  # type: ignore[attr-defined]
 
@@ -122,6 +132,30 @@ def create_app(settings: ScoringSettings | None = None) -> faust.App:
             app.pr_state["events"] += len(batch)
             if outcome.alerts:
                 log.info("raised %d alert(s)", len(outcome.alerts))
+
+    @app.agent(stall_checks, name="check-stalls")
+    async def check_stalls(stream):
+        async for batch in stream.take(settings.batch_size, within=settings.batch_within):
+            alerts = await processor.check_stalls([raw.decode() for raw in batch])
+            app.pr_state["stall_checks"] += len(batch)
+            app.pr_state["stalled_alerts"] += len(alerts)
+            if alerts:
+                log.info("raised %d stalled alert(s)", len(alerts))
+
+    @app.timer(interval=settings.stall_check_interval, name="find-stalled-deals")
+    async def find_stalled_deals():
+        if not table_recovered():
+            return  # the table decides; the next tick finds the same entries
+        try:
+            due = await stall_watch.due()
+            producer = app.producer._ensure_producer()  # noqa: SLF001 - outside any transaction: see stall_watch.py
+            for partition, deal_ids in due.items():
+                for deal_id in deal_ids:
+                    await producer.send(stall_checks.get_topic_name(), deal_id.encode(), key=deal_id.encode(),
+                                        partition=partition)
+                stall_watch.named(deal_ids)
+        except Exception as exc:  # noqa: BLE001 - Redis or Kafka away: the next tick finds the same entries
+            log.warning("stall check failed: %s: %s", type(exc).__name__, exc)
 
     @app.timer(interval=settings.deleted_sweep_interval, name="sweep-deleted-deals")
     async def sweep_deleted_deals():

@@ -6,8 +6,10 @@ a plain dict for the table and a real Redis.
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
@@ -19,6 +21,7 @@ from services.shared.stages import StageMap
 
 from services.domain.alerts import discount_alert
 from services.domain.lists import Placement, place
+from services.domain.movement import mark_stall_alerted, movement_alerts, stalled_alert
 from services.domain.state import DealState, apply_event
 from .read_model import write_placements
 
@@ -27,6 +30,11 @@ log = logging.getLogger(__name__)
 AlertSink = Callable[[Alert], Awaitable[None]]
 StateSink = Callable[[dict[bytes, bytes], list[Alert]], Awaitable[None]]
 ReadModelSink = Callable[[dict[str, Placement]], Awaitable[None]]
+Clock = Callable[[], dt.datetime]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
 
 
 @dataclass
@@ -42,13 +50,16 @@ class DealProcessor:
 
     def __init__(self, table: MutableMapping, redis, keys: RedisKeys, stage_map: StageMap,
                  send_alert: AlertSink | None, save_states: StateSink | None = None,
-                 write_read_model: ReadModelSink | None = None):
+                 write_read_model: ReadModelSink | None = None, horizon_quarters: int = 1,
+                 clock: Clock = utc_now, partitions: int | None = None):
         """``table`` maps the deal id (bytes) to its encoded state. ``save_states(updates, alerts)``
         stores a batch's new states and sends the alerts they raised, in one step; by default
         each state is one ``table[key] = value`` and each alert goes to ``send_alert``. The
         worker passes BulkChangelog.write, which puts both into the same Kafka transactions.
         ``write_read_model(placements)`` writes Redis; by default one ``write_placements``, the
-        worker passes ReadModelGuard.write, which retries through Redis outages."""
+        worker passes ReadModelGuard.write, which retries through Redis outages.
+        ``horizon_quarters`` is the manager horizon a close-date push leaves; ``clock`` tells when
+        a deal is stalled; ``partitions`` (of deal-events) places deals in the stall due-time index."""
         if save_states is None and send_alert is None:
             raise ValueError("DealProcessor needs send_alert, or a save_states that sends the alerts")
         self.table = table
@@ -58,9 +69,14 @@ class DealProcessor:
         self.send_alert = send_alert
         self.save_states = save_states or self._save_into_table
         self.write_read_model = write_read_model or self._write_redis
+        self.horizon_quarters = horizon_quarters
+        self.clock = clock
+        self.partitions = partitions
+        # A batch and a stall check each load, change and save deal states: never interleaved.
+        self.lock = asyncio.Lock()
 
     async def _write_redis(self, placements: dict[str, Placement]) -> None:
-        await write_placements(self.redis, self.keys, placements)
+        await write_placements(self.redis, self.keys, placements, partitions=self.partitions)
 
     async def _save_into_table(self, updates: dict[bytes, bytes], alerts: list[Alert]) -> None:
         for key, value in updates.items():
@@ -76,6 +92,10 @@ class DealProcessor:
         to Redis once, in that order: a crash in between is repaired by the replay, never the
         other way round.
         """
+        async with self.lock:
+            return await self._process(raw_values)
+
+    async def _process(self, raw_values: list[bytes]) -> BatchOutcome:
         outcome = BatchOutcome()
         working: dict[str, DealState] = {}  # deal_id -> this batch's working copy, in first-seen order
         changed: set[str] = set()
@@ -102,12 +122,49 @@ class DealProcessor:
                 alert = discount_alert(event, applied.state, self.stage_map)
                 if alert is not None:
                     outcome.alerts.append(alert)
+                outcome.alerts.extend(Alert(**a) for a in movement_alerts(event, applied.state, self.stage_map, self.horizon_quarters))
+        # A deal already stalled when folded (an old occurred_at, a replay) alerts at once; the
+        # mark saved with the alert keeps the stall check from raising it again.
+        now = self.clock()
+        for deal_id in changed:
+            alert = stalled_alert(working[deal_id], self.stage_map, now)
+            if alert is not None:
+                mark_stall_alerted(working[deal_id])
+                outcome.alerts.append(Alert(**alert))
         await self.save_states({deal_id.encode(): working[deal_id].encode() for deal_id in changed}, outcome.alerts)
         # Duplicates are rewritten too: the first copy may have reached the table but
         # not Redis before a crash, and rewriting is idempotent.
-        touched: dict[str, Placement] = {deal_id: place(state, self.stage_map) for deal_id, state in working.items()}
+        touched: dict[str, Placement] = {deal_id: place(state, self.stage_map, now) for deal_id, state in working.items()}
         await self.write_read_model(touched)
         return outcome
+
+    async def check_stalls(self, deal_ids: Iterable[str]) -> list[Alert]:
+        """Raise the stalled alerts now due for these deals (the due-time index named them).
+
+        Each deal is re-checked against its state in the table: one that moved, closed or was
+        alerted since is only re-placed, which corrects its entry in the index."""
+        async with self.lock:
+            now = self.clock()
+            alerts: list[Alert] = []
+            updates: dict[bytes, bytes] = {}
+            placements: dict[str, Placement] = {}
+            for deal_id in dict.fromkeys(deal_ids):
+                stored = self.table.get(deal_id.encode())
+                if not stored:
+                    continue
+                state = DealState.decode(stored)
+                alert = stalled_alert(state, self.stage_map, now)
+                if alert is not None:
+                    mark_stall_alerted(state)
+                    alerts.append(Alert(**alert))
+                    updates[deal_id.encode()] = state.encode()
+                placements[deal_id] = place(state, self.stage_map, now)
+            if updates:
+                await self.save_states(updates, alerts)
+            if placements:
+                await self.write_read_model(placements)
+            return alerts
+
 
 
 def encode_alert(alert: Alert) -> bytes:

@@ -9,12 +9,32 @@ from services.shared.redis_client import set_many
 
 from services.domain.lists import Placement
 
+from .changelog import partition_for
 
-def rank_entries(keys: RedisKeys, placement: Placement | None) -> dict[str, float]:
-    """Every sorted set the deal belongs in, with its score there."""
+
+def rank_entries(keys: RedisKeys, placement: Placement | None, partitions: int | None = None) -> dict[str, float]:
+    """Every sorted set the deal belongs in, with its score there.
+
+    ``partitions`` (of deal-events) places a deal whose stalled alert is to come in its
+    partition's due-time index; without it that index is left alone."""
     if placement is None:
         return {}
     entries: dict[str, float] = {}
+    if placement.stall_due is not None and partitions:
+        deal_id = placement.card["deal_id"]
+        entries[keys.stall_due(partition_for(deal_id.encode(), partitions))] = placement.stall_due
+    for quarter, parts in placement.flows.items():
+        entries[keys.flow(quarter, "seen")] = 0.0
+        for dim, value in placement.filters.items():
+            entries[keys.flow(quarter, "seen", dim, value)] = 0.0
+        for bucket, amount in parts.items():
+            entries[keys.flow(quarter, bucket)] = amount
+            for dim, value in placement.filters.items():
+                entries[keys.flow(quarter, bucket, dim, value)] = amount
+    if placement.stalled_score is not None:
+        entries[keys.stalled_rank()] = placement.stalled_score
+        for dim, value in placement.filters.items():
+            entries[keys.stalled_rank(dim, value)] = placement.stalled_score
     if placement.leader_score is not None:
         entries[keys.leader_rank()] = placement.leader_score
         for dim, value in placement.filters.items():
@@ -37,7 +57,7 @@ def ranks_in_card(raw_card: bytes | str | None) -> dict[str, float]:
 
 
 async def write_placements(redis, keys: RedisKeys, placements: dict[str, Placement],
-                           trust_stored_ranks: bool = True) -> None:
+                           trust_stored_ranks: bool = True, partitions: int | None = None) -> None:
     """Bring the read model up to date for these deals: one MGET and one MULTI per batch.
 
     Inside the MULTI the commands are grouped (one ZREM / ZADD per sorted set, one MSET for
@@ -48,6 +68,8 @@ async def write_placements(redis, keys: RedisKeys, placements: dict[str, Placeme
     ``trust_stored_ranks=False``: after a wipe, a card can say a deal is ranked while its sorted-set
     entry is gone (the wipe fell between this MGET and the MULTI, or a batch was written before the
     wipe was noticed), so every entry is added again.
+
+    ``partitions``: deal-events' partition count, for the stall due-time index (see rank_entries).
     """
     if not placements:
         return
@@ -61,7 +83,7 @@ async def write_placements(redis, keys: RedisKeys, placements: dict[str, Placeme
     for deal_id, raw in zip(deal_ids, old_cards):
         after = placements[deal_id]
         old = ranks_in_card(raw)
-        new = rank_entries(keys, after)
+        new = rank_entries(keys, after, partitions)
         for key in old.keys() - new.keys():
             removals.setdefault(key, []).append(deal_id)
         for key, score in new.items():

@@ -93,7 +93,7 @@ class ReadModelGuard:
                     async with self.lock:
                         if self.suspect:
                             await self._sync()
-                        await write_placements(self.redis, self.keys, placements)
+                        await write_placements(self.redis, self.keys, placements, partitions=self.partitions)
         finally:
             self.writing = False
         self._reachable()
@@ -154,7 +154,8 @@ class ReadModelGuard:
             for _key, value in chunk:
                 state = DealState.decode(value)
                 placements[state.deal_id] = place(state, self.stage_map)
-            await write_placements(self.redis, self.keys, placements, trust_stored_ranks=False)
+            await write_placements(self.redis, self.keys, placements, trust_stored_ranks=False,
+                                   partitions=self.partitions)
         return len(mine)
 
     def _before_retry(self, retry_state: RetryCallState) -> None:

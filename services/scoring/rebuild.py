@@ -97,7 +97,7 @@ async def write_all(settings: CommonSettings, states: dict[str, DealState], stag
             chunk = deal_ids[start:start + WRITE_BATCH]
             # A repair: every rank entry is written, whatever the stored cards claim.
             await write_placements(redis, keys, {d: place(states[d], stage_map) for d in chunk},
-                                   trust_stored_ranks=False)
+                                   trust_stored_ranks=False, partitions=settings.deal_event_partitions)
     finally:
         await redis.aclose()
 

@@ -52,6 +52,14 @@ class ScoringSettings(BaseSettings):
     deleted_sweep_interval: float = Field(
         3600.0, gt=0, description="Seconds between sweeps removing deleted deals' cards past their grace period."
     )
+    push_horizon_quarters: int = Field(
+        1, ge=1, le=8, description="Quarters, from the one of the event, that a close date must leave to raise "
+        "close_date_pushed; keep it equal to PR_REVIEW_MANAGER_HORIZON_QUARTERS."
+    )
+    stall_check_interval: float = Field(
+        60.0, gt=0, le=3600, description="Seconds between the worker's reads of its stall due-time index; a deal's "
+        "stalled alert comes at most this long after the deal stalled."
+    )
     log_level: str = Field("info", description="Worker log level.")
     common: CommonSettings = Field(default_factory=CommonSettings)
 

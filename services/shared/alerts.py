@@ -18,7 +18,8 @@ class Alert(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     alert_id: str
-    kind: str = Field(description="late_stage_discount, or discount_info for an early/mid deal.")
+    kind: str = Field(description="late_stage_discount, discount_info for an early/mid deal, or a pipeline-movement "
+                                  "kind: close_date_pushed, qualification_gap, stalled (docs/movement.md).")
     severity: str | None = None
     deal_id: str
     event_id: str | None = None

@@ -8,6 +8,15 @@ Layout, with ``p`` the configurable prefix (on a Redis Cluster the hash-tagged `
 - ``p:rank:manager:<YYYYQn>[:<dim>:<value>]`` sorted set of open deals closing in that
   quarter, by amount. Bucketing by quarter means the "current quarter" list is chosen at
   read time, so a deal whose close date enters the horizon appears with no new event.
+- ``p:rank:stall-due:<partition>`` sorted set deal_id -> when (epoch s) the deal's ``stalled`` alert is
+  due, one per deal-events partition, so each scoring worker reads only the due entries of the
+  partitions it owns (no scan of every deal). Kept like the rankings (a card's ``_ranks``).
+- ``p:rank:stalled[:<dim>:<value>]`` sorted set of stalled open deals (stall alerted, no move since)
+  by potential value.
+- ``p:rank:flow:<YYYYQn>:<bucket>[:<dim>:<value>]`` sorted set deal_id -> the deal's amount in
+  that bucket of the quarter's flow (docs/movement.md), for the current and previous quarter;
+  ``p:rank:flow:<YYYYQn>:seen[...]`` holds every deal placed since that quarter began (score 0):
+  a deal not in it has not changed since, and counts in start and end through the manager ranking.
 - ``p:deleted-deals`` sorted set deal_id -> deletion time (epoch s) of deleted deals whose card
   is still there; the scoring worker sweeps those past the grace period without a scan.
 - ``p:alerts`` stream of alerts (the stream id is the feed cursor).
@@ -71,6 +80,17 @@ class RedisKeys:
 
     def manager_rank(self, quarter: str, dimension: str | None = None, value: str | None = None) -> str:
         return self._with_filter(f"{self.prefix}:rank:manager:{quarter}", dimension, value)
+
+    def stalled_rank(self, dimension: str | None = None, value: str | None = None) -> str:
+        return self._with_filter(f"{self.prefix}:rank:stalled", dimension, value)
+
+    def flow(self, quarter: str, bucket: str, dimension: str | None = None, value: str | None = None) -> str:
+        """A quarter's flow bucket (or ``seen``): deal_id -> the deal's amount in it."""
+        return self._with_filter(f"{self.prefix}:rank:flow:{quarter}:{bucket}", dimension, value)
+
+    def stall_due(self, partition: int) -> str:
+        """Sorted set deal_id -> due time (epoch s) of the stalled alerts of one deal-events partition."""
+        return f"{self.prefix}:rank:stall-due:{partition}"
 
     def deleted_deals(self) -> str:
         """Sorted set deal_id -> deletion time (epoch s): the cards awaiting removal."""

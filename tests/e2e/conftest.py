@@ -15,16 +15,17 @@ from testkit.processes import Service, free_port, scoring_env
 
 @contextmanager
 def running_stack(common_settings, tmp_path, ingest_env: dict[str, str] | None = None,
-                  review_env: dict[str, str] | None = None):
+                  review_env: dict[str, str] | None = None, scoring_extra: dict[str, str] | None = None):
     """ingest, scoring and review as processes; yields their base URLs.
 
-    ``ingest_env`` adds ingest settings (keys, CRM secrets) and ``review_env`` review's (keys);
-    without them each runs open on loopback.
+    ``ingest_env`` adds ingest settings (keys, CRM secrets), ``review_env`` review's (keys) and
+    ``scoring_extra`` the worker's; without them each runs open on loopback.
     """
     env = settings_env(common_settings)
     ports = {name: free_port() for name in ("ingest", "review", "scoring")}
     services = [
-        Service("scoring", env | scoring_env(f"pr-scoring-{uuid.uuid4().hex[:6]}", ports["scoring"], tmp_path),
+        Service("scoring", env | scoring_env(f"pr-scoring-{uuid.uuid4().hex[:6]}", ports["scoring"], tmp_path)
+                | (scoring_extra or {}),
                 f"http://127.0.0.1:{ports['scoring']}/readyz", tmp_path),
         Service("ingest", env | {"PR_INGEST_PORT": str(ports["ingest"]), "PR_INGEST_KAFKA_TIMEOUT": "5"}
                 | (ingest_env or {}),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import os
 import shutil
 from pathlib import Path
@@ -145,7 +146,22 @@ def test_dashboard_shows_both_lists_and_live_alerts_in_a_browser(stack, tmp_path
             page.get_by_test_id("filter-team").select_option("")
             expect(page.locator('[data-testid="leader-row"]')).to_have_count(6)
 
-            # A late-stage discount appears on the open page, pushed by the stream.
+            # The quarter's flow: the waterfall's bars are the API's buckets, and a click lists a bar's deals.
+            flow = httpx.get(f"{review}/v1/pipeline/flow", timeout=10).json()
+            chart = page.get_by_test_id("flow-chart")
+            expect(chart).to_have_attribute("data-bars", re.compile(r"^\["))
+            assert json.loads(chart.get_attribute("data-buckets")) == {
+                name: bucket["amount"] for name, bucket in flow["buckets"].items()}
+            bars = json.loads(chart.get_attribute("data-bars"))
+            assert bars[0] == [0, flow["buckets"]["start"]["amount"]]
+            assert bars[-1] == [0, flow["buckets"]["end"]["amount"]]
+            assert bars[-2][1] == pytest.approx(flow["buckets"]["end"]["amount"])  # the steps land on the end
+            end_bar = page.evaluate("(() => { const p = movement.chart.getDatasetMeta(0).data[8]; "
+                                    "return {x: p.x, y: (p.y + p.base) / 2}; })()")
+            chart.click(position=end_bar)
+            expect(page.locator('[data-testid="flow-deal"]')).to_have_count(flow["buckets"]["end"]["count"])
+
+
             expect(page.get_by_test_id("stream-state")).to_have_attribute("data-state", "live")
             post(ingest, [discount("hooli-renewal", 30, 15, "Dev Patel"),
                           discount("umbrella-security", 31, 10, "Cho Park")])
@@ -153,7 +169,13 @@ def test_dashboard_shows_both_lists_and_live_alerts_in_a_browser(stack, tmp_path
             expect(alert).to_have_count(1, timeout=15_000)
             expect(alert).to_contain_text("Enterprise renewal")
             expect(alert).to_contain_text("Dev Patel")
-            expect(page.locator('[data-testid="alert"]')).to_have_count(2, timeout=15_000)
+            # The late deals created with no qualification raised qualification_gap alerts, shown too.
+            discounts = page.locator('[data-testid="alert"]:is([data-kind="late_stage_discount"],'
+                                     '[data-kind="discount_info"])')
+            expect(discounts).to_have_count(2, timeout=15_000)
+            gaps = page.locator('[data-testid="alert"][data-kind="qualification_gap"]')
+            expect(gaps).to_have_count(3)  # hooli, soylent, cyberdyne
+            expect(gaps.first).to_contain_text("Late deal with a qualification gap")
 
             # Acknowledge it in the page: the page and the API both show who and when.
             page.get_by_test_id("who").fill("Maria Manager")
@@ -168,7 +190,7 @@ def test_dashboard_shows_both_lists_and_live_alerts_in_a_browser(stack, tmp_path
 
             # A later alert goes on top: the panel is newest first.
             post(ingest, [discount("cyberdyne-support", 40, 20, "Ben Okafor")])
-            expect(page.locator('[data-testid="alert"]')).to_have_count(3, timeout=15_000)
+            expect(discounts).to_have_count(3, timeout=15_000)
             expect(page.locator('[data-testid="alert"]').first).to_contain_text("Premium support")
 
             expect(page.get_by_test_id("verdict")).to_contain_text("still early")

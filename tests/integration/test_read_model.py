@@ -126,7 +126,8 @@ async def test_deleted_deal_leaves_every_ranking_and_alerts_come_once(model):
     discount = event(deal_id="x", type="deal.discount_requested", at=1, discount_pct=10)
     outcome = await feed(processor, created, discount, discount)
     assert outcome.duplicates == 1
-    assert [a.kind for a in alerts] == ["late_stage_discount"]
+    # Created late with no economic buyer or champion known: a qualification gap too, once.
+    assert [a.kind for a in alerts] == ["qualification_gap", "late_stage_discount"]
     await feed(processor, event(deal_id="x", type="deal.deleted", at=2))
     assert await all_ids(reader, "manager") == []
     assert await all_ids(reader, "manager", {"team": "T"}) == []

@@ -51,7 +51,7 @@ def worker_events(worker: Service) -> int:
 
 def expected_snapshot(settings, events) -> dict:
     keys = RedisKeys(f"exp{uuid.uuid4().hex[:8]}")
-    run(write_expected(settings.redis_url.get_secret_value(), keys, events, STAGES))
+    run(write_expected(settings.redis_url.get_secret_value(), keys, events, STAGES, settings.deal_event_partitions))
     return run(snapshot(settings.redis_url.get_secret_value(), keys))
 
 

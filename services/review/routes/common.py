@@ -29,7 +29,8 @@ Owner = Annotated[str | None, Query(description="Only deals of this owner id.")]
 Manager = Annotated[str | None, Query(description="Only deals of this manager id.")]
 MinAmount = Annotated[float | None, Query(ge=0, allow_inf_nan=False,
                                           description="Only deals with at least this amount (a finite number).")]
-Kind = Annotated[str | None, Query(description="Only alerts of this kind (late_stage_discount, discount_info).")]
+Kind = Annotated[str | None, Query(description="Only alerts of this kind (late_stage_discount, discount_info, "
+                                                "close_date_pushed, qualification_gap, stalled).")]
 Since = Annotated[dt.datetime | None, Query(description="Only alerts that occurred at or after this ISO datetime (naive = UTC).")]
 
 

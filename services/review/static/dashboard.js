@@ -239,13 +239,17 @@ function renderAlert(item) {
   node.classList.add("kind-" + item.kind, "sev-" + (item.severity || "info"));
   const field = (name) => node.querySelector('[data-field="' + name + '"]');
   field("severity").textContent = item.severity || "info";
-  field("title").textContent = item.kind === "late_stage_discount" ? "Late-stage discount" : "Discount requested";
+  const movement = MOVEMENT_WORDING[item.kind];
+  field("title").textContent = movement ? movement.title
+    : item.kind === "late_stage_discount" ? "Late-stage discount" : "Discount requested";
   field("deal").textContent = (item.name || item.deal_id) + (item.account ? " — " + item.account : "") +
     (item.stage ? " (" + item.stage + ")" : "");
-  field("discount").textContent = (item.discount_pct ?? "?") + " % off " + money(item.amount || 0, item.currency) +
-    ": " + money(item.value_at_risk || 0, item.currency) + " at risk";
+  field("discount").textContent = movement ? movement.text(item)
+    : (item.discount_pct ?? "?") + " % off " + money(item.amount || 0, item.currency) +
+      ": " + money(item.value_at_risk || 0, item.currency) + " at risk";
   const when = item.occurred_at ? new Date(item.occurred_at).toLocaleString() : "";
-  field("meta").textContent = "asked by " + (item.requested_by || "unknown") + (when ? " · " + when : "") +
+  field("meta").textContent = (movement ? "" : "asked by " + (item.requested_by || "unknown")) +
+    (when ? (movement ? "" : " · ") + when : "") +
     (item.owner_id ? " · owner " + item.owner_id : "") + (item.team ? " · " + item.team : "");
   const button = node.querySelector("button");
   const info = node.querySelector(".ack");
@@ -260,10 +264,37 @@ function renderAlert(item) {
   return node;
 }
 
+// The movement kinds (docs/movement.md), each worded for the reader.
+const MOVEMENT_WORDING = {
+  close_date_pushed: {
+    title: "Closing date pushed",
+    text: (a) => "closing date pushed from " + a.from_close_date + " to " + a.to_close_date + " · " +
+      money(a.amount || 0, a.currency) + (a.push_count > 1 ? " · pushed " + a.push_count + " times" : ""),
+  },
+  qualification_gap: {
+    title: "Late deal with a qualification gap",
+    text: (a) => "entered a late stage with the " + (a.missing || []).map((m) => m.replace("_", " ")).join(" and ") +
+      " unknown · " + money(a.amount || 0, a.currency),
+  },
+  stalled: {
+    title: "Deal stalled",
+    text: (a) => a.days_in_stage + " days in " + a.stage + " (limit " + a.stall_days + ") · " +
+      money(a.potential_value || 0, a.currency) + " of potential value",
+  },
+};
+
+// The live panel follows the page's team, owner and manager filters.
+const ALERT_FILTER_FIELDS = { team: "team", owner: "owner_id", manager: "manager_id" };
+
+function alertShown(item) {
+  return Object.entries(ALERT_FILTER_FIELDS).every(([k, field]) => !state.filters[k] || item[field] === state.filters[k]);
+}
+
 function renderAlerts() {
   const list = $("alert-list");
-  list.replaceChildren(...state.order.map((id) => renderAlert(state.alerts.get(id))));
-  $("no-alerts").hidden = state.order.length > 0;
+  const shown = state.order.map((id) => state.alerts.get(id)).filter(alertShown);
+  list.replaceChildren(...shown.map(renderAlert));
+  $("no-alerts").hidden = shown.length > 0;
 }
 
 function trimAlerts() {
@@ -402,9 +433,11 @@ function start() {
       const q = new URLSearchParams(Object.entries(state.filters).filter(([, v]) => v));
       history.replaceState(null, "", q.toString() ? "?" + q : location.pathname);
       loadLists();
+      renderAlerts();
+      loadMovementPanels();
     });
   }
-  $("refresh").addEventListener("click", () => { loadLists(); loadAlerts(); });
+  $("refresh").addEventListener("click", () => { loadLists(); loadAlerts(); loadMovementPanels(); });
   $("settings").addEventListener("submit", (e) => {
     e.preventDefault();
     const keyChanged = $("api-key").value !== apiKey();
@@ -427,6 +460,7 @@ function start() {
 
   startAlerts();
   loadLists();
+  loadMovementPanels();
   setInterval(() => { loadLists(); loadAlerts(); }, REFRESH_MS);
 }
 

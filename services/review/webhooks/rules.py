@@ -18,6 +18,9 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.shared.alert_kinds import MOVEMENT_KINDS, AlertKind
+
+from .. import alert_text
 from ..alerts import AlertFilter
 
 SIGNATURE_HEADER = "X-PipelineReview-Signature"
@@ -26,7 +29,6 @@ DELIVERY_HEADER = "X-PipelineReview-Delivery"
 ATTEMPT_HEADER = "X-PipelineReview-Attempt"
 USER_AGENT = "PipelineReview-Webhooks/1"
 
-AlertKind = Literal["late_stage_discount", "discount_info"]
 Severity = Literal["info", "low", "medium", "high"]
 Format = Literal["json", "slack"]
 ASCII_INT = re.compile(r"[0-9]{1,18}", re.ASCII)  # str.isdigit() also takes "²" and "٣"
@@ -41,7 +43,8 @@ class WebhookFilter(BaseModel):
     manager_id: str | None = Field(None, max_length=200, description="Only deals of this manager id.")
     kinds: list[AlertKind] = Field(
         default_factory=lambda: ["late_stage_discount"], min_length=1,
-        description="Alert kinds; add discount_info for discounts on early and mid deals.",
+        description="Alert kinds; add discount_info for discounts on early and mid deals, and close_date_pushed, "
+                    "qualification_gap or stalled for pipeline movement.",
     )
     min_severity: Severity | None = Field(None, description="Only alerts at least this severe (info < low < medium < high).")
     min_value_at_risk: float | None = Field(None, ge=0, description="Only alerts with at least this value at risk.")
@@ -148,6 +151,8 @@ def _short(text: str, limit: int) -> str:
 
 def slack_body(alert: dict[str, Any]) -> dict[str, Any]:
     """The ``slack`` format: an incoming-webhook message with ``text`` and ``blocks``."""
+    if alert.get("kind") in MOVEMENT_KINDS:
+        return alert_text.slack_body(alert, _slack_escape)
     late = alert.get("kind") == "late_stage_discount"
     title = "Late-stage discount requested" if late else "Discount requested"
     icon = ":rotating_light:" if late else ":information_source:"
