@@ -48,7 +48,7 @@ async def worker_parts(redis_url):
     alerts: list[dict] = []
 
     async def sink(alert):
-        alerts.append(alert)
+        alerts.append(alert.model_dump(exclude_unset=True))  # as it goes on deal-alerts
 
     clock = Clock(dt.datetime(2026, 10, 1, 12, tzinfo=UTC))
     table: dict[bytes, bytes] = {}
@@ -76,7 +76,7 @@ async def test_time_alone_raises_a_stall_once_and_again_after_a_move(worker_part
 
     clock.now = start + dt.timedelta(days=14, seconds=1)  # no event: only time passes
     assert await due_deals(watch) == ["api:idle"]
-    raised = await processor.check_stalls(["api:idle"])
+    raised = [a.model_dump(exclude_unset=True) for a in await processor.check_stalls(["api:idle"])]
     assert [a["kind"] for a in raised] == ["stalled"] and alerts == raised
     assert raised[0]["days_in_stage"] == 14 and raised[0]["potential_value"] == 300_000
     assert await due_deals(watch) == []  # alerted: out of the index
