@@ -43,7 +43,7 @@ class FoldMetrics:
 
     def observe(self, events: Sequence[faust.EventT], outcome: BatchOutcome) -> None:
         self.folded.inc(outcome.applied + outcome.duplicates)
-        for kind, count in Tally(alert.get("kind", "unknown") for alert in outcome.alerts).items():
+        for kind, count in Tally(alert.kind for alert in outcome.alerts).items():
             self.alerts.labels(kind).inc(count)
         now = time.time()
         observe = self.freshness.observe
