@@ -91,7 +91,7 @@ def test_the_demo_loader_and_pr_import_use_a_configured_key(locked):
     demo = subprocess.run([str(BIN / "pr-demo-alerts"), "--ingest-url", locked["ingest"]], env=env,
                           capture_output=True, text=True, timeout=120)
     assert demo.returncode == 0, demo.stderr
-    assert "posted 8 demo events" in demo.stdout
+    assert "posted 14 demo events" in demo.stdout
     imported = subprocess.run([str(BIN / "pr-import"), str(ROOT / "data/crm-sales-opportunities/sales_pipeline.csv"),
                                "--limit", "20", "--ingest-url", locked["ingest"]], env=env,
                               capture_output=True, text=True, timeout=120)
