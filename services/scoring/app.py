@@ -6,18 +6,19 @@ import datetime as dt
 import logging
 
 import faust
+from prometheus_client import CollectorRegistry
 
 from services.shared.kafka_config import faust_broker_credentials
 from services.shared.redis_client import redis_client
 from services.shared.stages import StageMap
 
 from .changelog import BulkChangelog
-from .moved_partitions import ForgetMovedPartitions
+from .faust_compat import CompatApp, ForgetMovedPartitions, RecoveryErrors, check_faust
+from .moved_partitions import drop_partitions
 from services.domain.retention import removal_cutoff
 from .processor import DealProcessor, encode_alert
 from .read_model import sweep_deleted
 from .read_model_guard import ReadModelGuard
-from .resume_order import SeekBeforeResumeApp
 from .settings import ScoringSettings
 
 log = logging.getLogger(__name__)
@@ -26,9 +27,10 @@ log = logging.getLogger(__name__)
 def create_app(settings: ScoringSettings | None = None) -> faust.App:
     """Build the faust app: the deal table with its changelog, the folding agent, health pages."""
     settings = settings or ScoringSettings()
+    check_faust()  # the workarounds in faust_compat.py match the installed faust, or the start fails here
     common = settings.common
     stage_map = StageMap.load(common.stage_map_file)
-    app = SeekBeforeResumeApp(
+    app = CompatApp(
         settings.app_id,
         broker=[f"kafka://{host}" for host in common.kafka_bootstrap.split(",")],
         broker_credentials=faust_broker_credentials(common),
@@ -79,7 +81,13 @@ def create_app(settings: ScoringSettings | None = None) -> faust.App:
         extra_topic_configs={"min.insync.replicas": str(common.topic_min_insync_replicas)},
     )
     # States written in a transaction that a rebalance aborted must not outlive it: see moved_partitions.py.
-    ForgetMovedPartitions(app, deals, common.deal_event_partitions, common.deal_events_topic).install()
+    ForgetMovedPartitions(app, deals, common.deal_events_topic,
+                          lambda moved: drop_partitions(deals.data, moved, common.deal_event_partitions)).install()
+    # faust skips a changelog record it fails to apply with a warning; counted, it fails /readyz.
+    metrics_registry = CollectorRegistry()
+    recovery_errors = RecoveryErrors(metrics_registry).install()
+    app.pr_metrics_registry = metrics_registry  # type: ignore[attr-defined]
+    app.pr_recovery_errors = recovery_errors  # type: ignore[attr-defined]
     redis = redis_client(common)
 
     def owned_partitions() -> set[int]:
@@ -140,10 +148,17 @@ def create_app(settings: ScoringSettings | None = None) -> faust.App:
         except Exception:  # noqa: BLE001 - any failure means not ready
             redis_ok = False
         # Whether this worker really commits through Kafka transactions (exactly-once set and
-        # the consumer built inside the worker, see resume_order.SeekBeforeResumeApp).
+        # the consumer built inside the worker, see faust_compat.CompatApp).
         transactions = app.in_transaction and app.consumer.in_transaction
-        body = {"recovered": recovered, "redis": redis_ok, "transactions": transactions, **app.pr_state,
-                **guard.status()}
-        return web.json(body, status=200 if recovered and redis_ok else 503)
+        # A record faust failed to apply in recovery is state this worker lacks: not ready
+        # until a restart has recovered the table again.
+        intact = recovery_errors.count == 0
+        body = {"recovered": recovered, "redis": redis_ok, "transactions": transactions,
+                "recovery_errors": recovery_errors.count, **app.pr_state, **guard.status()}
+        if recovery_errors.last_error:
+            body["last_recovery_error"] = recovery_errors.last_error
+        return web.json(body, status=200 if recovered and redis_ok and intact else 503)
+
+    app.pr_readyz = readyz  # type: ignore[attr-defined]  # the view, for tests
 
     return app

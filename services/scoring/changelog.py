@@ -1,30 +1,15 @@
 """Bulk writes to the deal table (the local store plus one record batch per changelog
 partition), together with the batch's alerts.
 
-``table[key] = value`` makes faust queue one changelog message per key through its producer
-buffer, a path that cost about 400 µs of CPU per record in profiles (half of the worker) and
-throttles the consumer whenever more than 100 records wait. A batch of events touches
-hundreds of deals, so here the batch's new states go into the table's store directly and
-onto the changelog as one aiokafka record batch per partition.
-
-The records are the ones faust would have written (same topic, raw key, raw value, the
-partition of the key), so faust's own changelog recovery reads them back unchanged. With
-exactly-once on, each partition's batch goes through the transactional producer that faust
-opened for that partition, under faust's lock for it, so the records commit atomically with
-the consumed offsets, as ``table[key] = value`` would.
-
-The alerts go the same way: each alert through the transaction of its deal's partition, in
-the same locked step as the deal's new state. So a commit holds a deal's state and the
-alerts it raised, or neither: a crash cannot leave a state that has "seen" a request without
-its alert (the alert would be lost, since the replay dedups the request) or an alert without
-the state (it would be raised twice). faust's own ``topic.send`` would send them outside any
-transaction, because the alerts topic is not one the worker consumes. With exactly-once off,
-the alerts are sent and acknowledged before the states, so a crash repeats an alert rather
-than losing it.
-
-This leans on two private attributes of faust-streaming's aiokafka producer
-(``_transaction_producers`` and ``_trn_locks``); the version range in pyproject.toml is the
-one the crash-recovery and exactly-once tests run against.
+``table[key] = value`` would queue one changelog message per key through faust's producer
+buffer (about 400 µs of CPU per record in profiles). Here a batch's new states go into the
+table's store directly and onto the changelog as one aiokafka record batch per partition:
+the records faust would have written, so its recovery reads them back unchanged. With
+exactly-once on, each partition's states and the alerts they raised go through that
+partition's transaction (one locked step), so a commit holds both or neither; without it,
+alerts are acknowledged before the states, so a crash repeats an alert rather than losing it.
+Why, and what it cost: docs/decisions.md ("Partitioning and the faust table", "Alerts travel
+in the transactions"). The producer lookup is in faust_compat.py.
 """
 
 from __future__ import annotations
@@ -36,6 +21,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 import faust
 from aiokafka.partitioner import murmur2
+
+from .faust_compat import producer_for
 
 
 def partition_for(key: bytes, partitions: int) -> int:
@@ -109,12 +96,4 @@ class BulkChangelog:
 
     def _producer_for(self, partition: int):
         """The aiokafka producer (and faust's lock for it) that must carry this partition's records."""
-        faust_producer = self.app.producer
-        if not self.app.in_transaction:
-            return faust_producer._ensure_producer(), None  # noqa: SLF001
-        group = self.app.assignor.group_for_topic(self.topic)
-        transactional_id = f"{self.app.conf.id}-{group}-{partition}"  # as faust's TransactionManager names it
-        producer = faust_producer._transaction_producers.get(transactional_id)  # noqa: SLF001
-        if producer is None:
-            raise RuntimeError(f"no transactional producer {transactional_id!r}: is partition {partition} assigned here?")
-        return producer, faust_producer._trn_locks[transactional_id]  # noqa: SLF001
+        return producer_for(self.app, self.topic, partition)

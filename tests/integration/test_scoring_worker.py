@@ -38,8 +38,11 @@ def start_worker(settings, app_id, tmp_path, **extra) -> Service:
 
 
 def uses_transactions(worker: Service) -> bool:
-    """What the worker reports: exactly-once configured *and* its consumer built for it."""
-    return httpx.get(worker.ready_url, timeout=5).json()["transactions"] is True
+    """What the worker reports: exactly-once configured *and* its consumer built for it, and
+    no changelog record that faust failed to apply in recovery."""
+    ready = httpx.get(worker.ready_url, timeout=5).json()
+    assert ready["recovery_errors"] == 0, ready.get("last_recovery_error")
+    return ready["transactions"] is True
 
 
 def worker_events(worker: Service) -> int:
@@ -91,7 +94,7 @@ def test_state_survives_crashes_mid_stream(common_settings, tmp_path):
 
     At 0.2 s the kills land after exactly-once commits, with transactions open: each restart
     finds events behind the committed offsets (where faust once skipped events when it
-    resumed, services/scoring/resume_order.py), and batches whose states and alerts were
+    resumed, services/scoring/faust_compat.py), and batches whose states and alerts were
     written but not committed. The read model must equal the fold of all events, and every
     alert must be on the topic exactly once for a read_committed reader.
     """
