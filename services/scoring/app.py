@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 
 import faust
+from faust.types import TP
 from prometheus_client import CollectorRegistry
 
 from services.shared.kafka_config import faust_broker_credentials
@@ -13,6 +14,7 @@ from services.shared.redis_client import redis_client
 from services.shared.stages import StageMap
 
 from .changelog import BulkChangelog
+from .committed_store import CommittedStore
 from .faust_compat import CompatApp, ForgetMovedPartitions, RecoveryErrors, check_faust
 from .moved_partitions import drop_partitions
 from services.domain.retention import removal_cutoff
@@ -34,7 +36,7 @@ def create_app(settings: ScoringSettings | None = None) -> faust.App:
         settings.app_id,
         broker=[f"kafka://{host}" for host in common.kafka_bootstrap.split(",")],
         broker_credentials=faust_broker_credentials(common),
-        store="memory://",
+        store="rocksdb://" if settings.store == "rocksdb" else "memory://",
         datadir=settings.prepared_data_dir(),
         topic_partitions=common.deal_event_partitions,
         # Changelog and assignor topics get as many replicas as the project's own topics.
@@ -52,7 +54,7 @@ def create_app(settings: ScoringSettings | None = None) -> faust.App:
         # A few ms of linger let each of the per-partition transactional producers send a
         # batch's changelog records in one request instead of many small ones.
         producer_linger=0.005,
-        table_standby_replicas=0,
+        table_standby_replicas=settings.standby_replicas,
         # Transactions tie the changelog, the alerts and the consumed offsets together:
         # a crashed worker neither loses nor repeats an alert.
         processing_guarantee="exactly_once" if settings.exactly_once else "at_least_once",
@@ -79,10 +81,20 @@ def create_app(settings: ScoringSettings | None = None) -> faust.App:
         use_partitioner=True,
         # The changelog is the deal table's only durable copy: acks=all needs this many replicas.
         extra_topic_configs={"min.insync.replicas": str(common.topic_min_insync_replicas)},
+        options=settings.rocksdb_options(common.deal_event_partitions) if settings.store == "rocksdb" else None,
     )
+    if settings.store == "rocksdb":
+        # RocksDB outlives the process: states wait there for their transaction to commit.
+        committed = CommittedStore(deals.data, common.deal_event_partitions, deals.changelog_topic.get_topic_name, TP)
+        app.pr_commit_listener = committed  # the producer, built later, reports each transaction's outcome to it
+        table_view, forget = committed, committed.discard
+    else:
+        committed = None
+        table_view = deals
+        def forget(moved: set[int]) -> int:
+            return drop_partitions(deals.data, moved, common.deal_event_partitions)
     # States written in a transaction that a rebalance aborted must not outlive it: see moved_partitions.py.
-    ForgetMovedPartitions(app, deals, common.deal_events_topic,
-                          lambda moved: drop_partitions(deals.data, moved, common.deal_event_partitions)).install()
+    ForgetMovedPartitions(app, deals, common.deal_events_topic, forget).install()
     # faust skips a changelog record it fails to apply with a warning; counted, it fails /readyz.
     metrics_registry = CollectorRegistry()
     recovery_errors = RecoveryErrors(metrics_registry).install()
@@ -100,11 +112,12 @@ def create_app(settings: ScoringSettings | None = None) -> faust.App:
     # Redis writes retry through outages, and what a restarted or wiped Redis lost is
     # rewritten from the deal table: see read_model_guard.py.
     guard = ReadModelGuard(redis, common.keys, stage_map, common.deal_event_partitions,
-                           table_items=lambda: deals.data.items(), owned_partitions=owned_partitions,
+                           table_items=lambda: table_view.items() if committed else deals.data.items(), owned_partitions=owned_partitions,
                            ready=table_recovered, max_backoff=settings.redis_max_backoff)
     # Alerts travel with the deal states, in the same transactions: see changelog.py.
-    changelog = BulkChangelog(app, deals, common.deal_event_partitions, common.deal_alerts_topic, encode_alert)
-    processor = DealProcessor(deals, redis, common.keys, stage_map, send_alert=None, save_states=changelog.write,
+    changelog = BulkChangelog(app, deals, common.deal_event_partitions, common.deal_alerts_topic, encode_alert,
+                              committed=committed)
+    processor = DealProcessor(table_view, redis, common.keys, stage_map, send_alert=None, save_states=changelog.write,
                               write_read_model=guard.write)
     app.pr_processor = processor  # type: ignore[attr-defined]
     app.pr_state = {"batches": 0, "events": 0, "deleted_removed": 0}  # type: ignore[attr-defined]

@@ -18,11 +18,15 @@ import asyncio
 import contextlib
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import faust
 from aiokafka.partitioner import murmur2
 
 from .faust_compat import producer_for
+
+if TYPE_CHECKING:
+    from .committed_store import CommittedStore
 
 
 def partition_for(key: bytes, partitions: int) -> int:
@@ -34,8 +38,11 @@ class BulkChangelog:
     """Saves many table values and their alerts at once; ``write`` returns when Kafka has acknowledged them."""
 
     def __init__(self, app: faust.App, table: faust.Table, partitions: int, alerts_topic: str,
-                 encode_alert: Callable[[dict], bytes]):
+                 encode_alert: Callable[[dict], bytes], committed: CommittedStore | None = None):
+        """With ``committed`` (the RocksDB store), states are staged there until their transaction
+        commits instead of going into the table's store at once."""
         self.app = app
+        self.committed = committed
         self.table = table
         self.partitions = partitions
         self.alerts_topic = alerts_topic
@@ -52,7 +59,8 @@ class BulkChangelog:
         alert_records: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)
         store = self.table.data
         for key, value in updates.items():
-            store[key] = value  # the store itself: no per-key changelog message
+            if self.committed is None:
+                store[key] = value  # the store itself: no per-key changelog message
             states[partition_for(key, self.partitions)].append((key, value))
         for alert in alerts:
             key = alert["deal_id"].encode()  # the deal's partition: the transaction holding its state
@@ -71,6 +79,9 @@ class BulkChangelog:
         for partition in sorted(states.keys() | alerts.keys()):
             acks.extend(await self._send(partition, states.get(partition, []), alerts.get(partition, [])))
         await asyncio.gather(*acks)
+        if self.committed is not None and not self.app.in_transaction:
+            for partition, records in states.items():  # acknowledged, and no transaction to wait for
+                self.committed.write_through(partition, dict(records))
 
     async def _send(self, partition: int, states: list[tuple[bytes, bytes]],
                     alerts: list[tuple[bytes, bytes]]) -> list[asyncio.Future]:
@@ -78,6 +89,9 @@ class BulkChangelog:
         # With transactions, faust holds this lock while committing or aborting the partition's
         # transaction; without them there is nothing to hold.
         async with lock or contextlib.nullcontext():
+            if self.committed is not None and self.app.in_transaction and states:
+                # Staged in the locked step that sends them, so a commit takes exactly these.
+                self.committed.stage(partition, dict(states))
             acks = await self._send_batches(producer, partition, states) if states else []
             for key, value in alerts:  # few per batch; the producer picks the alerts topic's partition
                 acks.append(await producer.send(self.alerts_topic, value, key=key))
@@ -85,14 +99,24 @@ class BulkChangelog:
 
     async def _send_batches(self, producer, partition: int, records: list[tuple[bytes, bytes]]) -> list[asyncio.Future]:
         acks = []
-        batch = producer.create_batch()
+        batch, count = producer.create_batch(), 0
         for key, value in records:
             if batch.append(key=key, value=value, timestamp=None) is None:  # full: send it, start another
-                acks.append(await producer.send_batch(batch, self.topic, partition=partition))
-                batch = producer.create_batch()
+                acks.append(self._track(await producer.send_batch(batch, self.topic, partition=partition), partition, count))
+                batch, count = producer.create_batch(), 0
                 batch.append(key=key, value=value, timestamp=None)
-        acks.append(await producer.send_batch(batch, self.topic, partition=partition))
+            count += 1
+        acks.append(self._track(await producer.send_batch(batch, self.topic, partition=partition), partition, count))
         return acks
+
+    def _track(self, ack: asyncio.Future, partition: int, count: int) -> asyncio.Future:
+        """Tell the committed store the changelog offset a record batch reached, once Kafka acknowledged it."""
+        if self.committed is not None:
+            def acknowledged(done: asyncio.Future) -> None:
+                if not done.cancelled() and done.exception() is None:
+                    self.committed.acknowledged(partition, done.result().offset + count - 1)
+            ack.add_done_callback(acknowledged)
+        return ack
 
     def _producer_for(self, partition: int):
         """The aiokafka producer (and faust's lock for it) that must carry this partition's records."""

@@ -48,6 +48,12 @@ _CONTRACT: tuple[tuple[str, str, str], ...] = (
     ("faust.tables.recovery.Recovery", "_slurp_changelogs", "class"),
     ("faust.tables.recovery.Recovery._slurp_changelogs", "Error in recovery", "source"),
     ("faust.tables.recovery", "logger", "class"),
+    ("faust.transport.drivers.aiokafka.Producer", "commit_transactions", "class"),
+    ("faust.transport.drivers.aiokafka.Producer", "abort_transaction", "class"),
+    ("faust.transport.drivers.aiokafka.Producer", "stop_transaction", "class"),
+    ("faust.transport.drivers.aiokafka.Producer.commit_transactions", "commit_transaction()", "source"),
+    ("faust.stores.rocksdb.Store", "_db_for_partition", "class"),
+    ("faust.stores.rocksdb.Store", "set_persisted_offset", "class"),
 )
 
 
@@ -305,6 +311,75 @@ class RecoveryErrors(logging.Handler):
             self.counter.inc()
 
 
+# ------------------------------------------------------------------ RocksDB store and transactions
+
+
+def rocksdb_partition_db(store: Any, partition: int) -> Any:
+    """The rocksdict database of one partition of faust's RocksDB store (opened if needed)."""
+    return _require(store, "_db_for_partition")(partition)
+
+
+def _partition_of(transactional_id: str) -> int:
+    return int(transactional_id.rsplit("-", 1)[1])  # "{app id}-{group}-{partition}", as faust names it
+
+
+class CommitHooks:
+    """Tells a listener what each partition's transaction became: committed, aborted or stopped.
+
+    faust's ``commit_transactions`` is replaced by the same loop (offsets to the transaction,
+    commit, begin the next one, under faust's lock for it) with ``listener.take(partition)``
+    just before the commit and ``listener.committed(partition, ...)`` just after it, inside
+    the lock, so nothing staged for the next transaction is mistaken for this one's.
+    """
+
+    def __init__(self, producer: Any, listener: Any):
+        self.producer = producer
+        self.listener = listener
+        self._abort = producer.abort_transaction
+        self._stop = producer.stop_transaction
+
+    def install(self) -> CommitHooks:
+        self.producer.commit_transactions = self.commit_transactions
+        self.producer.abort_transaction = self.abort_transaction
+        self.producer.stop_transaction = self.stop_transaction
+        return self
+
+    async def commit_transactions(self, tid_to_offset_map, group_id, start_new_transaction: bool = True) -> None:
+        producers = _require(self.producer, "_transaction_producers")
+        locks = _require(self.producer, "_trn_locks")
+        for transactional_id, offsets in tid_to_offset_map.items():
+            async with locks[transactional_id]:
+                transaction_producer = producers.get(transactional_id)
+                if not transaction_producer:
+                    log.warning("Commit invoked for unknown transaction %s", transactional_id)
+                    continue
+                partition = _partition_of(transactional_id)
+                await transaction_producer.send_offsets_to_transaction(offsets, group_id)
+                # Taken before committing (later stagings belong to the next transaction);
+                # if the commit fails, they go with it.
+                states, offset = self.listener.take(partition)
+                try:
+                    await transaction_producer.commit_transaction()
+                except BaseException:
+                    self.listener.discard({partition})
+                    raise
+                self.listener.committed(partition, states, offset)
+                if start_new_transaction:
+                    await transaction_producer.begin_transaction()
+
+    async def abort_transaction(self, transactional_id: str) -> None:
+        try:
+            await self._abort(transactional_id)
+        finally:
+            self.listener.discard({_partition_of(transactional_id)})
+
+    async def stop_transaction(self, transactional_id: str) -> None:
+        try:
+            await self._stop(transactional_id)
+        finally:
+            self.listener.discard({_partition_of(transactional_id)})
+
+
 # ------------------------------------------------------------------ the app
 
 
@@ -314,6 +389,15 @@ class CompatApp(faust.App):
     Not by touching ``app.consumer`` in create_app: a consumer built before the worker runs
     fixes ``in_transaction`` to False and the worker would run without transactions.
     """
+
+    #: Told of every transaction's outcome (CommitHooks) when set before the producer is built.
+    pr_commit_listener: Any = None
+
+    def _new_producer(self):
+        producer = super()._new_producer()
+        if self.pr_commit_listener is not None:
+            CommitHooks(producer, self.pr_commit_listener).install()
+        return producer
 
     def _new_consumer(self):
         consumer = super()._new_consumer()
