@@ -125,11 +125,13 @@ def test_state_survives_crashes_mid_stream(common_settings, tmp_path, store):
         worker.stop()
 
 
-def test_two_workers_share_the_partitions_and_agree_with_the_fold(common_settings, tmp_path):
+@pytest.mark.parametrize("standbys", ["0", "1"])
+def test_two_workers_share_the_partitions_and_agree_with_the_fold(common_settings, tmp_path, standbys):
     events = deal_stream(300, seed=12)
     app_id = f"pr-scoring-{uuid.uuid4().hex[:6]}"
-    first = start_worker(common_settings, app_id, tmp_path)
-    second = start_worker(common_settings, app_id, tmp_path)
+    # With a standby, each worker also keeps the other's partitions warm (read-only) in its RocksDB.
+    first = start_worker(common_settings, app_id, tmp_path, PR_SCORING_STANDBY_REPLICAS=standbys)
+    second = start_worker(common_settings, app_id, tmp_path, PR_SCORING_STANDBY_REPLICAS=standbys)
     try:
         produce(common_settings, events)
         wait_for_snapshot(common_settings, expected_snapshot(common_settings, events), timeout=90)
