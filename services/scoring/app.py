@@ -6,21 +6,23 @@ import datetime as dt
 import logging
 
 import faust
+from faust.types import TP
+from prometheus_client import CollectorRegistry
 
+from services.shared import tracing
 from services.shared.kafka_config import faust_broker_credentials
 from services.shared.redis_client import redis_client
 from services.shared.stages import StageMap
 
 from .changelog import BulkChangelog
-from .moved_partitions import ForgetMovedPartitions
-from services.shared import tracing
-
+from .committed_store import CommittedStore
+from .faust_compat import CompatApp, ForgetMovedPartitions, RecoveryErrors, check_faust, plain_producer
+from .moved_partitions import drop_partitions
 from .observe import FoldMetrics, fold_spans
 from services.domain.retention import removal_cutoff
 from .processor import Clock, DealProcessor, encode_alert, utc_now
 from .read_model import sweep_deleted
 from .read_model_guard import ReadModelGuard
-from .resume_order import SeekBeforeResumeApp
 from .settings import ScoringSettings
 from .stall_watch import StallWatch, stall_checks_topic
 
@@ -32,14 +34,15 @@ def create_app(settings: ScoringSettings | None = None, clock: Clock = utc_now) 
 
     ``clock`` tells when deals are stalled (tests pass their own)."""
     settings = settings or ScoringSettings()
+    check_faust()  # the workarounds in faust_compat.py match the installed faust, or the start fails here
     common = settings.common
     tracing.configure("scoring", common.otlp_endpoint)
     stage_map = StageMap.load(common.stage_map_file)
-    app = SeekBeforeResumeApp(
+    app = CompatApp(
         settings.app_id,
         broker=[f"kafka://{host}" for host in common.kafka_bootstrap.split(",")],
         broker_credentials=faust_broker_credentials(common),
-        store="memory://",
+        store="rocksdb://" if settings.store == "rocksdb" else "memory://",
         datadir=settings.prepared_data_dir(),
         topic_partitions=common.deal_event_partitions,
         # Changelog and assignor topics get as many replicas as the project's own topics.
@@ -57,7 +60,7 @@ def create_app(settings: ScoringSettings | None = None, clock: Clock = utc_now) 
         # A few ms of linger let each of the per-partition transactional producers send a
         # batch's changelog records in one request instead of many small ones.
         producer_linger=0.005,
-        table_standby_replicas=0,
+        table_standby_replicas=settings.standby_replicas,
         # Transactions tie the changelog, the alerts and the consumed offsets together:
         # a crashed worker neither loses nor repeats an alert.
         processing_guarantee="exactly_once" if settings.exactly_once else "at_least_once",
@@ -85,9 +88,25 @@ def create_app(settings: ScoringSettings | None = None, clock: Clock = utc_now) 
         use_partitioner=True,
         # The changelog is the deal table's only durable copy: acks=all needs this many replicas.
         extra_topic_configs={"min.insync.replicas": str(common.topic_min_insync_replicas)},
+        options=settings.rocksdb_options(common.deal_event_partitions) if settings.store == "rocksdb" else None,
     )
+    if settings.store == "rocksdb":
+        # RocksDB outlives the process: states wait there for their transaction to commit.
+        committed = CommittedStore(deals.data, common.deal_event_partitions, deals.changelog_topic.get_topic_name, TP)
+        app.pr_commit_listener = committed  # the producer, built later, reports each transaction's outcome to it
+        table_view, forget = committed, committed.discard
+    else:
+        committed = None
+        table_view = deals
+        def forget(moved: set[int]) -> int:
+            return drop_partitions(deals.data, moved, common.deal_event_partitions)
     # States written in a transaction that a rebalance aborted must not outlive it: see moved_partitions.py.
-    ForgetMovedPartitions(app, deals, common.deal_event_partitions, common.deal_events_topic).install()
+    ForgetMovedPartitions(app, deals, common.deal_events_topic, forget).install()
+    # faust skips a changelog record it fails to apply with a warning; counted, it fails /readyz.
+    metrics_registry = CollectorRegistry()
+    recovery_errors = RecoveryErrors(metrics_registry).install()
+    app.pr_metrics_registry = metrics_registry  # type: ignore[attr-defined]
+    app.pr_recovery_errors = recovery_errors  # type: ignore[attr-defined]
     redis = redis_client(common)
 
     def owned_partitions() -> set[int]:
@@ -100,11 +119,13 @@ def create_app(settings: ScoringSettings | None = None, clock: Clock = utc_now) 
     # Redis writes retry through outages, and what a restarted or wiped Redis lost is
     # rewritten from the deal table: see read_model_guard.py.
     guard = ReadModelGuard(redis, common.keys, stage_map, common.deal_event_partitions,
-                           table_items=lambda: deals.data.items(), owned_partitions=owned_partitions,
+                           table_items=lambda: table_view.items() if committed else deals.data.items(),
+                           owned_partitions=owned_partitions,
                            ready=table_recovered, max_backoff=settings.redis_max_backoff)
     # Alerts travel with the deal states, in the same transactions: see changelog.py.
-    changelog = BulkChangelog(app, deals, common.deal_event_partitions, common.deal_alerts_topic, encode_alert)
-    processor = DealProcessor(deals, redis, common.keys, stage_map, send_alert=None, save_states=changelog.write,
+    changelog = BulkChangelog(app, deals, common.deal_event_partitions, common.deal_alerts_topic, encode_alert,
+                              committed=committed)
+    processor = DealProcessor(table_view, redis, common.keys, stage_map, send_alert=None, save_states=changelog.write,
                               write_read_model=guard.write, horizon_quarters=settings.push_horizon_quarters,
                               clock=clock, partitions=common.deal_event_partitions)
     # Stalls: a due-time index in Redis, read by a timer, checked by an agent: see stall_watch.py.
@@ -114,7 +135,7 @@ def create_app(settings: ScoringSettings | None = None, clock: Clock = utc_now) 
     stall_watch = StallWatch(redis, common.keys, owned_partitions, clock=lambda: clock().timestamp())
     app.pr_state = {"batches": 0, "events": 0, "deleted_removed": 0, "stall_checks": 0,  # type: ignore[attr-defined]
                     "stalled_alerts": 0}
-    metrics = FoldMetrics(app, settings, common.deal_events_topic)
+    metrics = FoldMetrics(app, settings, common.deal_events_topic, registry=metrics_registry)
     app.pr_metrics = metrics  # type: ignore[attr-defined]
 
     @app.agent(deal_events, name="fold-deals")
@@ -148,7 +169,7 @@ def create_app(settings: ScoringSettings | None = None, clock: Clock = utc_now) 
             return  # the table decides; the next tick finds the same entries
         try:
             due = await stall_watch.due()
-            producer = app.producer._ensure_producer()  # noqa: SLF001 - outside any transaction: see stall_watch.py
+            producer = plain_producer(app)  # outside any transaction: see stall_watch.py
             for partition, deal_ids in due.items():
                 for deal_id in deal_ids:
                     await producer.send(stall_checks.get_topic_name(), deal_id.encode(), key=deal_id.encode(),
@@ -191,10 +212,17 @@ def create_app(settings: ScoringSettings | None = None, clock: Clock = utc_now) 
         except Exception:  # noqa: BLE001 - any failure means not ready
             redis_ok = False
         # Whether this worker really commits through Kafka transactions (exactly-once set and
-        # the consumer built inside the worker, see resume_order.SeekBeforeResumeApp).
+        # the consumer built inside the worker, see faust_compat.CompatApp).
         transactions = app.in_transaction and app.consumer.in_transaction
-        body = {"recovered": recovered, "redis": redis_ok, "transactions": transactions, **app.pr_state,
-                **guard.status()}
-        return web.json(body, status=200 if recovered and redis_ok else 503)
+        # A record faust failed to apply in recovery is state this worker lacks: not ready
+        # until a restart has recovered the table again.
+        intact = recovery_errors.count == 0
+        body = {"recovered": recovered, "redis": redis_ok, "transactions": transactions,
+                "recovery_errors": recovery_errors.count, **app.pr_state, **guard.status()}
+        if recovery_errors.last_error:
+            body["last_recovery_error"] = recovery_errors.last_error
+        return web.json(body, status=200 if recovered and redis_ok and intact else 503)
+
+    app.pr_readyz = readyz  # type: ignore[attr-defined]  # the view, for tests
 
     return app

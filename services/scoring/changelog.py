@@ -1,30 +1,15 @@
 """Bulk writes to the deal table (the local store plus one record batch per changelog
 partition), together with the batch's alerts.
 
-``table[key] = value`` makes faust queue one changelog message per key through its producer
-buffer, a path that cost about 400 µs of CPU per record in profiles (half of the worker) and
-throttles the consumer whenever more than 100 records wait. A batch of events touches
-hundreds of deals, so here the batch's new states go into the table's store directly and
-onto the changelog as one aiokafka record batch per partition.
-
-The records are the ones faust would have written (same topic, raw key, raw value, the
-partition of the key), so faust's own changelog recovery reads them back unchanged. With
-exactly-once on, each partition's batch goes through the transactional producer that faust
-opened for that partition, under faust's lock for it, so the records commit atomically with
-the consumed offsets, as ``table[key] = value`` would.
-
-The alerts go the same way: each alert through the transaction of its deal's partition, in
-the same locked step as the deal's new state. So a commit holds a deal's state and the
-alerts it raised, or neither: a crash cannot leave a state that has "seen" a request without
-its alert (the alert would be lost, since the replay dedups the request) or an alert without
-the state (it would be raised twice). faust's own ``topic.send`` would send them outside any
-transaction, because the alerts topic is not one the worker consumes. With exactly-once off,
-the alerts are sent and acknowledged before the states, so a crash repeats an alert rather
-than losing it.
-
-This leans on two private attributes of faust-streaming's aiokafka producer
-(``_transaction_producers`` and ``_trn_locks``); the version range in pyproject.toml is the
-one the crash-recovery and exactly-once tests run against.
+``table[key] = value`` would queue one changelog message per key through faust's producer
+buffer (about 400 µs of CPU per record in profiles). Here a batch's new states go into the
+table's store directly and onto the changelog as one aiokafka record batch per partition:
+the records faust would have written, so its recovery reads them back unchanged. With
+exactly-once on, each partition's states and the alerts they raised go through that
+partition's transaction (one locked step), so a commit holds both or neither; without it,
+alerts are acknowledged before the states, so a crash repeats an alert rather than losing it.
+Why, and what it cost: docs/decisions.md ("Partitioning and the faust table", "Alerts travel
+in the transactions"). The producer lookup is in faust_compat.py.
 """
 
 from __future__ import annotations
@@ -33,11 +18,17 @@ import asyncio
 import contextlib
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import faust
 from aiokafka.partitioner import murmur2
 
 from services.shared.alerts import Alert
+
+from .faust_compat import producer_for
+
+if TYPE_CHECKING:
+    from .committed_store import CommittedStore
 
 
 def partition_for(key: bytes, partitions: int) -> int:
@@ -49,8 +40,11 @@ class BulkChangelog:
     """Saves many table values and their alerts at once; ``write`` returns when Kafka has acknowledged them."""
 
     def __init__(self, app: faust.App, table: faust.Table, partitions: int, alerts_topic: str,
-                 encode_alert: Callable[[dict], bytes]):
+                 encode_alert: Callable[[dict], bytes], committed: CommittedStore | None = None):
+        """With ``committed`` (the RocksDB store), states are staged there until their transaction
+        commits instead of going into the table's store at once."""
         self.app = app
+        self.committed = committed
         self.table = table
         self.partitions = partitions
         self.alerts_topic = alerts_topic
@@ -69,7 +63,8 @@ class BulkChangelog:
         alert_records: dict[int, list[tuple[bytes, bytes, list | None]]] = defaultdict(list)
         store = self.table.data
         for key, value in updates.items():
-            store[key] = value  # the store itself: no per-key changelog message
+            if self.committed is None:
+                store[key] = value  # the store itself: no per-key changelog message
             states[partition_for(key, self.partitions)].append((key, value))
         for alert in alerts:
             key = alert.deal_id.encode()  # the deal's partition: the transaction holding its state
@@ -89,6 +84,9 @@ class BulkChangelog:
         for partition in sorted(states.keys() | alerts.keys()):
             acks.extend(await self._send(partition, states.get(partition, []), alerts.get(partition, [])))
         await asyncio.gather(*acks)
+        if self.committed is not None and not self.app.in_transaction:
+            for partition, records in states.items():  # acknowledged, and no transaction to wait for
+                self.committed.write_through(partition, dict(records))
 
     async def _send(self, partition: int, states: list[tuple[bytes, bytes]],
                     alerts: list[tuple[bytes, bytes, list | None]]) -> list[asyncio.Future]:
@@ -96,6 +94,9 @@ class BulkChangelog:
         # With transactions, faust holds this lock while committing or aborting the partition's
         # transaction; without them there is nothing to hold.
         async with lock or contextlib.nullcontext():
+            if self.committed is not None and self.app.in_transaction and states:
+                # Staged in the locked step that sends them, so a commit takes exactly these.
+                self.committed.stage(partition, dict(states))
             acks = await self._send_batches(producer, partition, states) if states else []
             for key, value, headers in alerts:  # few per batch; the producer picks the alerts topic's partition
                 acks.append(await producer.send(self.alerts_topic, value, key=key, headers=headers))
@@ -103,23 +104,25 @@ class BulkChangelog:
 
     async def _send_batches(self, producer, partition: int, records: list[tuple[bytes, bytes]]) -> list[asyncio.Future]:
         acks = []
-        batch = producer.create_batch()
+        batch, count = producer.create_batch(), 0
         for key, value in records:
             if batch.append(key=key, value=value, timestamp=None) is None:  # full: send it, start another
-                acks.append(await producer.send_batch(batch, self.topic, partition=partition))
-                batch = producer.create_batch()
+                acks.append(self._track(await producer.send_batch(batch, self.topic, partition=partition), partition, count))
+                batch, count = producer.create_batch(), 0
                 batch.append(key=key, value=value, timestamp=None)
-        acks.append(await producer.send_batch(batch, self.topic, partition=partition))
+            count += 1
+        acks.append(self._track(await producer.send_batch(batch, self.topic, partition=partition), partition, count))
         return acks
+
+    def _track(self, ack: asyncio.Future, partition: int, count: int) -> asyncio.Future:
+        """Tell the committed store the changelog offset a record batch reached, once Kafka acknowledged it."""
+        if self.committed is not None:
+            def acknowledged(done: asyncio.Future) -> None:
+                if not done.cancelled() and done.exception() is None:
+                    self.committed.acknowledged(partition, done.result().offset + count - 1)
+            ack.add_done_callback(acknowledged)
+        return ack
 
     def _producer_for(self, partition: int):
         """The aiokafka producer (and faust's lock for it) that must carry this partition's records."""
-        faust_producer = self.app.producer
-        if not self.app.in_transaction:
-            return faust_producer._ensure_producer(), None  # noqa: SLF001
-        group = self.app.assignor.group_for_topic(self.topic)
-        transactional_id = f"{self.app.conf.id}-{group}-{partition}"  # as faust's TransactionManager names it
-        producer = faust_producer._transaction_producers.get(transactional_id)  # noqa: SLF001
-        if producer is None:
-            raise RuntimeError(f"no transactional producer {transactional_id!r}: is partition {partition} assigned here?")
-        return producer, faust_producer._trn_locks[transactional_id]  # noqa: SLF001
+        return producer_for(self.app, self.topic, partition)

@@ -20,6 +20,7 @@ from services.shared import tracing
 from services.shared.metrics import FRESHNESS_BUCKETS, ConsumerLag, metrics_allowed, metrics_open
 
 from .changelog import BulkChangelog
+from .faust_compat import read_offsets
 from .processor import BatchOutcome
 from .settings import ScoringSettings
 
@@ -27,8 +28,9 @@ from .settings import ScoringSettings
 class FoldMetrics:
     """Counts what the fold agent did; ``observe`` runs once per batch."""
 
-    def __init__(self, app: faust.App, settings: ScoringSettings, topic: str):
-        self.registry = CollectorRegistry()
+    def __init__(self, app: faust.App, settings: ScoringSettings, topic: str,
+                 registry: CollectorRegistry | None = None):
+        self.registry = registry if registry is not None else CollectorRegistry()
         self.folded = Counter("pr_scoring_events_folded_total", "Events folded into deal states (duplicates included, "
                               "invalid ones not).", registry=self.registry)
         self.alerts = Counter("pr_alerts_raised_total", "Alerts raised, by kind.", ["kind"], registry=self.registry)
@@ -65,7 +67,7 @@ class FoldMetrics:
 def deal_events_lag(app: faust.App, topic: str):
     """(topic, partition, lag) of this worker's deal-events partitions: highwater minus the next offset to read."""
     consumer = app.consumer
-    read = consumer._read_offset  # noqa: SLF001 - faust keeps the last offset read per partition here
+    read = read_offsets(consumer)
     for tp in consumer.assignment():
         if tp.topic != topic:
             continue

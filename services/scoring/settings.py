@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -60,8 +61,34 @@ class ScoringSettings(BaseSettings):
         60.0, gt=0, le=3600, description="Seconds between the worker's reads of its stall due-time index; a deal's "
         "stalled alert comes at most this long after the deal stalled."
     )
+    store: Literal["memory", "rocksdb"] = Field(
+        "rocksdb",
+        description="Where the deal table lives: `rocksdb` (on disk under the data directory, memory bounded by "
+                    "PR_SCORING_ROCKSDB_MEMORY_MB, a restart recovers only the changelog written since) or `memory` "
+                    "(every deal in RAM, a restart replays the whole changelog).",
+    )
+    rocksdb_memory_mb: int = Field(
+        256, ge=16, le=65536,
+        description="RocksDB's block caches and write buffers (MB), shared out over the deal-events partitions; "
+                    "index and filter blocks come on top.",
+    )
+    standby_replicas: int = Field(
+        0, ge=0, le=3,
+        description="Standby copies of each deal-table partition kept warm on other workers, so a takeover "
+                    "needs little recovery; each one makes every worker read other partitions' changelogs too.",
+    )
     log_level: str = Field("info", description="Worker log level.")
     common: CommonSettings = Field(default_factory=CommonSettings)
+
+    def rocksdb_options(self, partitions: int) -> dict[str, int]:
+        """faust's RocksDB options for one partition's database, so all of them stay within the budget."""
+        share = self.rocksdb_memory_mb * 1024 * 1024 // max(partitions, 1)
+        return {
+            "block_cache_size": share // 2,
+            "write_buffer_size": max(share // 4, 1024 * 1024),  # two of them: the other half of the share
+            "max_write_buffer_number": 2,
+            "block_cache_compressed_size": 0,
+        }
 
     def prepared_data_dir(self) -> Path:
         """The data directory as an absolute path, created (with its parents) if missing.

@@ -31,15 +31,19 @@ def produce(settings, events) -> None:
     producer.close()
 
 
-def start_worker(settings, app_id, tmp_path, **extra) -> Service:
+def start_worker(settings, app_id, tmp_path, data_dir=None, **extra) -> Service:
+    """A worker on a free port; its data directory is its own unless ``data_dir`` is given (a restart)."""
     port = free_port()
-    env = settings_env(settings) | scoring_env(app_id, port, tmp_path / f"w{port}") | extra
+    env = settings_env(settings) | scoring_env(app_id, port, data_dir or tmp_path / f"w{port}") | extra
     return Service("scoring", env, f"http://127.0.0.1:{port}/readyz", tmp_path).start()
 
 
 def uses_transactions(worker: Service) -> bool:
-    """What the worker reports: exactly-once configured *and* its consumer built for it."""
-    return httpx.get(worker.ready_url, timeout=5).json()["transactions"] is True
+    """What the worker reports: exactly-once configured *and* its consumer built for it, and
+    no changelog record that faust failed to apply in recovery."""
+    ready = httpx.get(worker.ready_url, timeout=5).json()
+    assert ready["recovery_errors"] == 0, ready.get("last_recovery_error")
+    return ready["transactions"] is True
 
 
 def worker_events(worker: Service) -> int:
@@ -86,27 +90,30 @@ def alerts_on_topic(settings) -> list[str]:
     return ids
 
 
-def test_state_survives_crashes_mid_stream(common_settings, tmp_path):
+@pytest.mark.parametrize("store", ["rocksdb", "memory"])
+def test_state_survives_crashes_mid_stream(common_settings, tmp_path, store):
     """SIGKILL the worker mid-stream twice, with a short commit interval, and restart it each time.
 
     At 0.2 s the kills land after exactly-once commits, with transactions open: each restart
     finds events behind the committed offsets (where faust once skipped events when it
-    resumed, services/scoring/resume_order.py), and batches whose states and alerts were
+    resumed, services/scoring/faust_compat.py), and batches whose states and alerts were
     written but not committed. The read model must equal the fold of all events, and every
     alert must be on the topic exactly once for a read_committed reader.
     """
     events = deal_stream(400, seed=11)
     half = len(events) // 2
     app_id = f"pr-scoring-{uuid.uuid4().hex[:6]}"
-    fast_commits = {"PR_SCORING_COMMIT_INTERVAL": "0.2"}
-    worker = start_worker(common_settings, app_id, tmp_path, **fast_commits)
+    # RocksDB keeps the table across the kills, so an aborted transaction's states must never reach it.
+    fast_commits = {"PR_SCORING_COMMIT_INTERVAL": "0.2", "PR_SCORING_STORE": store}
+    data_dir = tmp_path / "worker"  # the same across restarts: the RocksDB table survives each kill
+    worker = start_worker(common_settings, app_id, tmp_path, data_dir, **fast_commits)
     produce(common_settings, events[:half])
     for more in (events[half:], []):
         wait_until(lambda: worker_events(worker) > half // 4, timeout=60, interval=0.05,
                    what="the worker to fold part of the stream")
         worker.kill()  # no clean shutdown: transactions are left open, Redis may be ahead of Kafka
         produce(common_settings, more)
-        worker = start_worker(common_settings, app_id, tmp_path, **fast_commits)
+        worker = start_worker(common_settings, app_id, tmp_path, data_dir, **fast_commits)
     try:
         wait_for_snapshot(common_settings, expected_snapshot(common_settings, events), timeout=90)
         assert uses_transactions(worker)
@@ -118,11 +125,13 @@ def test_state_survives_crashes_mid_stream(common_settings, tmp_path):
         worker.stop()
 
 
-def test_two_workers_share_the_partitions_and_agree_with_the_fold(common_settings, tmp_path):
+@pytest.mark.parametrize("standbys", ["0", "1"])
+def test_two_workers_share_the_partitions_and_agree_with_the_fold(common_settings, tmp_path, standbys):
     events = deal_stream(300, seed=12)
     app_id = f"pr-scoring-{uuid.uuid4().hex[:6]}"
-    first = start_worker(common_settings, app_id, tmp_path)
-    second = start_worker(common_settings, app_id, tmp_path)
+    # With a standby, each worker also keeps the other's partitions warm (read-only) in its RocksDB.
+    first = start_worker(common_settings, app_id, tmp_path, PR_SCORING_STANDBY_REPLICAS=standbys)
+    second = start_worker(common_settings, app_id, tmp_path, PR_SCORING_STANDBY_REPLICAS=standbys)
     try:
         produce(common_settings, events)
         wait_for_snapshot(common_settings, expected_snapshot(common_settings, events), timeout=90)

@@ -46,7 +46,7 @@ class FakeProducer:
 
         def done():
             self.log.append(("acked", what))
-            future.set_result(None)
+            future.set_result(SimpleNamespace(offset=100))  # aiokafka's RecordMetadata: the batch's base offset
 
         asyncio.get_running_loop().call_soon(done)
         return future
@@ -116,3 +116,39 @@ async def test_a_batch_without_changes_or_alerts_sends_nothing():
     log: list = []
     await changelog(fake_app(True, log)).write({}, [])
     assert log == []
+
+
+class RecordingCommitted:
+    def __init__(self):
+        self.calls: list = []
+
+    def stage(self, partition, states):
+        self.calls.append(("stage", partition, dict(states)))
+
+    def acknowledged(self, partition, offset):
+        self.calls.append(("acked", partition, offset))
+
+    def write_through(self, partition, states):
+        self.calls.append(("write_through", partition, dict(states)))
+
+
+async def test_with_a_committed_store_states_are_staged_in_their_transaction_not_written_to_the_table():
+    log: list = []
+    committed = RecordingCommitted()
+    table = SimpleNamespace(data={}, changelog_topic=SimpleNamespace(get_topic_name=lambda: CHANGELOG))
+    bulk = BulkChangelog(fake_app(True, log), table, PARTITIONS, ALERTS, encode_alert=lambda a: b"", committed=committed)
+    d1 = deal_in_partition(1)
+    await bulk.write({d1.encode(): b"s1"})
+    assert table.data == {}
+    assert committed.calls == [("stage", 1, {d1.encode(): b"s1"}), ("acked", 1, 100)]
+
+
+async def test_with_a_committed_store_and_no_transactions_states_are_written_once_acknowledged():
+    log: list = []
+    committed = RecordingCommitted()
+    table = SimpleNamespace(data={}, changelog_topic=SimpleNamespace(get_topic_name=lambda: CHANGELOG))
+    bulk = BulkChangelog(fake_app(False, log), table, PARTITIONS, ALERTS, encode_alert=lambda a: b"", committed=committed)
+    d2 = deal_in_partition(2)
+    await bulk.write({d2.encode(): b"s2"})
+    assert table.data == {}
+    assert committed.calls == [("acked", 2, 100), ("write_through", 2, {d2.encode(): b"s2"})]

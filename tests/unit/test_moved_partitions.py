@@ -8,7 +8,8 @@ import pytest
 from faust.types import TP
 
 from services.scoring.changelog import partition_for
-from services.scoring.moved_partitions import ForgetMovedPartitions, drop_partitions
+from services.scoring.faust_compat import ForgetMovedPartitions
+from services.scoring.moved_partitions import drop_partitions
 
 pytestmark = pytest.mark.unit
 
@@ -49,7 +50,7 @@ def setup():
                             changelog_topic=SimpleNamespace(get_topic_name=lambda: CHANGELOG))
     recovery = FakeRecovery()
     app = SimpleNamespace(tables=SimpleNamespace(recovery=recovery))
-    ForgetMovedPartitions(app, table, PARTITIONS, EVENTS).install()
+    ForgetMovedPartitions(app, table, EVENTS, lambda moved: drop_partitions(store, moved, PARTITIONS)).install()
     return keys, store, table, recovery, calls
 
 

@@ -7,7 +7,7 @@ from typing import NamedTuple
 import pytest
 
 from services.scoring.app import create_app
-from services.scoring.resume_order import SeekBeforeResume
+from services.scoring.faust_compat import SeekBeforeResume
 from services.scoring.settings import ScoringSettings
 
 pytestmark = pytest.mark.unit
@@ -148,7 +148,7 @@ class FakeThread:
 
 
 async def test_unknown_highwaters_are_asked_from_the_broker_not_read_as_empty():
-    from services.scoring.resume_order import KnownHighwaters
+    from services.scoring.faust_compat import KnownHighwaters
 
     thread = FakeThread({"p0": 120, "p1": None}, [{"p1": 8293}])
     KnownHighwaters(thread).install()
@@ -157,7 +157,7 @@ async def test_unknown_highwaters_are_asked_from_the_broker_not_read_as_empty():
 
 
 async def test_highwaters_are_asked_again_while_the_broker_is_coming_back():
-    from services.scoring.resume_order import KnownHighwaters
+    from services.scoring.faust_compat import KnownHighwaters
 
     thread = FakeThread({"p0": None}, [TimeoutError("metadata not ready"), {"p0": None}, {"p0": 7}])
     KnownHighwaters(thread, pause=0.01).install()
@@ -166,7 +166,7 @@ async def test_highwaters_are_asked_again_while_the_broker_is_coming_back():
 
 
 async def test_highwaters_that_stay_unknown_end_in_an_error_naming_the_cause():
-    from services.scoring.resume_order import KnownHighwaters
+    from services.scoring.faust_compat import KnownHighwaters
 
     thread = FakeThread({"p0": None}, [TimeoutError("broker away")] * 100)
     KnownHighwaters(thread, patience=0.05, pause=0.01).install()
