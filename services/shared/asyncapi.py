@@ -12,7 +12,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from .events import DealEvent
-from .records import DeadLetterRecord, DealAlert
+from .alerts import Alert
+from .records import DeadLetterRecord
 from .topics import DEAD_LETTER, DEAL_ALERTS, DEAL_EVENTS, topic_specs
 
 ASYNCAPI_VERSION = "3.0.0"
@@ -34,7 +35,7 @@ CHANNELS: dict[str, tuple[str, type[BaseModel], str, str, str]] = {
     "dealEvents": (DEAL_EVENTS, DealEvent, "dealEvent", "deal_id: a deal's events stay in order on one partition",
                    "Canonical deal events, one per change in a CRM (or a CSV import, or the API). Absent fields of "
                    "`changes` were not changed; null means cleared. Kept forever: the read model is rebuilt from it."),
-    "dealAlerts": (DEAL_ALERTS, DealAlert, "dealAlert", "deal_id",
+    "dealAlerts": (DEAL_ALERTS, Alert, "dealAlert", "deal_id",
                    "Alerts raised by the scoring worker, written in the Kafka transaction that folds their event: "
                    "read with isolation.level=read_committed. At least once: deduplicate by alert_id."),
     "deadLetters": (DEAD_LETTER, DeadLetterRecord, "deadLetter", "the source's name",
@@ -120,5 +121,5 @@ def asyncapi_document(topic_prefix: str = "", deal_event_partitions: int = 6, re
         "defaultContentType": "application/json",
         "channels": channels,
         "operations": operations,
-        "components": {"messages": messages, "schemas": model_schemas(DealEvent, DealAlert, DeadLetterRecord)},
+        "components": {"messages": messages, "schemas": model_schemas(DealEvent, Alert, DeadLetterRecord)},
     }

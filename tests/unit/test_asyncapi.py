@@ -11,15 +11,17 @@ import jsonschema_rs
 import pytest
 from fastapi.testclient import TestClient
 
+from services.domain import movement
 from services.domain.alerts import discount_alert
-from services.domain.state import apply_event
+from services.domain.state import apply_event, fold
 from services.ingest.app import create_app
 from services.ingest.settings import IngestSettings
 from services.ingest.source_routes import dead_letter_record
 from services.ingest.sources.base import DeadLetter
 from services.shared.asyncapi import asyncapi_document
 from services.shared.events import DealEvent, encode_event
-from services.shared.records import DeadLetterRecord, DealAlert
+from services.shared.alerts import Alert
+from services.shared.records import DeadLetterRecord
 from services.shared.settings import DEFAULT_STAGE_MAP, CommonSettings
 from services.shared.stages import StageMap
 from services.shared.topics import topic_specs
@@ -80,7 +82,7 @@ def test_the_official_schema_refuses_a_broken_document(break_it):
 
 def test_payload_schemas_are_the_models_schemas():
     schemas = asyncapi_document()["components"]["schemas"]
-    for model in (DealEvent, DealAlert, DeadLetterRecord):
+    for model in (DealEvent, Alert, DeadLetterRecord):
         generated = model.model_json_schema(ref_template="#/components/schemas/{model}")
         for name, nested in generated.pop("$defs", {}).items():
             assert schemas[name] == nested
@@ -100,11 +102,13 @@ def test_the_records_the_services_write_match_the_document():
         state = apply_event(None, event("api:d1", "deal.created", 0, name="D", amount=50_000, **changes), stage_map).state
         state = apply_event(state, requested, stage_map).state
         alerts.append(json.loads(discount_alert(requested, state, stage_map).record()))  # the wire record
-    assert {a["kind"] for a in alerts} == {"late_stage_discount", "discount_info"}
+    alerts.extend(json.loads(Alert(**alert).record()) for alert in movement_alerts(stage_map))  # as the worker sends them
+    assert {a["kind"] for a in alerts} == {"late_stage_discount", "discount_info", "close_date_pushed",
+                                           "qualification_gap", "stalled"}
     letter = json.loads(dead_letter_record("hubspot", DeadLetter("objectId: missing", {"x": [1]}),
                                            dt.datetime(2026, 11, 20, tzinfo=dt.UTC)))
     wire_event = json.loads(encode_event(created))
-    for model, records in ((DealAlert, alerts), (DeadLetterRecord, [letter]), (DealEvent, [wire_event])):
+    for model, records in ((Alert, alerts), (DeadLetterRecord, [letter]), (DealEvent, [wire_event])):
         validator = payload_validator(document, model.__name__)
         for record in records:
             assert list(validator.iter_errors(record)) == [], (model.__name__, record)
@@ -114,3 +118,20 @@ def test_the_records_the_services_write_match_the_document():
         for example in document["components"]["messages"][model.__name__]["examples"]:
             assert list(validator.iter_errors(example["payload"])) == []
     assert not payload_validator(document, "DealEvent").is_valid(wire_event | {"type": "deal.exploded"})
+
+
+def movement_alerts(stage_map: StageMap) -> list[dict]:
+    """One alert of each pipeline-movement kind, from the rules in services/domain/movement.py."""
+    def at(day: str) -> dt.datetime:
+        return dt.datetime.fromisoformat(day).replace(hour=9, tzinfo=dt.UTC)
+
+    created = event("api:m1", "deal.created", at("2026-10-01"), name="M", stage="Prospecting", amount=80_000,
+                    close_date="2026-12-15", potential_value=300_000)
+    pushed = event("api:m1", "deal.updated", at("2026-10-10"), close_date="2027-01-20")
+    state = fold([created, pushed], stage_map)
+    alerts = [movement.close_date_pushed_alert(pushed, state, stage_map),
+              movement.stalled_alert(state, stage_map, at("2026-11-30"))]
+    late = event("api:m1", "deal.stage_changed", at("2026-11-02"), stage="Negotiation/Review")
+    alerts.append(movement.qualification_gap_alert(late, fold([created, pushed, late], stage_map), stage_map))
+    assert all(alert is not None for alert in alerts)
+    return alerts
