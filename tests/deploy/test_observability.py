@@ -39,11 +39,12 @@ def dashboard_exprs() -> list[str]:
 
 def test_the_rules_pass_promtool_check_and_their_unit_tests(tools):
     checked = run([tools["promtool"], "check", "rules", RULES])
-    assert checked.returncode == 0 and "SUCCESS: 4 rules found" in checked.stdout, checked.stdout + checked.stderr
+    assert checked.returncode == 0 and "SUCCESS: 5 rules found" in checked.stdout, checked.stdout + checked.stderr
     tested = run([tools["promtool"], "test", "rules", RULE_TESTS])
     assert tested.returncode == 0, tested.stdout + tested.stderr
     alerts = {r["alert"] for g in yaml.safe_load(RULES.read_text())["groups"] for r in g["rules"] if "alert" in r}
-    assert alerts == {"PipelineReviewConsumerLagGrowing", "PipelineReviewFreshnessP99High", "PipelineReviewDeadLetterRate"}
+    assert alerts == {"PipelineReviewConsumerLagGrowing", "PipelineReviewFreshnessP99High", "PipelineReviewDeadLetterRate",
+                      "PipelineReviewScoringRecoveryError"}
     # Each alert has a test case that expects it to fire.
     cases = yaml.safe_load(RULE_TESTS.read_text())["tests"]
     fired = {c["alertname"] for t in cases for c in t["alert_rule_test"] if c["exp_alerts"]}
