@@ -69,6 +69,8 @@ def place(state: DealState, stage_map: StageMap, as_of: dt.datetime | None = Non
     amount = float(state.get("amount", 0.0))
     scored = leader_score(state.fields.get("potential_value"), state.fields.get("amount"), evidence)
     close_date = state.close_date()
+    stall = movement.stall_of(state, stage_map)  # once: the card, the due time and the stalled list read it
+    questions = leader_questions(evidence, state.get("account"))
     on_leader = is_open and phase is Phase.EARLY
     on_manager = is_open and close_date is not None
     item: DealCard = {
@@ -88,7 +90,7 @@ def place(state: DealState, stage_map: StageMap, as_of: dt.datetime | None = Non
         "close_date": state.fields.get("close_date"),
         "probability": state.fields.get("probability"),
         "qualification": evidence,
-        "leader": {"score": scored.score, "score_parts": scored.parts(), "questions": leader_questions(evidence, state.get("account"))},
+        "leader": {"score": scored.score, "score_parts": scored.parts(), "questions": questions},
         "manager": {
             "score": amount,
             "score_parts": {"amount": amount, "close_date": state.fields.get("close_date"), "formula": "amount, largest first"},
@@ -102,12 +104,12 @@ def place(state: DealState, stage_map: StageMap, as_of: dt.datetime | None = Non
         "stalled": {
             "score": scored.potential_value,
             "score_parts": {"potential_value": scored.potential_value, "formula": "potential value, largest first"},
-            "questions": leader_questions(evidence, state.get("account")),
+            "questions": list(questions),
         },
         "next_step": state.fields.get("next_step"),
         "competitors": state.fields.get("competitors") or [],
         "timeline": state.timeline,
-        **movement.movement_fields(state, stage_map),
+        **movement.movement_fields(state, stage_map, stall),
     }
     filters = {dim: str(state.fields[name]) for dim, name in FILTER_FIELDS.items() if state.fields.get(name)}
     return Placement(
@@ -117,8 +119,8 @@ def place(state: DealState, stage_map: StageMap, as_of: dt.datetime | None = Non
         amount=amount,
         filters=filters,
         deleted_at=deleted_at(state),
-        stall_due=movement.stall_due(state, stage_map),
-        stalled_score=scored.potential_value if movement.is_stalled(state, stage_map) else None,
+        stall_due=movement.stall_due(state, stage_map, stall),
+        stalled_score=scored.potential_value if movement.is_stalled(state, stage_map, stall) else None,
         flows={q: movement.deal_flow(state, q, as_of) for q in (current, previous_quarter(current))},
     )
 

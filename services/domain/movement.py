@@ -97,11 +97,17 @@ def with_days_in_stage(card: dict[str, Any], now: dt.datetime) -> dict[str, Any]
     return {**card, "days_in_stage": days_in_stage(card.get("stage_entered_at"), now)}
 
 
-def movement_fields(state: DealState, stage_map: StageMap) -> dict[str, Any]:
-    """What the deal card carries about movement (``days_in_stage`` is added when it is read)."""
+_UNKNOWN: Any = object()  # "not computed yet", since None is a valid stall_of answer
+
+
+def movement_fields(state: DealState, stage_map: StageMap, stall: Stall | None = _UNKNOWN) -> dict[str, Any]:
+    """What the deal card carries about movement (``days_in_stage`` is added when it is read).
+
+    ``stall``: the deal's stall_of, when the caller has it already."""
     entered = stage_entered_at(state)
     changed = last_change_at(state)
-    stall = stall_of(state, stage_map)
+    if stall is _UNKNOWN:
+        stall = stall_of(state, stage_map)
     return {
         "push_count": push_count(state),
         "stage_entered_at": entered.isoformat() if entered else None,
@@ -233,14 +239,17 @@ def stall_alerted(state: DealState) -> bool:
     return stall_event is not None and entry is not None and stall_event == entry[0][2]
 
 
-def is_stalled(state: DealState, stage_map: StageMap) -> bool:
+def is_stalled(state: DealState, stage_map: StageMap, stall: Stall | None = _UNKNOWN) -> bool:
     """Whether the deal is stalled now: its current stall was alerted and it has not moved since."""
-    return stall_of(state, stage_map) is not None and stall_alerted(state)
+    if stall is _UNKNOWN:
+        stall = stall_of(state, stage_map)
+    return stall is not None and stall_alerted(state)
 
 
-def stall_due(state: DealState, stage_map: StageMap) -> float | None:
+def stall_due(state: DealState, stage_map: StageMap, stall: Stall | None = _UNKNOWN) -> float | None:
     """When (epoch s) the deal's stall alert is due; None when none is to come."""
-    stall = stall_of(state, stage_map)
+    if stall is _UNKNOWN:
+        stall = stall_of(state, stage_map)
     if stall is None or stall_alerted(state):
         return None
     return stall.due_at.timestamp()
