@@ -11,9 +11,11 @@ bench/results.jsonl. Every figure is measured side by side with a raw baseline i
 3. freshness   at a steady 1k events/s: 2xx -> deal card visible; discount 2xx -> SSE alert
 4. review      GET /v1/lists/leader?limit=50 (+team=)       vs bare FastAPI constant endpoint
 5. growth      2 and 4 at 10k, 100k (and 1M) deals
+6. scale-out   1, 2 and 3 workers on 12 partitions: a burst's throughput and lag; the takeover of a
+               worker killed with -9 (with and without a standby replica)   vs one worker
 
     make bench  (= .venv/bin/python bench/run.py --quick)      make bench-full
-    .venv/bin/python bench/run.py [--quick] [--only ingest,scoring,review,fresh] [--sizes 10000,...]
+    .venv/bin/python bench/run.py [--quick] [--only ingest,scoring,review,fresh,scaleout] [--sizes 10000,...]
                                   [--profile] [--label text] [--keep-infra]
 """
 
@@ -141,8 +143,10 @@ def common_env(infra: Infra, topic_prefix: str, redis_prefix: str) -> dict[str, 
             "PR_INGEST_RATE_LIMIT": "1000000/second"}
 
 
-def create_topics(infra: Infra, topic_prefix: str) -> CommonSettings:
-    settings = CommonSettings(kafka_bootstrap=infra.bootstrap, redis_url=infra.redis_url, topic_prefix=topic_prefix)
+def create_topics(infra: Infra, topic_prefix: str, partitions: int | None = None) -> CommonSettings:
+    extra = {"deal_event_partitions": partitions} if partitions else {}
+    settings = CommonSettings(kafka_bootstrap=infra.bootstrap, redis_url=infra.redis_url, topic_prefix=topic_prefix,
+                              **extra)
     ensure_topics(settings)
     return settings
 
@@ -559,6 +563,134 @@ async def bench_scoring(infra: Infra, run: str, n_deals: int, cfg: dict, report:
     await review_after(rp, size)
 
 
+# ---------------------------------------------------------------------------- 6. scale-out
+
+SCALE_PARTITIONS = 12
+
+
+def worker_state(worker: Proc) -> dict:
+    """A worker's /readyz body (its counters), or {} while it does not answer."""
+    try:
+        return httpx.get(worker.ready_url.replace("/healthz", "/readyz"), timeout=5).json()
+    except (httpx.HTTPError, ValueError):
+        return {}
+
+
+def wait_all_ready(workers: list[Proc], timeout: float) -> None:
+    """Until every worker's /readyz is 200: assigned, table recovered, no rebalance going on."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        codes = []
+        for worker in workers:
+            try:
+                codes.append(httpx.get(worker.ready_url.replace("/healthz", "/readyz"), timeout=5).status_code)
+            except httpx.HTTPError:
+                codes.append(0)
+        if all(code == 200 for code in codes):
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"workers not ready after {timeout}s: {[w.log_path for w in workers]}")
+
+
+class WorkerDied(RuntimeError):
+    """A worker of a scale-out run exited on its own; the run's figure would be meaningless."""
+
+
+def folded(workers: list[Proc]) -> int:
+    """Events folded by the workers so far; raises WorkerDied when one of them is gone."""
+    dead = [w for w in workers if w.process is None or w.process.poll() is not None]
+    if dead:
+        raise WorkerDied(", ".join(f"{w.name} exited ({w.log_path})" for w in dead))
+    return sum(worker_state(w).get("events", 0) for w in workers)
+
+
+def burst_then_drain(infra: Infra, topic: str, workers: list[Proc], records: list[tuple[bytes, bytes]],
+                     timeout: float) -> dict:
+    """Produce ``records`` at once into a topic the idle workers own; time until all are folded."""
+    base = folded(workers)
+    cpu0 = sum(w.cpu_seconds() for w in workers)
+    started = time.perf_counter()
+    raw_produce(infra.bootstrap, topic, records)
+    produced_in = time.perf_counter() - started
+    lag_after_burst = len(records) - (folded(workers) - base)
+    deadline = time.monotonic() + timeout
+    done = 0
+    while time.monotonic() < deadline:
+        done = folded(workers) - base
+        if done >= len(records):
+            break
+        time.sleep(0.1)
+    elapsed = time.perf_counter() - started
+    return {"eps": done / elapsed, "lag_after_burst": lag_after_burst, "drain_s": elapsed, "produce_s": produced_in,
+            "complete": done >= len(records), "cpu": sum(w.cpu_seconds() for w in workers) - cpu0}
+
+
+def takeover_seconds(infra: Infra, topic: str, survivors: list[Proc], victim: Proc, probe: list[tuple[bytes, bytes]],
+                     timeout: float) -> float:
+    """kill -9 ``victim``, send ``probe`` (records on every partition) at once; seconds until the
+    survivors folded every probe record, the victim's partitions included."""
+    base = folded(survivors)
+    started = time.perf_counter()
+    victim.kill()
+    raw_produce(infra.bootstrap, topic, probe)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if folded(survivors) - base >= len(probe):
+            return time.perf_counter() - started
+        time.sleep(0.1)
+    return float("nan")
+
+
+async def bench_scaleout(infra: Infra, run: str, cfg: dict, report: Report, logs: Path) -> None:
+    """1, 2 and 3 workers in one group on 12 partitions: a burst's throughput and lag, and the
+    takeover after a kill -9. Two cores cap what more workers can add: they share them with the
+    broker, Redis and each other."""
+    n_deals = cfg["scale_deals"]
+    extra = {"PR_DEAL_EVENT_PARTITIONS": str(SCALE_PARTITIONS)}
+    one_worker_eps = None
+    for count in (1, 2, 3):
+        for standby in ((0, 1) if count == 2 else (0,)):
+            tag = f"so{count}w{standby}s"
+            tp, rp = f"{run}-{tag}-", f"{run}{tag}"
+            settings = create_topics(infra, tp, SCALE_PARTITIONS)
+            app_id = f"{run}-{tag}"
+            env = {**extra, "PR_SCORING_STANDBY_REPLICAS": str(standby)}
+            workers = []
+            label = f"{count} workers, standby={standby}"
+            try:
+                for index in range(count):
+                    worker = scoring_proc(infra, tp, rp, app_id, True, logs / f"{tag}-{index}", env)
+                    workers.append(worker.start())
+                wait_all_ready(workers, cfg["fold_timeout"])
+                records = workload(rp, n_deals)
+                got = burst_then_drain(infra, settings.deal_events_topic, workers, records, cfg["fold_timeout"])
+                size = f"{len(records):,} events, {SCALE_PARTITIONS} partitions"
+                if count == 1:
+                    one_worker_eps = got["eps"]
+                if standby == 0:
+                    report.add(Row(f"scale-out burst {count} worker(s)", got["eps"], "events/s",
+                                   one_worker_eps if count > 1 else None, "1 worker" if count > 1 else "", "",
+                                   f"{size}; lag {got['lag_after_burst']:,} right after the burst (produced in "
+                                   f"{got['produce_s']:.1f} s), worked off in {got['drain_s']:.1f} s; "
+                                   f"{got['cpu'] / len(records) * 10_000:.2f} worker CPU-s/10k events"
+                                   + ("" if got["complete"] else ", INCOMPLETE")))
+                if count > 1:
+                    wait_all_ready(workers, cfg["fold_timeout"])
+                    probe = workload(f"{rp}probe", SCALE_PARTITIONS * 20)
+                    seconds = takeover_seconds(infra, settings.deal_events_topic, workers[:-1], workers[-1], probe,
+                                               cfg["fold_timeout"])
+                    report.add(Row(f"scale-out takeover after kill -9, {label}", seconds, "s",
+                                   note=f"kill -9 of one worker to every probe record folded by the others "
+                                        f"(session timeout 6 s in the bench); {n_deals:,} deals in the table"))
+            except WorkerDied as exc:
+                # A finding, not a crash of the benchmark: the row says which worker died and where its log is.
+                report.add(Row(f"scale-out FAILED, {label}", float("nan"), "", note=f"a worker died: {exc}"))
+            finally:
+                for worker in workers:
+                    worker.stop()
+            cleanup_redis(infra, rp)
+
+
 # ---------------------------------------------------------------------------- 4. review
 
 
@@ -773,7 +905,7 @@ async def bench_freshness(infra: Infra, run: str, cfg: dict, report: Report, log
 
 QUICK = {"sizes": [10_000, 100_000], "eos_off_at": [100_000], "ingest_deals": 20_000, "ingest_single": 3_000,
          "ingest_conc_500": 4, "ingest_conc_1": 32, "fold_timeout": 900, "review_seconds": 4, "review_conc": 8,
-         "fresh_seconds": 15, "fresh_rate": 1000}
+         "fresh_seconds": 15, "fresh_rate": 1000, "scale_deals": 40_000}
 FULL = {**QUICK, "sizes": [10_000, 100_000, 1_000_000], "ingest_deals": 100_000, "ingest_single": 10_000,
         "fold_timeout": 3600, "review_seconds": 10, "fresh_seconds": 60}
 
@@ -785,9 +917,11 @@ async def main_async(args: argparse.Namespace) -> Report:
     cfg["fresh_exactly_once"] = not args.fresh_at_least_once
     if args.fresh_rate:
         cfg["fresh_rate"] = args.fresh_rate
+    if args.fresh_seconds:
+        cfg["fresh_seconds"] = args.fresh_seconds
     if args.sizes:
         cfg["sizes"] = [int(s) for s in args.sizes.split(",")]
-    only = set(args.only.split(",")) if args.only else {"ingest", "scoring", "review", "fresh"}
+    only = set(args.only.split(",")) if args.only else {"ingest", "scoring", "review", "fresh", "scaleout"}
     report = Report("quick" if args.quick else "full", args.label)
     infra = Infra(Path(args.state_dir), args.kafka_port, args.redis_port)
     run = "b" + time.strftime("%m%d%H%M%S")
@@ -805,6 +939,8 @@ async def main_async(args: argparse.Namespace) -> Report:
                 cleanup_redis(infra, f"{run}s{n}")
         if "fresh" in only:
             await bench_freshness(infra, run, cfg, report, logs)
+        if "scaleout" in only:
+            await bench_scaleout(infra, run, cfg, report, logs)
     finally:
         drop_topics(infra, run)
         for stage in ("ing", "fresh"):
@@ -849,13 +985,15 @@ def cleanup_redis(infra: Infra, prefix: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="10k and 100k deals, short runs (a few minutes)")
-    parser.add_argument("--only", default="", help="comma list of: ingest, scoring, review, fresh")
+    parser.add_argument("--only", default="", help="comma list of: ingest, scoring, review, fresh, scaleout")
     parser.add_argument("--sizes", default="", help="deal counts for scoring/review, e.g. 10000,100000")
     parser.add_argument("--label", default="", help="free text stored with the results (e.g. before/after)")
     parser.add_argument("--state-dir", default=os.environ.get("PR_BENCH_STATE_DIR", "/tmp/pr-bench"))
     parser.add_argument("--kafka-port", type=int, default=int(os.environ.get("PR_BENCH_KAFKA_PORT", "27092")))
     parser.add_argument("--redis-port", type=int, default=int(os.environ.get("PR_BENCH_REDIS_PORT", "27379")))
     parser.add_argument("--fresh-rate", type=int, default=0, help="events/s of the freshness load (default 1000)")
+    parser.add_argument("--fresh-seconds", type=int, default=0,
+                        help="seconds of freshness load (default 15 quick, 60 full)")
     parser.add_argument("--fresh-at-least-once", action="store_true", help="freshness with exactly_once=false")
     parser.add_argument("--profile", action="store_true", help="sample the scoring worker with py-spy (bench-logs/)")
     parser.add_argument("--stores", default="rocksdb",
