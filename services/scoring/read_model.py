@@ -47,6 +47,7 @@ def rank_entries(keys: RedisKeys, placement: Placement | None, partitions: int |
 
 
 RANKS_FIELD = "_ranks"
+SCORECARD_FIELD = "_scorecard"  # the quarters whose scorecard hash holds this deal
 
 
 def ranks_in_card(raw_card: bytes | str | None) -> dict[str, float]:
@@ -79,6 +80,8 @@ async def write_placements(redis, keys: RedisKeys, placements: dict[str, Placeme
     additions: dict[str, dict[str, float]] = {}
     cards: dict[str, bytes] = {}
     deleted: dict[str, float] = {}
+    scorecard_set: dict[str, dict[str, bytes]] = {}  # quarter hash -> deal_id -> facts
+    scorecard_del: dict[str, list[str]] = {}
     dumps = orjson.dumps
     for deal_id, raw in zip(deal_ids, old_cards):
         after = placements[deal_id]
@@ -91,6 +94,13 @@ async def write_placements(redis, keys: RedisKeys, placements: dict[str, Placeme
                 additions.setdefault(key, {})[deal_id] = score
         card = dict(after.card)
         card[RANKS_FIELD] = new
+        old_quarters = set(orjson.loads(raw).get(SCORECARD_FIELD, ())) if raw else set()
+        for quarter in old_quarters - after.scorecard.keys():
+            scorecard_del.setdefault(keys.scorecard(quarter), []).append(deal_id)
+        for quarter, facts in after.scorecard.items():
+            scorecard_set.setdefault(keys.scorecard(quarter), {})[deal_id] = dumps(facts)
+        if after.scorecard:
+            card[SCORECARD_FIELD] = sorted(after.scorecard)
         cards[keys.deal(deal_id)] = dumps(card)
         if after.deleted_at is not None:
             deleted[deal_id] = after.deleted_at
@@ -100,6 +110,10 @@ async def write_placements(redis, keys: RedisKeys, placements: dict[str, Placeme
         for key, mapping in additions.items():
             pipe.zadd(key, mapping)
         set_many(pipe, cards)
+        for key, members in scorecard_del.items():
+            pipe.hdel(key, *members)
+        for key, mapping in scorecard_set.items():
+            pipe.hset(key, mapping=mapping)
         if deleted:
             # Due-times of the deleted cards, for sweep_deleted (no scan of every deal). A
             # deal undeleted later keeps its entry until then; the sweep checks the card.
