@@ -103,6 +103,9 @@ class RedisKeys:
         """Hash deal_id -> JSON facts of that deal for the quarter's scorecards."""
         return f"{self.prefix}:scorecard:{quarter}"
 
+    def scorecard_pattern(self) -> str:
+        return f"{self.prefix}:scorecard:*"
+
     def alert_decisions(self) -> str:
         """Hash alert_id -> JSON of the latest discount decision (review writes it once Kafka acknowledged)."""
         return f"{self.prefix}:alert-decisions"
