@@ -21,7 +21,7 @@ from services.shared.events import ActorName, Decision, DealEvent, EventType, He
 from services.shared.producer import KafkaUnavailable
 
 from ..access import OPEN_ADMIN, Principal, Role
-from ..deps import Clock, CurrentPrincipal, Producer, ReadModelKeys, Redis, Settings, Store
+from ..deps import Clock, CurrentPrincipal, Producer, ReadModelKeys, Redis, ReviewMetrics, Settings, Store
 from .common import ACCESS_ERRORS, Problem
 
 router = APIRouter()
@@ -109,13 +109,14 @@ async def open_deal(redis, keys, principal: Principal, deal_id: str) -> dict[str
     return card
 
 
-async def send_action(producer, settings, event: DealEvent) -> None:
+async def send_action(producer, settings, metrics, event: DealEvent) -> None:
     """Put the action's event on deal-events and wait for Kafka's acknowledgement."""
     try:
         await producer.send(settings.common.deal_events_topic, [(event.deal_id.encode(), encode_event(event))])
     except KafkaUnavailable as exc:
         raise HTTPException(503, f"Kafka unavailable, the action was not recorded: {exc}",
                             headers={"Retry-After": "2"}) from None
+    metrics.actions.labels(event.type.value).inc()
 
 
 def action_event(deal_id: str, type_: EventType, action: dict[str, Any], now) -> DealEvent:
@@ -135,12 +136,13 @@ def accepted(event: DealEvent) -> JSONResponse:
              description="Answered 202 once Kafka acknowledged the `deal.reviewed` event. Manager keys act only on "
                          "their teams' deals; dashboard keys never act.")
 async def log_review(deal_id: DealId, body: ReviewRequest, principal: CurrentPrincipal, redis: Redis,
-                     keys: ReadModelKeys, settings: Settings, producer: Producer, clock: Clock) -> JSONResponse:
+                     keys: ReadModelKeys, settings: Settings, producer: Producer, clock: Clock,
+                     metrics: ReviewMetrics) -> JSONResponse:
     by = actor_of(principal, body.by)
     await open_deal(redis, keys, principal, deal_id)
     fields = {"by": by, "questions": body.questions or None, "note": body.note}
     event = action_event(deal_id, EventType.REVIEWED, {k: v for k, v in fields.items() if v is not None}, clock())
-    await send_action(producer, settings, event)
+    await send_action(producer, settings, metrics, event)
     return accepted(event)
 
 
@@ -149,12 +151,13 @@ async def log_review(deal_id: DealId, body: ReviewRequest, principal: CurrentPri
              description="`kind`: access, qualification, acceleration, executive_sponsor or discount. Answered 202 "
                          "once Kafka acknowledged the event.")
 async def offer_help(deal_id: DealId, body: HelpRequest, principal: CurrentPrincipal, redis: Redis,
-                     keys: ReadModelKeys, settings: Settings, producer: Producer, clock: Clock) -> JSONResponse:
+                     keys: ReadModelKeys, settings: Settings, producer: Producer, clock: Clock,
+                     metrics: ReviewMetrics) -> JSONResponse:
     by = actor_of(principal, body.by)
     await open_deal(redis, keys, principal, deal_id)
     fields = {"by": by, "kind": body.kind.value, "note": body.note}
     event = action_event(deal_id, EventType.HELP_OFFERED, {k: v for k, v in fields.items() if v is not None}, clock())
-    await send_action(producer, settings, event)
+    await send_action(producer, settings, metrics, event)
     return accepted(event)
 
 
@@ -183,7 +186,8 @@ def granted_pct(body: DecisionRequest, requested: float) -> float | None:
                          "acknowledged the event; the alert then shows the decision, and an approved or countered "
                          "discount becomes the deal's discount_pct.")
 async def decide_discount(alert_id: AlertId, body: DecisionRequest, principal: CurrentPrincipal, store: Store,
-                          settings: Settings, producer: Producer, clock: Clock) -> JSONResponse:
+                          settings: Settings, producer: Producer, clock: Clock,
+                          metrics: ReviewMetrics) -> JSONResponse:
     by = actor_of(principal, body.by)
     if not re.fullmatch(r"al-[0-9a-f]{20}", alert_id):
         raise HTTPException(422, "alert_id: expected al- and 20 hex digits")
@@ -201,7 +205,7 @@ async def decide_discount(alert_id: AlertId, body: DecisionRequest, principal: C
               "requested_pct": requested, "note": body.note}
     event = action_event(alert["deal_id"], EventType.DISCOUNT_DECIDED,
                          {k: v for k, v in fields.items() if v is not None}, clock())
-    await send_action(producer, settings, event)
+    await send_action(producer, settings, metrics, event)
     await store.decide(alert_id, {"decision": body.decision.value, "discount_pct": granted, "by": by,
                                   "at": event.occurred_at.isoformat(), "event_id": event.event_id})
     return accepted(event)

@@ -120,6 +120,9 @@ async def test_actions_are_acknowledged_by_kafka_folded_and_scored(common_settin
                                       json={"decision": "countered", "discount_pct": 15})
         assert countered.status_code == 202
 
+        counted = {t: app.state.metrics.registry.get_sample_value("review_actions_total", {"type": t})
+                   for t in ("deal.reviewed", "deal.help_offered", "deal.discount_decided")}
+        assert counted == {"deal.reviewed": 1, "deal.help_offered": 1, "deal.discount_decided": 2}
         # The alert shows its decision at once.
         shown = (await client.get(f"/v1/alerts?kind=late_stage_discount", headers=ADMIN)).json()["items"]
         decisions = {item["alert_id"]: item["decision"] for item in shown}
