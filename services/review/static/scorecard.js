@@ -118,12 +118,15 @@ const quadrants = {
     ctx.moveTo(chartArea.left, y); ctx.lineTo(chartArea.right, y);
     ctx.stroke();
     ctx.setLineDash([]);
-    ctx.font = "bold 13px sans-serif";
+    // The quadrant names, in the middle of their quadrants, behind the points.
+    ctx.font = "bold 18px sans-serif";
+    ctx.textAlign = "center";
+    ctx.globalAlpha = 0.35;
     ctx.fillStyle = "#3c9d5d";
-    ctx.fillText("leader", chartArea.left + 8, chartArea.top + 16);
+    ctx.fillText("leader", (chartArea.left + x) / 2, (chartArea.top + y) / 2);
     ctx.fillStyle = "#c8553d";
-    ctx.textAlign = "right";
-    ctx.fillText("manager", chartArea.right - 8, chartArea.bottom - 8);
+    ctx.fillText("manager", (x + chartArea.right) / 2, (y + chartArea.bottom) / 2);
+    ctx.globalAlpha = 1;
     // Each point named: the plot is read person by person.
     ctx.font = "12px sans-serif";
     ctx.fillStyle = "#333";
@@ -181,9 +184,10 @@ async function loadScorecard() {
       return;
     }
     const colors = points.map((p) => (p.verdict === "leader" ? "#3c9d5d" : p.verdict === "manager" ? "#c8553d" : "#4a6fa5"));
-    const data = { datasets: [{ data: points, backgroundColor: colors, pointRadius: 7 }] };
+    const data = { datasets: [{ data: points, backgroundColor: colors, pointRadius: 7, clip: false }] };
     const options = {
       animation: false,
+      layout: { padding: { right: 12, top: 8 } },
       plugins: {
         legend: { display: false },
         quadrants: { share: limits.leader_share_at_least, intensity: limits.late_discount_intensity_at_most },
