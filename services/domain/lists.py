@@ -126,7 +126,7 @@ def place(state: DealState, stage_map: StageMap, as_of: dt.datetime | None = Non
         stalled_score=scored.potential_value if movement.is_stalled(state, stage_map) else None,
         flows={q: movement.deal_flow(state, q, as_of) for q in (current, previous_quarter(current))},
         scorecard=deal_facts(state.deal_id, state.get("team", ""), state.status, amount, state.actions,
-                             state.movement, state.stamps),
+                             state.movement, state.stamps, stage_map, state.source),
     )
 
 

@@ -24,7 +24,7 @@ from typing import Any, Iterable
 from services.shared.events import QUALIFICATION_ITEMS, DealEvent, Decision, EventType
 from services.shared.stages import Phase, StageMap
 
-from .history import history, time_of
+from .history import history, time_of, value_at
 from .quarters import quarter_of
 
 ACTIONS = "actions"  # the state's list of actions (see DealState.actions)
@@ -52,14 +52,17 @@ def qualification_field(item: str) -> str:
     return f"qualification.{item}"
 
 
+SCORECARD_HISTORY = (*(f"qualification.{item}" for item in QUALIFICATION_ITEMS), "potential_value")
+
+
 def record_qualification(movement: dict[str, Any], key: tuple, changes: dict[str, Any]) -> None:
-    """Insert this event's qualification values at the event's place in each item's history.
+    """Insert this event's qualification values and potential value at the event's place in their histories.
 
     The same layout as the movement histories (``[order key, value]``, oldest first), so the help
-    figure can tell when an item became known, whatever order the events arrived in."""
+    figure can tell when an item became known, and an action what the deal was worth then,
+    whatever order the events arrived in."""
     entry_key = list(key)
-    for item in QUALIFICATION_ITEMS:
-        name = qualification_field(item)
+    for name in SCORECARD_HISTORY:
         if name not in changes:
             continue
         entries = movement.setdefault(name, [])
@@ -99,8 +102,7 @@ def record_action(actions: list[dict[str, Any]], event: DealEvent, key: tuple, f
     if action is None or any(a["event_id"] == event.event_id for a in actions):
         return
     amount = float(fields.get("amount") or 0.0)
-    potential = fields.get("potential_value")
-    potential = amount if potential is None else float(potential)
+    potential = fields.get("potential_value")  # None: the source gave none (then the amount counts)
     entry: dict[str, Any] = {
         "key": list(key),
         "event_id": event.event_id,
@@ -143,15 +145,55 @@ def closed_at(status: str, movement: dict[str, Any], stamps: dict[str, Any]) -> 
     return list(stamp) if stamp else None
 
 
+def as_of(action: dict[str, Any], movement: dict[str, Any], stage_map: StageMap, source: str) -> dict[str, Any]:
+    """The deal as it was at the action's place in the deal's order: phase, amount, unknown items.
+
+    Read from the ordered histories, so the answer does not depend on the order the events
+    arrived in (a CRM event folded after the action but dated before it counts as before). Where
+    a history has nothing before the action (its oldest entries fell off, or the state predates
+    the qualification history) the snapshot taken when the action was folded stands."""
+    micros = action["key"][0]
+    snapshot = {"phase": action["phase"], "amount": action["amount"], "unknown": action["unknown"]}
+    potential = action["potential_value"]
+    has_stage, stage = value_at(movement, "stage", micros)
+    has_status, status = value_at(movement, "status", micros)
+    if has_status and status in ("won", "lost"):
+        snapshot["phase"] = status
+    elif has_stage and stage:
+        snapshot["phase"] = stage_map.phase(stage, source).value
+    has_amount, amount = value_at(movement, "amount", micros)
+    if has_amount:
+        snapshot["amount"] = float(amount or 0.0)
+    if history(movement, "potential_value"):
+        has_potential, value = value_at(movement, "potential_value", micros)
+        potential = value if has_potential else None
+    # potential_value defaults to the amount when the source gives none (docs/contracts.md).
+    snapshot["potential_value"] = snapshot["amount"] if potential is None else float(potential)
+    unknown = []
+    for item in QUALIFICATION_ITEMS:
+        name = qualification_field(item)
+        if history(movement, name):
+            known, value = value_at(movement, name, micros)
+            if not known or value != "known":
+                unknown.append(item)
+        elif item in action["unknown"]:
+            unknown.append(item)
+    snapshot["unknown"] = unknown
+    return snapshot
+
+
 def deal_facts(deal_id: str, team: str, status: str, amount: float, actions: list[dict[str, Any]],
-               movement: dict[str, Any], stamps: dict[str, Any]) -> dict[str, dict[str, Any]]:
+               movement: dict[str, Any], stamps: dict[str, Any], stage_map: StageMap,
+               source: str = "") -> dict[str, dict[str, Any]]:
     """What one deal adds to each quarter's scorecards: quarter -> facts (JSON-friendly).
 
     A quarter's facts hold the deal's actions of that quarter (help and reviews with, per
     unknown qualification item, when it became known) and, in the quarter the deal closed, the
-    close with each actor's first touch before it."""
+    close with each actor's first touch before it. Each action sees the deal as it was then
+    (:func:`as_of`)."""
     if not actions:
         return {}
+    actions = [{**action, **as_of(action, movement, stage_map, source)} for action in actions]
     out: dict[str, dict[str, Any]] = {}
 
     def facts(quarter: str) -> dict[str, Any]:

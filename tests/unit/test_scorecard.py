@@ -210,3 +210,32 @@ def test_only_action_types_carry_an_action_and_they_must():
                       "type": "deal.reviewed"})
     with pytest.raises(ValidationError, match="printable"):
         action(by="ana\nadmin")
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_any_arrival_order_gives_the_same_facts(seed):
+    """Like every figure of the deal state, the scorecard facts follow the deals' own order (occurred_at),
+    not the order of arrival: a CRM event folded after an action but dated before it counts as before."""
+    import random
+
+    d1, d2, d3 = three_deals()
+    extra = [event("api:d1", at=DAY // 2, qualification={"champion": "known"}),
+             event("api:d3", at=DAY // 2, amount=70_000)]
+    events = d1 + d2 + d3 + extra
+    in_order = sorted(events, key=lambda e: e.occurred_at)
+    shuffled = list(events)
+    random.Random(seed).shuffle(shuffled)
+
+    def facts(stream):
+        states = {}
+        for e in stream:
+            states[e.deal_id] = fold([e], STAGES, states.get(e.deal_id))
+        return {d: place(s, STAGES, day(40)).scorecard for d, s in states.items()}
+
+    expected = facts(in_order)
+    assert facts(shuffled) == expected
+    # d3's amount was 70k when ana reviewed it (the update is dated half a day before her review).
+    assert [a["amount"] for a in expected["api:d3"]["2026Q4"]["actions"]] == [70_000, 70_000]
+    # d1's champion was known before ana's access help: only the economic buyer was a target.
+    help_ = next(a for a in expected["api:d1"]["2026Q4"]["actions"] if a["type"] == "deal.help_offered")
+    assert set(help_["targets"]) == {"economic_buyer"}
