@@ -124,7 +124,7 @@ async def test_actions_are_acknowledged_by_kafka_folded_and_scored(common_settin
                    for t in ("deal.reviewed", "deal.help_offered", "deal.discount_decided")}
         assert counted == {"deal.reviewed": 1, "deal.help_offered": 1, "deal.discount_decided": 2}
         # The alert shows its decision at once.
-        shown = (await client.get(f"/v1/alerts?kind=late_stage_discount", headers=ADMIN)).json()["items"]
+        shown = (await client.get("/v1/alerts?kind=late_stage_discount", headers=ADMIN)).json()["items"]
         decisions = {item["alert_id"]: item["decision"] for item in shown}
         assert decisions[late.alert_id]["decision"] == "approved" and decisions[late.alert_id]["by"] == "ana"
         assert decisions[big.alert_id]["discount_pct"] == 15
