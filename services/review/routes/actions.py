@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.shared.events import ActorName, Decision, DealEvent, EventType, HelpKind, ManagerAction, Percent, \
     ShortText, encode_event
+from services.shared import tracing
 from services.shared.producer import KafkaUnavailable
 
 from ..access import OPEN_ADMIN, Principal, Role
@@ -111,8 +112,11 @@ async def open_deal(redis, keys, principal: Principal, deal_id: str) -> dict[str
 
 async def send_action(producer, settings, metrics, event: DealEvent) -> None:
     """Put the action's event on deal-events and wait for Kafka's acknowledgement."""
+    # With tracing on, the record carries the request's trace context: the fold's span joins this request's trace.
+    headers = tracing.kafka_headers() if tracing.enabled() else None
     try:
-        await producer.send(settings.common.deal_events_topic, [(event.deal_id.encode(), encode_event(event))])
+        await producer.send(settings.common.deal_events_topic, [(event.deal_id.encode(), encode_event(event))],
+                            headers=headers)
     except KafkaUnavailable as exc:
         raise HTTPException(503, f"Kafka unavailable, the action was not recorded: {exc}",
                             headers={"Retry-After": "2"}) from None
