@@ -135,6 +135,9 @@ load_demo() {
     sleep 0.5; waited=$((waited + 1))
   done
   log "demo data visible on the lists and in the alert feed"
+  # Three demo managers act through review, so the scorecard is not empty (open mode only).
+  "$VENV/bin/python" -m services.review.demo --review-url "http://127.0.0.1:$REVIEW_PORT" \
+    || log "the demo managers' actions were not all posted (see above); the scorecard may be empty"
 }
 
 # A configured review key that reads every team (admin or dashboard), else any configured key

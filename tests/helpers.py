@@ -55,3 +55,13 @@ async def await_until(check: Callable[[], Awaitable[Any]], timeout: float = 20.0
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last value: {last!r})")
+
+
+def action(deal_id: str = "api:d1", type: str = "deal.reviewed", at: dt.datetime | int = 0, by: str = "ana",
+           event_id: str | None = None, **fields: Any) -> DealEvent:
+    """A manager action as review produces it; ``at`` may be minutes after T0, ``fields`` go into ``action``."""
+    when = T0 + dt.timedelta(minutes=at) if isinstance(at, int) else at
+    return DealEvent.model_validate({
+        "event_id": event_id or f"rv-{next(_ids)}", "source": "review", "deal_id": deal_id,
+        "occurred_at": when.isoformat(), "type": type, "action": {"by": by, **fields},
+    })

@@ -76,6 +76,43 @@ def deal_stream(n_deals: int, seed: int = 7, today: dt.date | None = None) -> li
     return out
 
 
+def manager_actions(events: list[DealEvent], seed: int = 7) -> list[DealEvent]:
+    """Reviews, help and discount decisions by three actors on about half the deals of a stream,
+    each after the deal's own events (the order review's events take on the deal's partition)."""
+    from services.domain.alerts import alert_id_for
+
+    rng = random.Random(seed)
+    last: dict[str, DealEvent] = {}
+    requests: dict[str, list[DealEvent]] = {}
+    for e in events:
+        last[e.deal_id] = e
+        if e.type.value == "deal.discount_requested":
+            requests.setdefault(e.deal_id, []).append(e)
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    out: list[DealEvent] = []
+    for deal_id in sorted(last):
+        if rng.random() < 0.5:
+            continue
+        at = last[deal_id].occurred_at
+        actor = rng.choice(["ana", "bob", "cy"])
+        steps = [("deal.reviewed", {"questions": ["Who signs?"]})]
+        if rng.random() < 0.5:
+            steps.append(("deal.help_offered", {"kind": rng.choice(["access", "qualification", "acceleration"])}))
+        for request in requests.get(deal_id, [])[:1]:
+            decision = rng.choice(["approved", "rejected", "countered"])
+            pct = request.changes.discount_pct
+            granted = {"approved": pct, "countered": pct / 2, "rejected": None}[decision]
+            steps.append(("deal.discount_decided", {"alert_id": alert_id_for(deal_id, request.event_id),
+                                                    "decision": decision, "requested_pct": pct}
+                          | ({"discount_pct": granted} if granted is not None else {})))
+        for i, (kind, fields) in enumerate(steps):
+            at = min(at + dt.timedelta(minutes=rng.randint(1, 120)), now)
+            out.append(DealEvent.model_validate({
+                "event_id": f"{deal_id}-act{i}", "source": "review", "deal_id": deal_id,
+                "occurred_at": at.isoformat(), "type": kind, "action": {"by": actor, **fields}}))
+    return out
+
+
 def expected_alerts(events: list[DealEvent], stage_map: StageMap) -> set[str]:
     """The alert ids (every kind) the stream must raise, once each."""
     states: dict = {}
@@ -116,6 +153,8 @@ async def snapshot(redis_url: str, keys: RedisKeys) -> dict:
             kind = await redis.type(key)
             if kind == b"zset":
                 out[name] = {m.decode(): s for m, s in await redis.zrange(key, 0, -1, withscores=True)}
+            elif kind == b"hash" and ":scorecard:" in name:
+                out[name] = {f.decode(): json.loads(v) for f, v in (await redis.hgetall(key)).items()}
             elif kind == b"string" and ":deal:" in name:
                 card = json.loads(await redis.get(key))
                 card["_ranks"] = {k[len(keys.prefix):]: v for k, v in card.get("_ranks", {}).items()}

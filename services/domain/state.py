@@ -18,6 +18,7 @@ from services.shared.events import QUALIFICATION_ITEMS, DealEvent, EventType
 from services.shared.stages import Phase, StageMap
 
 from .history import copy_movement, record_movement
+from .scorecard import action_changes, record_action, record_qualification
 
 OrderKey = tuple[int, int, str]  # (occurred_at in µs since epoch, sequence, event_id)
 
@@ -47,6 +48,8 @@ class DealState:
     last_key: OrderKey | None = None
     # Ordered histories of the fields pipeline movement needs (see movement.py).
     movement: dict[str, Any] = field(default_factory=dict)
+    # Manager actions with the deal as it was at each (see scorecard.py), oldest first.
+    actions: list[dict[str, Any]] = field(default_factory=list)
 
     # -- reading -------------------------------------------------------------
     def get(self, name: str, default: Any = None) -> Any:
@@ -90,12 +93,13 @@ class DealState:
             "seen": self.seen,
             "last_key": list(self.last_key) if self.last_key else None,
             "movement": self.movement,
+            "actions": self.actions,
         }
 
     def copy(self) -> "DealState":
         """An independent copy (what ``from_dict(to_dict())`` gives, without the conversions)."""
         return DealState(self.deal_id, self.source, dict(self.fields), dict(self.stamps), list(self.timeline),
-                         list(self.seen), self.last_key, copy_movement(self.movement))
+                         list(self.seen), self.last_key, copy_movement(self.movement), list(self.actions))
 
     def encode(self) -> bytes:
         """Compact JSON of :meth:`to_dict` (what the deal table stores)."""
@@ -120,6 +124,7 @@ class DealState:
             seen=list(raw.get("seen", [])),
             last_key=tuple(raw["last_key"]) if raw.get("last_key") else None,
             movement=copy_movement(raw.get("movement") or {}),
+            actions=list(raw.get("actions") or []),
         )
 
 
@@ -174,6 +179,10 @@ def apply_event(state: DealState | None, event: DealEvent, stage_map: StageMap, 
         new.source = event.source
     key = order_key(event)
     changes = _flatten(event.changed_fields())
+    if event.action is not None:
+        # The deal as the action found it, before the action's own changes (a granted discount).
+        record_action(new.actions, event, key, new.fields, new.qualification(), new.phase(stage_map))
+        changes.update(action_changes(event))
     stage_phase = stage_map.phase(changes["stage"], event.source) if changes.get("stage") else None
     status = _status_from(event, stage_phase)
     if status is not None:
@@ -188,6 +197,7 @@ def apply_event(state: DealState | None, event: DealEvent, stage_map: StageMap, 
     new.last_key = max(new.last_key, key) if new.last_key else key
     _record_timeline(new, event, key, changes)
     record_movement(new.movement, key, changes)
+    record_qualification(new.movement, key, changes)
     new.seen.append(event.event_id)
     if len(new.seen) > SEEN_LIMIT:
         new.seen = new.seen[-SEEN_LIMIT:]
@@ -196,7 +206,7 @@ def apply_event(state: DealState | None, event: DealEvent, stage_map: StageMap, 
 
 def _record_timeline(state: DealState, event: DealEvent, key: OrderKey, changes: dict[str, Any]) -> None:
     shown = {name: changes[name] for name in (*TIMELINE_FIELDS, "status") if name in changes}
-    if not shown and event.type is not EventType.DISCOUNT_REQUESTED:
+    if not shown and event.type is not EventType.DISCOUNT_REQUESTED and event.action is None:
         return
     if any(e["event_id"] == event.event_id for e in state.timeline):
         return
@@ -209,6 +219,8 @@ def _record_timeline(state: DealState, event: DealEvent, key: OrderKey, changes:
     }
     if event.type is EventType.DISCOUNT_REQUESTED and "requested_by" in changes:
         entry["changes"]["requested_by"] = changes["requested_by"]
+    if event.action is not None:
+        entry["action"] = event.action.model_dump(mode="json", exclude_none=True)
     state.timeline.append(entry)
     state.timeline.sort(key=lambda e: tuple(e["key"]))
     if len(state.timeline) > TIMELINE_LIMIT:

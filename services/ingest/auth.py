@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from services.shared.auth import KeyConfigError, KeyTable, check_key, entry_where, load_entries
-from services.shared.events import SOURCE_NAME, DealEvent
+from services.shared.events import ACTION_TYPES, SOURCE_NAME, DealEvent
 
 KEYS_VARIABLE = "PR_INGEST_API_KEYS"
 DEFAULT_SOURCES = frozenset({"api", "csv"})
@@ -102,6 +102,11 @@ class EventRefused(Exception):
 
 def check_event(event: DealEvent, where: str, key: IngestKey | None, crm_sources: Collection[str]) -> None:
     """Raise EventRefused unless ``key`` (None in open mode) may post ``event`` as it is."""
+    if event.type in ACTION_TYPES:
+        # A manager action names its actor; only review, which knows the caller's key, may say who.
+        raise EventRefused(422, f"{where}.type",
+                           f"{event.type.value} is a manager action: post it through review "
+                           "(/v1/deals/{id}/reviews, /v1/deals/{id}/help, /v1/alerts/{alert_id}/decision)")
     if key is not None and not key.may_post(event.source):
         raise EventRefused(403, f"{where}.source",
                            f"the key {key.name!r} may not post source {event.source!r} "

@@ -100,7 +100,13 @@ class AlertStore:
         alert = decode_entry(rows[0][1])
         if alert is None:
             return None
-        return feed_item(alert, stream_id, decode_ack(await self.redis.hget(self.keys.alert_acks(), alert_id)))
+        ack = await self.redis.hget(self.keys.alert_acks(), alert_id)
+        decision = await self.redis.hget(self.keys.alert_decisions(), alert_id)
+        return feed_item(alert, stream_id, decode_ack(ack), decode_ack(decision))
+
+    async def decide(self, alert_id: str, decision: dict[str, Any]) -> None:
+        """Record the latest discount decision on the alert (after Kafka acknowledged its event)."""
+        await self.redis.hset(self.keys.alert_decisions(), alert_id, json.dumps(decision))
 
     async def ack(self, alert_id: str, by: str, at: dt.datetime) -> dict[str, Any] | None:
         """Record the first acknowledgement; returns the stored ack, None for an unknown alert."""
@@ -116,8 +122,11 @@ class AlertStore:
         decoded = [(sid, alert) for sid, alert in decoded if alert is not None]
         if not decoded:
             return []
-        acks = await self.redis.hmget(self.keys.alert_acks(), [alert["alert_id"] for _, alert in decoded])
-        return [feed_item(alert, sid, decode_ack(ack)) for (sid, alert), ack in zip(decoded, acks)]
+        ids = [alert["alert_id"] for _, alert in decoded]
+        acks = await self.redis.hmget(self.keys.alert_acks(), ids)
+        decisions = await self.redis.hmget(self.keys.alert_decisions(), ids)
+        return [feed_item(alert, sid, decode_ack(ack), decode_ack(decision))
+                for (sid, alert), ack, decision in zip(decoded, acks, decisions)]
 
     async def newest_first(self, flt: AlertFilter, limit: int, before: str | None, max_scan: int = MAX_SCAN_ROWS) -> FeedPage:
         """A page of matching alerts, newest first, strictly older than ``before``.
@@ -178,6 +187,7 @@ class AlertStore:
                 if alert_ids:
                     pipe.hdel(positions, *alert_ids)
                     pipe.hdel(acks, *alert_ids)
+                    pipe.hdel(self.keys.alert_decisions(), *alert_ids)
                 # New entries only ever get larger ids, so this removes the rows read and no other.
                 pipe.xtrim(stream, minid=id_after(as_text(rows[-1][0])), approximate=False)
                 removed += (await pipe.execute())[-1]

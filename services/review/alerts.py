@@ -153,9 +153,10 @@ class FeedItem(dict):
     trace: str | None = None
 
 
-def feed_item(alert: dict[str, Any], cursor: str, ack: dict[str, str] | None) -> dict[str, Any]:
-    """An alert as the feed shows it: its fields, its ``cursor`` and its ``ack``."""
-    item = FeedItem(alert, cursor=cursor, ack=ack)
+def feed_item(alert: dict[str, Any], cursor: str, ack: dict[str, str] | None,
+              decision: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An alert as the feed shows it: its fields, its ``cursor``, its ``ack`` and its discount ``decision``."""
+    item = FeedItem(alert, cursor=cursor, ack=ack, decision=decision)
     item.trace = item.pop(TRACE_FIELD, None)
     return item
 
@@ -221,6 +222,9 @@ class AlertItem(Alert):
 
     cursor: str = Field(description="Position on the feed (a Redis stream id); stable, usable as cursor/after/Last-Event-ID.")
     ack: Ack | None = Field(description="null until acknowledged; the first acknowledgement is kept.")
+    decision: dict[str, Any] | None = Field(
+        None, description="The latest discount decision (POST /v1/alerts/{alert_id}/decision): decision, discount_pct "
+                          "granted, by, at, event_id; null until decided.")
 
 
 class AlertPage(BaseModel):

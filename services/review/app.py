@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from services.shared import tracing
 from services.shared.kafka_config import kafka_client_options
 from services.shared.log_redaction import install_log_redaction
+from services.shared.producer import EventProducer
 from services.shared.metrics import ConsumerLag, HttpLatency, guarded_metrics_app, metrics_open
 from services.shared.redis_client import REDIS_UNAVAILABLE, redis_client
 
@@ -22,11 +23,13 @@ from .alerts import StreamMessage
 from .dashboard import add_dashboard_routes
 from .lists import Clock, ListReader
 from .metrics import Metrics
+from .routes import actions as actions_routes
 from .routes import alerts as alerts_routes
 from .routes import deals as deals_routes
 from .routes import health as health_routes
 from .routes import lists as lists_routes
 from .routes import movement as movement_routes
+from .routes import scorecards as scorecards_routes
 from .settings import ReviewSettings
 from .stream_tokens import StreamTokens
 from .streams import AlertHub
@@ -44,10 +47,16 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, redis=None) -> FastAPI:
-    """Wire Redis, Kafka, the clock, access control and the routes."""
+def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, redis=None,
+               producer=None) -> FastAPI:
+    """Wire Redis, Kafka, the clock, access control and the routes.
+
+    ``producer`` (an EventProducer by default) sends the managers' actions onto deal-events."""
     settings = settings or ReviewSettings()
     redis = redis or redis_client(settings.common)
+    producer = producer or EventProducer(settings.common.kafka_bootstrap, timeout=settings.action_timeout,
+                                         client_id="pr-review", max_pending=1000,
+                                         client_options=kafka_client_options(settings.common))
     keys = settings.common.keys
     webhooks = WebhookDispatcher(redis, keys, settings.webhook)
     lists = ListReader(redis, keys, clock, settings.manager_horizon_quarters, settings.max_scan_rows)
@@ -88,6 +97,7 @@ def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, r
                 await ingestor.stop()
             await hub.stop()
             await trimmer.stop()
+            await producer.close()
             await redis.aclose()
 
     app = FastAPI(
@@ -111,6 +121,7 @@ def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, r
     app.state.metrics = metrics
     app.state.stream_tokens = stream_tokens
     app.state.redis_keys = keys
+    app.state.producer = producer
     app.state.clock = clock
     install_log_redaction()
     app.add_middleware(AccessMiddleware, keys=key_table, redeem_token=stream_tokens.redeem)
@@ -135,6 +146,8 @@ def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, r
     app.include_router(lists_routes.router)
     app.include_router(deals_routes.router)
     app.include_router(alerts_routes.router)
+    app.include_router(actions_routes.router)  # reviews, help, discount decisions
+    app.include_router(scorecards_routes.router)
 
     def openapi() -> dict[str, Any]:
         # OpenAPI cannot describe a WebSocket route: publish its message shape as a component.

@@ -44,4 +44,5 @@ Tokens = Annotated[StreamTokens, Depends(_state("stream_tokens"))]
 ReviewMetrics = Annotated[Metrics, Depends(_state("metrics"))]
 Clock = Annotated[ClockFunction, Depends(_state("clock"))]
 Redis = Annotated[Any, Depends(_state("redis"))]
+Producer = Annotated[Any, Depends(_state("producer"))]  # services.shared.producer.EventProducer
 ReadModelKeys = Annotated[RedisKeys, Depends(_state("redis_keys"))]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -47,5 +48,20 @@ class ReviewSettings(BaseSettings):
         None, description="API keys: JSON list of {key, role, teams?, name?} or `key:role[:team1|team2]`, comma separated."
     )
     api_keys_file: Path | None = Field(None, description="JSON or TOML file of API keys (same entries as PR_REVIEW_API_KEYS).")
+    action_timeout: float = Field(
+        5.0, gt=0, le=60, description="Longest wait (s) for Kafka to acknowledge a manager action (review, help, "
+        "decision); past it the action is answered 503 and not recorded.")
+    high_severity_decision_role: Literal["admin", "manager"] = Field(
+        "admin", description="Least role that may decide a discount on a `high` severity alert: admin (default) or "
+        "manager (a manager key, for its teams' alerts).")
+    scorecard_leader_share: float = Field(
+        0.5, ge=0, le=1, description="Verdict line: an actor whose leader_share is at least this (and whose late "
+        "discount intensity is at most PR_REVIEW_SCORECARD_DISCOUNT_INTENSITY) is a `leader` (docs/scorecard.md).")
+    scorecard_discount_intensity: float = Field(
+        0.02, ge=0, le=1, description="Verdict line: late discount value per won amount at or below which an actor "
+        "gives little away (docs/scorecard.md).")
+    scorecard_max_deals: int = Field(
+        200_000, ge=1, description="Most deals one scorecard request reads for a quarter; past it the answer is a 503 "
+        "naming this setting, never a partial scorecard.")
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     common: CommonSettings = Field(default_factory=CommonSettings)

@@ -46,19 +46,14 @@ def rank_entries(keys: RedisKeys, placement: Placement | None, partitions: int |
 
 
 RANKS_FIELD = "_ranks"
-
-
-def ranks_in_card(raw_card: bytes | str | None) -> dict[str, float]:
-    """The rank entries a stored card says the deal is in (Redis is its own source of truth)."""
-    if not raw_card:
-        return {}
-    return orjson.loads(raw_card).get(RANKS_FIELD, {})
+SCORECARD_FIELD = "_scorecard"  # the quarters whose scorecard hash holds this deal
 
 
 # One batch's whole read-model write, atomic like a MULTI: ARGV[1] is a JSON object of the
 # sorted-set changes ({"zrem": [[key, [member...]]...], "zadd": [[key, [score, member, ...]]...]},
-# scores as strings so Redis parses them exactly as redis-py would), then card key, card value
-# pairs. One command per batch instead of one per sorted set: with the per-filter and per-quarter
+# scores as strings so Redis parses them exactly as redis-py would) and the scorecard hashes'
+# ({"hdel": [[key, [field...]]...], "hset": [[key, [field, value, ...]]...]}), then card key, card
+# value pairs. One command per batch instead of one per sorted set: with the per-filter and per-quarter
 # sets a batch of 500 events touched about 2,000 of them, and redis-py's packing and reply
 # parsing of those commands was the larger half of the fold's own cost (docs/benchmarks.md).
 # Every key shares the prefix's hash tag on a cluster, so the declared key routes the script.
@@ -77,6 +72,18 @@ for _, op in ipairs(ops.zadd) do
     redis.call('ZADD', op[1], unpack(pairs_, i, math.min(i + 2 * step - 1, #pairs_)))
   end
 end
+for _, op in ipairs(ops.hdel) do
+  local fields = op[2]
+  for i = 1, #fields, step do
+    redis.call('HDEL', op[1], unpack(fields, i, math.min(i + step - 1, #fields)))
+  end
+end
+for _, op in ipairs(ops.hset) do
+  local pairs_ = op[2]
+  for i = 1, #pairs_, 2 * step do
+    redis.call('HSET', op[1], unpack(pairs_, i, math.min(i + 2 * step - 1, #pairs_)))
+  end
+end
 for i = 2, #ARGV, 2 do
   redis.call('SET', ARGV[i], ARGV[i + 1])
 end
@@ -88,8 +95,8 @@ async def write_placements(redis, keys: RedisKeys, placements: dict[str, Placeme
                            trust_stored_ranks: bool = True, partitions: int | None = None) -> None:
     """Bring the read model up to date for these deals: one MGET and one script per batch.
 
-    The script applies every change atomically (one ZREM / ZADD per sorted set, one SET per
-    card): the same end state as per-deal commands in a MULTI, in one round trip and one
+    The script applies every change atomically (one ZREM / ZADD per sorted set, one HDEL /
+    HSET per scorecard hash, one SET per card): the same end state as per-deal commands in a MULTI, in one round trip and one
     command to pack.
 
     A stored card's ``_ranks`` spares the ZADDs of entries that did not change. A repair passes
@@ -107,10 +114,13 @@ async def write_placements(redis, keys: RedisKeys, placements: dict[str, Placeme
     additions: dict[str, list[str]] = {}
     cards: list[bytes | str] = []
     deleted: list[str] = []
+    scorecard_set: dict[str, list[str]] = {}  # quarter hash -> [deal_id, facts JSON, ...]
+    scorecard_del: dict[str, list[str]] = {}
     dumps = orjson.dumps
     for deal_id, raw in zip(deal_ids, old_cards):
         after = placements[deal_id]
-        old = ranks_in_card(raw)
+        old_card = orjson.loads(raw) if raw else {}
+        old = old_card.get(RANKS_FIELD, {})
         new = rank_entries(keys, after, partitions)
         for key in old.keys() - new.keys():
             removals.setdefault(key, []).append(deal_id)
@@ -119,6 +129,13 @@ async def write_placements(redis, keys: RedisKeys, placements: dict[str, Placeme
                 additions.setdefault(key, []).extend((repr(score), deal_id))
         card = dict(after.card)
         card[RANKS_FIELD] = new
+        old_quarters = set(old_card.get(SCORECARD_FIELD, ()))
+        for quarter in old_quarters - after.scorecard.keys():
+            scorecard_del.setdefault(keys.scorecard(quarter), []).append(deal_id)
+        for quarter, facts in after.scorecard.items():
+            scorecard_set.setdefault(keys.scorecard(quarter), []).extend((deal_id, dumps(facts).decode()))
+        if after.scorecard:
+            card[SCORECARD_FIELD] = sorted(after.scorecard)
         cards.append(keys.deal(deal_id))
         cards.append(dumps(card))
         if after.deleted_at is not None:
@@ -127,7 +144,8 @@ async def write_placements(redis, keys: RedisKeys, placements: dict[str, Placeme
             deleted.extend((repr(after.deleted_at), deal_id))
     if deleted:
         additions.setdefault(keys.deleted_deals(), []).extend(deleted)
-    ops = dumps({"zrem": list(removals.items()), "zadd": list(additions.items())})
+    ops = dumps({"zrem": list(removals.items()), "zadd": list(additions.items()),
+                 "hdel": list(scorecard_del.items()), "hset": list(scorecard_set.items())})
     script = redis.register_script(WRITE_BATCH)
     await script(keys=[keys.deal(deal_ids[0])], args=[ops, *cards])
 

@@ -82,7 +82,7 @@ async def write_all(settings: CommonSettings, states: dict[str, DealState], stag
     keys = settings.keys
     try:
         if wipe:
-            for pattern in (keys.deal_pattern(), keys.rank_pattern()):
+            for pattern in (keys.deal_pattern(), keys.rank_pattern(), keys.scorecard_pattern()):
                 batch = []
                 async for key in redis.scan_iter(pattern, count=1000):
                     batch.append(key)

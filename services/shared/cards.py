@@ -18,10 +18,13 @@ class ListView(TypedDict):
     questions: list[dict[str, str]]
 
 
-class DiscountView(TypedDict):
-    discount_pct: float | None
+class DiscountView(TypedDict, total=False):
+    discount_pct: float | None  # requested, or granted once a decision approved or countered it
     discount_reason: str | None
     requested_by: str | None
+    decision: str | None  # approved, rejected or countered (POST /v1/alerts/{alert_id}/decision)
+    decided_by: str | None
+    alert_id: str | None
 
 
 class DealCard(TypedDict, total=False):

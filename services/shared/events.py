@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Annotated, Literal
 
 import orjson
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SCHEMA_VERSION = 1
 
@@ -30,6 +30,14 @@ class EventType(StrEnum):
     CLOSED_WON = "deal.closed_won"
     CLOSED_LOST = "deal.closed_lost"
     DELETED = "deal.deleted"
+    # Manager actions: produced only by review (docs/scorecard.md), never by a source adapter.
+    REVIEWED = "deal.reviewed"
+    HELP_OFFERED = "deal.help_offered"
+    DISCOUNT_DECIDED = "deal.discount_decided"
+
+
+ACTION_TYPES = frozenset({EventType.REVIEWED, EventType.HELP_OFFERED, EventType.DISCOUNT_DECIDED})
+"""The event types that carry an ``action`` (a manager's), and only they."""
 
 
 Evidence = Literal["known", "unknown"]
@@ -89,6 +97,69 @@ class DealChanges(BaseModel):
 _CONTROL_CHARACTER = re.compile(r"[\x00-\x1f]")
 
 
+class HelpKind(StrEnum):
+    ACCESS = "access"
+    QUALIFICATION = "qualification"
+    ACCELERATION = "acceleration"
+    EXECUTIVE_SPONSOR = "executive_sponsor"
+    DISCOUNT = "discount"
+
+
+class Decision(StrEnum):
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    COUNTERED = "countered"
+
+
+ALERT_ID = r"^al-[0-9a-f]{20}$"
+ActorName = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class ManagerAction(BaseModel):
+    """What a manager did: the payload of ``deal.reviewed``, ``deal.help_offered`` and ``deal.discount_decided``.
+
+    ``by`` is the actor (the review key's name, or the body's ``by`` in open mode). A decision's
+    ``discount_pct`` is the discount granted (the requested one when approved, the counter-offer
+    when countered, absent when rejected); ``requested_pct`` is what the alert asked for."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    by: ActorName
+    note: ShortText | None = None
+    questions: list[ShortText] | None = Field(default=None, max_length=20)
+    kind: HelpKind | None = None
+    alert_id: Annotated[str, Field(pattern=ALERT_ID)] | None = None
+    decision: Decision | None = None
+    discount_pct: Percent | None = None
+    requested_pct: Percent | None = None
+
+    @field_validator("by")
+    @classmethod
+    def _actor_printable(cls, value: str) -> str:
+        if _CONTROL_CHARACTER.search(value) or not value.strip():
+            raise ValueError("must be a printable name")
+        return value
+
+
+def _check_action(event_type: "EventType", action: ManagerAction | None) -> None:
+    if event_type not in ACTION_TYPES:
+        if action is not None:
+            raise ValueError(f"action: only {', '.join(sorted(ACTION_TYPES))} carry an action")
+        return
+    if action is None:
+        raise ValueError(f"action: required for {event_type.value}")
+    if event_type is EventType.HELP_OFFERED and action.kind is None:
+        raise ValueError("action.kind: required for deal.help_offered")
+    if event_type is EventType.DISCOUNT_DECIDED:
+        if action.alert_id is None or action.decision is None:
+            raise ValueError("action.alert_id and action.decision: required for deal.discount_decided")
+        granted = action.decision in (Decision.APPROVED, Decision.COUNTERED)
+        if granted and action.discount_pct is None:
+            raise ValueError("action.discount_pct: required when the decision grants a discount")
+        if not granted and action.discount_pct is not None:
+            raise ValueError("action.discount_pct: a rejected discount grants none")
+
+
 class DealEvent(BaseModel):
     """One change to one deal, as every service sees it."""
 
@@ -129,6 +200,13 @@ class DealEvent(BaseModel):
     )
     type: EventType
     changes: DealChanges = Field(default_factory=DealChanges)
+    action: ManagerAction | None = Field(
+        default=None, description="The manager's action, on deal.reviewed, deal.help_offered and deal.discount_decided only.")
+
+    @model_validator(mode="after")
+    def _action_matches_type(self) -> "DealEvent":
+        _check_action(self.type, self.action)
+        return self
 
     @field_validator("occurred_at")
     @classmethod

@@ -19,6 +19,9 @@ Layout, with ``p`` the configurable prefix (on a Redis Cluster the hash-tagged `
   a deal not in it has not changed since, and counts in start and end through the manager ranking.
 - ``p:deleted-deals`` sorted set deal_id -> deletion time (epoch s) of deleted deals whose card
   is still there; the scoring worker sweeps those past the grace period without a scan.
+- ``p:scorecard:<YYYYQn>`` hash deal_id -> JSON of what that deal adds to the quarter's scorecards
+  (services/domain/scorecard.py ``deal_facts``); review sums them per actor. A card's ``_scorecard``
+  lists the quarters the deal is in, so a deal that leaves one is removed from it.
 - ``p:alerts`` stream of alerts (the stream id is the feed cursor).
 - ``p:alert-pos`` hash alert_id -> stream id (deduplicates the feed); ``p:alert-acks`` hash
   alert_id -> JSON acknowledgement.
@@ -95,6 +98,17 @@ class RedisKeys:
     def deleted_deals(self) -> str:
         """Sorted set deal_id -> deletion time (epoch s): the cards awaiting removal."""
         return f"{self.prefix}:deleted-deals"
+
+    def scorecard(self, quarter: str) -> str:
+        """Hash deal_id -> JSON facts of that deal for the quarter's scorecards."""
+        return f"{self.prefix}:scorecard:{quarter}"
+
+    def scorecard_pattern(self) -> str:
+        return f"{self.prefix}:scorecard:*"
+
+    def alert_decisions(self) -> str:
+        """Hash alert_id -> JSON of the latest discount decision (review writes it once Kafka acknowledged)."""
+        return f"{self.prefix}:alert-decisions"
 
     def rank_pattern(self) -> str:
         return f"{self.prefix}:rank:*"

@@ -12,7 +12,7 @@ of the read model, the feed and the webhooks run on the one node that holds that
 from __future__ import annotations
 
 import redis.asyncio as aioredis
-from redis.asyncio.cluster import ClusterPipeline, RedisCluster
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -53,19 +53,6 @@ async def server_run_id(redis: aioredis.Redis, key: str) -> str:
     else:
         info = await redis.info("server")
     return info["run_id"]
-
-
-def set_many(pipe: aioredis.client.Pipeline, mapping: dict[str, bytes | str]) -> None:
-    """Queue SET of every key in ``mapping`` on ``pipe``: one MSET, or on a cluster one SET per key.
-
-    redis-py refuses MSET in a cluster pipeline even when every key is in one slot; inside the
-    same MULTI the SETs are as atomic as the MSET.
-    """
-    if isinstance(pipe, ClusterPipeline):
-        for key, value in mapping.items():
-            pipe.set(key, value)
-    elif mapping:
-        pipe.mset(mapping)
 
 
 def as_text(value: bytes | str) -> str:

@@ -60,11 +60,19 @@ def test_the_pipeline_runs_on_a_redis_cluster_with_every_key_in_one_slot(cluster
         assert [i["deal_id"] for i in manager] == ["api:late"]
         card = client.get(f"{stack['review']}/v1/deals/api:late").json()
         assert card["amount"] == 200_000
+        # A manager's decision goes back through Kafka onto the scorecard hash, in the same slot.
+        decided = client.post(f"{stack['review']}/v1/alerts/{alerts[0]['alert_id']}/decision",
+                              json={"decision": "approved", "by": "ana"})
+        assert decided.status_code == 202, decided.text
+        scored = wait_until(lambda: client.get(f"{stack['review']}/v1/scorecards/ana").json()
+                            .get("late_discounts", {}).get("count") == 1, timeout=30, what="ana's scorecard")
+        assert scored
 
     prefix = cluster_settings.keys.prefix
     assert prefix == "{" + cluster_settings.redis_prefix + "}"
     keys = [k.decode() for k in cluster.scan_iter(match=f"{prefix}:*", target_nodes=redis.RedisCluster.ALL_NODES)]
     assert f"{prefix}:deal:api:late" in keys and f"{prefix}:alerts" in keys and f"{prefix}:rank:leader" in keys
+    assert any(k.startswith(f"{prefix}:scorecard:") for k in keys) and f"{prefix}:alert-decisions" in keys
     # One slot, so one master: the transactions and Lua scripts of the read model and the feed ran there.
     slots = {cluster.keyslot(k) for k in keys}
     assert len(slots) == 1, f"keys spread over slots {slots}"

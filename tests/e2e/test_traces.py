@@ -104,6 +104,19 @@ def test_one_trace_from_the_ingest_request_to_the_sse_and_webhook_deliveries(com
             return spans if wanted <= {s["name"] for s in spans} else None
 
         spans = wait_until(traced, timeout=30, what="the spans of the discount's trace")
+
+        # A manager's action goes through Kafka too: its fold joins the trace of review's request.
+        action_trace = secrets.token_hex(16)
+        reviewed = client.post(f"{review}/v1/deals/api:traced/reviews", json={"by": "ana"},
+                               headers={"traceparent": f"00-{action_trace}-{secrets.token_hex(8)}-01"})
+        assert reviewed.status_code == 202, reviewed.text
+
+        def action_traced():
+            found = {s["service"]: s for s in collector.spans if s["trace"] == action_trace}
+            return found if {"review", "scoring"} <= found.keys() else None
+
+        action_spans = wait_until(action_traced, timeout=30, what="the review action's fold in its trace")
+        assert action_spans["scoring"]["name"] == "fold deal-events"
     by_name = {s["name"]: s for s in spans}
     request = by_name["POST /v1/events"]
     send = by_name[f"send {common_settings.deal_events_topic}"]

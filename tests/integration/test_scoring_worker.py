@@ -17,7 +17,7 @@ from services.shared.stages import StageMap
 from tests.conftest import settings_env
 from tests.helpers import wait_until
 from testkit.processes import Service, free_port, scoring_env
-from tests.workload import deal_stream, expected_alerts, run, snapshot, write_expected
+from tests.workload import deal_stream, expected_alerts, manager_actions, run, snapshot, write_expected
 
 pytestmark = pytest.mark.integration
 STAGES = StageMap.load(DEFAULT_STAGE_MAP)
@@ -156,4 +156,34 @@ def test_rebuild_restores_an_identical_read_model_after_redis_is_wiped(common_se
     before = run(snapshot(common_settings.redis_url.get_secret_value(), common_settings.keys))
     summary = rebuild(common_settings, wipe=True, show_progress=False)
     assert summary.events == len(events)
+    assert run(snapshot(common_settings.redis_url.get_secret_value(), common_settings.keys)) == before
+
+
+def test_scorecards_survive_a_restart_and_a_rebuild(common_settings, tmp_path):
+    """Actions folded before a crash still count after it (the deal table's changelog keeps them), and a
+    rebuild from deal-events writes the same scorecard facts."""
+    events = deal_stream(120, seed=14)
+    actions = manager_actions(events, seed=14)
+    assert {a.type.value for a in actions} == {"deal.reviewed", "deal.help_offered", "deal.discount_decided"}
+    half = len(actions) // 2
+    app_id = f"pr-scoring-{uuid.uuid4().hex[:6]}"
+    worker = start_worker(common_settings, app_id, tmp_path)
+    try:
+        produce(common_settings, events + actions[:half])
+        wait_for_snapshot(common_settings, expected_snapshot(common_settings, events + actions[:half]), timeout=60)
+    finally:
+        worker.kill()
+    produce(common_settings, actions[half:])
+    worker = start_worker(common_settings, app_id, tmp_path)
+    try:
+        expected = expected_snapshot(common_settings, events + actions)
+        wait_for_snapshot(common_settings, expected, timeout=60)
+    finally:
+        worker.stop()
+    scorecard_keys = [k for k in expected if ":scorecard:" in k]
+    assert scorecard_keys, "the actions reach the scorecard facts"
+    actors = {a["by"] for k in scorecard_keys for deal in expected[k].values() for a in deal["actions"]}
+    assert actors == {"ana", "bob", "cy"}
+    before = run(snapshot(common_settings.redis_url.get_secret_value(), common_settings.keys))
+    rebuild(common_settings, wipe=True, show_progress=False)
     assert run(snapshot(common_settings.redis_url.get_secret_value(), common_settings.keys)) == before

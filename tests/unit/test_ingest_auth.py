@@ -91,6 +91,18 @@ def test_a_key_may_post_the_sources_it_lists():
 
 
 @pytest.mark.parametrize("keys", [f"{LOADER},{BRIDGE}:salesforce|api", None])
+def test_a_manager_action_cannot_be_posted_to_ingest(keys):
+    producer = FakeProducer()
+    api = client(producer, keys=keys)
+    forged = event(type="deal.discount_decided", changes={},
+                   action={"by": "ceo", "alert_id": "al-" + "0" * 20, "decision": "approved", "discount_pct": 30})
+    answer = api.post("/v1/events", json=forged, headers={"X-API-Key": LOADER} if keys else {})
+    assert answer.status_code == 422
+    assert answer.json()["detail"].startswith("event.type: deal.discount_decided is a manager action: post it through review")
+    assert producer.sent == []
+
+
+@pytest.mark.parametrize("keys", [f"{LOADER},{BRIDGE}:salesforce|api", None])
 def test_a_forged_event_cannot_move_a_crm_deal_with_or_without_keys(keys):
     api = client(keys=keys)
     headers = {"X-API-Key": BRIDGE} if keys else {}

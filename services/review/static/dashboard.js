@@ -141,7 +141,8 @@ function dealRows(which, item, rank) {
     el("td", { class: "num" }, scoreDetails(which, item)));
   const questions = el("tr", { class: "asked" },
     el("td", {}),
-    el("td", { colspan: "5" }, el("span", { class: "visually-hidden", text: "Questions: " }), questionList(item)));
+    el("td", { colspan: "5" }, el("span", { class: "visually-hidden", text: "Questions: " }), questionList(item),
+      actionButtons(item)));
   return el("tbody", { "data-testid": which + "-row", "data-deal-id": item.deal_id }, figures, questions);
 }
 
@@ -251,7 +252,9 @@ function renderAlert(item) {
   field("meta").textContent = (movement ? "" : "asked by " + (item.requested_by || "unknown")) +
     (when ? (movement ? "" : " · ") + when : "") +
     (item.owner_id ? " · owner " + item.owner_id : "") + (item.team ? " · " + item.team : "");
-  const button = node.querySelector("button");
+  // Approve, reject or counter a discount on a late-stage deal (scorecard.js).
+  if (item.kind === "late_stage_discount") node.querySelector(".ack-line").before(decisionButtons(item));
+  const button = node.querySelector('[data-testid="ack-button"]');
   const info = node.querySelector(".ack");
   button.setAttribute("aria-label", "Acknowledge alert on " + (item.name || item.deal_id));
   if (item.ack) {
@@ -435,9 +438,10 @@ function start() {
       loadLists();
       renderAlerts();
       loadMovementPanels();
+      loadScorecard();
     });
   }
-  $("refresh").addEventListener("click", () => { loadLists(); loadAlerts(); loadMovementPanels(); });
+  $("refresh").addEventListener("click", () => { loadLists(); loadAlerts(); loadMovementPanels(); loadScorecard(); });
   $("settings").addEventListener("submit", (e) => {
     e.preventDefault();
     const keyChanged = $("api-key").value !== apiKey();
@@ -454,6 +458,7 @@ function start() {
       state.stream = null;
       startAlerts();
       loadLists();
+      loadScorecard();
     }
     setStatus("settings saved");
   });

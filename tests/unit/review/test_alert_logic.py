@@ -88,7 +88,9 @@ def test_scope_forces_the_callers_teams_and_refuses_others():
 
 
 def test_feed_items_and_entries():
-    assert feed_item(ALERT, "5-0", None) == {**ALERT, "cursor": "5-0", "ack": None}
+    assert feed_item(ALERT, "5-0", None) == {**ALERT, "cursor": "5-0", "ack": None, "decision": None}
+    decided = {"decision": "approved", "discount_pct": 10, "by": "ana", "at": "2026-11-26T12:00:00+00:00"}
+    assert feed_item(ALERT, "5-0", None, decided)["decision"] == decided
     assert decode_entry({b"alert": b'{"alert_id": "x"}'}) == {"alert_id": "x"}
     assert decode_entry({b"alert": b"[1]"}) is None and decode_entry({b"other": b"1"}) is None
     full = {**ALERT, "deal_id": "d-1", "pushed_days": 3}  # a rule's own field travels too
