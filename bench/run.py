@@ -568,6 +568,18 @@ async def bench_scoring(infra: Infra, run: str, n_deals: int, cfg: dict, report:
 SCALE_PARTITIONS = 12
 
 
+class WorkerDied(RuntimeError):
+    """A worker of a scale-out run exited on its own; the run's figure would be meaningless."""
+
+
+def folded(workers: list[Proc]) -> int:
+    """Events folded by the workers so far; raises WorkerDied when one of them is gone."""
+    dead = [w for w in workers if w.process is None or w.process.poll() is not None]
+    if dead:
+        raise WorkerDied(", ".join(f"{w.name} exited ({w.log_path})" for w in dead))
+    return sum(worker_state(w).get("events", 0) for w in workers)
+
+
 def worker_state(worker: Proc) -> dict:
     """A worker's /readyz body (its counters), or {} while it does not answer."""
     try:
@@ -580,6 +592,7 @@ def wait_all_ready(workers: list[Proc], timeout: float) -> None:
     """Until every worker's /readyz is 200: assigned, table recovered, no rebalance going on."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        folded(workers)  # raises WorkerDied when one has exited
         codes = []
         for worker in workers:
             try:
@@ -590,18 +603,6 @@ def wait_all_ready(workers: list[Proc], timeout: float) -> None:
             return
         time.sleep(0.2)
     raise RuntimeError(f"workers not ready after {timeout}s: {[w.log_path for w in workers]}")
-
-
-class WorkerDied(RuntimeError):
-    """A worker of a scale-out run exited on its own; the run's figure would be meaningless."""
-
-
-def folded(workers: list[Proc]) -> int:
-    """Events folded by the workers so far; raises WorkerDied when one of them is gone."""
-    dead = [w for w in workers if w.process is None or w.process.poll() is not None]
-    if dead:
-        raise WorkerDied(", ".join(f"{w.name} exited ({w.log_path})" for w in dead))
-    return sum(worker_state(w).get("events", 0) for w in workers)
 
 
 def burst_then_drain(infra: Infra, topic: str, workers: list[Proc], records: list[tuple[bytes, bytes]],
