@@ -34,7 +34,7 @@ class Service:
         self.log_path = log_dir / f"{name}-{int(time.time() * 1000)}.log"
         self.process: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 90.0) -> "Service":
+    def start(self, timeout: float = 90.0) -> Service:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(self.argv, env={**os.environ, **self.env},
                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -92,7 +92,7 @@ class DealState:
             "movement": self.movement,
         }
 
-    def copy(self) -> "DealState":
+    def copy(self) -> DealState:
         """An independent copy (what ``from_dict(to_dict())`` gives, without the conversions)."""
         return DealState(self.deal_id, self.source, dict(self.fields), dict(self.stamps), list(self.timeline),
                          list(self.seen), self.last_key, copy_movement(self.movement))
@@ -105,12 +105,12 @@ class DealState:
         return bytes(memoryview(orjson.dumps(self.to_dict())))
 
     @classmethod
-    def decode(cls, raw: bytes | str | dict[str, Any]) -> "DealState":
+    def decode(cls, raw: bytes | str | dict[str, Any]) -> DealState:
         """The state :meth:`encode` wrote (a plain dict, as older table values hold, is accepted too)."""
         return cls.from_dict(raw if isinstance(raw, dict) else orjson.loads(raw))
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> "DealState":
+    def from_dict(cls, raw: dict[str, Any]) -> DealState:
         return cls(
             deal_id=raw["deal_id"],
             source=raw.get("source", ""),

@@ -13,8 +13,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 
-from services.shared.keys import RedisKeys
 from services.shared import tracing
+from services.shared.keys import RedisKeys
 from services.shared.redis_client import as_text, server_run_id
 
 from .alerts import AlertFilter, BadAlert, decode_ack, decode_entry, feed_item, id_after, id_before, parse_alert
@@ -451,7 +451,7 @@ class _RewindWipedOnAssign(ConsumerRebalanceListener):
 
     async def on_partitions_assigned(self, assigned) -> None:
         try:
-            await self.ingestor._rewind_wiped(self.consumer, assigned)
+            await self.ingestor._rewind_wiped(self.consumer, assigned)  # noqa: SLF001 - its own ingestor
         except Exception as exc:  # noqa: BLE001 - Redis away: the consume loop checks again within wipe_check_interval
             log.warning("alert feed: could not check the marks of partitions %s on assignment (%s: %s)",
                         ", ".join(str(tp.partition) for tp in sorted(assigned)), type(exc).__name__, exc)

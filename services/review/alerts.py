@@ -5,14 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.shared.alerts import SEVERITY_RANK, Alert
-
 from services.shared.tracing import TRACE_FIELD
 
 STREAM_ID = re.compile(r"^(\d{1,20})-(\d{1,20})$")
@@ -75,7 +74,7 @@ def later(a: str, b: str) -> bool:
 
 def _aware(value: dt.datetime) -> dt.datetime:
     # A naive datetime is taken as UTC, which is what the CRM timestamps are normalised to.
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)

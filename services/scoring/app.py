@@ -7,16 +7,15 @@ import logging
 
 import faust
 
+from services.domain.retention import removal_cutoff
+from services.shared import tracing
 from services.shared.kafka_config import faust_broker_credentials
 from services.shared.redis_client import redis_client
 from services.shared.stages import StageMap
 
 from .changelog import BulkChangelog
 from .moved_partitions import ForgetMovedPartitions
-from services.shared import tracing
-
 from .observe import FoldMetrics, fold_spans
-from services.domain.retention import removal_cutoff
 from .processor import Clock, DealProcessor, encode_alert, utc_now
 from .read_model import sweep_deleted
 from .read_model_guard import ReadModelGuard
@@ -161,7 +160,7 @@ def create_app(settings: ScoringSettings | None = None, clock: Clock = utc_now) 
     async def sweep_deleted_deals():
         # Every worker may run it: the sweep is atomic per batch and idempotent.
         try:
-            cutoff = removal_cutoff(dt.datetime.now(dt.timezone.utc), settings.deleted_grace_days)
+            cutoff = removal_cutoff(dt.datetime.now(dt.UTC), settings.deleted_grace_days)
             removed = await sweep_deleted(redis, common.keys, cutoff)
         except Exception as exc:  # noqa: BLE001 - Redis away: the next sweep removes what this one missed
             log.warning("sweep of deleted deals failed: %s: %s", type(exc).__name__, exc)

@@ -33,6 +33,7 @@ import asyncio
 import contextlib
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import faust
 from aiokafka.partitioner import murmur2

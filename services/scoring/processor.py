@@ -14,15 +14,15 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from services.domain.alerts import discount_alert
+from services.domain.lists import Placement, place
+from services.domain.movement import mark_stall_alerted, movement_alerts, stalled_alert
+from services.domain.state import DealState, apply_event
 from services.shared.alerts import Alert
 from services.shared.events import decode_event
 from services.shared.keys import RedisKeys
 from services.shared.stages import StageMap
 
-from services.domain.alerts import discount_alert
-from services.domain.lists import Placement, place
-from services.domain.movement import mark_stall_alerted, movement_alerts, stalled_alert
-from services.domain.state import DealState, apply_event
 from .read_model import write_placements
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ Clock = Callable[[], dt.datetime]
 
 
 def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 @dataclass

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import orjson
 
+from services.domain.lists import Placement
 from services.shared.keys import RedisKeys
 from services.shared.redis_client import set_many
-
-from services.domain.lists import Placement
 
 from .changelog import partition_for
 

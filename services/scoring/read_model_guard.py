@@ -30,13 +30,13 @@ from collections.abc import Callable, Iterable
 from redis.exceptions import OutOfMemoryError, ReadOnlyError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
 
+from services.domain.lists import Placement, place
+from services.domain.state import DealState
 from services.shared.keys import RedisKeys
 from services.shared.redis_client import REDIS_UNAVAILABLE, server_run_id
 from services.shared.stages import StageMap
 
 from .changelog import partition_for
-from services.domain.lists import Placement, place
-from services.domain.state import DealState
 from .read_model import write_placements
 
 log = logging.getLogger(__name__)

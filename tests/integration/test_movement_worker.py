@@ -18,18 +18,18 @@ import redis.asyncio as aioredis
 from kafka import KafkaConsumer
 
 from services.scoring.processor import DealProcessor
+from services.scoring.stall_watch import StallWatch
 from services.shared.events import encode_event
 from services.shared.keys import RedisKeys
 from services.shared.settings import DEFAULT_STAGE_MAP
 from services.shared.stages import StageMap
-from services.scoring.stall_watch import StallWatch
 from tests.helpers import event, wait_until
 from tests.integration.test_scoring_worker import produce, start_worker
 from tests.workload import run
 
 pytestmark = pytest.mark.integration
 STAGES = StageMap.load(DEFAULT_STAGE_MAP)
-UTC = dt.timezone.utc
+UTC = dt.UTC
 PARTITIONS = 6
 
 
@@ -95,7 +95,7 @@ async def test_time_alone_raises_a_stall_once_and_again_after_a_move(worker_part
 
 
 async def test_the_due_index_holds_only_open_early_and_mid_deals_due_later(worker_parts):
-    processor, watch, clock, alerts, redis, keys = worker_parts
+    processor, _watch, clock, _alerts, redis, keys = worker_parts
     now = clock.now
     await processor.process([encode_event(e) for e in [
         event(deal_id="api:early", type="deal.created", at=now, stage="Prospecting"),

@@ -262,7 +262,7 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     try:
         when = email.utils.parsedate_to_datetime(value)
         if when.tzinfo is None:
-            when = when.replace(tzinfo=dt.timezone.utc)
+            when = when.replace(tzinfo=dt.UTC)
         seconds = when.timestamp() - now
     except (TypeError, ValueError, IndexError, OverflowError):
         return None

@@ -21,7 +21,7 @@ DEAD_LETTERS_KEPT = 1000  # per subscription; older ones are trimmed
 
 
 def utc_now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat()
+    return dt.datetime.now(dt.UTC).isoformat()
 
 
 _COUNTERS = ("delivered", "failed_attempts", "dead_letters")
