@@ -86,7 +86,7 @@ def place(state: DealState, stage_map: StageMap, as_of: dt.datetime | None = Non
         "next_step": state.fields.get("next_step"),
         "competitors": state.fields.get("competitors") or [],
         "timeline": state.timeline,
-        **movement.movement_fields(state, stage_map),
+        **movement.movement_fields(state, stage_map),  # type: ignore[typeddict-item]  # DealCard's movement keys
     }
     filters = {dim: str(state.fields[name]) for dim, name in FILTER_FIELDS.items() if state.fields.get(name)}
     return Placement(
@@ -104,7 +104,7 @@ def place(state: DealState, stage_map: StageMap, as_of: dt.datetime | None = Non
 
 def list_item(card: DealCard, which: str) -> dict[str, Any]:
     """The list entry (the shape in docs/contracts.md) for the leader or manager list, from a deal card."""
-    view = card[which]
+    view = card[which]  # type: ignore[literal-required]  # "leader" or "manager"
     item = {k: v for k, v in card.items() if k not in LEFT_OUT_OF_LISTS and not k.startswith("_")}
     item["score"] = view["score"]
     item["score_parts"] = view["score_parts"]

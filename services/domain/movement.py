@@ -165,7 +165,8 @@ def close_date_pushed_alert(event: DealEvent, state: DealState, stage_map: Stage
     from_date = next((value for _key, value in reversed(dates[:at]) if parse_day(value)), None)
     if not is_push(from_date, to_date):
         return None
-    if quarter_of(parse_day(from_date)) not in manager_horizon(event.occurred_at.date(), horizon_quarters):
+    from_day = parse_day(from_date)  # a date: is_push parsed it
+    if from_day is None or quarter_of(from_day) not in manager_horizon(event.occurred_at.date(), horizon_quarters):
         return None
     alert = _alert(CLOSE_DATE_PUSHED, event.event_id, state, stage_map, event.occurred_at, event.event_id,
                    float(state.get("amount", 0.0)))
@@ -366,8 +367,8 @@ def flow_totals(parts: Iterable[dict[str, float]]) -> dict[str, dict[str, float]
         for bucket, amount in deal.items():
             totals[bucket]["count"] += 1
             totals[bucket]["amount"] += amount
-    for bucket in totals.values():
-        bucket["amount"] = round(bucket["amount"], 2)
+    for total in totals.values():
+        total["amount"] = round(total["amount"], 2)
     return totals
 
 

@@ -200,7 +200,7 @@ def _record_timeline(state: DealState, event: DealEvent, key: OrderKey, changes:
         return
     if any(e["event_id"] == event.event_id for e in state.timeline):
         return
-    entry = {
+    entry: dict[str, Any] = {
         "key": list(key),
         "event_id": event.event_id,
         "type": event.type.value,

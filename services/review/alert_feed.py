@@ -113,11 +113,11 @@ class AlertStore:
     async def items(self, rows: list) -> list[dict[str, Any]]:
         """Feed items (with acks) from raw stream rows, skipping unreadable entries."""
         decoded = [(as_text(sid), decode_entry(fields)) for sid, fields in rows]
-        decoded = [(sid, alert) for sid, alert in decoded if alert is not None]
-        if not decoded:
+        readable = [(sid, alert) for sid, alert in decoded if alert is not None]
+        if not readable:
             return []
-        acks = await self.redis.hmget(self.keys.alert_acks(), [alert["alert_id"] for _, alert in decoded])
-        return [feed_item(alert, sid, decode_ack(ack)) for (sid, alert), ack in zip(decoded, acks)]
+        acks = await self.redis.hmget(self.keys.alert_acks(), [alert["alert_id"] for _, alert in readable])
+        return [feed_item(alert, sid, decode_ack(ack)) for (sid, alert), ack in zip(readable, acks)]
 
     async def newest_first(self, flt: AlertFilter, limit: int, before: str | None, max_scan: int = MAX_SCAN_ROWS) -> FeedPage:
         """A page of matching alerts, newest first, strictly older than ``before``.

@@ -101,7 +101,7 @@ class AlertFilter:
         if self.kinds is not None and alert.get("kind") not in self.kinds:
             return False
         if self.min_severity is not None and \
-                SEVERITY_RANK.get(alert.get("severity"), -1) < SEVERITY_RANK[self.min_severity]:
+                SEVERITY_RANK.get(str(alert.get("severity")), -1) < SEVERITY_RANK[self.min_severity]:
             return False
         if self.min_value_at_risk is not None and float(alert.get("value_at_risk") or 0) < self.min_value_at_risk:
             return False
@@ -183,7 +183,7 @@ def parse_alert(value: bytes | str | None) -> Alert:
 
 # --- HTTP shapes -----------------------------------------------------------------------------
 
-EXAMPLE_ALERT = {
+EXAMPLE_ALERT: dict[str, Any] = {
     "alert_id": "al-3f9c2a1b7d04e5c6a8b9",
     "kind": "late_stage_discount",
     "severity": "high",

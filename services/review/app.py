@@ -145,7 +145,7 @@ def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, r
             app.openapi_schema = schema
         return app.openapi_schema
 
-    app.openapi = openapi
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the schema
 
     # ---- outgoing webhooks and the dashboard page (both read request.state.principal) ---------
     app.state.webhooks = webhooks

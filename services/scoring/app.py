@@ -111,10 +111,10 @@ def create_app(settings: ScoringSettings | None = None, clock: Clock = utc_now) 
                              key_serializer="raw", value_serializer="raw", partitions=common.deal_event_partitions,
                              internal=True, retention=dt.timedelta(days=1))
     stall_watch = StallWatch(redis, common.keys, owned_partitions, clock=lambda: clock().timestamp())
-    app.pr_state = {"batches": 0, "events": 0, "deleted_removed": 0, "stall_checks": 0,  # type: ignore[attr-defined]
+    app.pr_state = {"batches": 0, "events": 0, "deleted_removed": 0, "stall_checks": 0,
                     "stalled_alerts": 0}
     metrics = FoldMetrics(app, settings, common.deal_events_topic)
-    app.pr_metrics = metrics  # type: ignore[attr-defined]
+    app.pr_metrics = metrics
 
     @app.agent(deal_events, name="fold-deals")
     async def fold_deals(stream):

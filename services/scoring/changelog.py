@@ -50,7 +50,7 @@ class BulkChangelog:
     """Saves many table values and their alerts at once; ``write`` returns when Kafka has acknowledged them."""
 
     def __init__(self, app: faust.App, table: faust.Table, partitions: int, alerts_topic: str,
-                 encode_alert: Callable[[dict], bytes]):
+                 encode_alert: Callable[[Alert], bytes]):
         self.app = app
         self.table = table
         self.partitions = partitions

@@ -81,6 +81,7 @@ class DealProcessor:
     async def _save_into_table(self, updates: dict[bytes, bytes], alerts: list[Alert]) -> None:
         for key, value in updates.items():
             self.table[key] = value
+        assert self.send_alert is not None  # the constructor's check: no save_states, so a send_alert
         for alert in alerts:
             await self.send_alert(alert)
 
@@ -127,10 +128,10 @@ class DealProcessor:
         # mark saved with the alert keeps the stall check from raising it again.
         now = self.clock()
         for deal_id in changed:
-            alert = stalled_alert(working[deal_id], self.stage_map, now)
-            if alert is not None:
+            stalled = stalled_alert(working[deal_id], self.stage_map, now)
+            if stalled is not None:
                 mark_stall_alerted(working[deal_id])
-                outcome.alerts.append(Alert(**alert))
+                outcome.alerts.append(Alert(**stalled))
         await self.save_states({deal_id.encode(): working[deal_id].encode() for deal_id in changed}, outcome.alerts)
         # Duplicates are rewritten too: the first copy may have reached the table but
         # not Redis before a crash, and rewriting is idempotent.

@@ -159,7 +159,7 @@ class ReadModelGuard:
         return len(mine)
 
     def _before_retry(self, retry_state: RetryCallState) -> None:
-        self._unreachable(retry_state.outcome.exception())
+        self._unreachable(retry_state.outcome.exception() if retry_state.outcome else None)
 
     def _unreachable(self, exc: BaseException | None) -> None:
         self.suspect = True

@@ -56,7 +56,7 @@ def read_all_events(settings: CommonSettings, progress: Progress | None = None):
             for tp, records in consumer.poll(timeout_ms=1000, max_records=5000).items():
                 wanted = [r.value for r in records if r.offset < ends[tp]]
                 yield from wanted
-                if progress:
+                if progress and task is not None:
                     progress.advance(task, len(wanted))
     finally:
         consumer.close()

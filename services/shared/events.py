@@ -10,12 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 
 SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 SEQUENCE_MIN, SEQUENCE_MAX = -(2**63), 2**63 - 1

@@ -11,6 +11,9 @@ of the read model, the feed and the webhooks run on the one node that holds that
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterPipeline, RedisCluster
 from redis.asyncio.retry import Retry
@@ -27,7 +30,7 @@ REDIS_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError)
 
 def redis_client(settings: CommonSettings) -> aioredis.Redis:
     """An asyncio client of ``settings.redis_url`` with the configured timeouts."""
-    options = dict(
+    options: dict[str, Any] = dict(
         socket_timeout=settings.redis_timeout,
         socket_connect_timeout=settings.redis_timeout,
         # One immediate retry replaces a pooled connection that a Redis restart closed; more
@@ -55,7 +58,7 @@ async def server_run_id(redis: aioredis.Redis, key: str) -> str:
     return info["run_id"]
 
 
-def set_many(pipe: aioredis.client.Pipeline, mapping: dict[str, bytes | str]) -> None:
+def set_many(pipe: aioredis.client.Pipeline, mapping: Mapping[str, bytes | str]) -> None:
     """Queue SET of every key in ``mapping`` on ``pipe``: one MSET, or on a cluster one SET per key.
 
     redis-py refuses MSET in a cluster pipeline even when every key is in one slot; inside the

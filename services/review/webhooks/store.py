@@ -101,7 +101,7 @@ class WebhookStore:
 
     async def stats(self, subscription_id: str) -> dict[str, Any]:
         """Delivery counters and the last outcome of a subscription."""
-        raw = {as_text(k): as_text(v) for k, v in (await self.redis.hgetall(self.keys.webhook_stats(subscription_id))).items()}
+        raw: dict[str, Any] = {as_text(k): as_text(v) for k, v in (await self.redis.hgetall(self.keys.webhook_stats(subscription_id))).items()}
         out: dict[str, Any] = {name: int(raw.pop(name, 0)) for name in _COUNTERS}
         if "last_status" in raw:
             raw["last_status"] = int(raw["last_status"]) if raw["last_status"] else None
