@@ -82,7 +82,7 @@ class ReadModelGuard:
         """Write these placements; returns only once Redis has them (retries through outages)."""
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(WRITE_RETRIED),
-            wait=wait_exponential_jitter(initial=0.05, max=self.max_backoff),
+            wait=wait_exponential_jitter(multiplier=0.05, max=self.max_backoff),
             before_sleep=self._before_retry,
             reraise=True,
         )
