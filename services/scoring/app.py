@@ -111,8 +111,10 @@ def create_app(settings: ScoringSettings | None = None, clock: Clock = utc_now) 
                              key_serializer="raw", value_serializer="raw", partitions=common.deal_event_partitions,
                              internal=True, retention=dt.timedelta(days=1))
     stall_watch = StallWatch(redis, common.keys, owned_partitions, clock=lambda: clock().timestamp())
+    # Counters on /readyz. stall_passes and stall_named let a test wait for "the timer ran again
+    # and every deal it named was checked" instead of sleeping before it asserts nothing was raised.
     app.pr_state = {"batches": 0, "events": 0, "deleted_removed": 0, "stall_checks": 0,
-                    "stalled_alerts": 0}
+                    "stalled_alerts": 0, "stall_passes": 0, "stall_named": 0}
     metrics = FoldMetrics(app, settings, common.deal_events_topic)
     app.pr_metrics = metrics
 
@@ -153,8 +155,11 @@ def create_app(settings: ScoringSettings | None = None, clock: Clock = utc_now) 
                     await producer.send(stall_checks.get_topic_name(), deal_id.encode(), key=deal_id.encode(),
                                         partition=partition)
                 stall_watch.named(deal_ids)
+                app.pr_state["stall_named"] += len(deal_ids)
         except Exception as exc:  # noqa: BLE001 - Redis or Kafka away: the next tick finds the same entries
             log.warning("stall check failed: %s: %s", type(exc).__name__, exc)
+            return
+        app.pr_state["stall_passes"] += 1
 
     @app.timer(interval=settings.deleted_sweep_interval, name="sweep-deleted-deals")
     async def sweep_deleted_deals():
