@@ -1,5 +1,5 @@
 # Pipeline Review: the README's commands.
-.PHONY: up down status logs test test-unit chaos soak bench bench-full clean
+.PHONY: up down status logs lint test test-unit chaos soak bench bench-full clean
 
 up:            ## install what is missing, start Kafka, Redis and the services, load demo data
 	@deploy/stack.sh up
@@ -12,6 +12,14 @@ status:
 
 logs:          ## follow the logs of every process
 	@deploy/stack.sh logs
+
+lint:          ## ruff, mypy and the import contracts (settings in pyproject.toml); .ci/run runs it before the tests
+	@deploy/setup.sh
+	.venv/bin/ruff check .
+	# LEAD: enable once the tree has been formatted in one go (`.venv/bin/ruff format .` after the merges):
+	# .venv/bin/ruff format --check .
+	.venv/bin/mypy
+	.venv/bin/lint-imports
 
 test:          ## set up, start a test Kafka and Redis, run the whole suite
 	@deploy/test.sh

@@ -49,7 +49,6 @@ from services.shared.events import decode_event  # noqa: E402
 from services.shared.settings import CommonSettings  # noqa: E402
 from testkit.processes import Service, free_port  # noqa: E402
 
-
 # ---------------------------------------------------------------------------- plumbing
 
 
@@ -61,7 +60,7 @@ def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     values = sorted(values)
-    return values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))]
+    return values[min(len(values) - 1, round(q / 100 * (len(values) - 1)))]
 
 
 @dataclass
@@ -116,7 +115,7 @@ class Proc(Service):
         log_dir.mkdir(parents=True, exist_ok=True)
         super().__init__(name, env, ready_url, log_dir, argv=argv)
 
-    def start(self, timeout: float = 120.0) -> "Proc":
+    def start(self, timeout: float = 120.0) -> Proc:
         super().start(timeout)
         return self
 
@@ -157,7 +156,7 @@ STAGES_EARLY = ["Prospecting", "Qualification", "Needs Analysis"]
 STAGES_MID = ["Value Proposition", "Id. Decision Makers"]
 STAGES_LATE = ["Proposal/Price Quote", "Negotiation/Review"]
 TEAMS = ["East", "West", "Central", "North", "South", "EMEA", "APAC", "LATAM"]
-T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
 def _iso(t: dt.datetime) -> str:
@@ -375,7 +374,7 @@ class Report:
     def __init__(self, mode: str, label: str):
         self.mode, self.label = mode, label
         self.rows: list[Row] = []
-        self.date = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        self.date = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         self.commit = git_commit()
 
     def add(self, row: Row) -> None:
@@ -761,7 +760,7 @@ async def bench_freshness(infra: Infra, run: str, cfg: dict, report: Report, log
             scoring_ready = scoring.ready_url.replace("/healthz", "/readyz")
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
-                if httpx.get(scoring_ready).json().get("events", 0) >= len(everything):
+                if (await client.get(scoring_ready)).json().get("events", 0) >= len(everything):
                     break
                 await asyncio.sleep(0.2)
 
@@ -886,7 +885,7 @@ async def bench_freshness(infra: Infra, run: str, cfg: dict, report: Report, log
             alert_lat = [alert_seen[d] - t for d, t in alert_sent.items() if d in alert_seen]
             missing = len(alert_sent) - len(alert_lat)
             achieved = accepted / sent_for
-            lag = len(everything) + accepted - httpx.get(scoring_ready).json().get("events", 0)
+            lag = len(everything) + accepted - (await client.get(scoring_ready)).json().get("events", 0)
             note = (f"{achieved:,.0f} events/s accepted of {rate:,} offered for {sent_for:.0f}s, exactly_once={str(eos).lower()}, "
                     f"worker {lag:,} events behind at the end")
             report.add(Row("freshness 2xx->deal card p50", pct(card_lat, 50) * 1000, "ms", note=note))

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create the project's virtualenv (.venv) and install the project with its test extras.
+# Create the project's virtualenv (.venv) and install the project with its test and dev (lint) extras.
 # Re-running is cheap: it reinstalls only when pyproject.toml changed.
 set -euo pipefail
 
@@ -19,11 +19,11 @@ fi
 
 STAMP="$VENV/.installed-$(cat "$ROOT/pyproject.toml" "$ROOT/plugins/close-source/pyproject.toml" | sha256sum | cut -c1-16)"
 if [ ! -f "$STAMP" ]; then
-  log "installing pipeline-review and its test dependencies"
+  log "installing pipeline-review and its test and lint dependencies"
   LOG="$VENV/pip-install.log"
   {
     "$VENV/bin/python" -m pip install --upgrade pip &&
-      "$VENV/bin/python" -m pip install -e "$ROOT[test]" &&
+      "$VENV/bin/python" -m pip install -e "$ROOT[test,dev]" &&
       # The example source plug-in installs from its own package, as a third party's would.
       "$VENV/bin/python" -m pip install -e "$ROOT/plugins/close-source"
   } >"$LOG" 2>&1 || { log "pip install failed; last lines of $LOG:"; tail -30 "$LOG" >&2; exit 1; }

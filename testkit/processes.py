@@ -34,10 +34,10 @@ class Service:
         self.log_path = log_dir / f"{name}-{int(time.time() * 1000)}.log"
         self.process: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 90.0) -> "Service":
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(self.argv, env={**os.environ, **self.env},
-                                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    def start(self, timeout: float = 90.0) -> Service:
+        with self.log_path.open("ab") as log:  # the child writes to its own copy of the descriptor
+            self.process = subprocess.Popen(self.argv, env={**os.environ, **self.env},
+                                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -12,7 +12,7 @@ from typing import Any
 from services.shared.events import DealEvent
 
 _ids = itertools.count(1)
-T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 
 
 def event(deal_id: str = "api:d1", type: str = "deal.updated", at: dt.datetime | int = 0,

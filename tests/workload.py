@@ -10,8 +10,8 @@ import random
 import redis.asyncio as aioredis
 
 from services.domain.alerts import discount_alert
-from services.domain.movement import movement_alerts
 from services.domain.lists import place
+from services.domain.movement import movement_alerts
 from services.domain.state import apply_event
 from services.scoring.read_model import write_placements
 from services.shared.events import DealEvent
@@ -28,7 +28,7 @@ def deal_stream(n_deals: int, seed: int = 7, today: dt.date | None = None) -> li
     today = today or dt.date.today()
     # Recent enough that no deal stalls while a test runs (the shortest stall limit is 14 days),
     # old enough that every event lies in the past (about 3.2 days of events).
-    t0 = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(days=4)
+    t0 = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=4)
     events: list[DealEvent] = []
     for d in range(n_deals):
         deal_id = f"api:w{seed}-{d:05}"
@@ -88,7 +88,7 @@ def manager_actions(events: list[DealEvent], seed: int = 7) -> list[DealEvent]:
         last[e.deal_id] = e
         if e.type.value == "deal.discount_requested":
             requests.setdefault(e.deal_id, []).append(e)
-    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     out: list[DealEvent] = []
     for deal_id in sorted(last):
         if rng.random() < 0.5:

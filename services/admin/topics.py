@@ -57,7 +57,7 @@ def ensure_topics(settings: CommonSettings, timeout: float = 60.0) -> list[str]:
 
 def topic_config(admin: KafkaAdminClient, topic: str, names: list[str], timeout: float = 15.0) -> dict[str, str]:
     """The current value of some configs of a topic, defaults included."""
-    resource = ConfigResource(ConfigResourceType.TOPIC, topic, configs={name: None for name in names})
+    resource = ConfigResource(ConfigResourceType.TOPIC, topic, configs=dict.fromkeys(names))
     deadline = time.monotonic() + timeout
     while True:
         described = admin.describe_configs([resource], config_filter="all")["topic"].get(topic, {})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+
 from services.shared.alerts import Alert
 from services.shared.events import DealEvent, EventType
 from services.shared.stages import Phase, StageMap

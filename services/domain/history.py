@@ -78,7 +78,7 @@ def micros_of(when: dt.datetime) -> int:
 
 def time_of(key: list[Any] | tuple) -> dt.datetime:
     """The occurred_at an order key carries, in UTC."""
-    return dt.datetime.fromtimestamp(key[0] / 1_000_000, tz=dt.timezone.utc)
+    return dt.datetime.fromtimestamp(key[0] / 1_000_000, tz=dt.UTC)
 
 
 def value_at(movement: dict[str, Any], name: str, micros: int) -> tuple[bool, Any]:

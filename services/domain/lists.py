@@ -11,33 +11,12 @@ from services.shared.keys import FILTER_FIELDS
 from services.shared.stages import Phase, StageMap
 
 from . import movement
-from .quarters import manager_horizon, previous_quarter, quarter_bounds, quarter_of  # noqa: F401 - also imported here
+from .quarters import manager_horizon, previous_quarter, quarter_bounds, quarter_of  # noqa: F401 - re-exported for callers
 from .retention import deleted_at
 from .scorecard import deal_facts
 from .scoring import leader_questions, leader_score, manager_questions
 from .state import STATUS_DELETED, DealState
 
-def quarter_of(day: dt.date) -> str:
-    """Calendar quarter label, e.g. 2026Q4."""
-    return f"{day.year}Q{(day.month - 1) // 3 + 1}"
-
-
-def quarter_bounds(label: str) -> tuple[dt.date, dt.date]:
-    """First and last day of a quarter label."""
-    year, q = int(label[:4]), int(label[5:])
-    first = dt.date(year, 3 * (q - 1) + 1, 1)
-    nxt = dt.date(year + (q == 4), (3 * q) % 12 + 1, 1)
-    return first, nxt - dt.timedelta(days=1)
-
-
-def manager_horizon(today: dt.date, quarters: int = 1) -> list[str]:
-    """The quarters the manager list covers: the current one and the next ``quarters - 1``."""
-    labels = []
-    year, q = today.year, (today.month - 1) // 3 + 1
-    for _ in range(max(1, quarters)):
-        labels.append(f"{year}Q{q}")
-        year, q = (year + 1, 1) if q == 4 else (year, q + 1)
-    return labels
 LEFT_OUT_OF_LISTS = ("leader", "manager", "stalled", "timeline", "discount", "close_date_history")  # card only
 
 
@@ -62,7 +41,7 @@ def place(state: DealState, stage_map: StageMap, as_of: dt.datetime | None = Non
 
     ``as_of`` (default: now) picks the quarters whose flow the deal's parts are written for:
     the current and the previous one."""
-    as_of = as_of or dt.datetime.now(dt.timezone.utc)
+    as_of = as_of or dt.datetime.now(dt.UTC)
     current = quarter_of(as_of.date())
     phase = state.phase(stage_map)
     deleted = state.status == STATUS_DELETED
@@ -114,7 +93,7 @@ def place(state: DealState, stage_map: StageMap, as_of: dt.datetime | None = Non
         "next_step": state.fields.get("next_step"),
         "competitors": state.fields.get("competitors") or [],
         "timeline": state.timeline,
-        **movement.movement_fields(state, stage_map, stall),
+        **movement.movement_fields(state, stage_map, stall),  # type: ignore[typeddict-item]  # DealCard's movement keys
     }
     filters = {dim: str(state.fields[name]) for dim, name in FILTER_FIELDS.items() if state.fields.get(name)}
     return Placement(
@@ -134,7 +113,7 @@ def place(state: DealState, stage_map: StageMap, as_of: dt.datetime | None = Non
 
 def list_item(card: DealCard, which: str) -> dict[str, Any]:
     """The list entry (the shape in docs/contracts.md) for the leader or manager list, from a deal card."""
-    view = card[which]
+    view = card[which]  # type: ignore[literal-required]  # "leader" or "manager"
     item = {k: v for k, v in card.items() if k not in LEFT_OUT_OF_LISTS and not k.startswith("_")}
     item["score"] = view["score"]
     item["score_parts"] = view["score_parts"]

@@ -18,6 +18,7 @@ example, are in docs/movement.md.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -27,8 +28,7 @@ from services.shared.events import DealEvent
 from services.shared.stages import Phase, StageMap
 
 from .alerts import alert_id_for, severity_by_amount
-from .history import (STALL_ALERTED, PUSHES_COMPACTED, history, is_push, micros_of, parse_day, time_of,
-                      value_at)
+from .history import PUSHES_COMPACTED, STALL_ALERTED, history, is_push, micros_of, parse_day, time_of, value_at
 from .quarters import manager_horizon, quarter_bounds, quarter_of
 from .state import STATUS_OPEN, DealState, order_key
 
@@ -43,7 +43,7 @@ DAY = dt.timedelta(days=1)
 def push_count(state: DealState) -> int:
     """Times the close date moved to a later quarter, in the per-deal order of events."""
     dates = [value for _key, value in history(state.movement, "close_date") if parse_day(value)]
-    pushes = sum(1 for before, after in zip(dates, dates[1:]) if is_push(before, after))
+    pushes = sum(1 for before, after in itertools.pairwise(dates) if is_push(before, after))
     return pushes + int(state.movement.get(PUSHES_COMPACTED, 0))
 
 
@@ -171,7 +171,8 @@ def close_date_pushed_alert(event: DealEvent, state: DealState, stage_map: Stage
     from_date = next((value for _key, value in reversed(dates[:at]) if parse_day(value)), None)
     if not is_push(from_date, to_date):
         return None
-    if quarter_of(parse_day(from_date)) not in manager_horizon(event.occurred_at.date(), horizon_quarters):
+    from_day = parse_day(from_date)  # a date: is_push parsed it
+    if from_day is None or quarter_of(from_day) not in manager_horizon(event.occurred_at.date(), horizon_quarters):
         return None
     alert = _alert(CLOSE_DATE_PUSHED, event.event_id, state, stage_map, event.occurred_at, event.event_id,
                    float(state.get("amount", 0.0)))
@@ -319,8 +320,8 @@ def snapshot_at(state: DealState, when: dt.datetime) -> Snapshot:
 def quarter_instants(quarter: str) -> tuple[dt.datetime, dt.datetime]:
     """The first instant of a quarter and of the next one (UTC)."""
     first, last = quarter_bounds(quarter)
-    start = dt.datetime.combine(first, dt.time(), tzinfo=dt.timezone.utc)
-    return start, dt.datetime.combine(last + DAY, dt.time(), tzinfo=dt.timezone.utc)
+    start = dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC)
+    return start, dt.datetime.combine(last + DAY, dt.time(), tzinfo=dt.UTC)
 
 
 def deal_flow(state: DealState, quarter: str, as_of: dt.datetime) -> dict[str, float]:
@@ -375,8 +376,8 @@ def flow_totals(parts: Iterable[dict[str, float]]) -> dict[str, dict[str, float]
         for bucket, amount in deal.items():
             totals[bucket]["count"] += 1
             totals[bucket]["amount"] += amount
-    for bucket in totals.values():
-        bucket["amount"] = round(bucket["amount"], 2)
+    for total in totals.values():
+        total["amount"] = round(total["amount"], 2)
     return totals
 
 

@@ -18,8 +18,9 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from services.shared.events import QUALIFICATION_ITEMS, DealEvent, Decision, EventType
 from services.shared.stages import Phase, StageMap
@@ -107,7 +108,7 @@ def record_action(actions: list[dict[str, Any]], event: DealEvent, key: tuple, f
         "key": list(key),
         "event_id": event.event_id,
         "type": event.type.value,
-        "at": event.occurred_at.astimezone(dt.timezone.utc).isoformat(),
+        "at": event.occurred_at.astimezone(dt.UTC).isoformat(),
         "by": action.by,
         "phase": phase.value,
         "amount": amount,

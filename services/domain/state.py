@@ -96,7 +96,7 @@ class DealState:
             "actions": self.actions,
         }
 
-    def copy(self) -> "DealState":
+    def copy(self) -> DealState:
         """An independent copy (what ``from_dict(to_dict())`` gives, without the conversions)."""
         return DealState(self.deal_id, self.source, dict(self.fields), dict(self.stamps), list(self.timeline),
                          list(self.seen), self.last_key, copy_movement(self.movement), list(self.actions))
@@ -109,12 +109,12 @@ class DealState:
         return bytes(memoryview(orjson.dumps(self.to_dict())))
 
     @classmethod
-    def decode(cls, raw: bytes | str | dict[str, Any]) -> "DealState":
+    def decode(cls, raw: bytes | str | dict[str, Any]) -> DealState:
         """The state :meth:`encode` wrote (a plain dict, as older table values hold, is accepted too)."""
         return cls.from_dict(raw if isinstance(raw, dict) else orjson.loads(raw))
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> "DealState":
+    def from_dict(cls, raw: dict[str, Any]) -> DealState:
         return cls(
             deal_id=raw["deal_id"],
             source=raw.get("source", ""),
@@ -210,7 +210,7 @@ def _record_timeline(state: DealState, event: DealEvent, key: OrderKey, changes:
         return
     if any(e["event_id"] == event.event_id for e in state.timeline):
         return
-    entry = {
+    entry: dict[str, Any] = {
         "key": list(key),
         "event_id": event.event_id,
         "type": event.type.value,

@@ -14,13 +14,13 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from services.shared import tracing
 from services.shared.asyncapi import asyncapi_document
 from services.shared.auth import KeyTable, decide_open_mode, key_from_headers
-from services.shared.log_redaction import install_log_redaction
-from services.shared.metrics import HttpLatency, guarded_metrics_app
-from services.shared import tracing
 from services.shared.events import DealEvent, encode_event
 from services.shared.kafka_config import kafka_client_options
+from services.shared.log_redaction import install_log_redaction
+from services.shared.metrics import HttpLatency, guarded_metrics_app
 from services.shared.stages import StageMap
 
 from .auth import KEYS_VARIABLE, EventRefused, IngestKey, check_event, ingest_key_table
@@ -123,7 +123,7 @@ class Metrics:
 
 
 def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def check_clock_skew(events: list[DealEvent], latest: dt.datetime, batch: bool) -> None:

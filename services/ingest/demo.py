@@ -32,7 +32,7 @@ def demo_events(today: dt.date) -> list[dict]:
     _, quarter_end = quarter_bounds(quarter_of(today))
     # Yesterday morning: dated today at 08:00 they would lie in the future before then,
     # and ingest refuses events later than now (PR_INGEST_MAX_CLOCK_SKEW).
-    start = dt.datetime.combine(today - dt.timedelta(days=1), dt.time(8, 0), dt.timezone.utc)
+    start = dt.datetime.combine(today - dt.timedelta(days=1), dt.time(8, 0), dt.UTC)
     events = []
     for i, (name, account, owner, team, manager, stage, amount, pct, reason) in enumerate(DEMO_DEALS):
         deal_id = f"api:demo-{i + 1}"
@@ -65,7 +65,7 @@ MOVEMENT_DEALS = [
 def movement_demo_events(today: dt.date) -> list[dict]:
     """A close date pushed out of the quarter, two early deals stalled past their stage's limit,
     and a deal moved into a late stage with its economic buyer still unknown."""
-    morning = dt.datetime.combine(today - dt.timedelta(days=1), dt.time(8, 0), dt.timezone.utc)
+    morning = dt.datetime.combine(today - dt.timedelta(days=1), dt.time(8, 0), dt.UTC)
     # The quarter of the push itself: the close date it moves from must be inside that day's horizon.
     _, quarter_end = quarter_bounds(quarter_of(morning.date()))
     events = []

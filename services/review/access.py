@@ -129,7 +129,7 @@ class KeyTable(shared_auth.KeyTable[Principal]):
         return super().resolve(key)
 
     @classmethod
-    def from_settings(cls, text: str | None, path: Path | None) -> "KeyTable":
+    def from_settings(cls, text: str | None, path: Path | None) -> KeyTable:
         return cls(_principals(shared_auth.load_entries(text, path, KEYS_VARIABLE, _compact)))
 
 

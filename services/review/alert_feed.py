@@ -13,8 +13,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 
-from services.shared.keys import RedisKeys
 from services.shared import tracing
+from services.shared.keys import RedisKeys
 from services.shared.redis_client import as_text, server_run_id
 
 from .alerts import AlertFilter, BadAlert, decode_ack, decode_entry, feed_item, id_after, id_before, parse_alert
@@ -119,14 +119,14 @@ class AlertStore:
     async def items(self, rows: list) -> list[dict[str, Any]]:
         """Feed items (with acks) from raw stream rows, skipping unreadable entries."""
         decoded = [(as_text(sid), decode_entry(fields)) for sid, fields in rows]
-        decoded = [(sid, alert) for sid, alert in decoded if alert is not None]
-        if not decoded:
+        readable = [(sid, alert) for sid, alert in decoded if alert is not None]
+        if not readable:
             return []
-        ids = [alert["alert_id"] for _, alert in decoded]
+        ids = [alert["alert_id"] for _, alert in readable]
         acks = await self.redis.hmget(self.keys.alert_acks(), ids)
         decisions = await self.redis.hmget(self.keys.alert_decisions(), ids)
         return [feed_item(alert, sid, decode_ack(ack), decode_ack(decision))
-                for (sid, alert), ack, decision in zip(decoded, acks, decisions)]
+                for (sid, alert), ack, decision in zip(readable, acks, decisions)]
 
     async def newest_first(self, flt: AlertFilter, limit: int, before: str | None, max_scan: int = MAX_SCAN_ROWS) -> FeedPage:
         """A page of matching alerts, newest first, strictly older than ``before``.
@@ -461,7 +461,7 @@ class _RewindWipedOnAssign(ConsumerRebalanceListener):
 
     async def on_partitions_assigned(self, assigned) -> None:
         try:
-            await self.ingestor._rewind_wiped(self.consumer, assigned)
+            await self.ingestor._rewind_wiped(self.consumer, assigned)  # noqa: SLF001 - its own ingestor
         except Exception as exc:  # noqa: BLE001 - Redis away: the consume loop checks again within wipe_check_interval
             log.warning("alert feed: could not check the marks of partitions %s on assignment (%s: %s)",
                         ", ".join(str(tp.partition) for tp in sorted(assigned)), type(exc).__name__, exc)

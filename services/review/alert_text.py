@@ -48,8 +48,8 @@ def sentence(alert: dict[str, Any]) -> str:
 
 def slack_body(alert: dict[str, Any], escape) -> dict[str, Any]:
     """The ``slack`` format of a movement alert; ``escape`` makes text safe for Slack mrkdwn."""
-    kind = alert.get("kind")
-    title = TITLES.get(kind, str(kind))
+    kind = str(alert.get("kind"))
+    title = TITLES.get(kind, kind)
     text = escape(sentence(alert))
     fields = [("Stage", f"{escape(alert.get('stage'))} ({escape(alert.get('phase'))})"),
               ("Amount", escape(_money(alert.get("amount"), alert.get("currency")))),

@@ -5,14 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.shared.alerts import SEVERITY_RANK, Alert
-
 from services.shared.tracing import TRACE_FIELD
 
 STREAM_ID = re.compile(r"^(\d{1,20})-(\d{1,20})$")
@@ -75,7 +74,7 @@ def later(a: str, b: str) -> bool:
 
 def _aware(value: dt.datetime) -> dt.datetime:
     # A naive datetime is taken as UTC, which is what the CRM timestamps are normalised to.
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -102,7 +101,7 @@ class AlertFilter:
         if self.kinds is not None and alert.get("kind") not in self.kinds:
             return False
         if self.min_severity is not None and \
-                SEVERITY_RANK.get(alert.get("severity"), -1) < SEVERITY_RANK[self.min_severity]:
+                SEVERITY_RANK.get(str(alert.get("severity")), -1) < SEVERITY_RANK[self.min_severity]:
             return False
         if self.min_value_at_risk is not None and float(alert.get("value_at_risk") or 0) < self.min_value_at_risk:
             return False
@@ -185,7 +184,7 @@ def parse_alert(value: bytes | str | None) -> Alert:
 
 # --- HTTP shapes -----------------------------------------------------------------------------
 
-EXAMPLE_ALERT = {
+EXAMPLE_ALERT: dict[str, Any] = {
     "alert_id": "al-3f9c2a1b7d04e5c6a8b9",
     "kind": "late_stage_discount",
     "severity": "high",

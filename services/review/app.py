@@ -13,8 +13,8 @@ from fastapi.responses import JSONResponse
 from services.shared import tracing
 from services.shared.kafka_config import kafka_client_options
 from services.shared.log_redaction import install_log_redaction
-from services.shared.producer import EventProducer
 from services.shared.metrics import ConsumerLag, HttpLatency, guarded_metrics_app, metrics_open
+from services.shared.producer import EventProducer
 from services.shared.redis_client import REDIS_UNAVAILABLE, redis_client
 
 from .access import AccessMiddleware, KeyTable
@@ -44,7 +44,7 @@ REDIS_RETRY_AFTER = 5
 
 
 def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, redis=None,
@@ -158,7 +158,7 @@ def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, r
             app.openapi_schema = schema
         return app.openapi_schema
 
-    app.openapi = openapi
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the schema
 
     # ---- outgoing webhooks and the dashboard page (both read request.state.principal) ---------
     app.state.webhooks = webhooks

@@ -15,7 +15,8 @@ from services.shared.keys import RedisKeys
 
 from .access import Principal, principal_of
 from .alert_feed import AlertIngestor, AlertStore
-from .lists import Clock as ClockFunction, ListReader
+from .lists import Clock as ClockFunction
+from .lists import ListReader
 from .metrics import Metrics
 from .settings import ReviewSettings
 from .stream_tokens import StreamTokens

@@ -13,9 +13,9 @@ from typing import Any
 import orjson
 
 from services.domain.lists import list_item, manager_horizon
+from services.domain.movement import with_days_in_stage
 from services.shared.keys import FILTER_FIELDS, RedisKeys
 from services.shared.redis_client import as_text
-from services.domain.movement import with_days_in_stage
 
 Clock = Callable[[], dt.datetime]
 
@@ -38,7 +38,7 @@ class Cursor:
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
     @classmethod
-    def decode(cls, text: str) -> "Cursor":
+    def decode(cls, text: str) -> Cursor:
         try:
             padded = text + "=" * (-len(text) % 4)
             score, member = json.loads(base64.urlsafe_b64decode(padded.encode()))

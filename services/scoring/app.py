@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 
 import faust
 from faust.types import TP
 from prometheus_client import CollectorRegistry
 
+from services.domain.retention import removal_cutoff
 from services.shared import tracing
 from services.shared.kafka_config import faust_broker_credentials
 from services.shared.redis_client import redis_client
@@ -19,8 +21,7 @@ from .committed_store import CommittedStore
 from .faust_compat import CompatApp, ForgetMovedPartitions, RecoveryErrors, check_faust, plain_producer
 from .moved_partitions import drop_partitions
 from .observe import FoldMetrics, fold_spans
-from services.domain.retention import removal_cutoff
-from .processor import Clock, DealProcessor, encode_alert, utc_now
+from .processor import Clock, DealProcessor, DealTable, encode_alert, utc_now
 from .read_model import sweep_deleted
 from .read_model_guard import ReadModelGuard
 from .settings import ScoringSettings
@@ -94,19 +95,23 @@ def create_app(settings: ScoringSettings | None = None, clock: Clock = utc_now) 
         # RocksDB outlives the process: states wait there for their transaction to commit.
         committed = CommittedStore(deals.data, common.deal_event_partitions, deals.changelog_topic.get_topic_name, TP)
         app.pr_commit_listener = committed  # the producer, built later, reports each transaction's outcome to it
-        table_view, forget = committed, committed.discard
+        table_view: DealTable = committed
+        forget: Callable[[set[int]], int] = committed.discard
     else:
         committed = None
         table_view = deals
-        def forget(moved: set[int]) -> int:
+
+        def forget_in_memory(moved: set[int]) -> int:
             return drop_partitions(deals.data, moved, common.deal_event_partitions)
+
+        forget = forget_in_memory
     # States written in a transaction that a rebalance aborted must not outlive it: see moved_partitions.py.
     ForgetMovedPartitions(app, deals, common.deal_events_topic, forget).install()
     # faust skips a changelog record it fails to apply with a warning; counted, it fails /readyz.
     metrics_registry = CollectorRegistry()
     recovery_errors = RecoveryErrors(metrics_registry).install()
-    app.pr_metrics_registry = metrics_registry  # type: ignore[attr-defined]
-    app.pr_recovery_errors = recovery_errors  # type: ignore[attr-defined]
+    app.pr_metrics_registry = metrics_registry
+    app.pr_recovery_errors = recovery_errors
     redis = redis_client(common)
 
     def owned_partitions() -> set[int]:
@@ -119,7 +124,7 @@ def create_app(settings: ScoringSettings | None = None, clock: Clock = utc_now) 
     # Redis writes retry through outages, and what a restarted or wiped Redis lost is
     # rewritten from the deal table: see read_model_guard.py.
     guard = ReadModelGuard(redis, common.keys, stage_map, common.deal_event_partitions,
-                           table_items=lambda: table_view.items() if committed else deals.data.items(),
+                           table_items=lambda: committed.items() if committed else deals.data.items(),
                            owned_partitions=owned_partitions,
                            ready=table_recovered, max_backoff=settings.redis_max_backoff)
     # Alerts travel with the deal states, in the same transactions: see changelog.py.
@@ -133,10 +138,12 @@ def create_app(settings: ScoringSettings | None = None, clock: Clock = utc_now) 
                              key_serializer="raw", value_serializer="raw", partitions=common.deal_event_partitions,
                              internal=True, retention=dt.timedelta(days=1))
     stall_watch = StallWatch(redis, common.keys, owned_partitions, clock=lambda: clock().timestamp())
-    app.pr_state = {"batches": 0, "events": 0, "deleted_removed": 0, "stall_checks": 0,  # type: ignore[attr-defined]
-                    "stalled_alerts": 0}
+    # Counters on /readyz. stall_passes and stall_named let a test wait for "the timer ran again
+    # and every deal it named was checked" instead of sleeping before it asserts nothing was raised.
+    app.pr_state = {"batches": 0, "events": 0, "deleted_removed": 0, "stall_checks": 0,
+                    "stalled_alerts": 0, "stall_passes": 0, "stall_named": 0}
     metrics = FoldMetrics(app, settings, common.deal_events_topic, registry=metrics_registry)
-    app.pr_metrics = metrics  # type: ignore[attr-defined]
+    app.pr_metrics = metrics
 
     @app.agent(deal_events, name="fold-deals")
     async def fold_deals(stream):
@@ -175,14 +182,17 @@ def create_app(settings: ScoringSettings | None = None, clock: Clock = utc_now) 
                     await producer.send(stall_checks.get_topic_name(), deal_id.encode(), key=deal_id.encode(),
                                         partition=partition)
                 stall_watch.named(deal_ids)
+                app.pr_state["stall_named"] += len(deal_ids)
         except Exception as exc:  # noqa: BLE001 - Redis or Kafka away: the next tick finds the same entries
             log.warning("stall check failed: %s: %s", type(exc).__name__, exc)
+            return
+        app.pr_state["stall_passes"] += 1
 
     @app.timer(interval=settings.deleted_sweep_interval, name="sweep-deleted-deals")
     async def sweep_deleted_deals():
         # Every worker may run it: the sweep is atomic per batch and idempotent.
         try:
-            cutoff = removal_cutoff(dt.datetime.now(dt.timezone.utc), settings.deleted_grace_days)
+            cutoff = removal_cutoff(dt.datetime.now(dt.UTC), settings.deleted_grace_days)
             removed = await sweep_deleted(redis, common.keys, cutoff)
         except Exception as exc:  # noqa: BLE001 - Redis away: the next sweep removes what this one missed
             log.warning("sweep of deleted deals failed: %s: %s", type(exc).__name__, exc)
@@ -223,6 +233,6 @@ def create_app(settings: ScoringSettings | None = None, clock: Clock = utc_now) 
             body["last_recovery_error"] = recovery_errors.last_error
         return web.json(body, status=200 if recovered and redis_ok and intact else 503)
 
-    app.pr_readyz = readyz  # type: ignore[attr-defined]  # the view, for tests
+    app.pr_readyz = readyz  # the view, for tests
 
     return app

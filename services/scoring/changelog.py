@@ -40,7 +40,7 @@ class BulkChangelog:
     """Saves many table values and their alerts at once; ``write`` returns when Kafka has acknowledged them."""
 
     def __init__(self, app: faust.App, table: faust.Table, partitions: int, alerts_topic: str,
-                 encode_alert: Callable[[dict], bytes], committed: CommittedStore | None = None):
+                 encode_alert: Callable[[Alert], bytes], committed: CommittedStore | None = None):
         """With ``committed`` (the RocksDB store), states are staged there until their transaction
         commits instead of going into the table's store at once."""
         self.app = app
@@ -116,10 +116,11 @@ class BulkChangelog:
 
     def _track(self, ack: asyncio.Future, partition: int, count: int) -> asyncio.Future:
         """Tell the committed store the changelog offset a record batch reached, once Kafka acknowledged it."""
-        if self.committed is not None:
+        committed = self.committed
+        if committed is not None:
             def acknowledged(done: asyncio.Future) -> None:
                 if not done.cancelled() and done.exception() is None:
-                    self.committed.acknowledged(partition, done.result().offset + count - 1)
+                    committed.acknowledged(partition, done.result().offset + count - 1)
             ack.add_done_callback(acknowledged)
         return ack
 

@@ -98,7 +98,8 @@ def fold_spans(events: Sequence[faust.EventT], changelog: BulkChangelog):
             by_event_id[event_id] = span
 
     def alert_headers(alert) -> list[tuple[str, bytes]] | None:
-        span = by_event_id.get(getattr(alert, "event_id", None))
+        event_id = getattr(alert, "event_id", None)
+        span = by_event_id.get(event_id) if event_id is not None else None
         return tracing.kafka_headers(tracing.link_context(span)) if span is not None else None
 
     changelog.alert_headers = alert_headers

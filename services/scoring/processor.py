@@ -11,18 +11,19 @@ import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field
+from typing import Protocol, cast
 
 from pydantic import ValidationError
-
-from services.shared.alerts import Alert
-from services.shared.events import decode_event
-from services.shared.keys import RedisKeys
-from services.shared.stages import StageMap
 
 from services.domain.alerts import discount_alert
 from services.domain.lists import Placement, place
 from services.domain.movement import mark_stall_alerted, movement_alerts, stalled_alert
 from services.domain.state import DealState, apply_event
+from services.shared.alerts import Alert
+from services.shared.events import decode_event
+from services.shared.keys import RedisKeys
+from services.shared.stages import StageMap
+
 from .read_model import write_placements
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,14 @@ ReadModelSink = Callable[[dict[str, Placement]], Awaitable[None]]
 Clock = Callable[[], dt.datetime]
 
 
+class DealTable(Protocol):
+    """What the processor reads deal states from: the faust table, or the RocksDB committed-store view."""
+
+    def get(self, key: bytes, default: bytes | None = None) -> bytes | None: ...
+
+
 def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 @dataclass
@@ -48,7 +55,7 @@ class BatchOutcome:
 class DealProcessor:
     """Applies events to the deal table and mirrors the result into Redis."""
 
-    def __init__(self, table: MutableMapping, redis, keys: RedisKeys, stage_map: StageMap,
+    def __init__(self, table: DealTable, redis, keys: RedisKeys, stage_map: StageMap,
                  send_alert: AlertSink | None, save_states: StateSink | None = None,
                  write_read_model: ReadModelSink | None = None, horizon_quarters: int = 1,
                  clock: Clock = utc_now, partitions: int | None = None):
@@ -79,8 +86,10 @@ class DealProcessor:
         await write_placements(self.redis, self.keys, placements, partitions=self.partitions)
 
     async def _save_into_table(self, updates: dict[bytes, bytes], alerts: list[Alert]) -> None:
+        table = cast(MutableMapping, self.table)  # without save_states the table is a plain mapping
         for key, value in updates.items():
-            self.table[key] = value
+            table[key] = value
+        assert self.send_alert is not None  # the constructor's check: no save_states, so a send_alert
         for alert in alerts:
             await self.send_alert(alert)
 
@@ -127,10 +136,10 @@ class DealProcessor:
         # mark saved with the alert keeps the stall check from raising it again.
         now = self.clock()
         for deal_id in changed:
-            alert = stalled_alert(working[deal_id], self.stage_map, now)
-            if alert is not None:
+            stalled = stalled_alert(working[deal_id], self.stage_map, now)
+            if stalled is not None:
                 mark_stall_alerted(working[deal_id])
-                outcome.alerts.append(Alert(**alert))
+                outcome.alerts.append(Alert(**stalled))
         await self.save_states({deal_id.encode(): working[deal_id].encode() for deal_id in changed}, outcome.alerts)
         # Duplicates are rewritten too: the first copy may have reached the table but
         # not Redis before a crash, and rewriting is idempotent.

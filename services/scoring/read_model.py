@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import orjson
 
-from services.shared.keys import RedisKeys
-
 from services.domain.lists import Placement
+from services.shared.keys import RedisKeys
 
 from .changelog import partition_for
 

@@ -30,13 +30,13 @@ from collections.abc import Callable, Iterable
 from redis.exceptions import OutOfMemoryError, ReadOnlyError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
 
+from services.domain.lists import Placement, place
+from services.domain.state import DealState
 from services.shared.keys import RedisKeys
 from services.shared.redis_client import REDIS_UNAVAILABLE, server_run_id
 from services.shared.stages import StageMap
 
 from .changelog import partition_for
-from services.domain.lists import Placement, place
-from services.domain.state import DealState
 from .read_model import write_placements
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ class ReadModelGuard:
         """Write these placements; returns only once Redis has them (retries through outages)."""
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(WRITE_RETRIED),
-            wait=wait_exponential_jitter(initial=0.05, max=self.max_backoff),
+            wait=wait_exponential_jitter(multiplier=0.05, max=self.max_backoff),
             before_sleep=self._before_retry,
             reraise=True,
         )
@@ -159,7 +159,7 @@ class ReadModelGuard:
         return len(mine)
 
     def _before_retry(self, retry_state: RetryCallState) -> None:
-        self._unreachable(retry_state.outcome.exception())
+        self._unreachable(retry_state.outcome.exception() if retry_state.outcome else None)
 
     def _unreachable(self, exc: BaseException | None) -> None:
         self.suspect = True

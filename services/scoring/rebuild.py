@@ -15,14 +15,14 @@ from kafka import KafkaConsumer, TopicPartition
 from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from services.domain.lists import place
+from services.domain.state import DealState, apply_event
 from services.shared.events import decode_event
 from services.shared.kafka_config import kafka_client_options
 from services.shared.redis_client import redis_client
 from services.shared.settings import CommonSettings
 from services.shared.stages import StageMap
 
-from services.domain.lists import place
-from services.domain.state import DealState, apply_event
 from .read_model import write_placements
 
 WRITE_BATCH = 1000
@@ -56,7 +56,7 @@ def read_all_events(settings: CommonSettings, progress: Progress | None = None):
             for tp, records in consumer.poll(timeout_ms=1000, max_records=5000).items():
                 wanted = [r.value for r in records if r.offset < ends[tp]]
                 yield from wanted
-                if progress:
+                if progress and task is not None:
                     progress.advance(task, len(wanted))
     finally:
         consumer.close()

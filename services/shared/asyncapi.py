@@ -11,8 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .events import DealEvent
 from .alerts import Alert
+from .events import DealEvent
 from .records import DeadLetterRecord
 from .topics import DEAD_LETTER, DEAL_ALERTS, DEAL_EVENTS, topic_specs
 
@@ -57,6 +57,13 @@ OPERATIONS = {
 }
 
 
+def _schema_extra(model: type[BaseModel]) -> dict[str, Any]:
+    """A model's ``json_schema_extra`` (every model here gives it as a dict, with its examples)."""
+    extra = model.model_config.get("json_schema_extra", {})
+    assert isinstance(extra, dict), f"{model.__name__}: json_schema_extra must be a dict"
+    return extra
+
+
 def model_schemas(*models: type[BaseModel]) -> dict[str, Any]:
     """Each model's JSON schema and its nested ones, as components/schemas entries."""
     schemas: dict[str, Any] = {}
@@ -96,8 +103,7 @@ def asyncapi_document(topic_prefix: str = "", deal_event_partitions: int = 6, re
             "payload": {"$ref": f"#/components/schemas/{model.__name__}"},
             "bindings": {"kafka": {"key": {"type": "string", "description": f"The record key: {key}."},
                                    "bindingVersion": KAFKA_BINDING_VERSION}},
-            "examples": [{"payload": example} for example in model.model_config.get("json_schema_extra", {})
-                         .get("examples", [])],
+            "examples": [{"payload": example} for example in _schema_extra(model).get("examples", [])],
         }
     operations = {
         operation_id: {

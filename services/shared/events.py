@@ -10,12 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 
 SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 SEQUENCE_MIN, SEQUENCE_MAX = -(2**63), 2**63 - 1
@@ -141,7 +141,7 @@ class ManagerAction(BaseModel):
         return value
 
 
-def _check_action(event_type: "EventType", action: ManagerAction | None) -> None:
+def _check_action(event_type: EventType, action: ManagerAction | None) -> None:
     if event_type not in ACTION_TYPES:
         if action is not None:
             raise ValueError(f"action: only {', '.join(sorted(ACTION_TYPES))} carry an action")
@@ -204,7 +204,7 @@ class DealEvent(BaseModel):
         default=None, description="The manager's action, on deal.reviewed, deal.help_offered and deal.discount_decided only.")
 
     @model_validator(mode="after")
-    def _action_matches_type(self) -> "DealEvent":
+    def _action_matches_type(self) -> DealEvent:
         _check_action(self.type, self.action)
         return self
 

@@ -23,6 +23,12 @@ def kafka_ssl_context(settings: CommonSettings) -> ssl.SSLContext | None:
     return ssl.create_default_context(cafile=cafile)
 
 
+def _sasl_password(settings: CommonSettings) -> str:
+    """The SASL password; the settings refuse a SASL protocol without one."""
+    assert settings.kafka_sasl_password is not None, "CommonSettings requires PR_KAFKA_SASL_PASSWORD with SASL"
+    return settings.kafka_sasl_password.get_secret_value()
+
+
 def kafka_client_options(settings: CommonSettings) -> dict[str, Any]:
     """Keyword arguments for KafkaProducer/KafkaConsumer/KafkaAdminClient and AIOKafka*.
 
@@ -36,7 +42,7 @@ def kafka_client_options(settings: CommonSettings) -> dict[str, Any]:
     if protocol in SASL_PROTOCOLS:
         options["sasl_mechanism"] = settings.kafka_sasl_mechanism
         options["sasl_plain_username"] = settings.kafka_sasl_username
-        options["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
+        options["sasl_plain_password"] = _sasl_password(settings)
     return options
 
 
@@ -47,7 +53,7 @@ def faust_broker_credentials(settings: CommonSettings) -> faust.types.auth.Crede
     if protocol in SASL_PROTOCOLS:
         # faust picks SASL_SSL when it is given a context, SASL_PLAINTEXT without one.
         return faust.SASLCredentials(username=settings.kafka_sasl_username,
-                                     password=settings.kafka_sasl_password.get_secret_value(),
+                                     password=_sasl_password(settings),
                                      ssl_context=context, mechanism=settings.kafka_sasl_mechanism)
     if context is not None:
         return faust.SSLCredentials(context)

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 SECRET_PARAMS = ("token", "api_key", "apikey", "key", "access_token", "secret", "password")
 REDACTED = "[redacted]"
-_SECRET_VALUE = re.compile(r"([?&](?:%s)=)[^&#\s\"']*" % "|".join(SECRET_PARAMS), re.IGNORECASE)
+_SECRET_VALUE = re.compile(r"([?&](?:" + "|".join(SECRET_PARAMS) + r")=)[^&#\s\"']*", re.IGNORECASE)
 
 # The loggers uvicorn writes request paths to.
 UVICORN_LOGGERS = ("uvicorn.access", "uvicorn.error")

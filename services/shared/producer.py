@@ -105,7 +105,7 @@ class EventProducer:
             self._connecting.add_done_callback(lambda task: task.cancelled() or task.exception())
         try:
             return await asyncio.wait_for(asyncio.shield(self._connecting), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise KafkaUnavailable(f"Kafka at {self.bootstrap}: no connection within {timeout:.1f}s") from None
 
     async def _build(self) -> KafkaProducer:
@@ -192,7 +192,7 @@ class EventProducer:
             # One deadline for both waits: a metadata wait must not add its own timeout.
             await asyncio.wait_for(asyncio.to_thread(send_all), timeout=max(deadline - self.clock(), 0.01))
             await asyncio.wait_for(done, timeout=max(deadline - self.clock(), 0.01))
-        except (asyncio.TimeoutError, KafkaError) as exc:
+        except (TimeoutError, KafkaError) as exc:
             abandoned.set()
             if not done.done():
                 done.cancel()
@@ -219,7 +219,7 @@ class EventProducer:
         except KafkaError:
             pass
         try:
-            sender = producer._sender  # no public way to abort what is buffered
+            sender = producer._sender  # noqa: SLF001 - no public way to abort what is buffered
             sender.force_close()
             sender.join(5)
             producer.close(0)
@@ -231,7 +231,7 @@ class EventProducer:
         try:
             producer = await self._ensure(self.timeout)
             partitions = await asyncio.wait_for(asyncio.to_thread(producer.partitions_for, topic), self.timeout)
-        except (KafkaUnavailable, KafkaError, asyncio.TimeoutError):
+        except (TimeoutError, KafkaUnavailable, KafkaError):
             return False
         return bool(partitions)
 

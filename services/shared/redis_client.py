@@ -11,6 +11,8 @@ of the read model, the feed and the webhooks run on the one node that holds that
 
 from __future__ import annotations
 
+from typing import Any
+
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
@@ -27,7 +29,7 @@ REDIS_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError)
 
 def redis_client(settings: CommonSettings) -> aioredis.Redis:
     """An asyncio client of ``settings.redis_url`` with the configured timeouts."""
-    options = dict(
+    options: dict[str, Any] = dict(
         socket_timeout=settings.redis_timeout,
         socket_connect_timeout=settings.redis_timeout,
         # One immediate retry replaces a pooled connection that a Redis restart closed; more

@@ -92,7 +92,7 @@ class CommonSettings(BaseSettings):
         return url
 
     @model_validator(mode="after")
-    def _cluster_url_names_a_node(self) -> "CommonSettings":
+    def _cluster_url_names_a_node(self) -> CommonSettings:
         if not self.redis_cluster:
             return self
         try:
@@ -108,7 +108,7 @@ class CommonSettings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _min_insync_fits_the_replicas(self) -> "CommonSettings":
+    def _min_insync_fits_the_replicas(self) -> CommonSettings:
         if self.topic_min_insync_replicas > self.topic_replication_factor:
             # Kafka would accept such a topic and then refuse every acks=all write to it.
             raise ValueError(f"PR_TOPIC_MIN_INSYNC_REPLICAS={self.topic_min_insync_replicas} is more than "
@@ -116,7 +116,7 @@ class CommonSettings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _kafka_security_is_complete(self) -> "CommonSettings":
+    def _kafka_security_is_complete(self) -> CommonSettings:
         protocol = self.kafka_security_protocol
         if protocol in SASL_PROTOCOLS:
             missing = [name for name, value in (("PR_KAFKA_SASL_MECHANISM", self.kafka_sasl_mechanism),

@@ -35,7 +35,7 @@ class StageMap:
     stall_days: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, path: Path | str) -> "StageMap":
+    def load(cls, path: Path | str) -> StageMap:
         """Read and validate a stage map file."""
         try:
             raw = tomllib.loads(Path(path).read_text())

@@ -68,9 +68,11 @@ def configure(service: str, endpoint: str | None, exporter: Any = None) -> bool:
     except ImportError as exc:
         raise TracingUnavailable("PR_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_ENDPOINT) is set but the OpenTelemetry "
                                  "SDK is not installed: pip install 'pipeline-review[otel]'") from exc
+    processor: BatchSpanProcessor | SimpleSpanProcessor
     if exporter is None:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
+        assert endpoint  # returned above without an exporter or an endpoint
         # Batched and sent from a background thread: a slow collector never holds up an event.
         processor = BatchSpanProcessor(OTLPSpanExporter(endpoint=traces_url(endpoint)))
     else:

@@ -29,7 +29,7 @@ async def cluster_leader_kill_scenario(infra: Infra, stack: Stack, *, load_befor
     run_tag = f"cls{uuid.uuid4().hex[:6]}"
     load = LoadGenerator(stack.url("ingest"), rate, run_tag)
     pids_before = stack.pids()
-    started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     load_task = asyncio.create_task(load.run())
     t0 = time.monotonic()
     await asyncio.sleep(load_before)

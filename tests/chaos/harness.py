@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 import json
 import os
 import signal
@@ -30,8 +31,8 @@ import httpx
 from kafka import KafkaAdminClient
 
 from services.shared.settings import CommonSettings
-from tests.conftest import settings_env
 from testkit.processes import BIN, Service, free_port, scoring_env
+from tests.conftest import settings_env
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -295,7 +296,7 @@ class LoadGenerator:
         self._count = 0
 
     def event(self, deal_id: str, kind: str, minutes: int, **changes) -> dict:
-        at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(hours=2) + dt.timedelta(minutes=minutes)
+        at = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=2) + dt.timedelta(minutes=minutes)
         return {"event_id": f"{deal_id}-{kind}", "source": "api", "deal_id": deal_id,
                 "occurred_at": at.isoformat(), "type": kind, "changes": changes}
 
@@ -459,7 +460,7 @@ def longest_without_2xx(load: LoadGenerator, since: float, until: float) -> floa
     sent_ok = sorted(sent for sent, _k, status, _s in load.timeline
                      if since <= sent <= until and status is not None and 200 <= status < 300)
     edges = [since, *sent_ok, until]
-    return max(b - a for a, b in zip(edges, edges[1:]))
+    return max(b - a for a, b in itertools.pairwise(edges))
 
 
 def outcome(stack: Stack, load: LoadGenerator, run_tag: str, *, visible: set, alerts: Counter,
@@ -529,7 +530,7 @@ async def broker_kill_scenario(infra: Infra, stack: Stack, *, load_before: float
     run_tag = f"brk{uuid.uuid4().hex[:6]}"
     load = LoadGenerator(stack.url("ingest"), rate, run_tag)
     pids_before = stack.pids()
-    started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     load_task = asyncio.create_task(load.run())
     t0 = time.monotonic()
     await asyncio.sleep(load_before)
@@ -588,7 +589,7 @@ async def redis_fault_scenario(infra: Infra, stack: Stack, *, fault: str, load_b
     run_tag = f"red{uuid.uuid4().hex[:6]}"
     load = LoadGenerator(stack.url("ingest"), rate, run_tag)
     pids_before = stack.pids()
-    started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     load_task = asyncio.create_task(load.run())
     t0 = time.monotonic()
     await asyncio.sleep(load_before)
@@ -633,7 +634,7 @@ async def rebalance_storm_scenario(stack: Stack, *, storm_seconds: float, every:
     run_tag = f"stm{uuid.uuid4().hex[:6]}"
     load = LoadGenerator(stack.url("ingest"), rate, run_tag)
     pids_before = stack.pids()
-    started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     extras: list[Service] = []
     starting: list[asyncio.Task] = []
     joins = terms = kills = 0

@@ -34,7 +34,13 @@ import httpx
 import websockets
 
 from tests.chaos.harness import (
-    Figures, Infra, LoadGenerator, Stack, accepted_since, feed_alert_deals, visible_deals,
+    Figures,
+    Infra,
+    LoadGenerator,
+    Stack,
+    accepted_since,
+    feed_alert_deals,
+    visible_deals,
 )
 from tests.integration.webhooks.conftest import Receiver
 
@@ -307,7 +313,7 @@ async def network_fault_scenario(infra: ProxiedInfra, stack: Stack, *, faults: l
         run_tag = f"net{uuid.uuid4().hex[:6]}"
         load = LoadGenerator(stack.url("ingest"), rate, run_tag)
         pids_before = stack.pids()
-        started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         load_task = asyncio.create_task(load.run())
         t0 = time.monotonic()
         await asyncio.sleep(warmup)

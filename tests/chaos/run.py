@@ -19,8 +19,16 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from tests.chaos.cluster import cluster_leader_kill_scenario
-from tests.chaos.harness import (ROOT, Figures, Infra, Stack, broker_kill_scenario, rebalance_storm_scenario,
-                                 redis_fault_scenario, results_path)
+from tests.chaos.harness import (
+    ROOT,
+    Figures,
+    Infra,
+    Stack,
+    broker_kill_scenario,
+    rebalance_storm_scenario,
+    redis_fault_scenario,
+    results_path,
+)
 from tests.chaos.network import ProxiedInfra, network_fault_scenario, network_stack
 
 START, END = "<!-- chaos-table:start -->", "<!-- chaos-table:end -->"
@@ -125,7 +133,7 @@ def write_doc(rows: list[Figures], command: str) -> None:
     text = DOC.read_text()
     head, rest = text.split(START, 1)
     _, tail = rest.split(END, 1)
-    when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     block = f"Run with `{command}` on {when}.\n\n{table(rows)}"
     DOC.write_text(f"{head}{START}\n{block}\n{END}{tail}")
 

@@ -61,7 +61,7 @@ def quantile(values: list[float], q: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, int(round(q * len(ordered) + 0.5)) - 1))]
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered) + 0.5) - 1))]
 
 
 @dataclass
@@ -121,7 +121,7 @@ class SoakLoad:
 
     def event(self, number: int) -> dict:
         deal_id = self.deal_id(number)
-        at = dt.datetime.now(dt.timezone.utc).isoformat()
+        at = dt.datetime.now(dt.UTC).isoformat()
         if number < self.pool:
             kind, changes = "deal.created", {
                 "name": f"Soak {number}", "account": f"Acct {number % 17}", "owner_id": f"u{number % 5}",
@@ -242,7 +242,7 @@ async def soak(stack: Stack, *, minutes: float, rate: float, pool: int, probes_p
     warmup = min(5.0, minutes / 3)
     load = SoakLoad(stack.url("ingest"), stack.url("review"), rate, pool, probes_per_s)
     pids_before = stack.pids()
-    started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     rss: list[dict] = []
     # Errors while the fresh broker elects its group coordinator are startup, not soak: count from here.
     logs_at_start = log_sizes(stack)
@@ -318,7 +318,7 @@ def markdown(report: SoakReport, command: str) -> str:
     growth = ", ".join(f"{n} {g * 100:+.1f} %" if g is not None else f"{n} n/a"
                        for n, g in report.rss_growth_after_warmup.items())
     first, last = report.rss_mb[0], report.rss_mb[-1]
-    lines += ["", f"Resident memory (MB), first sample / last sample: "
+    lines += ["", "Resident memory (MB), first sample / last sample: "
               + ", ".join(f"{n} {first[n]:.0f} / {last[n]:.0f}" for n in SERVICES if first[n] and last[n])
               + f"; highest after the warm-up against its first samples: {growth}.",
               f"Freshness (ingest's 2xx -> card shows the event): {report.freshness_samples} samples, "
@@ -328,8 +328,10 @@ def markdown(report: SoakReport, command: str) -> str:
               f"log ERROR lines {report.log_errors}; deals not showing their last state at the end: "
               f"{report.deals_stale_at_end}.", "",
               "| minute | events acknowledged | freshness samples | p50 | p99 |", "|---|---|---|---|---|"]
+    def fmt(v: float | None) -> str:
+        return f"{v * 1000:.0f} ms" if v is not None else "n/a"
+
     for row in report.per_minute:
-        fmt = (lambda v: f"{v * 1000:.0f} ms" if v is not None else "n/a")
         lines.append(f"| {row['minute']} | {row['acknowledged']} | {row['samples']} | {fmt(row['p50_s'])} | {fmt(row['p99_s'])} |")
     return "\n".join(lines)
 

@@ -9,8 +9,8 @@ import pytest
 
 from services.admin.topics import ensure_topics
 from services.shared.settings import CommonSettings
-from tests.conftest import settings_env
 from testkit.processes import Service, free_port, scoring_env
+from tests.conftest import settings_env
 
 
 @contextmanager

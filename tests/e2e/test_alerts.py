@@ -14,7 +14,7 @@ pytestmark = pytest.mark.e2e
 
 
 def canonical(deal_id: str, type: str, minutes: int, **changes) -> dict:
-    when = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(hours=1) + dt.timedelta(minutes=minutes)
+    when = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=1) + dt.timedelta(minutes=minutes)
     return {"event_id": f"{deal_id}-{minutes}-{type}-{uuid.uuid4().hex[:6]}", "source": "api", "deal_id": deal_id,
             "occurred_at": when.isoformat(), "type": type, "changes": changes}
 

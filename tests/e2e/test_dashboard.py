@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import os
+import re
 import shutil
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -24,7 +24,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 # Set to a path (e.g. docs/dashboard.png) to keep the screenshot; the test always takes one.
 SCREENSHOT_ENV = "PR_DASHBOARD_SCREENSHOT"
-BASE = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(hours=2)
+BASE = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=2)
 
 
 def canonical(deal_id: str, type: str, minutes: int, **changes) -> dict:

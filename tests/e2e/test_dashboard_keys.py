@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+from testkit.processes import Service, free_port
 from tests.conftest import settings_env
 from tests.integration.review.conftest import append_direct, make_alert
-from testkit.processes import Service, free_port
 
 from .test_dashboard import CHROMIUM, CHROMIUM_ARGS
 

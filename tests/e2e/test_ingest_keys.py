@@ -10,10 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from testkit.processes import BIN, Service, free_port
 from tests.conftest import settings_env
 from tests.e2e.conftest import running_stack
 from tests.helpers import wait_until
-from testkit.processes import BIN, Service, free_port
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]

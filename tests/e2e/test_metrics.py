@@ -78,7 +78,7 @@ def test_activity_shows_in_every_metric_the_dashboard_reads(common_settings, tmp
         assert value(found, "pr_freshness_seconds_bucket", le="+Inf") == value(found, "pr_freshness_seconds_count")
         assert 0 < value(found, "pr_freshness_seconds_sum") < 30
         lag = [labels for name, labels, _ in found if name == "pr_consumer_lag"]
-        assert {(l["topic"], l["partition"]) for l in lag} == {
+        assert {(lbl["topic"], lbl["partition"]) for lbl in lag} == {
             (common_settings.deal_events_topic, str(p)) for p in range(common_settings.deal_event_partitions)}
         assert wait_until(lambda: value(samples(scoring), "pr_consumer_lag") == 0 or None, timeout=15,
                           what="the worker caught up")
@@ -93,8 +93,8 @@ def test_activity_shows_in_every_metric_the_dashboard_reads(common_settings, tmp
         found = samples(review)
         lag = {labels["topic"] for name, labels, _ in found if name == "pr_consumer_lag"}
         assert lag == {common_settings.deal_alerts_topic}
-        routes = {(l["route"], l["method"], l["status"]) for n, l, _ in found
-                  if n == "pr_http_request_duration_seconds_count" and l["service"] == "review"}
+        routes = {(lbl["route"], lbl["method"], lbl["status"]) for n, lbl, _ in found
+                  if n == "pr_http_request_duration_seconds_count" and lbl["service"] == "review"}
         assert {("/v1/webhooks", "POST", "201"), ("/v1/alerts", "GET", "200"),
                 ("/v1/deals/{deal_id}", "GET", "200"), ("unmatched", "GET", "404")} <= routes
         assert not [r for r in routes if "metrics-deal" in r[0] or "such" in r[0]], "raw paths as labels"

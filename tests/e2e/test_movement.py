@@ -29,8 +29,8 @@ def canonical(deal_id: str, type: str, when: dt.datetime, **changes) -> dict:
 def flow_events(now: dt.datetime) -> list[dict]:
     """One deal per bucket (team Flow); see docs/movement.md for the definitions."""
     first, last = quarter_bounds(quarter_of(now.date()))
-    before = dt.datetime.combine(first, dt.time(), dt.timezone.utc) - dt.timedelta(days=5)
-    mid = dt.datetime.combine(first, dt.time(), dt.timezone.utc) + (now - dt.datetime.combine(first, dt.time(), dt.timezone.utc)) / 2
+    before = dt.datetime.combine(first, dt.time(), dt.UTC) - dt.timedelta(days=5)
+    mid = dt.datetime.combine(first, dt.time(), dt.UTC) + (now - dt.datetime.combine(first, dt.time(), dt.UTC)) / 2
     inside, later = last.isoformat(), (last + dt.timedelta(days=40)).isoformat()
 
     def deal(key, amount, close, when=before):
@@ -66,7 +66,7 @@ def test_each_alert_kind_and_bucket_comes_back_from_review(common_settings, tmp_
     with running_stack(common_settings, tmp_path, scoring_extra={"PR_SCORING_STALL_CHECK_INTERVAL": "1"}) as stack, \
             httpx.Client(timeout=30) as client:
         review = stack["review"]
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         due = now.timestamp() + STALLS_IN
         posted = client.post(f"{stack['ingest']}/v1/events", json=flow_events(now) + movement_events(now))
         assert posted.status_code == 202, posted.text

@@ -78,34 +78,36 @@ LOCKED_INGEST = {
 }
 
 
-def test_ingest_with_keys_never_answers_5xx(kafka_bootstrap, redis_url, tmp_path):
-    tag = uuid.uuid4().hex[:8]
-    common = CommonSettings(kafka_bootstrap=kafka_bootstrap, redis_url=redis_url,
-                            topic_prefix=f"t{tag}-", redis_prefix=f"t{tag}")
-    ensure_topics(common)
-    with running_stack(common, tmp_path, ingest_env=LOCKED_INGEST) as urls:
-        tried = fuzz(urls["ingest"], headers={"X-API-Key": INGEST_KEY})
-    assert "POST /v1/events" in tried and "POST /v1/sources/salesforce" in tried
-
-
 REVIEW_ADMIN = "fuzz-review-admin-01"
 REVIEW_MANAGER = "fuzz-review-east-01"
 LOCKED_REVIEW = {"PR_REVIEW_API_KEYS": f"{REVIEW_ADMIN}:admin,{REVIEW_MANAGER}:manager:East|West"}
 
 
-def test_review_with_keys_never_answers_5xx(kafka_bootstrap, redis_url, tmp_path):
-    """Locked review: as an admin (every route) and as a team-scoped manager (the scoping checks)."""
+@pytest.fixture(scope="module")
+def locked_stack(kafka_bootstrap, redis_url, tmp_path_factory):
+    """One stack with ingest and review both locked: each test fuzzes only its own service."""
     tag = uuid.uuid4().hex[:8]
     common = CommonSettings(kafka_bootstrap=kafka_bootstrap, redis_url=redis_url,
                             topic_prefix=f"t{tag}-", redis_prefix=f"t{tag}")
     ensure_topics(common)
+    with running_stack(common, tmp_path_factory.mktemp("fuzz-locked"), ingest_env=LOCKED_INGEST,
+                       review_env=LOCKED_REVIEW) as urls:
+        yield urls
+
+
+def test_ingest_with_keys_never_answers_5xx(locked_stack):
+    tried = fuzz(locked_stack["ingest"], headers={"X-API-Key": INGEST_KEY})
+    assert "POST /v1/events" in tried and "POST /v1/sources/salesforce" in tried
+
+
+def test_review_with_keys_never_answers_5xx(locked_stack):
+    """Locked review: as an admin (every route) and as a team-scoped manager (the scoping checks)."""
     admin_statuses: list[int] = []
     manager_statuses: list[int] = []
-    with running_stack(common, tmp_path, review_env=LOCKED_REVIEW) as urls:
-        as_admin = fuzz(urls["review"], headers={"X-API-Key": REVIEW_ADMIN}, statuses=admin_statuses)
-        as_manager = fuzz(urls["review"], headers={"X-API-Key": REVIEW_MANAGER}, statuses=manager_statuses)
-        # Locked for real: the same routes without a key are refused.
-        assert httpx.get(f"{urls['review']}/v1/lists/leader").status_code == 401
+    as_admin = fuzz(locked_stack["review"], headers={"X-API-Key": REVIEW_ADMIN}, statuses=admin_statuses)
+    as_manager = fuzz(locked_stack["review"], headers={"X-API-Key": REVIEW_MANAGER}, statuses=manager_statuses)
+    # Locked for real: the same routes without a key are refused.
+    assert httpx.get(f"{locked_stack['review']}/v1/lists/leader").status_code == 401
     for tried, statuses in ((as_admin, admin_statuses), (as_manager, manager_statuses)):
         assert {"GET /v1/lists/leader", "GET /v1/alerts", "POST /v1/alerts/stream-token",
                 "POST /v1/webhooks"} <= set(tried)

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 import httpx
 import pytest
 
+from testkit.processes import Service, free_port
 from tests.conftest import settings_env
 from tests.helpers import wait_until
-from testkit.processes import Service, free_port, scoring_env
 
 pytestmark = pytest.mark.e2e
 
 
 def canonical(deal_id, type, minutes, **changes):
-    when = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(hours=1) + dt.timedelta(minutes=minutes)
+    when = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=1) + dt.timedelta(minutes=minutes)
     return {"event_id": f"{deal_id}-{minutes}-{type}", "source": "api", "deal_id": deal_id,
             "occurred_at": when.isoformat(), "type": type, "changes": changes}
 

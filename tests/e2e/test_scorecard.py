@@ -28,7 +28,7 @@ def canonical(deal_id: str, type: str, when: dt.datetime, **changes) -> dict:
 
 
 def test_actions_logged_through_review_give_the_expected_scorecard(stack_settings, tmp_path):
-    hour_ago = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(hours=1)
+    hour_ago = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=1)
     early, late = "api:sc-early", "api:sc-late"
     deals = [
         canonical(early, "deal.created", hour_ago, name="Early", team="East", stage="Prospecting", amount=50_000,
@@ -56,7 +56,7 @@ def test_actions_logged_through_review_give_the_expected_scorecard(stack_setting
         assert decided.status_code == 202, decided.text
         assert client.post(f"{review}/v1/deals/{late}/reviews", headers=ADMIN, json={}).status_code == 202
         # The deal is won after the decision (ingest's clock: now).
-        won = canonical(late, "deal.closed_won", dt.datetime.now(dt.timezone.utc), stage="Closed Won")
+        won = canonical(late, "deal.closed_won", dt.datetime.now(dt.UTC), stage="Closed Won")
         assert client.post(f"{ingest}/v1/events", json=won).status_code == 202
 
         def ana_scored():

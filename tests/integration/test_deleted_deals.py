@@ -109,9 +109,9 @@ def test_the_worker_sweeps_deleted_cards_on_its_timer(common_settings, tmp_path)
     import redis as sync_redis
     from kafka import KafkaProducer
 
+    from testkit.processes import Service, free_port, scoring_env
     from tests.conftest import settings_env
     from tests.helpers import wait_until
-    from testkit.processes import Service, free_port, scoring_env
 
     port = free_port()
     env = settings_env(common_settings) | scoring_env(f"sweep-{uuid.uuid4().hex[:6]}", port, tmp_path / "w") | {

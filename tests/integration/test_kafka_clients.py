@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 
@@ -59,9 +58,9 @@ def test_faust_worker_consumes_kafka_python_events_and_keeps_a_changelog(common_
     import redis
 
     from services.shared.events import encode_event
+    from testkit.processes import Service, free_port, scoring_env
     from tests.conftest import settings_env
     from tests.helpers import event, wait_until
-    from testkit.processes import Service, free_port, scoring_env
 
     port = free_port()
     app_id = f"pr-scoring-{uuid.uuid4().hex[:6]}"

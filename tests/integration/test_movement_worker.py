@@ -13,23 +13,24 @@ import json
 import time
 import uuid
 
+import httpx
 import pytest
 import redis.asyncio as aioredis
 from kafka import KafkaConsumer
 
 from services.scoring.processor import DealProcessor
+from services.scoring.stall_watch import StallWatch
 from services.shared.events import encode_event
 from services.shared.keys import RedisKeys
 from services.shared.settings import DEFAULT_STAGE_MAP
 from services.shared.stages import StageMap
-from services.scoring.stall_watch import StallWatch
 from tests.helpers import event, wait_until
 from tests.integration.test_scoring_worker import produce, start_worker
 from tests.workload import run
 
 pytestmark = pytest.mark.integration
 STAGES = StageMap.load(DEFAULT_STAGE_MAP)
-UTC = dt.timezone.utc
+UTC = dt.UTC
 PARTITIONS = 6
 
 
@@ -95,7 +96,7 @@ async def test_time_alone_raises_a_stall_once_and_again_after_a_move(worker_part
 
 
 async def test_the_due_index_holds_only_open_early_and_mid_deals_due_later(worker_parts):
-    processor, watch, clock, alerts, redis, keys = worker_parts
+    processor, _watch, clock, _alerts, redis, keys = worker_parts
     now = clock.now
     await processor.process([encode_event(e) for e in [
         event(deal_id="api:early", type="deal.created", at=now, stage="Prospecting"),
@@ -130,6 +131,26 @@ async def test_push_and_gap_alerts_come_from_the_folded_events(worker_parts):
     await processor.process([encode_event(event(deal_id="api:slip", at=now + dt.timedelta(hours=1),
                                                 close_date="2027-01-20", event_id="other-id-same-change"))])
     assert len(alerts) == before
+
+
+def worker_state(worker) -> dict:
+    """The worker's counters (its /readyz body); empty while it does not answer."""
+    try:
+        return httpx.get(worker.ready_url, timeout=5).json()
+    except (httpx.HTTPError, ValueError):
+        return {}
+
+
+def more_stall_passes(worker, passes: int) -> None:
+    """Wait until the stall timer has run ``passes`` more times and every deal it named is checked:
+    what a check that nothing more is raised waits for, rather than a sleep."""
+    start = worker_state(worker)["stall_passes"]
+
+    def done() -> bool:
+        state = worker_state(worker)
+        return state.get("stall_passes", 0) >= start + passes and state["stall_checks"] >= state["stall_named"]
+
+    wait_until(done, timeout=30, interval=0.2, what=f"{passes} more stall passes, each named deal checked")
 
 
 def alerts_by_kind(settings, want: dict[str, int], timeout: float) -> dict[str, list[dict]]:
@@ -186,8 +207,10 @@ def test_the_worker_raises_every_movement_kind_once(common_settings, tmp_path):
         assert stalled["api:old"]["days_in_stage"] == 20
         assert seen["close_date_pushed"][0]["deal_id"] == "api:pushed"
         assert seen["qualification_gap"][0]["missing"] == ["economic_buyer", "champion"]
-        # Once per stall: a few more checks pass and nothing is raised again.
-        time.sleep(4)
+        # Once per stall: three more passes of the stall timer, every deal they named checked,
+        # and nothing is raised again (api:soon is the one stall the timer raised).
+        more_stall_passes(worker, 3)
+        assert worker_state(worker)["stalled_alerts"] == 1
         again = alerts_by_kind(common_settings, {}, timeout=3)
         assert sorted(a["deal_id"] for a in again["stalled"]) == ["api:old", "api:soon"]
         assert len(again["close_date_pushed"]) == len(again["qualification_gap"]) == 1
@@ -241,7 +264,8 @@ def test_stalls_survive_a_restart_without_repeating(common_settings, tmp_path):
     worker = start_worker(common_settings, app_id, tmp_path, **extra)
     try:
         seen = alerts_by_kind(common_settings, {"stalled": 2}, timeout=60)
-        time.sleep(3)  # a few more checks
+        more_stall_passes(worker, 3)
+        assert worker_state(worker)["stalled_alerts"] == 1  # api:while-down only: api:before is not raised again
         seen = alerts_by_kind(common_settings, {"stalled": 2}, timeout=10)
         assert sorted(a["deal_id"] for a in seen["stalled"]) == ["api:before", "api:while-down"]
     finally:

@@ -39,7 +39,7 @@ async def model(redis_url):
         alerts.append(alert)
 
     processor = DealProcessor({}, redis, keys, STAGES, sink)
-    clock = Clock(dt.datetime(2026, 11, 26, tzinfo=dt.timezone.utc))
+    clock = Clock(dt.datetime(2026, 11, 26, tzinfo=dt.UTC))
     reader = ListReader(redis, keys, clock)
     yield processor, reader, clock, alerts
     async for key in redis.scan_iter(f"{keys.prefix}:*"):
@@ -115,7 +115,7 @@ async def test_manager_list_is_this_quarter_by_amount_and_follows_the_clock(mode
     )
     assert await all_ids(reader, "manager") == ["now-big", "now-small"]
     # No new event: the quarter rolls over and the January deal is now due.
-    clock.now = dt.datetime(2027, 1, 2, tzinfo=dt.timezone.utc)
+    clock.now = dt.datetime(2027, 1, 2, tzinfo=dt.UTC)
     assert await all_ids(reader, "manager") == ["next-q"]
 
 

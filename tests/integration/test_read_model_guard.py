@@ -10,9 +10,9 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import OutOfMemoryError
 
-from services.scoring.changelog import partition_for
 from services.domain.lists import place
 from services.domain.state import apply_event
+from services.scoring.changelog import partition_for
 from services.scoring.read_model_guard import ReadModelGuard, synced_key
 from services.shared.keys import RedisKeys
 from services.shared.settings import DEFAULT_STAGE_MAP
@@ -27,7 +27,8 @@ PARTITIONS = 6
 class Flaky:
     """A Redis client whose first ``failures`` MGETs fail with ``error`` (by default: as if Redis were down)."""
 
-    def __init__(self, redis, failures: int, error: Exception = RedisConnectionError("Connection refused (test)")):
+    def __init__(self, redis, failures: int, error: Exception | None = None):
+        error = error or RedisConnectionError("Connection refused (test)")
         self._redis = redis
         self.failures = failures
         self.error = error

@@ -26,16 +26,21 @@ from fastapi.testclient import TestClient
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from services.admin.topics import ensure_topics
 from services.review.app import create_app
 from services.review.settings import ReviewSettings
-from services.admin.topics import ensure_topics
 from services.shared.events import encode_event
 from services.shared.settings import CommonSettings
+from testkit.processes import Service, free_port
 from tests.conftest import settings_env
 from tests.helpers import wait_until
-from tests.integration.test_scoring_worker import (STAGES, expected_snapshot, start_worker, wait_for_snapshot,
-                                                   worker_events)
-from testkit.processes import Service, free_port
+from tests.integration.test_scoring_worker import (
+    STAGES,
+    expected_snapshot,
+    start_worker,
+    wait_for_snapshot,
+    worker_events,
+)
 from tests.workload import deal_stream, expected_alerts
 
 pytestmark = pytest.mark.integration

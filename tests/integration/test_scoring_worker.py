@@ -14,9 +14,9 @@ from services.shared.events import encode_event
 from services.shared.keys import RedisKeys
 from services.shared.settings import DEFAULT_STAGE_MAP
 from services.shared.stages import StageMap
+from testkit.processes import Service, free_port, scoring_env
 from tests.conftest import settings_env
 from tests.helpers import wait_until
-from testkit.processes import Service, free_port, scoring_env
 from tests.workload import deal_stream, expected_alerts, manager_actions, run, snapshot, write_expected
 
 pytestmark = pytest.mark.integration
@@ -109,7 +109,7 @@ def test_state_survives_crashes_mid_stream(common_settings, tmp_path, store):
     worker = start_worker(common_settings, app_id, tmp_path, data_dir, **fast_commits)
     produce(common_settings, events[:half])
     for more in (events[half:], []):
-        wait_until(lambda: worker_events(worker) > half // 4, timeout=60, interval=0.05,
+        wait_until(lambda worker=worker: worker_events(worker) > half // 4, timeout=60, interval=0.05,
                    what="the worker to fold part of the stream")
         worker.kill()  # no clean shutdown: transactions are left open, Redis may be ahead of Kafka
         produce(common_settings, more)

@@ -29,10 +29,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from services.admin.topics import ensure_topics
 from services.shared.kafka_config import kafka_client_options
 from services.shared.settings import CommonSettings
+from testkit.processes import BIN, Service, free_port
 from tests.conftest import settings_env
 from tests.e2e.conftest import running_stack
 from tests.e2e.test_alerts import canonical
-from testkit.processes import BIN, Service, free_port
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

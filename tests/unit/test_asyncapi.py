@@ -18,9 +18,9 @@ from services.ingest.app import create_app
 from services.ingest.settings import IngestSettings
 from services.ingest.source_routes import dead_letter_record
 from services.ingest.sources.base import DeadLetter
+from services.shared.alerts import Alert
 from services.shared.asyncapi import asyncapi_document
 from services.shared.events import DealEvent, encode_event
-from services.shared.alerts import Alert
 from services.shared.records import DeadLetterRecord
 from services.shared.settings import DEFAULT_STAGE_MAP, CommonSettings
 from services.shared.stages import StageMap

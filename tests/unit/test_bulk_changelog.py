@@ -52,11 +52,24 @@ class FakeProducer:
         return future
 
 
+class WatchedLock(asyncio.Lock):
+    """faust's transaction lock, telling when a caller starts waiting for it."""
+
+    def __init__(self):
+        super().__init__()
+        self.waited = asyncio.Event()
+
+    async def acquire(self):
+        if self.locked():
+            self.waited.set()
+        return await super().acquire()
+
+
 def fake_app(in_transaction: bool, log: list):
     plain = FakeProducer("plain", log)
     tids = {f"app-0-{p}": FakeProducer(f"trn-{p}", log) for p in range(PARTITIONS)}
     faust_producer = SimpleNamespace(_ensure_producer=lambda: plain, _transaction_producers=tids,
-                                     _trn_locks={tid: asyncio.Lock() for tid in tids})
+                                     _trn_locks={tid: WatchedLock() for tid in tids})
     return SimpleNamespace(in_transaction=in_transaction, producer=faust_producer, conf=SimpleNamespace(id="app"),
                            assignor=SimpleNamespace(group_for_topic=lambda topic: 0))
 
@@ -93,7 +106,7 @@ async def test_with_transactions_the_sends_wait_for_a_commit_holding_the_lock():
     lock = app.producer._trn_locks["app-0-2"]
     await lock.acquire()  # faust committing partition 2's transaction
     write = asyncio.ensure_future(bulk.write({d2.encode(): b"s"}, [Alert(deal_id=d2, alert_id="al-2", kind="late_stage_discount")]))
-    await asyncio.sleep(0.01)
+    await asyncio.wait_for(lock.waited.wait(), 5)  # the write reached the lock: an event, not a sleep
     assert log == []
     lock.release()
     await write

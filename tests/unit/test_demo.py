@@ -2,11 +2,11 @@ import datetime as dt
 
 import pytest
 
-from services.ingest.app import parse_events
-from services.ingest.demo import demo_events
 from services.domain.alerts import discount_alert
 from services.domain.lists import place
 from services.domain.state import apply_event
+from services.ingest.app import parse_events
+from services.ingest.demo import demo_events
 from services.shared.settings import DEFAULT_STAGE_MAP
 from services.shared.stages import StageMap
 
@@ -38,7 +38,7 @@ def test_movement_demo_shows_a_push_two_stalls_and_a_qualification_gap(today):
     for event in events:
         states[event.deal_id] = apply_event(states.get(event.deal_id), event, STAGES).state
         kinds += [a["kind"] for a in movement_alerts(event, states[event.deal_id], STAGES)]
-    now = dt.datetime.combine(today, dt.time(12), dt.timezone.utc)
+    now = dt.datetime.combine(today, dt.time(12), dt.UTC)
     stalled = sorted(d for d, s in states.items() if stalled_alert(s, STAGES, now))
     assert sorted(kinds) == ["close_date_pushed", "qualification_gap"]
     assert stalled == ["api:demo-move-2", "api:demo-move-3"]
@@ -60,7 +60,7 @@ def test_demo_managers_have_different_habits(today):
         alert = discount_alert(event, states[event.deal_id], STAGES)
         if alert and alert.kind == "late_stage_discount":
             alerts[event.deal_id] = alert
-    now = dt.datetime.combine(today, dt.time(12), dt.timezone.utc)
+    now = dt.datetime.combine(today, dt.time(12), dt.UTC)
     requests = requests_for({deal: a.alert_id for deal, a in alerts.items()}, done=set())
     assert len(requests) == 11
     for n, (path, body) in enumerate(requests):

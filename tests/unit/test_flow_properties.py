@@ -16,7 +16,7 @@ pytestmark = pytest.mark.unit
 STAGES = StageMap.load(DEFAULT_STAGE_MAP)
 QUARTER = "2026Q4"
 BEGINS, ENDS = mv.quarter_instants(QUARTER)
-EPOCH = dt.datetime(2026, 8, 1, tzinfo=dt.timezone.utc)  # events from two months before the quarter...
+EPOCH = dt.datetime(2026, 8, 1, tzinfo=dt.UTC)  # events from two months before the quarter...
 SPAN_DAYS = 200  # ...to a month after it
 
 # Close dates around the quarter (before, inside, after), so deals move in and out of it.

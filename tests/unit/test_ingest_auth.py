@@ -123,7 +123,7 @@ def test_open_mode_on_loopback_takes_calls_without_a_key():
 
 
 def test_no_keys_on_a_public_address_refuses_to_build_unless_allowed():
-    with pytest.raises(OpenModeRefused, match="PR_INGEST_API_KEYS.*PR_ALLOW_OPEN"):
+    with pytest.raises(OpenModeRefused, match=r"PR_INGEST_API_KEYS.*PR_ALLOW_OPEN"):
         client(keys=None, host="0.0.0.0")
     assert client(keys=None, host="0.0.0.0", allow_open=True).app.state.open_mode
     assert not client(host="0.0.0.0").app.state.open_mode

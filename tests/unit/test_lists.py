@@ -35,7 +35,7 @@ def test_only_open_early_deals_are_on_the_leader_list():
 def test_leader_ranking_orders_by_potential_times_winnability():
     big_unqualified = place(deal("a", stage="Prospecting", amount=1_000_000), STAGES)
     small_qualified = place(
-        deal("b", stage="Prospecting", amount=250_000, qualification={k: "known" for k in ("economic_buyer", "champion", "pain")}),
+        deal("b", stage="Prospecting", amount=250_000, qualification=dict.fromkeys(("economic_buyer", "champion", "pain"), "known")),
         STAGES,
     )
     potential = place(deal("c", stage="Prospecting", amount=10, potential_value=2_000_000), STAGES)

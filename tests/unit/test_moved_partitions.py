@@ -87,7 +87,7 @@ async def test_a_rebalance_that_moves_nothing_keeps_every_state():
 
 
 async def test_other_topics_partitions_do_not_count_as_moved():
-    keys, store, table, recovery, calls = setup()
+    keys, store, table, recovery, _calls = setup()
     await table.on_rebalance(set(), {TP("some-other-topic", 1)}, {TP("pr-assignor-leader", 2)}, 1)
     assert len(store) == sum(len(k) for k in keys.values())
     assert recovery.revoked == []

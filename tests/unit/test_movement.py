@@ -13,7 +13,7 @@ from tests.helpers import event
 
 pytestmark = pytest.mark.unit
 STAGES = StageMap.load(DEFAULT_STAGE_MAP)
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def at(day: str, hour: int = 9) -> dt.datetime:
@@ -202,13 +202,13 @@ def test_every_shipped_open_early_and_mid_stage_has_stall_days():
 def test_a_bad_stall_days_value_is_refused(tmp_path, value):
     path = tmp_path / "map.toml"
     path.write_text(f'[pipelines.x]\nA = "early"\n[stall_days.x]\nA = {value}\n')
-    with pytest.raises(StageMapError, match="stall_days.x"):
+    with pytest.raises(StageMapError, match=r"stall_days.x"):
         StageMap.load(path)
 
 
 # -- flow of the quarter ---------------------------------------------------------------------
 
-def flows(events_by_deal, quarter="2026Q4", as_of=at("2026-12-01")):
+def flows(events_by_deal, quarter="2026Q4", as_of=at("2026-12-01")):  # noqa: B008 - a datetime: immutable
     return {deal: mv.deal_flow(fold(events, STAGES), quarter, as_of) for deal, events in events_by_deal.items()}
 
 

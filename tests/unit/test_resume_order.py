@@ -28,7 +28,7 @@ class RecordingConsumer:
     def __init__(self, assigned, committed=None):
         self.calls: list[tuple] = []
         self.assigned = set(assigned)
-        self.committed = committed if committed is not None else {tp: 5 for tp in assigned}
+        self.committed = committed if committed is not None else dict.fromkeys(assigned, 5)
 
     def resume_partitions(self, tps):
         self.calls.append(("resume", frozenset(tps)))
@@ -41,7 +41,7 @@ class RecordingConsumer:
         return dict(self.committed)
 
     async def earliest_offsets(self, *tps):
-        return {tp: 0 for tp in tps}
+        return dict.fromkeys(tps, 0)
 
     async def seek_wait(self, offsets):
         self.calls.append(("seek_wait", dict(offsets)))

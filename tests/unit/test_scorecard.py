@@ -97,7 +97,7 @@ def test_late_discounts_and_their_intensity_against_the_won_amount():
 
 
 def test_the_latest_decision_on_an_alert_stands():
-    d1, d2, d3 = three_deals()
+    _d1, d2, _d3 = three_deals()
     d2 = d2[:3] + [
         action("api:d2", "deal.discount_decided", at=3 * DAY, by="bob", alert_id=ALERT, decision="rejected"),
         action("api:d2", "deal.discount_decided", at=4 * DAY, by="cy", alert_id=ALERT, decision="countered",

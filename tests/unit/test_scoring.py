@@ -2,17 +2,17 @@ import pytest
 
 from services.domain.scoring import (
     COVERAGE_FLOOR,
+    evidence_coverage,
     leader_questions,
     leader_score,
     manager_questions,
     potential_value,
-    evidence_coverage,
 )
 from services.shared.events import QUALIFICATION_ITEMS
 
 pytestmark = pytest.mark.unit
-NOTHING = {item: "unknown" for item in QUALIFICATION_ITEMS}
-EVERYTHING = {item: "known" for item in QUALIFICATION_ITEMS}
+NOTHING = dict.fromkeys(QUALIFICATION_ITEMS, "unknown")
+EVERYTHING = dict.fromkeys(QUALIFICATION_ITEMS, "known")
 
 
 def test_potential_value_defaults_to_amount():

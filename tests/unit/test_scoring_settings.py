@@ -31,7 +31,7 @@ def test_an_uncreatable_data_dir_is_a_clear_error(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
 
-    with pytest.raises(SystemExit, match="PR_SCORING_DATA_DIR=.*cannot create"):
+    with pytest.raises(SystemExit, match=r"PR_SCORING_DATA_DIR=.*cannot create"):
         ScoringSettings(data_dir=str(blocker / "scoring")).prepared_data_dir()
 
 

@@ -110,7 +110,7 @@ def test_open_on_loopback_is_allowed_and_said_loudly(caplog):
 
 
 def test_open_on_another_address_is_refused_unless_allowed(caplog):
-    with pytest.raises(OpenModeRefused, match="PR_INGEST_API_KEYS.*PR_ALLOW_OPEN=true"):
+    with pytest.raises(OpenModeRefused, match=r"PR_INGEST_API_KEYS.*PR_ALLOW_OPEN=true"):
         decide_open_mode(service="ingest", host="0.0.0.0", credentials_configured=False,
                          keys_variable="PR_INGEST_API_KEYS", allow_open=False, log=log)
     with caplog.at_level(logging.WARNING):

@@ -70,7 +70,7 @@ class CloseSettings(BaseSettings):
 
 
 def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 class CloseAdapter(SourceAdapter):
@@ -99,7 +99,7 @@ class CloseAdapter(SourceAdapter):
         if not signature or seconds is None:
             raise AuthError("close: close-sig-hash and close-sig-timestamp (epoch seconds) are required")
         try:
-            sent = dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc)
+            sent = dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
         except (OverflowError, OSError, ValueError):
             raise AuthError("close: close-sig-timestamp is out of range") from None
         if abs(self.clock() - sent) > self.max_age:

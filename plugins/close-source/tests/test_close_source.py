@@ -6,15 +6,15 @@ import hmac
 
 import pytest
 
+from pipeline_review_close import CloseAdapter, make_adapter
 from services.ingest.sources.base import AuthError, PayloadError, RawRequest
 from services.ingest.sources.registry import load_plugins, make_plugin_adapters
 from services.shared.settings import DEFAULT_STAGE_MAP
 from services.shared.stages import StageMap
-from pipeline_review_close import CloseAdapter, make_adapter
 
 pytestmark = pytest.mark.unit
 STAGES = StageMap.load(DEFAULT_STAGE_MAP)
-NOW = dt.datetime(2026, 11, 26, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 26, tzinfo=dt.UTC)
 
 
 def webhook(action, data=None, previous=None, object_type="opportunity"):

@@ -130,7 +130,7 @@ def paced_batches(
     if size < 1:
         raise ValueError("batch size must be at least 1")
     batch: list[DealEvent] = []
-    start: float | None = None
+    start = 0.0  # the clock at the first event, set with first_at
     first_at = None
     for event in events:
         if speed > 0:

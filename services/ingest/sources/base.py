@@ -104,7 +104,7 @@ class MappingResult:
     events: list[DealEvent] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
 
-    def extend(self, other: "MappingResult") -> None:
+    def extend(self, other: MappingResult) -> None:
         """Append another result's events and dead letters to this one."""
         self.events.extend(other.events)
         self.dead_letters.extend(other.dead_letters)

@@ -63,7 +63,7 @@ def builtin_adapters(
         if name not in BUILTIN_ADAPTERS:
             raise TypeError(f"unknown built-in source {name!r} (known: {', '.join(BUILTIN_ADAPTERS)})")
         kwargs = dict(config.get(name) or {})
-        adapters[name] = BUILTIN_ADAPTERS[name](stage_map=stage_map, **kwargs)
+        adapters[name] = BUILTIN_ADAPTERS[name](stage_map=stage_map, **kwargs)  # type: ignore[call-arg]  # every built-in takes stage_map; the base declares no constructor
     return adapters
 
 

@@ -16,9 +16,18 @@ from fastapi import APIRouter, HTTPException, Path
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.shared.events import ActorName, Decision, DealEvent, EventType, HelpKind, ManagerAction, Percent, \
-    ShortText, encode_event
 from services.shared import tracing
+from services.shared.events import (
+    ActorName,
+    DealEvent,
+    Decision,
+    EventType,
+    HelpKind,
+    ManagerAction,
+    Percent,
+    ShortText,
+    encode_event,
+)
 from services.shared.producer import KafkaUnavailable
 
 from ..access import OPEN_ADMIN, Principal, Role
@@ -129,6 +138,7 @@ def action_event(deal_id: str, type_: EventType, action: dict[str, Any], now) ->
 
 
 def accepted(event: DealEvent) -> JSONResponse:
+    assert event.action is not None  # built by action_event
     body = ActionAccepted(event_id=event.event_id, deal_id=event.deal_id, type=event.type.value,
                           occurred_at=event.occurred_at.isoformat(),
                           action=event.action.model_dump(mode="json", exclude_none=True))

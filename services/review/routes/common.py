@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import HTTPException, Query
 from pydantic import BaseModel, ConfigDict
@@ -18,7 +18,7 @@ class Problem(BaseModel):
     detail: str
 
 
-ACCESS_ERRORS = {401: {"model": Problem, "description": "No or unknown API key"},
+ACCESS_ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": Problem, "description": "No or unknown API key"},
                  403: {"model": Problem, "description": "The key's role or teams do not allow this"}}
 
 # Query parameters shared by the list, alert and webhook routes.

@@ -188,7 +188,7 @@ async def _bucket_page(redis, keys: RedisKeys, deals: dict[str, float], bucket: 
     page, more = ranked[:limit], len(ranked) > limit
     items = []
     cards = await redis.mget([keys.deal(d) for d, _ in page]) if page else []
-    for (deal, amount), raw in zip(page, cards):
+    for (_deal, amount), raw in zip(page, cards):
         if raw is None:
             continue
         item = with_days_in_stage(list_item(orjson.loads(raw), "manager"), as_of)

@@ -23,9 +23,23 @@ from services.shared.redis_client import as_text
 
 from ..alerts import decode_entry
 from .guard import GuardedTransport, Resolver, refused, system_resolve
-from .rules import (ADDRESS_REFUSED, ALERT_ID_HEADER, ATTEMPT_HEADER, CONNECTION_FAILED, DELIVERY_HEADER,
-                    SIGNATURE_HEADER, TIMEOUT, USER_AGENT, Outcome, Subscription, backoff_delay, host_of,
-                    parse_retry_after, render_body, sign)
+from .rules import (
+    ADDRESS_REFUSED,
+    ALERT_ID_HEADER,
+    ATTEMPT_HEADER,
+    CONNECTION_FAILED,
+    DELIVERY_HEADER,
+    SIGNATURE_HEADER,
+    TIMEOUT,
+    USER_AGENT,
+    Outcome,
+    Subscription,
+    backoff_delay,
+    host_of,
+    parse_retry_after,
+    render_body,
+    sign,
+)
 from .settings import WebhookSettings
 from .store import DEAD_LETTERS_KEPT, WebhookStore
 
@@ -347,7 +361,7 @@ class WebhookDispatcher:
 
     async def _record(self, job_id: str, job: dict, sub: Subscription, attempt: int, outcome: Outcome) -> None:
         now = self.clock()
-        stamp = dt.datetime.fromtimestamp(now, dt.timezone.utc).isoformat()
+        stamp = dt.datetime.fromtimestamp(now, dt.UTC).isoformat()
         stats = self.keys.webhook_stats(sub.id)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.zrem(self.keys.webhook_inflight(), job_id)
@@ -363,7 +377,7 @@ class WebhookDispatcher:
                 if attempt >= self.settings.max_attempts:
                     record = {"subscription_id": sub.id, "url": sub.url, "alert": job["alert"], "attempts": attempt,
                               "last_error": outcome.error, "last_status": outcome.status,
-                              "first_attempt_at": dt.datetime.fromtimestamp(job["first_at"], dt.timezone.utc).isoformat(),
+                              "first_attempt_at": dt.datetime.fromtimestamp(job["first_at"], dt.UTC).isoformat(),
                               "dead_at": stamp}
                     pipe.hdel(self.keys.webhook_jobs(), job_id)
                     pipe.xadd(self.keys.webhook_dead_letters(sub.id), {"record": json.dumps(record)},

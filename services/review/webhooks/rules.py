@@ -42,7 +42,7 @@ class WebhookFilter(BaseModel):
     teams: list[str] | None = Field(None, min_length=1, max_length=100, description="Only these teams; null = all teams.")
     manager_id: str | None = Field(None, max_length=200, description="Only deals of this manager id.")
     kinds: list[AlertKind] = Field(
-        default_factory=lambda: ["late_stage_discount"], min_length=1,
+        default_factory=lambda: list[AlertKind](["late_stage_discount"]), min_length=1,
         description="Alert kinds; add discount_info for discounts on early and mid deals, and close_date_pushed, "
                     "qualification_gap or stalled for pipeline movement.",
     )
@@ -262,7 +262,7 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     try:
         when = email.utils.parsedate_to_datetime(value)
         if when.tzinfo is None:
-            when = when.replace(tzinfo=dt.timezone.utc)
+            when = when.replace(tzinfo=dt.UTC)
         seconds = when.timestamp() - now
     except (TypeError, ValueError, IndexError, OverflowError):
         return None

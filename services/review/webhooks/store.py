@@ -21,7 +21,7 @@ DEAD_LETTERS_KEPT = 1000  # per subscription; older ones are trimmed
 
 
 def utc_now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat()
+    return dt.datetime.now(dt.UTC).isoformat()
 
 
 _COUNTERS = ("delivered", "failed_attempts", "dead_letters")
@@ -101,7 +101,7 @@ class WebhookStore:
 
     async def stats(self, subscription_id: str) -> dict[str, Any]:
         """Delivery counters and the last outcome of a subscription."""
-        raw = {as_text(k): as_text(v) for k, v in (await self.redis.hgetall(self.keys.webhook_stats(subscription_id))).items()}
+        raw: dict[str, Any] = {as_text(k): as_text(v) for k, v in (await self.redis.hgetall(self.keys.webhook_stats(subscription_id))).items()}
         out: dict[str, Any] = {name: int(raw.pop(name, 0)) for name in _COUNTERS}
         if "last_status" in raw:
             raw["last_status"] = int(raw["last_status"]) if raw["last_status"] else None

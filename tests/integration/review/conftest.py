@@ -10,8 +10,8 @@ import httpx
 import pytest
 from kafka import KafkaProducer
 
-from tests.conftest import settings_env
 from testkit.processes import Service, free_port
+from tests.conftest import settings_env
 
 _n = itertools.count(1)
 

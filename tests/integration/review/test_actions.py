@@ -22,7 +22,7 @@ from tests.helpers import T0, event
 pytestmark = pytest.mark.integration
 
 STAGES = StageMap.load(DEFAULT_STAGE_MAP)
-NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 KEYS = json.dumps([
     {"key": "admin-key-01", "role": "admin", "name": "ceo"},
     {"key": "east-key-01", "role": "manager", "teams": ["East"], "name": "ana"},

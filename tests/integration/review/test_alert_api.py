@@ -24,7 +24,7 @@ from .conftest import make_alert
 pytestmark = pytest.mark.integration
 
 KEYS = "admin-key-01:admin,east-key-01:manager:East,multi-key-01:manager:East|West,dash-key-001:dashboard"
-NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 
 
 @asynccontextmanager

@@ -13,12 +13,13 @@ import redis.asyncio as aioredis
 
 from services.review import alert_feed
 from services.review.alert_feed import DAY_MS, AlertIngestor, AlertStore, AlertTrimmer
+from tests.helpers import await_until
 
 from .conftest import make_alert
 from .test_alert_api import h, running
 
 pytestmark = pytest.mark.integration
-AT = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc)
+AT = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
@@ -94,9 +95,10 @@ async def test_review_trims_at_start_and_the_feed_no_longer_lists_old_alerts(com
     await seed.append(new)
     await redis.aclose()
     async with running(common_settings) as (app, client):
-        deadline = time.monotonic() + 10
-        while app.state.alert_trimmer.trimmed < 1 and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        async def trimmed() -> bool:
+            return app.state.alert_trimmer.trimmed >= 1
+
+        await await_until(trimmed, timeout=10, interval=0.05, what="the start-up trim")
         items = (await client.get("/v1/alerts", headers=h("admin-key-01"))).json()["items"]
         assert [item["alert_id"] for item in items] == [new["alert_id"]]
         assert app.state.alert_trimmer.trimmed == 1

@@ -24,7 +24,7 @@ from tests.helpers import event
 
 pytestmark = pytest.mark.integration
 STAGES = StageMap.load(DEFAULT_STAGE_MAP)
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NOW = dt.datetime(2026, 12, 1, 12, tzinfo=UTC)
 KEYS = "admin-key-01:admin,east-key-01:manager:East,dash-key-001:dashboard"
 ADMIN, EAST, DASHBOARD = ({"X-API-Key": k} for k in ("admin-key-01", "east-key-01", "dash-key-001"))

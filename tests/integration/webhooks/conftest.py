@@ -76,7 +76,7 @@ class Receiver:
         response.raw_headers.extend(how.raw_headers)
         return response
 
-    async def start(self) -> "Receiver":
+    async def start(self) -> Receiver:
         self.task = asyncio.create_task(self.server.serve())
         deadline = time.monotonic() + 10
         while not self.server.started:

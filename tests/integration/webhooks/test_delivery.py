@@ -143,7 +143,7 @@ async def test_connection_errors_and_timeouts_are_retried_then_dead_lettered(red
     await dispatchers(fast_settings(max_attempts=2, backoff_base=0.1, timeout=0.5))
     await publish(redis, alert())
     for sub, error in ((slow, "timeout"), (refused, "connection failed")):
-        stats = await await_until(lambda: _stats_when(store, sub.id, dead_letters=1), timeout=10, what="dead letter")
+        stats = await await_until(lambda sub=sub: _stats_when(store, sub.id, dead_letters=1), timeout=10, what="dead letter")
         assert stats["last_error"] == error  # generic: never the exception's text
         dead = (await store.dead_letters(sub.id))[0][0]
         assert dead["attempts"] == 2 and dead["last_error"] == error

@@ -9,9 +9,9 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 
+from services.review.webhooks.api import add_webhook_routes
 from services.review.webhooks.guard import system_resolve
 from services.review.webhooks.settings import WebhookSettings
-from services.review.webhooks.api import add_webhook_routes
 
 pytestmark = pytest.mark.integration
 

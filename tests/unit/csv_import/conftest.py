@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.unit.csv_import.csv_import_samples import MAVEN_DIR, PIPELINE_HEADER, PRODUCTS, SAMPLE_ROWS, TEAMS, write_csv
 
 from services.ingest.csv_import.config import ImportConfig, load_config
 from services.ingest.csv_import.mapping import Lookup, build_lookup
+from tests.unit.csv_import.csv_import_samples import MAVEN_DIR, PIPELINE_HEADER, PRODUCTS, SAMPLE_ROWS, TEAMS, write_csv
 
 
 @pytest.fixture

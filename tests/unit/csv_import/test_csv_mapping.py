@@ -2,7 +2,6 @@ import collections
 import datetime as dt
 
 import pytest
-from tests.unit.csv_import.csv_import_samples import PRODUCTS, SAMPLE_ROWS, row
 
 from services.ingest.csv_import.config import ConfigError
 from services.ingest.csv_import.mapping import (
@@ -12,6 +11,7 @@ from services.ingest.csv_import.mapping import (
     map_rows,
     normalise_key,
 )
+from tests.unit.csv_import.csv_import_samples import PRODUCTS, SAMPLE_ROWS, row
 
 pytestmark = pytest.mark.unit
 

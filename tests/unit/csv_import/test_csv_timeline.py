@@ -4,7 +4,6 @@ import json
 import random
 
 import pytest
-from tests.unit.csv_import.csv_import_samples import SAMPLE_ROWS, row
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -19,6 +18,7 @@ from services.ingest.csv_import.timeline import (
     synthetic_qualification,
 )
 from services.shared.events import EventType, decode_event, encode_event
+from tests.unit.csv_import.csv_import_samples import SAMPLE_ROWS, row
 
 pytestmark = pytest.mark.unit
 

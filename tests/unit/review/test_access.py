@@ -18,9 +18,9 @@ from services.review.access import (
     is_open_path,
     load_keys_file,
     parse_keys_text,
+    principal_of,
     token_from_query,
 )
-from services.review.access import principal_of
 
 pytestmark = pytest.mark.unit
 

@@ -18,8 +18,8 @@ from services.review.alerts import (
     is_stream_id,
     later,
     page_cursor,
-    parse_stream_id,
     parse_alert,
+    parse_stream_id,
     scoped_teams,
 )
 
@@ -69,7 +69,7 @@ def test_filter_by_team_manager_kind_and_since():
     assert not AlertFilter(teams=frozenset({"West"})).matches(ALERT)
     assert AlertFilter(manager="m-1").matches(ALERT) and not AlertFilter(manager="m-2").matches(ALERT)
     assert not AlertFilter(kinds=frozenset({"discount_info"})).matches(ALERT)
-    at = dt.datetime(2026, 11, 20, 9, 30, tzinfo=dt.timezone.utc)
+    at = dt.datetime(2026, 11, 20, 9, 30, tzinfo=dt.UTC)
     assert AlertFilter(since=at).matches(ALERT)
     assert not AlertFilter(since=at + dt.timedelta(seconds=1)).matches(ALERT)
     # A naive since is UTC.

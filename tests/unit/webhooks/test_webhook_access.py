@@ -7,9 +7,9 @@ from types import SimpleNamespace
 import pytest
 from fastapi import HTTPException
 
-from services.review.webhooks.rules import WebhookFilter
 from services.review.access import Principal
 from services.review.webhooks.api import caller_of, may_see, require_manager, scoped_filter, shown
+from services.review.webhooks.rules import WebhookFilter
 
 pytestmark = pytest.mark.unit
 

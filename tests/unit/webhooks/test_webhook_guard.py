@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 
-import pytest
-
 import httpx
+import pytest
 
 from services.review.webhooks.guard import (
     AddressRefused,
@@ -58,7 +57,7 @@ def test_allow_nets_admit_named_networks_only():
 
 def test_parse_networks_names_the_bad_entry():
     assert parse_networks(None) == () and parse_networks(" , ") == ()
-    with pytest.raises(ValueError, match="'10.0.0.1/8'"):
+    with pytest.raises(ValueError, match=r"'10.0.0.1/8'"):
         parse_networks("10.0.0.1/8")  # host bits set: a typo more likely than a wish
     with pytest.raises(ValueError, match="'redis'"):
         parse_networks("127.0.0.0/8,redis")

@@ -10,7 +10,6 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from services.review.webhooks.settings import WebhookSettings
 from services.review.webhooks.rules import (
     WebhookFilter,
     backoff_delay,
@@ -23,6 +22,7 @@ from services.review.webhooks.rules import (
     validate_webhook_url,
     verify_signature,
 )
+from services.review.webhooks.settings import WebhookSettings
 
 pytestmark = pytest.mark.unit
 
@@ -201,7 +201,8 @@ def test_backoff_does_not_overflow_for_many_failures():
     assert backoff_delay(10_000, 1.0, 300.0, rand=lambda: 1.0) == 300.0
 
 
-@pytest.mark.parametrize("header", ["²", "٣", "1²", "１２", "-5", "1e3", "0x10", "Wed, ٣1 Dec 2026 00:00:00 GMT",
+@pytest.mark.parametrize("header", ["²", "٣", "1²", "１２", "-5",  # noqa: RUF001 - non-ASCII digits on purpose
+                                    "1e3", "0x10", "Wed, ٣1 Dec 2026 00:00:00 GMT",
                                     "Mon, 31 Dec 99999 00:00:00 GMT", "Mon, 32 Foo 2026 99:99:99 GMT", " ", "9" * 5000])
 def test_retry_after_that_is_not_ascii_seconds_or_a_date_is_ignored(header):
     # "²".isdigit() is true; the header used to crash the attempt, so the job was retried forever.
@@ -239,7 +240,7 @@ def test_allow_nets_reads_a_cidr_list_and_names_a_bad_entry(monkeypatch):
     monkeypatch.setenv("PR_REVIEW_WEBHOOK_ALLOW_NETS", "127.0.0.0/8, fd00:1::/64")
     assert [str(n) for n in WebhookSettings().allowed_networks] == ["127.0.0.0/8", "fd00:1::/64"]
     monkeypatch.setenv("PR_REVIEW_WEBHOOK_ALLOW_NETS", "127.0.0.0/8,10.0.0.300/8")
-    with pytest.raises(ValidationError, match="10.0.0.300/8"):
+    with pytest.raises(ValidationError, match=r"10.0.0.300/8"):
         WebhookSettings()
     monkeypatch.delenv("PR_REVIEW_WEBHOOK_ALLOW_NETS")
     assert WebhookSettings().allowed_networks == ()
