@@ -32,7 +32,7 @@ What differs from the worker (docs/benchmarks.md says the same):
 Run by bench/run.py with the venv of bench/quix-venv.sh (quixstreams pins an older pydantic than
 the project): PR_KAFKA_BOOTSTRAP, PR_REDIS_URL, PR_TOPIC_PREFIX, PR_REDIS_PREFIX as for the
 worker, and BENCH_APP_ID (consumer group), BENCH_PORT (/healthz, /readyz with the event count),
-BENCH_STATE_DIR (RocksDB).
+BENCH_STATE_DIR (RocksDB), optionally BENCH_ALERTS_TOPIC (default: deal-alerts).
 """
 
 from __future__ import annotations
@@ -145,7 +145,9 @@ def build(common: CommonSettings, app_id: str, state_dir: str, progress: dict) -
         loglevel="WARNING",
     )
     events = app.topic(common.deal_events_topic, key_deserializer="bytes", value_deserializer="bytes")
-    alerts = app.topic(common.deal_alerts_topic, key_serializer="bytes", value_serializer="bytes")
+    # bench/run.py gives the peer an alerts topic of its own, to compare its alerts with the worker's.
+    alerts = app.topic(os.environ.get("BENCH_ALERTS_TOPIC", common.deal_alerts_topic), key_serializer="bytes",
+                       value_serializer="bytes")
 
     def fold(raw: bytes, state: State):
         """One event into its deal's state; (the deal's state, the alerts it raised) or None."""
