@@ -671,11 +671,20 @@ async def bench_quix(infra: Infra, run: str, n_deals: int, cfg: dict, report: Re
         proc.start()
         spy = start_profiler(proc, logs / f"profile-{app_id}.txt") if cfg.get("profile") else None
         try:
-            got[name] = fold_all(proc, len(records), cfg["fold_timeout"])
+            got[name] = fold_all(proc, len(records), min(cfg["fold_timeout"], cfg["quix_fold_cap"]))
         finally:
             stop_profiler(spy)
             proc.stop()
     ours, quix = got["ours"], got["quix"]
+    if not (ours["complete"] and quix["complete"]):
+        # Rates over the part folded stand; the read models and alerts of a part cannot be compared.
+        note = f"{size}, {len(records):,} events, both exactly-once on RocksDB" + "".join(
+            f", {name} INCOMPLETE {g['done']:,} in {cfg['quix_fold_cap']} s" for name, g in got.items() if not g["complete"])
+        report.add(Row(f"quix peer fold ours/quix @{size}", ours["eps"], "events/s", quix["eps"], "quix-streams 3.28.1",
+                       ">=1x", note + "; not compared"))
+        report.add(Row(f"quix peer CPU ours/quix @{size}", ours["cpu_per_10k"], "CPU-s/10k events", quix["cpu_per_10k"],
+                       "quix-streams 3.28.1", "", note))
+        return
     diffs = read_model_diff(infra, rp, rp + "x")
     alerts = {"ours": await alert_copies(infra.bootstrap, settings.deal_alerts_topic),
               "quix": await alert_copies(infra.bootstrap, peer_alerts)}
@@ -689,8 +698,7 @@ async def bench_quix(infra: Infra, run: str, n_deals: int, cfg: dict, report: Re
             f"{len(both):,} alerts raised by both, {repeated} repeated, "
             + ", ".join(f"by {name} only {sum(c.values())} ({', '.join(f'{k} {n}' for k, n in c.items()) or '-'})"
                         for name, c in only.items()))
-    note = f"{size}, {len(records):,} events, both exactly-once on RocksDB" + "".join(
-        f", {name} INCOMPLETE {g['done']:,}" for name, g in got.items() if not g["complete"])
+    note = f"{size}, {len(records):,} events, both exactly-once on RocksDB"
     peer = "quix-streams 3.28.1"
     report.add(Row(f"quix peer fold ours/quix @{size}", ours["eps"], "events/s", quix["eps"], peer, ">=1x",
                    f"{note}; {same}"))
@@ -916,9 +924,13 @@ QUICK = {"sizes": [10_000, 100_000], "eos_off_at": [100_000], "ingest_deals": 20
          "ingest_conc_500": 4, "ingest_conc_1": 32, "fold_timeout": 900, "review_seconds": 4, "review_conc": 8,
          "fresh_seconds": 15, "fresh_rate": 1000,
          # The quix-streams peer folds at 10k in make bench (about a minute), 100k too in bench-full.
-         "quix_sizes": [10_000]}
+         "quix_sizes": [10_000],
+         # Each fold of the quix section stops after this many seconds, so that the section stays
+         # under 5 minutes at 100k on a loaded machine (the rates stand, the comparison is skipped).
+         "quix_fold_cap": 135}
 FULL = {**QUICK, "sizes": [10_000, 100_000, 1_000_000], "ingest_deals": 100_000, "ingest_single": 10_000,
-        "fold_timeout": 3600, "review_seconds": 10, "fresh_seconds": 60, "quix_sizes": [10_000, 100_000]}
+        "fold_timeout": 3600, "review_seconds": 10, "fresh_seconds": 60, "quix_sizes": [10_000, 100_000],
+        "quix_fold_cap": 3600}
 
 
 async def main_async(args: argparse.Namespace) -> Report:
