@@ -569,7 +569,7 @@ QUIX_VENV = ROOT / "bench" / "quix-venv.sh"
 
 def quix_python() -> str:
     """The python of bench/quix-venv.sh's venv (created on first use): quixstreams' pins clash with the project's."""
-    out = subprocess.run(["bash", str(QUIX_VENV)], check=True, capture_output=True, text=True)
+    out = subprocess.run(["bash", str(QUIX_VENV)], check=True, stdout=subprocess.PIPE, text=True)  # its log on stderr
     return out.stdout.strip().splitlines()[-1]
 
 
