@@ -583,8 +583,9 @@ def quix_proc(infra: Infra, python: str, tp: str, rp: str, alerts_topic: str, ap
 def read_model_diff(infra: Infra, ours: str, theirs: str, sample: int = 2000) -> list[str]:
     """Where two read models differ: key sets, every sorted set's size, ``sample`` cards and 50 sorted sets in full.
 
-    Keys are compared less their prefix (cards name their sorted sets, so those are un-prefixed too);
-    ``<prefix>:scoring:*`` is the worker's own bookkeeping (the Redis guard's marker), not the read model."""
+    Keys are compared less their prefix; a card names its sorted sets, so the peer's is compared with
+    its prefix put back to ours. ``<prefix>:scoring:*`` is the worker's own bookkeeping (the Redis
+    guard's marker), not the read model."""
     import redis
 
     client = redis.Redis.from_url(infra.redis_url)
