@@ -28,7 +28,7 @@ soak:          ## 30 minutes at 200 events/s on a private Kafka and Redis: memor
 bench:         ## benchmarks against raw baselines, quick mode (10k and 100k deals, the quix-streams peer at 10k, about 6 minutes)
 	@deploy/setup.sh && .venv/bin/python bench/run.py --quick
 
-bench-full:    ## the same at 10k, 100k and 1M deals with longer runs (about 30 minutes)
+bench-full:    ## the same at 10k, 100k and 1M deals with longer runs, the quix-streams peer at 10k and 100k (about 35 minutes)
 	@deploy/setup.sh && .venv/bin/python bench/run.py
 
 clean: down
