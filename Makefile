@@ -33,10 +33,10 @@ chaos:         ## the long fault scenarios (broker kill -9 under load, ...) on a
 soak:          ## 30 minutes at 200 events/s on a private Kafka and Redis: memory, freshness p50/p99, errors; writes docs/reliability.md
 	@deploy/soak.sh $(SOAK_ARGS)
 
-bench:         ## benchmarks against raw baselines, quick mode (10k and 100k deals, about 5 minutes)
+bench:         ## benchmarks against raw baselines, quick mode (10k and 100k deals, the quix-streams peer at 10k, about 6 minutes)
 	@deploy/setup.sh && .venv/bin/python bench/run.py --quick
 
-bench-full:    ## the same at 10k, 100k and 1M deals with longer runs (about 30 minutes)
+bench-full:    ## the same at 10k, 100k and 1M deals with longer runs, the quix-streams peer at 10k and 100k (about 35 minutes)
 	@deploy/setup.sh && .venv/bin/python bench/run.py
 
 clean: down

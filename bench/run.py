@@ -12,10 +12,12 @@ bench/results.jsonl. Every figure is measured side by side with a raw baseline i
 4. review      GET /v1/lists/leader?limit=50 (+team=)       vs bare FastAPI constant endpoint
 5. growth      2 and 4 at 10k, 100k (and 1M) deals
 6. scale-out   1, 2 and 3 workers on 12 partitions: a burst's throughput and lag; the takeover of a
-               worker killed with -9 (with and without a standby replica)   vs one worker
+               worker killed with -9 (with and without a standby replica)   vs one worker (make bench-full)
+7. quix        our worker's fold vs the same fold as a quix-streams app (bench/quix_fold.py),
+               both exactly-once on RocksDB, same topic from the start: events/s, CPU, RSS, ours/quix
 
     make bench  (= .venv/bin/python bench/run.py --quick)      make bench-full
-    .venv/bin/python bench/run.py [--quick] [--only ingest,scoring,review,fresh,scaleout] [--sizes 10000,...]
+    .venv/bin/python bench/run.py [--quick] [--only ingest,scoring,review,fresh,scaleout,quix] [--sizes 10000,...]
                                   [--profile] [--label text] [--keep-infra]
 """
 
@@ -32,6 +34,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -691,6 +694,153 @@ async def bench_scaleout(infra: Infra, run: str, cfg: dict, report: Report, logs
             cleanup_redis(infra, rp)
 
 
+# ---------------------------------------------------------------------------- 6. a peer: quix-streams
+
+QUIX_VENV = ROOT / "bench" / "quix-venv.sh"
+
+
+def quix_python() -> str:
+    """The python of bench/quix-venv.sh's venv (created on first use): quixstreams' pins clash with the project's."""
+    out = subprocess.run(["bash", str(QUIX_VENV)], check=True, stdout=subprocess.PIPE, text=True)  # its log on stderr
+    return out.stdout.strip().splitlines()[-1]
+
+
+def quix_proc(infra: Infra, python: str, tp: str, rp: str, alerts_topic: str, app_id: str, logs: Path) -> Proc:
+    port = free_port()
+    env = {**common_env(infra, tp, rp), "BENCH_APP_ID": app_id, "BENCH_PORT": str(port), "BENCH_ALERTS_TOPIC": alerts_topic,
+           "BENCH_STATE_DIR": str(logs / "data" / app_id)}
+    return Proc(app_id, [python, str(ROOT / "bench" / "quix_fold.py")], env, f"http://127.0.0.1:{port}/healthz", logs)
+
+
+def read_model_diff(infra: Infra, ours: str, theirs: str, sample: int = 2000) -> list[str]:
+    """Where two read models differ: key sets, every sorted set's size, ``sample`` cards and 50 sorted sets in full.
+
+    Keys are compared less their prefix; a card names its sorted sets, so the peer's is compared with
+    its prefix put back to ours. ``<prefix>:scoring:*`` is the worker's own bookkeeping (the Redis
+    guard's marker), not the read model."""
+    import redis
+
+    client = redis.Redis.from_url(infra.redis_url)
+
+    def keys_of(prefix: str) -> dict[str, bytes]:
+        found = {}
+        for key in client.scan_iter(f"{prefix}:*", count=5000):
+            rest = key[len(prefix) + 1:].decode()
+            if not rest.startswith("scoring:"):
+                found[rest] = key
+        return found
+
+    mine, peer = keys_of(ours), keys_of(theirs)
+    diffs = [f"only in ours: {k}" for k in sorted(mine.keys() - peer.keys())[:5]]
+    diffs += [f"only in quix: {k}" for k in sorted(peer.keys() - mine.keys())[:5]]
+    common = sorted(mine.keys() & peer.keys())
+    cards = [k for k in common if k.startswith("deal:")]
+    ranks = [k for k in common if not k.startswith("deal:")]
+    pipe = client.pipeline(transaction=False)
+    for k in ranks:
+        pipe.zcard(mine[k])
+        pipe.zcard(peer[k])
+    sizes = pipe.execute()
+    diffs += [f"{k}: {a} vs {b} members" for k, a, b in zip(ranks, sizes[::2], sizes[1::2]) if a != b][:5]
+    rng = random.Random(3)
+    for k in rng.sample(cards, min(sample, len(cards))):
+        a, b = client.get(mine[k]), client.get(peer[k])
+        if a != b.replace(f"{theirs}:".encode(), f"{ours}:".encode()):  # theirs is ours + a suffix
+            diffs.append(f"card {k} differs")
+    for k in rng.sample(ranks, min(50, len(ranks))):
+        if client.zrange(mine[k], 0, -1, withscores=True) != client.zrange(peer[k], 0, -1, withscores=True):
+            diffs.append(f"sorted set {k} differs")
+    client.close()
+    return diffs
+
+
+async def alert_copies(bootstrap: str, topic: str) -> dict[tuple[str, str], int]:
+    """Committed records per (alert_id, kind) on ``topic``, read from the start."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest",
+                                isolation_level="read_committed")
+    await consumer.start()
+    copies: dict[tuple[str, str], int] = {}
+    try:
+        await consumer._client.force_metadata_update()  # noqa: SLF001 - first look at the topic
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        # Until two quiet seconds: the folds have stopped, so nothing more will come.
+        quiet, deadline = 0, time.monotonic() + 300
+        while quiet < 2 and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=5000)
+            quiet = 0 if batches else quiet + 1
+            for records in batches.values():
+                for record in records:
+                    alert = json.loads(record.value)
+                    copies[alert["alert_id"], alert["kind"]] = copies.get((alert["alert_id"], alert["kind"]), 0) + 1
+    finally:
+        await consumer.stop()
+    return copies
+
+
+async def bench_quix(infra: Infra, run: str, n_deals: int, cfg: dict, report: Report, logs: Path) -> None:
+    """Our worker and the quix-streams peer (bench/quix_fold.py) fold the same topic from the start, one after the other.
+
+    Both exactly-once on RocksDB, each with its own consumer group, Redis prefix and alerts topic (of
+    the same partitions); afterwards the read models and the alerts of the two are compared."""
+    python = quix_python()
+    tp, rp = f"{run}-q{n_deals}-", f"{run}q{n_deals}"
+    settings = create_topics(infra, tp)
+    peer_alerts = create_topics(infra, f"{tp}peer-").deal_alerts_topic  # only its deal-alerts is used
+    records = workload(f"{run}q{n_deals}", n_deals)
+    size = f"{n_deals // 1000}k deals" if n_deals < 1_000_000 else f"{n_deals // 1_000_000}M deals"
+    log(f"quix peer, {n_deals:,} deals: producing {len(records):,} events")
+    raw_produce(infra.bootstrap, settings.deal_events_topic, records)
+    got = {}
+    for name in ("ours", "quix"):
+        app_id = f"{run}-q{n_deals}-{name}"
+        if name == "ours":
+            proc = scoring_proc(infra, tp, rp, app_id, True, logs, {"PR_SCORING_STORE": "rocksdb"})
+        else:
+            proc = quix_proc(infra, python, tp, rp + "x", peer_alerts, app_id, logs)  # cleanup_redis(rp) drops rp + "x" too
+        proc.start()
+        spy = start_profiler(proc, logs / f"profile-{app_id}.txt") if cfg.get("profile") else None
+        try:
+            got[name] = fold_all(proc, len(records), min(cfg["fold_timeout"], cfg["quix_fold_cap"]))
+        finally:
+            stop_profiler(spy)
+            proc.stop()
+    ours, quix = got["ours"], got["quix"]
+    if not (ours["complete"] and quix["complete"]):
+        # Rates over the part folded stand; the read models and alerts of a part cannot be compared.
+        note = f"{size}, {len(records):,} events, both exactly-once on RocksDB" + "".join(
+            f", {name} INCOMPLETE {g['done']:,} in {cfg['quix_fold_cap']} s" for name, g in got.items() if not g["complete"])
+        report.add(Row(f"quix peer fold ours/quix @{size}", ours["eps"], "events/s", quix["eps"], "quix-streams 3.28.1",
+                       ">=1x", note + "; not compared"))
+        report.add(Row(f"quix peer CPU ours/quix @{size}", ours["cpu_per_10k"], "CPU-s/10k events", quix["cpu_per_10k"],
+                       "quix-streams 3.28.1", "", note))
+        return
+    diffs = read_model_diff(infra, rp, rp + "x")
+    alerts = {"ours": await alert_copies(infra.bootstrap, settings.deal_alerts_topic),
+              "quix": await alert_copies(infra.bootstrap, peer_alerts)}
+    both = alerts["ours"].keys() & alerts["quix"].keys()
+    repeated = sum(1 for copies in alerts.values() for n in copies.values() if n > 1)
+    # The worker checks a folded deal's stall once per batch, quix after every event: a deal that
+    # entered a stalled stage and left it within one batch is alerted by quix only.
+    only = {name: Counter(kind for (alert_id, kind) in copies if (alert_id, kind) not in both)
+            for name, copies in alerts.items()}
+    same = (f"read models {'equal' if not diffs else 'DIFFER: ' + '; '.join(diffs[:3])}; "
+            f"{len(both):,} alerts raised by both, {repeated} repeated, "
+            + ", ".join(f"by {name} only {sum(c.values())} ({', '.join(f'{k} {n}' for k, n in c.items()) or '-'})"
+                        for name, c in only.items()))
+    note = f"{size}, {len(records):,} events, both exactly-once on RocksDB"
+    peer = "quix-streams 3.28.1"
+    report.add(Row(f"quix peer fold ours/quix @{size}", ours["eps"], "events/s", quix["eps"], peer, ">=1x",
+                   f"{note}; {same}"))
+    report.add(Row(f"quix peer CPU ours/quix @{size}", ours["cpu_per_10k"], "CPU-s/10k events", quix["cpu_per_10k"],
+                   peer, "", f"{note}; a ratio under 1 is less CPU than quix"))
+    report.add(Row(f"quix peer RSS ours/quix @{size}", ours["rss"], "MB", quix["rss"], peer, "",
+                   f"peak {ours['rss_peak']:.0f} MB vs {quix['rss_peak']:.0f} MB"))
+
+
 # ---------------------------------------------------------------------------- 4. review
 
 
@@ -905,9 +1055,15 @@ async def bench_freshness(infra: Infra, run: str, cfg: dict, report: Report, log
 
 QUICK = {"sizes": [10_000, 100_000], "eos_off_at": [100_000], "ingest_deals": 20_000, "ingest_single": 3_000,
          "ingest_conc_500": 4, "ingest_conc_1": 32, "fold_timeout": 900, "review_seconds": 4, "review_conc": 8,
-         "fresh_seconds": 15, "fresh_rate": 1000, "scale_deals": 40_000}
+         "fresh_seconds": 15, "fresh_rate": 1000, "scale_deals": 40_000,
+         # The quix-streams peer folds at 10k in make bench (about a minute), 100k too in bench-full.
+         "quix_sizes": [10_000],
+         # Each fold of the quix section stops after this many seconds, so that the section stays
+         # under 5 minutes at 100k on a loaded machine (the rates stand, the comparison is skipped).
+         "quix_fold_cap": 135}
 FULL = {**QUICK, "sizes": [10_000, 100_000, 1_000_000], "ingest_deals": 100_000, "ingest_single": 10_000,
-        "fold_timeout": 3600, "review_seconds": 10, "fresh_seconds": 60}
+        "fold_timeout": 3600, "review_seconds": 10, "fresh_seconds": 60, "quix_sizes": [10_000, 100_000],
+        "quix_fold_cap": 3600}
 
 
 async def main_async(args: argparse.Namespace) -> Report:
@@ -920,8 +1076,10 @@ async def main_async(args: argparse.Namespace) -> Report:
     if args.fresh_seconds:
         cfg["fresh_seconds"] = args.fresh_seconds
     if args.sizes:
-        cfg["sizes"] = [int(s) for s in args.sizes.split(",")]
-    only = set(args.only.split(",")) if args.only else {"ingest", "scoring", "review", "fresh", "scaleout"}
+        cfg["sizes"] = cfg["quix_sizes"] = [int(s) for s in args.sizes.split(",")]
+    # Scale-out starts and kills several workers (about 10 minutes here): bench-full, or --only scaleout.
+    default = {"ingest", "scoring", "review", "fresh", "quix"} | (set() if args.quick else {"scaleout"})
+    only = set(args.only.split(",")) if args.only else default
     report = Report("quick" if args.quick else "full", args.label)
     infra = Infra(Path(args.state_dir), args.kafka_port, args.redis_port)
     run = "b" + time.strftime("%m%d%H%M%S")
@@ -941,6 +1099,10 @@ async def main_async(args: argparse.Namespace) -> Report:
             await bench_freshness(infra, run, cfg, report, logs)
         if "scaleout" in only:
             await bench_scaleout(infra, run, cfg, report, logs)
+        if "quix" in only:
+            for n in cfg["quix_sizes"]:
+                await bench_quix(infra, run, n, cfg, report, logs)
+                cleanup_redis(infra, f"{run}q{n}")
     finally:
         drop_topics(infra, run)
         for stage in ("ing", "fresh"):
@@ -956,7 +1118,8 @@ def drop_topics(infra: Infra, run: str) -> None:
 
     try:
         admin = KafkaAdminClient(bootstrap_servers=infra.bootstrap, client_id="bench-cleanup")
-        mine = [t for t in admin.list_topics() if t.startswith(run)]
+        # quix-streams names its changelogs changelog__<consumer group>--<topic>--<store>.
+        mine = [t for t in admin.list_topics() if t.startswith((run, f"changelog__{run}"))]
         if mine:
             admin.delete_topics(mine)
         admin.close()
@@ -985,8 +1148,8 @@ def cleanup_redis(infra: Infra, prefix: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="10k and 100k deals, short runs (a few minutes)")
-    parser.add_argument("--only", default="", help="comma list of: ingest, scoring, review, fresh, scaleout")
-    parser.add_argument("--sizes", default="", help="deal counts for scoring/review, e.g. 10000,100000")
+    parser.add_argument("--only", default="", help="comma list of: ingest, scoring, review, fresh, scaleout, quix")
+    parser.add_argument("--sizes", default="", help="deal counts for scoring/review/quix, e.g. 10000,100000")
     parser.add_argument("--label", default="", help="free text stored with the results (e.g. before/after)")
     parser.add_argument("--state-dir", default=os.environ.get("PR_BENCH_STATE_DIR", "/tmp/pr-bench"))
     parser.add_argument("--kafka-port", type=int, default=int(os.environ.get("PR_BENCH_KAFKA_PORT", "27092")))
