@@ -58,31 +58,20 @@ SCORECARD_FIELD = "_scorecard"  # the quarters whose scorecard hash holds this d
 # Every key shares the prefix's hash tag on a cluster, so the declared key routes the script.
 WRITE_BATCH = """
 local ops = cjson.decode(ARGV[1])
-local step = 500
-for _, op in ipairs(ops.zrem) do
-  local members = op[2]
-  for i = 1, #members, step do
-    redis.call('ZREM', op[1], unpack(members, i, math.min(i + step - 1, #members)))
+-- One command per key, its arguments in chunks (unpack has a stack limit); width: arguments per member.
+local function each(command, entries, width)
+  local step = 500 * width
+  for _, op in ipairs(entries) do
+    local args = op[2]
+    for i = 1, #args, step do
+      redis.call(command, op[1], unpack(args, i, math.min(i + step - 1, #args)))
+    end
   end
 end
-for _, op in ipairs(ops.zadd) do
-  local pairs_ = op[2]
-  for i = 1, #pairs_, 2 * step do
-    redis.call('ZADD', op[1], unpack(pairs_, i, math.min(i + 2 * step - 1, #pairs_)))
-  end
-end
-for _, op in ipairs(ops.hdel) do
-  local fields = op[2]
-  for i = 1, #fields, step do
-    redis.call('HDEL', op[1], unpack(fields, i, math.min(i + step - 1, #fields)))
-  end
-end
-for _, op in ipairs(ops.hset) do
-  local pairs_ = op[2]
-  for i = 1, #pairs_, 2 * step do
-    redis.call('HSET', op[1], unpack(pairs_, i, math.min(i + 2 * step - 1, #pairs_)))
-  end
-end
+each('ZREM', ops.zrem, 1)
+each('ZADD', ops.zadd, 2)
+each('HDEL', ops.hdel, 1)
+each('HSET', ops.hset, 2)
 for i = 2, #ARGV, 2 do
   redis.call('SET', ARGV[i], ARGV[i + 1])
 end
@@ -95,8 +84,8 @@ async def write_placements(redis, keys: RedisKeys, placements: dict[str, Placeme
     """Bring the read model up to date for these deals: one MGET and one script per batch.
 
     The script applies every change atomically (one ZREM / ZADD per sorted set, one HDEL /
-    HSET per scorecard hash, one SET per card): the same end state as per-deal commands in a MULTI, in one round trip and one
-    command to pack.
+    HSET per scorecard hash, one SET per card): the same end state as per-deal commands in a
+    MULTI, in one round trip and one command to pack.
 
     A stored card's ``_ranks`` spares the ZADDs of entries that did not change. A repair passes
     ``trust_stored_ranks=False``: after a wipe, a card can say a deal is ranked while its sorted-set

@@ -73,6 +73,22 @@ async def test_leader_list_ranks_pages_and_filters(model):
     assert await all_ids(reader, "leader", {"team": "East", "owner": "o1"}) == ["d7", "d1"]
 
 
+async def test_a_batch_larger_than_the_scripts_chunks_lands_whole(model):
+    # The write script sends each sorted set's members in chunks of 500 (Lua's unpack has a limit).
+    processor, reader, _clock, _ = model
+    deals = [event(deal_id=f"big{i}", type="deal.created", stage="Prospecting", amount=10 * i + 1, team="East")
+             for i in range(1_201)]
+    await processor.process([encode_event(e) for e in deals])
+    keys = processor.keys
+    assert await processor.redis.zcard(keys.leader_rank()) == 1_201
+    assert await processor.redis.zcard(keys.leader_rank("team", "East")) == 1_201
+    page = await reader.page("leader", {}, 3, None)
+    assert [item["deal_id"] for item in page.items] == ["big1200", "big1199", "big1198"]
+    gone = [event(deal_id=f"big{i}", type="deal.stage_changed", at=5, stage="Negotiation/Review") for i in range(1_201)]
+    await processor.process([encode_event(e) for e in gone])
+    assert await processor.redis.zcard(keys.leader_rank()) == 0
+
+
 async def test_a_deal_moving_out_of_early_leaves_the_leader_list(model):
     processor, reader, _clock, _ = model
     await feed(processor, event(deal_id="a", type="deal.created", stage="Prospecting", amount=5, team="T"))
