@@ -923,7 +923,10 @@ async def bench_freshness(infra: Infra, run: str, cfg: dict, report: Report, log
                     async for line in resp.aiter_lines():
                         if line.startswith("data:"):
                             item = json.loads(line[5:])
-                            alert_seen.setdefault(item.get("deal_id", ""), time.perf_counter())
+                            # The probe's discount alert only: a late deal created without an economic
+                            # buyer raises qualification_gap first, before the discount is even sent.
+                            if item.get("kind") == "late_stage_discount":
+                                alert_seen.setdefault(item.get("deal_id", ""), time.perf_counter())
 
             sse_task = asyncio.create_task(sse())
             await asyncio.wait_for(sse_open.wait(), 10)
