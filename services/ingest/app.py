@@ -19,6 +19,7 @@ from services.shared.auth import KeyTable, decide_open_mode, key_from_headers
 from services.shared.log_redaction import install_log_redaction
 from services.shared.metrics import HttpLatency, guarded_metrics_app
 from services.shared import tracing
+from services.shared.errors import error_response, error_responses, field_errors, finish_openapi, install_error_handlers
 from services.shared.events import DealEvent, encode_event
 from services.shared.kafka_config import kafka_client_options
 from services.shared.stages import StageMap
@@ -51,19 +52,8 @@ class Accepted(BaseModel):
     event_ids: list[str]
 
 
-def field_path(prefix: str, loc: tuple) -> str:
-    """Render a pydantic error location as ``events[2].changes.amount``."""
-    path = prefix
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path
-
-
 def validation_errors(prefix: str, exc: ValidationError) -> list[dict[str, Any]]:
-    return [
-        {"field": field_path(prefix, tuple(err["loc"])), "message": err["msg"], "type": err["type"]}
-        for err in exc.errors(include_url=False)
-    ]
+    return field_errors(list(exc.errors(include_url=False)), prefix)
 
 
 async def read_json(request: Request, max_bytes: int, raw: bool = False) -> Any:
@@ -202,6 +192,7 @@ def create_app(settings: IngestSettings | None = None, producer: EventProducer |
     app.state.open_mode = open_mode
     app.state.producer = producer
     app.state.metrics = metrics
+    install_error_handlers(app)
     # Open only while ingest itself runs open; else PR_METRICS_TOKEN (services/shared/metrics.py).
     app.mount("/metrics", guarded_metrics_app(metrics.registry, settings.common.metrics_token, open_mode))
     app.add_middleware(HttpLatency, registry=metrics.registry, service="ingest")
@@ -211,12 +202,12 @@ def create_app(settings: IngestSettings | None = None, producer: EventProducer |
     @app.exception_handler(BadRequest)
     async def bad_request(_request: Request, exc: BadRequest) -> JSONResponse:
         metrics.rejected.labels(str(exc.status)).inc()
-        return JSONResponse({"detail": exc.message, "errors": exc.errors}, status_code=exc.status)
+        return error_response(exc.status, exc.message, exc.errors)
 
     @app.exception_handler(RateLimited)
     async def rate_limited(_request: Request, exc: RateLimited) -> JSONResponse:
         metrics.rejected.labels("429").inc()
-        return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after)})
+        return error_response(429, str(exc), headers={"Retry-After": str(exc.retry_after)})
 
     async def rate_limit(request: Request, who: str | None) -> None:
         """Count the request against ``who`` (a key's name), or the client address when None."""
@@ -234,8 +225,8 @@ def create_app(settings: IngestSettings | None = None, producer: EventProducer |
     @app.exception_handler(KafkaUnavailable)
     async def kafka_down(_request: Request, exc: KafkaUnavailable) -> JSONResponse:
         metrics.rejected.labels("503").inc()
-        return JSONResponse({"detail": f"Kafka unavailable, nothing was accepted: {exc}"}, status_code=503,
-                            headers={"Retry-After": str(settings.retry_after)})
+        return error_response(503, f"Kafka unavailable, nothing was accepted: {exc}",
+                              headers={"Retry-After": str(settings.retry_after)})
 
     async def publish(events: list[DealEvent]) -> None:
         records = [(e.deal_id.encode(), encode_event(e)) for e in events]
@@ -270,21 +261,23 @@ def create_app(settings: IngestSettings | None = None, producer: EventProducer |
                         "schema": {
                             "oneOf": [
                                 {"$ref": "#/components/schemas/DealEvent"},
-                                {"type": "array", "items": {"$ref": "#/components/schemas/DealEvent"}, "maxItems": settings.max_batch},
+                                {"type": "array", "items": {"$ref": "#/components/schemas/DealEvent"},
+                                 "minItems": 1, "maxItems": settings.max_batch},
                             ]
                         }
                     }
                 },
             }
         },
-        responses={
-            401: {"description": "Missing or unknown ingest key (X-API-Key or Authorization: Bearer)"},
-            403: {"description": "The key may not post this event's source; `detail` names the field"},
-            413: {"description": "Body or batch too large"},
-            422: {"description": "Invalid event; `detail` names the field"},
-            429: {"description": "Too many requests for this key; see Retry-After"},
-            503: {"description": "Kafka did not acknowledge; nothing was accepted"},
-        },
+        responses=error_responses(
+            400, 401, 403, 413, 422, 429, 503,
+            s400="The body is empty or not JSON",
+            s401="Missing or unknown ingest key (X-API-Key or Authorization: Bearer)",
+            s403="The key may not post this event's source; `detail` names the field",
+            s422="Invalid event (or an empty batch); `errors` names each field",
+            s429="Too many requests for this key; see Retry-After",
+            s503="Kafka did not acknowledge; nothing was accepted",
+        ),
     )
     async def post_events(request: Request) -> Accepted:
         key = caller(request)
@@ -340,7 +333,7 @@ def _register_schemas(app: FastAPI) -> None:
     def openapi() -> dict:
         if app.openapi_schema:
             return app.openapi_schema
-        schema = original()
+        schema = finish_openapi(original())
         defs = TypeAdapter(DealEvent).json_schema(ref_template="#/components/schemas/{model}")
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         for name, sub in defs.pop("$defs", {}).items():

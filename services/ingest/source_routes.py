@@ -17,7 +17,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+
+from services.shared.errors import error_response, error_responses
 from pydantic import BaseModel, Field
 
 from services.shared.events import DealEvent
@@ -102,7 +103,7 @@ def _add_route(app, name, adapter, read_json, publish, publish_dead_letters, max
         if rate_limit is not None:
             await rate_limit(request, None if open_mode else f"source:{name}")
         if refused:
-            return JSONResponse({"detail": refused}, status_code=503)
+            return error_response(503, refused)
         body = await read_json(request, max_body_bytes, raw=True)
         if check:
             raw = RawRequest(method=request.method, url=str(request.url),
@@ -115,20 +116,19 @@ def _add_route(app, name, adapter, read_json, publish, publish_dead_letters, max
                 else:
                     log.exception("%s: authenticate() raised instead of refusing; answered 401", name)
                     detail = f"{name}: the credentials could not be verified"
-                return JSONResponse({"detail": detail}, status_code=401,
-                                    headers={"WWW-Authenticate": AUTH_HEADERS.get(auth.scheme, "Signature")})
+                return error_response(401, detail,
+                                      headers={"WWW-Authenticate": AUTH_HEADERS.get(auth.scheme, "Signature")})
         try:
             payload = parse_source_json(body)
         except ValueError as exc:
-            return JSONResponse({"detail": f"body: not valid JSON ({exc})", "errors": []}, status_code=400)
+            return error_response(400, f"body: not valid JSON ({exc})")
         received_at = clock()
         try:
             result = adapter.map(payload, received_at)
         except PayloadError as exc:
-            return JSONResponse({"detail": str(exc), "errors": [{"field": exc.field, "message": exc.problem}]},
-                                status_code=422)
+            return error_response(422, str(exc), [{"field": exc.field, "message": exc.problem, "type": None}])
         except RecursionError:  # an adapter walking a deeply nested payload
-            return JSONResponse({"detail": "body: nested too deeply", "errors": []}, status_code=400)
+            return error_response(400, "body: nested too deeply")
         hold_back_future_events(result, received_at + max_clock_skew)
         if result.dead_letters:
             await publish_dead_letters(name, result.dead_letters, received_at)
@@ -151,12 +151,11 @@ def _add_route(app, name, adapter, read_json, publish, publish_dead_letters, max
         description=(adapter.__doc__ or "").strip().split("\n\n")[0],
         tags=["sources"],
         openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {}}}}},
-        responses={
-            400: {"description": "Body is not usable JSON"},
-            401: {"description": "Authentication or signature check failed"},
-            413: {"description": "Body too large"},
-            422: {"description": "Malformed payload; `detail` names the field"},
-            429: {"description": "Too many requests; see Retry-After"},
-            503: {"description": "Kafka did not acknowledge, or the source's secret is not configured; nothing was accepted"},
-        },
+        responses=error_responses(
+            400, 401, 413, 422, 429, 503,
+            s400="Body is empty or not usable JSON",
+            s401="Authentication or signature check failed",
+            s422="Malformed payload; `errors` names the field",
+            s503="Kafka did not acknowledge, or the source's secret is not configured; nothing was accepted",
+        ),
     )

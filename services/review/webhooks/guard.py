@@ -123,9 +123,9 @@ async def checked_addresses(host: str, port: int, allow_nets: Sequence[Network],
             async with asyncio.timeout(RESOLVE_TIMEOUT):
                 raw = await resolver(host, port)
     except (OSError, UnicodeError, TimeoutError):
-        raise AddressRefused(f"host {host!r} does not resolve") from None
+        raise Unresolved(f"host {host!r} does not resolve") from None
     if not raw:
-        raise AddressRefused(f"host {host!r} does not resolve")
+        raise Unresolved(f"host {host!r} does not resolve")
     addresses: list[IPAddress] = []
     for text in raw:
         try:
@@ -143,12 +143,22 @@ async def checked_addresses(host: str, port: int, allow_nets: Sequence[Network],
 async def check_url(url: str, allow_nets: Sequence[Network], resolver: Resolver = system_resolve) -> None:
     """Refuse (AddressRefused) a webhook URL whose host is or resolves to a forbidden address.
 
-    The URL's syntax (scheme, user info) is checked before, by ``validate_webhook_url``.
+    The URL's syntax (scheme, user info) is checked before, by ``validate_webhook_url``. A name
+    that does not resolve (yet) is accepted: DNS is no rule an OpenAPI schema can state, and
+    every delivery checks the addresses again at connect time (``GuardedBackend``), so it can
+    never reach a forbidden one later either.
     """
     parts = httpx.URL(url)
     # The host exactly as httpcore will hand it to the network backend at delivery (IDNA-encoded).
     host = parts.raw_host.decode("ascii")
-    await checked_addresses(host, parts.port or (443 if parts.scheme == "https" else 80), allow_nets, resolver)
+    try:
+        await checked_addresses(host, parts.port or (443 if parts.scheme == "https" else 80), allow_nets, resolver)
+    except Unresolved:
+        return
+
+
+class Unresolved(AddressRefused):
+    """The host does not resolve (refused at delivery; accepted at subscription)."""
 
 
 class RefusedConnect(httpcore.ConnectError):
