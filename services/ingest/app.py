@@ -83,9 +83,12 @@ def parse_events(payload: Any, max_batch: int) -> list[DealEvent]:
     elif isinstance(payload, list):
         items, prefix = payload, "events"
         if not items:
-            raise BadRequest(422, "events: the batch is empty")
+            raise BadRequest(422, "events: the batch is empty",
+                             [{"field": "events", "message": "at least 1 event", "type": "too_short"}])
         if len(items) > max_batch:
-            raise BadRequest(413, f"events: {len(items)} events in one batch; at most {max_batch}")
+            # 422, not 413: maxItems is a rule of the documented body, like minItems (413 is for bytes).
+            raise BadRequest(422, f"events: {len(items)} events in one batch; at most {max_batch}",
+                             [{"field": "events", "message": f"at most {max_batch} events", "type": "too_long"}])
     else:
         raise BadRequest(422, "body: expected a JSON object (one event) or an array of events")
     events: list[DealEvent] = []
@@ -272,9 +275,11 @@ def create_app(settings: IngestSettings | None = None, producer: EventProducer |
         responses=error_responses(
             400, 401, 403, 413, 422, 429, 503,
             s400="The body is empty or not JSON",
+            s413="Body larger than PR_INGEST_MAX_BODY_BYTES",
             s401="Missing or unknown ingest key (X-API-Key or Authorization: Bearer)",
             s403="The key may not post this event's source; `detail` names the field",
-            s422="Invalid event (or an empty batch); `errors` names each field",
+            s422="Invalid event, an empty or too long batch, or an event dated after now plus "
+                 "PR_INGEST_MAX_CLOCK_SKEW; `errors` names each field",
             s429="Too many requests for this key; see Retry-After",
             s503="Kafka did not acknowledge; nothing was accepted",
         ),

@@ -3,7 +3,8 @@
 Each route authenticates the raw request with the adapter's declared :class:`SourceAuth`
 (503 naming the setting while the secret is unset, unless ingest runs open), parses JSON,
 maps it with the adapter (pure), then produces the events to deal-events and the
-unmappable items -- and the ones dated too far ahead -- to the dead-letter topic. It
+unmappable items -- and the ones dated too far ahead, and a payload the adapter refuses whole
+(PayloadError) -- to the dead-letter topic. It
 answers 2xx only once Kafka has acknowledged both, and answers 2xx even when everything
 was dead-lettered, so the CRM stops retrying a payload that retrying cannot fix.
 """
@@ -126,7 +127,10 @@ def _add_route(app, name, adapter, read_json, publish, publish_dead_letters, max
         try:
             result = adapter.map(payload, received_at)
         except PayloadError as exc:
-            return error_response(422, str(exc), [{"field": exc.field, "message": exc.problem, "type": None}])
+            # JSON the adapter cannot map: kept on the dead-letter topic with the reason and
+            # answered 2xx like an unmappable item, since a CRM retrying it cannot fix it. The
+            # request schema is then exactly "any JSON" (what the OpenAPI document says).
+            result = MappingResult(dead_letters=[DeadLetter(str(exc), payload)])
         except RecursionError:  # an adapter walking a deeply nested payload
             return error_response(400, "body: nested too deeply")
         hold_back_future_events(result, received_at + max_clock_skew)
@@ -152,10 +156,9 @@ def _add_route(app, name, adapter, read_json, publish, publish_dead_letters, max
         tags=["sources"],
         openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {}}}}},
         responses=error_responses(
-            400, 401, 413, 422, 429, 503,
+            400, 401, 413, 429, 503,
             s400="Body is empty or not usable JSON",
             s401="Authentication or signature check failed",
-            s422="Malformed payload; `errors` names the field",
             s503="Kafka did not acknowledge, or the source's secret is not configured; nothing was accepted",
         ),
     )

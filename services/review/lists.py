@@ -44,7 +44,7 @@ class Cursor:
 
     @classmethod
     def decode(cls, text: str) -> "Cursor":
-        if not _CURSOR.match(text or ""):
+        if not _CURSOR.fullmatch(text or ""):
             raise BadCursor("cursor: not a cursor returned by this API")
         score, _, member = text.partition("~")
         return cls(float.fromhex(score), bytes.fromhex(member).decode("utf-8", errors="replace"))

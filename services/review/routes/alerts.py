@@ -86,7 +86,7 @@ async def resolve_position(store: AlertStore, name: str, value: str) -> str:
     """A stream id from a cursor or an alert id (404 for an alert id not on the feed, 400 for anything else)."""
     if is_stream_id(value):
         return "0-0" if value == "0" else value
-    if not re.match(ALERT_POSITION_PATTERN, value):
+    if not re.fullmatch(ALERT_POSITION_PATTERN, value):
         raise HTTPException(400, f"{name}: neither a cursor nor an alert id")
     position = await store.position(value)
     if position is None:

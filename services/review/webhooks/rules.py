@@ -97,7 +97,7 @@ def validate_webhook_url(url: str) -> str:
         httpx.URL(url)  # what delivery will parse; it refuses some hosts urlsplit takes (e.g. 0177.0.0.1)
     except httpx.InvalidURL as exc:
         raise ValueError(f"must be a valid URL ({exc})") from None
-    if not _WEBHOOK_URL.match(url):
+    if not _WEBHOOK_URL.fullmatch(url):
         raise ValueError("must be http(s)://<lower-case DNS name with a top-level domain>[:port][/path][?query]: "
                          "no IP address, no single-label host (localhost, redis), no fragment")
     return url
