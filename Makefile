@@ -1,5 +1,5 @@
 # Pipeline Review: the README's commands.
-.PHONY: up down status logs test test-unit chaos soak bench bench-full clean
+.PHONY: up down status logs test test-unit chaos soak bench bench-full client openapi clean
 
 up:            ## install what is missing, start Kafka, Redis and the services, load demo data
 	@deploy/stack.sh up
@@ -30,6 +30,9 @@ bench:         ## benchmarks against raw baselines, quick mode (10k and 100k dea
 
 bench-full:    ## the same at 10k, 100k and 1M deals with longer runs (about 30 minutes)
 	@deploy/setup.sh && .venv/bin/python bench/run.py
+
+client:        ## regenerate the typed review client (clients/review-client) from review's OpenAPI document
+	@deploy/setup.sh && deploy/client.sh
 
 clean: down
 	rm -rf .run .venv

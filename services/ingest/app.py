@@ -190,6 +190,7 @@ def create_app(settings: IngestSettings | None = None, producer: EventProducer |
         version="1",
         description="Turns CRM payloads into canonical deal events on Kafka. 2xx only after Kafka acknowledged.",
         lifespan=lifespan,
+        generate_unique_id_function=lambda route: route.name,  # operationId: post_events, receive_hubspot
     )
     app.state.settings = settings
     app.state.open_mode = open_mode

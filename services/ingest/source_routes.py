@@ -149,6 +149,7 @@ def _add_route(app, name, adapter, read_json, publish, publish_dead_letters, max
         f"/v1/sources/{name}",
         receive,
         methods=["POST"],
+        name=f"receive_{name.replace('-', '_')}",
         status_code=202,
         response_model=SourceAccepted,
         summary=f"Receive {name} payloads",

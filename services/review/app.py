@@ -100,6 +100,9 @@ def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, r
                     "short-lived `?token=` from `POST /v1/alerts/stream-token`. Roles: admin; manager (its teams "
                     "only); dashboard (read-only).",
         lifespan=lifespan,
+        # operationId = the route's function name (list_alerts, leader_list): what a generated
+        # client calls its methods, so it is part of the contract (docs/review-api.md, Versioning).
+        generate_unique_id_function=lambda route: route.name,
     )
     app.state.settings = settings
     app.state.redis = redis

@@ -26,8 +26,9 @@ from ..routes.common import AlertCursorQ, Limit
 
 WebhookCursorQ = Annotated[str | None, Query(pattern=r"^wh-[0-9a-f]{16}$",
                                              description="next_cursor of the previous page (a subscription id).")]
-from .guard import AddressRefused, Resolver, check_url, system_resolve
-from .rules import WEBHOOK_URL_PATTERN, Format, Subscription, WebhookFilter, host_of, validate_webhook_url
+from .guard import AddressRefused, Resolver, Unresolved, check_url, system_resolve
+from .rules import (UNDOCUMENTED_URL, WEBHOOK_URL_PATTERN, Format, Subscription, WebhookFilter, documented_webhook_url,
+                    host_of, validate_webhook_url)
 from .settings import WebhookSettings
 from .store import TooManySubscriptions, WebhookStore
 
@@ -49,7 +50,9 @@ class WebhookCreate(BaseModel):
                      description="Where alerts are POSTed: http(s), a DNS name (no IP address, no single-label "
                                  "host), no user:password@, no fragment. A name that resolves to a non-public "
                                  "address is refused (422); one that does not resolve yet is accepted, and every "
-                                 "delivery checks the address again.")
+                                 "delivery checks the address again. Where the operator sets "
+                                 "PR_REVIEW_WEBHOOK_ALLOWED_NETWORKS, IP addresses and single-label hosts in "
+                                 "those networks are accepted too.")
     format: Format = Field("json", description="json (the alert in an envelope) or slack (an incoming-webhook message).")
     filter: WebhookFilter = Field(default_factory=WebhookFilter, description="Which alerts to send.")
     description: str | None = Field(None, max_length=500)
@@ -172,12 +175,23 @@ def add_webhook_routes(app: FastAPI, redis, keys: RedisKeys, *, path: str = "/v1
     async def create_webhook(body: WebhookCreate, request: Request, response: Response) -> WebhookCreated:
         caller = caller_of(request)
         flt = scoped_filter(caller, body.filter)
+        # A URL the document allows is refused only for where it points; a name that does not
+        # resolve yet is taken (DNS is no rule a schema can state, and every delivery checks the
+        # address again at connect time). Any other URL only where allowed networks widen the rule.
+        documented = documented_webhook_url(body.url)
+        problem = None
         try:
             await check_url(body.url, allow_nets, resolver)
+        except Unresolved as exc:
+            problem = None if documented else str(exc)
         except AddressRefused as exc:
+            problem = str(exc)
+        if problem is None and not documented and not allow_nets:
+            problem = UNDOCUMENTED_URL
+        if problem is not None:
             # The same shape as pydantic's own 422s, so clients find the field the same way.
-            raise RequestValidationError([{"type": "value_error", "loc": ("body", "url"), "msg": str(exc),
-                                           "input": body.url}]) from None
+            raise RequestValidationError([{"type": "value_error", "loc": ("body", "url"), "msg": problem,
+                                           "input": body.url}])
         try:
             sub = await store.create(body.url, body.format, flt, body.description, caller.name,
                                      max_per_caller=settings.max_per_caller)

@@ -143,18 +143,14 @@ async def checked_addresses(host: str, port: int, allow_nets: Sequence[Network],
 async def check_url(url: str, allow_nets: Sequence[Network], resolver: Resolver = system_resolve) -> None:
     """Refuse (AddressRefused) a webhook URL whose host is or resolves to a forbidden address.
 
-    The URL's syntax (scheme, user info) is checked before, by ``validate_webhook_url``. A name
-    that does not resolve (yet) is accepted: DNS is no rule an OpenAPI schema can state, and
-    every delivery checks the addresses again at connect time (``GuardedBackend``), so it can
-    never reach a forbidden one later either.
+    The URL's syntax (scheme, user info) is checked before, by ``validate_webhook_url``.
+    :class:`Unresolved` (an AddressRefused) says the name does not resolve: the caller decides
+    whether that is a refusal (the subscription route accepts it for a documented URL).
     """
     parts = httpx.URL(url)
     # The host exactly as httpcore will hand it to the network backend at delivery (IDNA-encoded).
     host = parts.raw_host.decode("ascii")
-    try:
-        await checked_addresses(host, parts.port or (443 if parts.scheme == "https" else 80), allow_nets, resolver)
-    except Unresolved:
-        return
+    await checked_addresses(host, parts.port or (443 if parts.scheme == "https" else 80), allow_nets, resolver)
 
 
 class Unresolved(AddressRefused):

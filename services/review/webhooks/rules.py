@@ -62,10 +62,12 @@ class WebhookFilter(BaseModel):
 
 
 
-# The URL rule of the OpenAPI document, and enforced as written: http(s), a DNS name with an
-# alphabetic top-level label (no IP literal, no single-label name like `localhost` or `redis`),
-# an optional port, then path and query from RFC 3986's unreserved and sub-delim characters.
-# Where the name points is checked separately (guard.check_url, and again at every delivery).
+# The URL rule of the OpenAPI document: http(s), a lower-case DNS name with an alphabetic
+# top-level label (no IP literal, no single-label name like `localhost` or `redis`), an optional
+# port, then path and query from RFC 3986's unreserved and sub-delim characters. Every URL it
+# matches passes validate_webhook_url; where the name points is checked separately
+# (guard.check_url, and again at every delivery). Other URLs are taken only where
+# PR_REVIEW_WEBHOOK_ALLOWED_NETWORKS widens the contract for internal receivers (api.py).
 _LABEL = r"[a-z0-9]{1,20}(?:-[a-z0-9]{1,20}){0,2}"
 WEBHOOK_URL_PATTERN = (
     rf"^https?://(?:{_LABEL}\.){{1,3}}[a-z]{{2,24}}"
@@ -97,10 +99,16 @@ def validate_webhook_url(url: str) -> str:
         httpx.URL(url)  # what delivery will parse; it refuses some hosts urlsplit takes (e.g. 0177.0.0.1)
     except httpx.InvalidURL as exc:
         raise ValueError(f"must be a valid URL ({exc})") from None
-    if not _WEBHOOK_URL.fullmatch(url):
-        raise ValueError("must be http(s)://<lower-case DNS name with a top-level domain>[:port][/path][?query]: "
-                         "no IP address, no single-label host (localhost, redis), no fragment")
     return url
+
+
+def documented_webhook_url(url: str) -> bool:
+    """Whether ``url`` matches the OpenAPI document's rule (WEBHOOK_URL_PATTERN)."""
+    return _WEBHOOK_URL.fullmatch(url) is not None
+
+
+UNDOCUMENTED_URL = ("must be http(s)://<lower-case DNS name with a top-level domain>[:port][/path][?query] (no IP "
+                    "address, no single-label host, no fragment) unless PR_REVIEW_WEBHOOK_ALLOWED_NETWORKS is set")
 
 
 def host_of(url: str) -> str:
