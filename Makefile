@@ -34,5 +34,8 @@ bench-full:    ## the same at 10k, 100k and 1M deals with longer runs (about 30 
 client:        ## regenerate the typed review client (clients/review-client) from review's OpenAPI document
 	@deploy/setup.sh && deploy/client.sh
 
+openapi:       ## refresh the committed OpenAPI snapshots (docs/openapi/) after a deliberate contract change
+	@deploy/setup.sh && .venv/bin/python deploy/openapi_snapshot.py
+
 clean: down
 	rm -rf .run .venv
