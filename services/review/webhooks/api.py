@@ -51,7 +51,7 @@ class WebhookCreate(BaseModel):
                                  "host), no user:password@, no fragment. A name that resolves to a non-public "
                                  "address is refused (422); one that does not resolve yet is accepted, and every "
                                  "delivery checks the address again. Where the operator sets "
-                                 "PR_REVIEW_WEBHOOK_ALLOWED_NETWORKS, IP addresses and single-label hosts in "
+                                 "PR_REVIEW_WEBHOOK_ALLOW_NETS, IP addresses and single-label hosts in "
                                  "those networks are accepted too.")
     format: Format = Field("json", description="json (the alert in an envelope) or slack (an incoming-webhook message).")
     filter: WebhookFilter = Field(default_factory=WebhookFilter, description="Which alerts to send.")

@@ -67,7 +67,7 @@ class WebhookFilter(BaseModel):
 # port, then path and query from RFC 3986's unreserved and sub-delim characters. Every URL it
 # matches passes validate_webhook_url; where the name points is checked separately
 # (guard.check_url, and again at every delivery). Other URLs are taken only where
-# PR_REVIEW_WEBHOOK_ALLOWED_NETWORKS widens the contract for internal receivers (api.py).
+# PR_REVIEW_WEBHOOK_ALLOW_NETS widens the contract for internal receivers (api.py).
 _LABEL = r"[a-z0-9]{1,20}(?:-[a-z0-9]{1,20}){0,2}"
 WEBHOOK_URL_PATTERN = (
     rf"^https?://(?:{_LABEL}\.){{1,3}}[a-z]{{2,24}}"
@@ -108,7 +108,7 @@ def documented_webhook_url(url: str) -> bool:
 
 
 UNDOCUMENTED_URL = ("must be http(s)://<lower-case DNS name with a top-level domain>[:port][/path][?query] (no IP "
-                    "address, no single-label host, no fragment) unless PR_REVIEW_WEBHOOK_ALLOWED_NETWORKS is set")
+                    "address, no single-label host, no fragment) unless PR_REVIEW_WEBHOOK_ALLOW_NETS is set")
 
 
 def host_of(url: str) -> str:

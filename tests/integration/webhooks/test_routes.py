@@ -127,7 +127,7 @@ async def test_a_documented_url_whose_name_does_not_resolve_yet_is_accepted(clie
 @pytest.mark.parametrize("url", ["http://93.184.216.34/hook", "https://Hooks.Example.com/x"])
 async def test_a_valid_url_outside_the_documented_rule_is_a_422_without_allowed_networks(client, url):
     answer = await subscribe(client, url=url)
-    assert answer.status_code == 422 and "PR_REVIEW_WEBHOOK_ALLOWED_NETWORKS" in answer.text
+    assert answer.status_code == 422 and "PR_REVIEW_WEBHOOK_ALLOW_NETS" in answer.text
 
 
 @pytest.mark.parametrize("url", ["https://user:password@hooks.example.com/x", "https://token@hooks.example.com/x",

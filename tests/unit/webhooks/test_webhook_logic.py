@@ -155,7 +155,7 @@ def test_http_and_https_urls_are_accepted(url):
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8080/hook", "http://[::1]/", "http://localhost/",
                                  "http://redis:6379/", "https://Hooks.Example.com/", "https://hooks.example.com:0/"])
 def test_ip_and_single_label_urls_are_valid_but_outside_the_documented_rule(url):
-    # Taken only where PR_REVIEW_WEBHOOK_ALLOWED_NETWORKS widens the contract (the route checks).
+    # Taken only where PR_REVIEW_WEBHOOK_ALLOW_NETS widens the contract (the route checks).
     assert validate_webhook_url(url) == url and not documented_webhook_url(url)
 
 

@@ -23,7 +23,7 @@ class WebhookCreate:
         url (str): Where alerts are POSTed: http(s), a DNS name (no IP address, no single-label host), no
             user:password@, no fragment. A name that resolves to a non-public address is refused (422); one that does not
             resolve yet is accepted, and every delivery checks the address again. Where the operator sets
-            PR_REVIEW_WEBHOOK_ALLOWED_NETWORKS, IP addresses and single-label hosts in those networks are accepted too.
+            PR_REVIEW_WEBHOOK_ALLOW_NETS, IP addresses and single-label hosts in those networks are accepted too.
         description (None | str | Unset):
         filter_ (WebhookFilter | Unset): Which alerts a subscription receives; every condition given must hold.
         format_ (WebhookCreateFormat | Unset): json (the alert in an envelope) or slack (an incoming-webhook message).
