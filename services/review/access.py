@@ -21,7 +21,6 @@ live stream takes a short-lived, single-use token instead (``?token=``, see :mod
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass

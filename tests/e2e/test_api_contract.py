@@ -38,8 +38,10 @@ INGEST_OPERATIONS = 8
 REVIEW_OPERATIONS = 15
 
 
-def schemathesis(base_url: str, key: str | None = None) -> tuple[int, str]:
-    """Run the CLI with every check and phase; (operations tested, report). Fails on any failure."""
+def schemathesis(base_url: str, workdir: Path, key: str | None = None) -> tuple[int, str]:
+    """Run the CLI with every check and phase; (operations tested, report). Fails on any failure.
+
+    Runs in ``workdir``: the CLI keeps a cache of crashes in ``.schemathesis/`` there."""
     argv = [str(SCHEMATHESIS), "run", f"{base_url}/openapi.json", "--checks", "all",
             "--phases", "examples,coverage,fuzzing,stateful", "--max-examples", str(MAX_EXAMPLES),
             "--exclude-path-regex", STREAMING, "--request-timeout", "30", "--no-color",
@@ -47,7 +49,7 @@ def schemathesis(base_url: str, key: str | None = None) -> tuple[int, str]:
     if key is not None:
         argv += ["--header", f"X-API-Key: {key}"]
     env = os.environ | {"SCHEMATHESIS_HOOKS": "testkit.schemathesis_hooks", "PYTHONPATH": str(ROOT)}
-    run = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    run = subprocess.run(argv, cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
     report = run.stdout + run.stderr
     failures = report[report.find("FAILURES"):] if "FAILURES" in report else report[-6000:]
     assert run.returncode == 0, f"schemathesis found failures at {base_url} (key {key!r}):\n{failures[:12000]}"
@@ -66,8 +68,8 @@ def fresh_settings(kafka_bootstrap: str, redis_url: str) -> CommonSettings:
 
 def test_both_open_services_keep_their_documented_contract(kafka_bootstrap, redis_url, tmp_path):
     with running_stack(fresh_settings(kafka_bootstrap, redis_url), tmp_path) as urls:
-        ingest, _ = schemathesis(urls["ingest"])
-        review, report = schemathesis(urls["review"])
+        ingest, _ = schemathesis(urls["ingest"], tmp_path)
+        review, report = schemathesis(urls["review"], tmp_path)
     assert ingest >= INGEST_OPERATIONS and review >= REVIEW_OPERATIONS
     assert "Stateful" in report
 
@@ -76,7 +78,6 @@ def test_both_keyed_services_keep_their_documented_contract(kafka_bootstrap, red
     """Keys on both: the right key, a manager key scoped to two teams, and no key at all."""
     with running_stack(fresh_settings(kafka_bootstrap, redis_url), tmp_path, ingest_env=LOCKED_INGEST,
                        review_env=LOCKED_REVIEW) as urls:
-        tested = [schemathesis(urls["ingest"], INGEST_KEY)[0], schemathesis(urls["ingest"])[0],
-                  schemathesis(urls["review"], REVIEW_ADMIN)[0], schemathesis(urls["review"], REVIEW_MANAGER)[0],
-                  schemathesis(urls["review"])[0]]
+        tested = [schemathesis(urls["ingest"], tmp_path, key)[0] for key in (INGEST_KEY, None)] + \
+                 [schemathesis(urls["review"], tmp_path, key)[0] for key in (REVIEW_ADMIN, REVIEW_MANAGER, None)]
     assert min(tested[:2]) >= INGEST_OPERATIONS and min(tested[2:]) >= REVIEW_OPERATIONS
