@@ -1,5 +1,5 @@
 # Pipeline Review: the README's commands.
-.PHONY: up down status logs lint test test-unit chaos soak bench bench-full clean
+.PHONY: up down status logs lint test test-unit chaos soak bench bench-full client openapi clean
 
 up:            ## install what is missing, start Kafka, Redis and the services, load demo data
 	@deploy/stack.sh up
@@ -38,6 +38,12 @@ bench:         ## benchmarks against raw baselines, quick mode (10k and 100k dea
 
 bench-full:    ## the same at 10k, 100k and 1M deals with longer runs, the quix-streams peer at 10k and 100k (about 35 minutes)
 	@deploy/setup.sh && .venv/bin/python bench/run.py
+
+client:        ## regenerate the typed review client (clients/review-client) from review's OpenAPI document
+	@deploy/setup.sh && deploy/client.sh
+
+openapi:       ## refresh the committed OpenAPI snapshots (docs/openapi/) after a deliberate contract change
+	@deploy/setup.sh && .venv/bin/python deploy/openapi_snapshot.py
 
 clean: down
 	rm -rf .run .venv

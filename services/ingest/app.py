@@ -17,7 +17,8 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from services.shared import tracing
 from services.shared.asyncapi import asyncapi_document
 from services.shared.auth import KeyTable, decide_open_mode, key_from_headers
-from services.shared.events import DealEvent, encode_event
+from services.shared.errors import error_response, error_responses, field_errors, finish_openapi, install_error_handlers
+from services.shared.events import ACTION_TYPES, DealEvent, encode_event
 from services.shared.kafka_config import kafka_client_options
 from services.shared.log_redaction import install_log_redaction
 from services.shared.metrics import HttpLatency, guarded_metrics_app
@@ -51,19 +52,8 @@ class Accepted(BaseModel):
     event_ids: list[str]
 
 
-def field_path(prefix: str, loc: tuple) -> str:
-    """Render a pydantic error location as ``events[2].changes.amount``."""
-    path = prefix
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path
-
-
 def validation_errors(prefix: str, exc: ValidationError) -> list[dict[str, Any]]:
-    return [
-        {"field": field_path(prefix, tuple(err["loc"])), "message": err["msg"], "type": err["type"]}
-        for err in exc.errors(include_url=False)
-    ]
+    return field_errors(list(exc.errors(include_url=False)), prefix)
 
 
 async def read_json(request: Request, max_bytes: int, raw: bool = False) -> Any:
@@ -93,9 +83,12 @@ def parse_events(payload: Any, max_batch: int) -> list[DealEvent]:
     elif isinstance(payload, list):
         items, prefix = payload, "events"
         if not items:
-            raise BadRequest(422, "events: the batch is empty")
+            raise BadRequest(422, "events: the batch is empty",
+                             [{"field": "events", "message": "at least 1 event", "type": "too_short"}])
         if len(items) > max_batch:
-            raise BadRequest(413, f"events: {len(items)} events in one batch; at most {max_batch}")
+            # 422, not 413: maxItems is a rule of the documented body, like minItems (413 is for bytes).
+            raise BadRequest(422, f"events: {len(items)} events in one batch; at most {max_batch}",
+                             [{"field": "events", "message": f"at most {max_batch} events", "type": "too_long"}])
     else:
         raise BadRequest(422, "body: expected a JSON object (one event) or an array of events")
     events: list[DealEvent] = []
@@ -197,11 +190,13 @@ def create_app(settings: IngestSettings | None = None, producer: EventProducer |
         version="1",
         description="Turns CRM payloads into canonical deal events on Kafka. 2xx only after Kafka acknowledged.",
         lifespan=lifespan,
+        generate_unique_id_function=lambda route: route.name,  # operationId: post_events, receive_hubspot
     )
     app.state.settings = settings
     app.state.open_mode = open_mode
     app.state.producer = producer
     app.state.metrics = metrics
+    install_error_handlers(app)
     # Open only while ingest itself runs open; else PR_METRICS_TOKEN (services/shared/metrics.py).
     app.mount("/metrics", guarded_metrics_app(metrics.registry, settings.common.metrics_token, open_mode))
     app.add_middleware(HttpLatency, registry=metrics.registry, service="ingest")
@@ -211,12 +206,12 @@ def create_app(settings: IngestSettings | None = None, producer: EventProducer |
     @app.exception_handler(BadRequest)
     async def bad_request(_request: Request, exc: BadRequest) -> JSONResponse:
         metrics.rejected.labels(str(exc.status)).inc()
-        return JSONResponse({"detail": exc.message, "errors": exc.errors}, status_code=exc.status)
+        return error_response(exc.status, exc.message, exc.errors)
 
     @app.exception_handler(RateLimited)
     async def rate_limited(_request: Request, exc: RateLimited) -> JSONResponse:
         metrics.rejected.labels("429").inc()
-        return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after)})
+        return error_response(429, str(exc), headers={"Retry-After": str(exc.retry_after)})
 
     async def rate_limit(request: Request, who: str | None) -> None:
         """Count the request against ``who`` (a key's name), or the client address when None."""
@@ -234,8 +229,8 @@ def create_app(settings: IngestSettings | None = None, producer: EventProducer |
     @app.exception_handler(KafkaUnavailable)
     async def kafka_down(_request: Request, exc: KafkaUnavailable) -> JSONResponse:
         metrics.rejected.labels("503").inc()
-        return JSONResponse({"detail": f"Kafka unavailable, nothing was accepted: {exc}"}, status_code=503,
-                            headers={"Retry-After": str(settings.retry_after)})
+        return error_response(503, f"Kafka unavailable, nothing was accepted: {exc}",
+                              headers={"Retry-After": str(settings.retry_after)})
 
     async def publish(events: list[DealEvent]) -> None:
         records = [(e.deal_id.encode(), encode_event(e)) for e in events]
@@ -270,21 +265,25 @@ def create_app(settings: IngestSettings | None = None, producer: EventProducer |
                         "schema": {
                             "oneOf": [
                                 {"$ref": "#/components/schemas/DealEvent"},
-                                {"type": "array", "items": {"$ref": "#/components/schemas/DealEvent"}, "maxItems": settings.max_batch},
+                                {"type": "array", "items": {"$ref": "#/components/schemas/DealEvent"},
+                                 "minItems": 1, "maxItems": settings.max_batch},
                             ]
                         }
                     }
                 },
             }
         },
-        responses={
-            401: {"description": "Missing or unknown ingest key (X-API-Key or Authorization: Bearer)"},
-            403: {"description": "The key may not post this event's source; `detail` names the field"},
-            413: {"description": "Body or batch too large"},
-            422: {"description": "Invalid event; `detail` names the field"},
-            429: {"description": "Too many requests for this key; see Retry-After"},
-            503: {"description": "Kafka did not acknowledge; nothing was accepted"},
-        },
+        responses=error_responses(
+            400, 401, 403, 413, 422, 429, 503,
+            s400="The body is empty or not JSON",
+            s413="Body larger than PR_INGEST_MAX_BODY_BYTES",
+            s401="Missing or unknown ingest key (X-API-Key or Authorization: Bearer)",
+            s403="The key may not post this event's source; `detail` names the field",
+            s422="Invalid event, an empty or too long batch, or an event dated after now plus "
+                 "PR_INGEST_MAX_CLOCK_SKEW; `errors` names each field",
+            s429="Too many requests for this key; see Retry-After",
+            s503="Kafka did not acknowledge; nothing was accepted",
+        ),
     )
     async def post_events(request: Request) -> Accepted:
         key = caller(request)
@@ -333,6 +332,10 @@ async def traced_send(producer: EventProducer, topic: str, records: list[tuple[b
         await producer.send(topic, records, headers=tracing.kafka_headers())
 
 
+# The models only a manager action's ``action`` field refers to.
+ACTION_SCHEMAS = frozenset({"ManagerAction", "Decision", "HelpKind"})
+
+
 def _register_schemas(app: FastAPI) -> None:
     """Put DealEvent into the OpenAPI components (the body is parsed by hand for clear errors)."""
     original = app.openapi
@@ -340,11 +343,18 @@ def _register_schemas(app: FastAPI) -> None:
     def openapi() -> dict:
         if app.openapi_schema:
             return app.openapi_schema
-        schema = original()
+        schema = finish_openapi(original())
         defs = TypeAdapter(DealEvent).json_schema(ref_template="#/components/schemas/{model}")
+        nested = defs.pop("$defs", {})
+        # Manager actions come only through review (check_event refuses them here), so ingest's
+        # document offers neither their types nor the action field.
+        defs["properties"].pop("action", None)
+        actions = {str(t) for t in ACTION_TYPES}
+        nested["EventType"]["enum"] = [t for t in nested["EventType"]["enum"] if t not in actions]
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        for name, sub in defs.pop("$defs", {}).items():
-            components.setdefault(name, sub)
+        for name, sub in nested.items():
+            if name not in ACTION_SCHEMAS:
+                components.setdefault(name, sub)
         components["DealEvent"] = defs
         app.openapi_schema = schema
         return schema

@@ -3,7 +3,8 @@
 Each route authenticates the raw request with the adapter's declared :class:`SourceAuth`
 (503 naming the setting while the secret is unset, unless ingest runs open), parses JSON,
 maps it with the adapter (pure), then produces the events to deal-events and the
-unmappable items -- and the ones dated too far ahead -- to the dead-letter topic. It
+unmappable items -- and the ones dated too far ahead, and a payload the adapter refuses whole
+(PayloadError) -- to the dead-letter topic. It
 answers 2xx only once Kafka has acknowledged both, and answers 2xx even when everything
 was dead-lettered, so the CRM stops retrying a payload that retrying cannot fix.
 """
@@ -17,9 +18,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from services.shared.errors import error_response, error_responses
 from services.shared.events import DealEvent
 
 from .sources.base import AuthError, DeadLetter, MappingResult, PayloadError, RawRequest, SourceAdapter
@@ -102,7 +103,7 @@ def _add_route(app, name, adapter, read_json, publish, publish_dead_letters, max
         if rate_limit is not None:
             await rate_limit(request, None if open_mode else f"source:{name}")
         if refused:
-            return JSONResponse({"detail": refused}, status_code=503)
+            return error_response(503, refused)
         body = await read_json(request, max_body_bytes, raw=True)
         if check:
             raw = RawRequest(method=request.method, url=str(request.url),
@@ -115,20 +116,22 @@ def _add_route(app, name, adapter, read_json, publish, publish_dead_letters, max
                 else:
                     log.exception("%s: authenticate() raised instead of refusing; answered 401", name)
                     detail = f"{name}: the credentials could not be verified"
-                return JSONResponse({"detail": detail}, status_code=401,
-                                    headers={"WWW-Authenticate": AUTH_HEADERS.get(auth.scheme, "Signature")})
+                return error_response(401, detail,
+                                      headers={"WWW-Authenticate": AUTH_HEADERS.get(auth.scheme, "Signature")})
         try:
             payload = parse_source_json(body)
         except ValueError as exc:
-            return JSONResponse({"detail": f"body: not valid JSON ({exc})", "errors": []}, status_code=400)
+            return error_response(400, f"body: not valid JSON ({exc})")
         received_at = clock()
         try:
             result = adapter.map(payload, received_at)
         except PayloadError as exc:
-            return JSONResponse({"detail": str(exc), "errors": [{"field": exc.field, "message": exc.problem}]},
-                                status_code=422)
+            # JSON the adapter cannot map: kept on the dead-letter topic with the reason and
+            # answered 2xx like an unmappable item, since a CRM retrying it cannot fix it. The
+            # request schema is then exactly "any JSON" (what the OpenAPI document says).
+            result = MappingResult(dead_letters=[DeadLetter(str(exc), payload)])
         except RecursionError:  # an adapter walking a deeply nested payload
-            return JSONResponse({"detail": "body: nested too deeply", "errors": []}, status_code=400)
+            return error_response(400, "body: nested too deeply")
         hold_back_future_events(result, received_at + max_clock_skew)
         if result.dead_letters:
             await publish_dead_letters(name, result.dead_letters, received_at)
@@ -145,18 +148,17 @@ def _add_route(app, name, adapter, read_json, publish, publish_dead_letters, max
         f"/v1/sources/{name}",
         receive,
         methods=["POST"],
+        name=f"receive_{name.replace('-', '_')}",
         status_code=202,
         response_model=SourceAccepted,
         summary=f"Receive {name} payloads",
         description=(adapter.__doc__ or "").strip().split("\n\n")[0],
         tags=["sources"],
         openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {}}}}},
-        responses={
-            400: {"description": "Body is not usable JSON"},
-            401: {"description": "Authentication or signature check failed"},
-            413: {"description": "Body too large"},
-            422: {"description": "Malformed payload; `detail` names the field"},
-            429: {"description": "Too many requests; see Retry-After"},
-            503: {"description": "Kafka did not acknowledge, or the source's secret is not configured; nothing was accepted"},
-        },
+        responses=error_responses(
+            400, 401, 413, 429, 503,
+            s400="Body is empty or not usable JSON",
+            s401="Authentication or signature check failed",
+            s503="Kafka did not acknowledge, or the source's secret is not configured; nothing was accepted",
+        ),
     )

@@ -21,7 +21,6 @@ live stream takes a short-lived, single-use token instead (``?token=``, see :mod
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.shared import auth as shared_auth
 from services.shared.auth import KeyConfigError, check_key, entry_where, key_from_headers
+from services.shared.errors import allowed_methods, error_bytes
 
 log = logging.getLogger("services.review.access")
 
@@ -219,13 +219,22 @@ class AccessMiddleware:
                                "stream tokens cannot be checked right now (Redis unavailable); retry shortly")
             return
         scope.setdefault("state", {})["principal"] = principal
-        if principal is not None or is_open_path(scope["path"]):
+        if principal is not None or is_open_path(scope["path"]) or self._wrong_method(scope):
             await self.app(scope, receive, send)
             return
         detail = ("missing, unknown, used or expired stream token (?token=, from POST /v1/alerts/stream-token) "
                   "or API key (X-API-Key, Authorization: Bearer)" if scope["path"] in STREAM_PATHS
                   else "missing or unknown API key (X-API-Key or Authorization: Bearer)")
         await self._refuse(scope, receive, send, 401, WS_UNAUTHORIZED, detail)
+
+    @staticmethod
+    def _wrong_method(scope: Scope) -> bool:
+        """A method no route of this path answers: the app's 405 (with Allow) says no more than the document."""
+        app = scope.get("app")
+        if scope["type"] != "http" or app is None or not hasattr(app, "router"):
+            return False
+        methods = allowed_methods(app, scope)
+        return bool(methods) and scope["method"] not in methods
 
     @staticmethod
     async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, ws_code: int, detail: str) -> None:
@@ -240,4 +249,4 @@ class AccessMiddleware:
         if status == 401:
             headers.append((b"www-authenticate", b"Bearer"))
         await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": json.dumps({"detail": detail}).encode()})
+        await send({"type": "http.response.body", "body": error_bytes(detail)})

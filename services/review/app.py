@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from services.shared import tracing
+from services.shared.errors import error_response, finish_openapi, install_error_handlers
 from services.shared.kafka_config import kafka_client_options
 from services.shared.log_redaction import install_log_redaction
 from services.shared.metrics import ConsumerLag, HttpLatency, guarded_metrics_app, metrics_open
@@ -109,6 +110,9 @@ def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, r
                     "short-lived `?token=` from `POST /v1/alerts/stream-token`. Roles: admin; manager (its teams "
                     "only); dashboard (read-only).",
         lifespan=lifespan,
+        # operationId = the route's function name (list_alerts, leader_list): what a generated
+        # client calls its methods, so it is part of the contract (docs/review-api.md, Versioning).
+        generate_unique_id_function=lambda route: route.name,
     )
     app.state.settings = settings
     app.state.redis = redis
@@ -133,9 +137,10 @@ def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, r
         # A route that needs Redis while it is down or not answering (redis_timeout): the
         # outage is temporary and the caller should come back, so 503 rather than 500.
         log.warning("%s %s: Redis unavailable: %s", request.method, request.url.path, exc)
-        return JSONResponse({"detail": f"the read model (Redis) is unavailable, retry shortly: {exc}"},
-                            status_code=503, headers={"Retry-After": str(REDIS_RETRY_AFTER)})
+        return error_response(503, f"the read model (Redis) is unavailable, retry shortly: {exc}",
+                              headers={"Retry-After": str(REDIS_RETRY_AFTER)})
 
+    install_error_handlers(app)
     for error in REDIS_UNAVAILABLE:
         app.add_exception_handler(error, redis_unavailable)
     # Open only while review itself runs open; else PR_METRICS_TOKEN (services/shared/metrics.py).
@@ -152,10 +157,13 @@ def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, r
     def openapi() -> dict[str, Any]:
         # OpenAPI cannot describe a WebSocket route: publish its message shape as a component.
         if app.openapi_schema is None:
-            schema = FastAPI.openapi(app)
+            # Any /v1 route answers 401 once keys are configured, and 503 while Redis is down.
+            schema = finish_openapi(FastAPI.openapi(app), {
+                401: "No or unknown API key (X-API-Key or Authorization: Bearer)",
+                503: "The read model (Redis) is unavailable; see Retry-After"})
             schema.setdefault("components", {}).setdefault("schemas", {})["StreamMessage"] = \
                 StreamMessage.model_json_schema(ref_template="#/components/schemas/{model}")
-            app.openapi_schema = schema
+            app.openapi_schema = actions_routes.document_action_rules(schema, open_mode=key_table.open)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the schema

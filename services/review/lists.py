@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import json
-import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +24,14 @@ class BadCursor(ValueError):
     """The cursor was not produced by this API."""
 
 
+# A list cursor: the last item's score (float.hex) and deal id (UTF-8 as hex), joined by "~".
+# Every string matching this decodes (the exponent bound keeps the score finite), so the
+# pattern in the OpenAPI document is the whole rule: a forged one only moves the page.
+_EXPONENT = r"(?:[0-9]{1,3}|10[01][0-9]|102[0-3])"
+CURSOR_PATTERN = rf"^-?0x[01]\.[0-9a-f]{{1,13}}p[-+]{_EXPONENT}~(?:[0-9a-f]{{2}}){{1,800}}$"
+_CURSOR = re.compile(CURSOR_PATTERN)
+
+
 @dataclass(frozen=True)
 class Cursor:
     """Position after the last item served: its score and deal id (ties break by id, descending)."""
@@ -34,21 +40,14 @@ class Cursor:
     member: str
 
     def encode(self) -> str:
-        raw = json.dumps([self.score, self.member], separators=(",", ":")).encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        return f"{float(self.score).hex()}~{self.member.encode().hex()}"
 
     @classmethod
     def decode(cls, text: str) -> Cursor:
-        try:
-            padded = text + "=" * (-len(text) % 4)
-            score, member = json.loads(base64.urlsafe_b64decode(padded.encode()))
-            score = float(score)
-        except Exception:  # noqa: BLE001 - any garbage is the client's mistake
-            raise BadCursor("cursor: not a cursor returned by this API") from None
-        # json accepts NaN and Infinity; no ranking holds them, and Redis refuses nan as a bound.
-        if not math.isfinite(score):
-            raise BadCursor("cursor: its score is not a finite number")
-        return cls(score, str(member))
+        if not _CURSOR.fullmatch(text or ""):
+            raise BadCursor("cursor: not a cursor returned by this API")
+        score, _, member = text.partition("~")
+        return cls(float.fromhex(score), bytes.fromhex(member).decode("utf-8", errors="replace"))
 
     def key(self) -> tuple[float, str]:
         """Rank order (both descending): a larger key ranks higher."""

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Annotated, Final, Literal
 
 import orjson
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 SCHEMA_VERSION: Final = 1
 
@@ -64,8 +64,29 @@ class Qualification(BaseModel):
     decision_process: Evidence | None = None
 
 
-Money = Annotated[float, Field(ge=0, le=1e15)]
-Percent = Annotated[float, Field(ge=0, le=100)]
+def _not_a_boolean(value: object) -> object:
+    # pydantic reads true/false as 1/0; the schema says number, so a boolean is refused.
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not a boolean")
+    return value
+
+
+Number = BeforeValidator(_not_a_boolean)
+
+
+def _not_a_number(value: object) -> object:
+    # pydantic reads a number as a Unix time; the schema says an ISO 8601 string, so only that
+    # (or a date the adapters built) is taken.
+    if isinstance(value, (int, float)):
+        raise ValueError("must be an ISO 8601 string, not a number")
+    return value
+
+
+IsoText = BeforeValidator(_not_a_number)
+# The control-character rule of event_id and deal_id, stated in the schema too.
+NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f]*$"
+Money = Annotated[float, Field(ge=0, le=1e15), Number]
+Percent = Annotated[float, Field(ge=0, le=100), Number]
 ShortText = Annotated[str, Field(max_length=500)]
 
 
@@ -84,7 +105,7 @@ class DealChanges(BaseModel):
     amount: Money | None = None
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None
     potential_value: Money | None = None
-    close_date: dt.date | None = None
+    close_date: Annotated[dt.date | None, IsoText] = None
     probability: Percent | None = Field(default=None, description="Win probability in percent, 0-100.")
     qualification: Qualification | None = None
     discount_pct: Percent | None = Field(default=None, description="Requested discount in percent, 0-100.")
@@ -112,7 +133,8 @@ class Decision(StrEnum):
 
 
 ALERT_ID = r"^al-[0-9a-f]{20}$"
-ActorName = Annotated[str, Field(min_length=1, max_length=200)]
+# Printable: no control characters, and not only whitespace (one rule, in the schema too).
+ActorName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]*[^\x00-\x1f\s][^\x00-\x1f]*$")]
 
 
 class ManagerAction(BaseModel):
@@ -132,13 +154,6 @@ class ManagerAction(BaseModel):
     decision: Decision | None = None
     discount_pct: Percent | None = None
     requested_pct: Percent | None = None
-
-    @field_validator("by")
-    @classmethod
-    def _actor_printable(cls, value: str) -> str:
-        if _CONTROL_CHARACTER.search(value) or not value.strip():
-            raise ValueError("must be a printable name")
-        return value
 
 
 def _check_action(event_type: EventType, action: ManagerAction | None) -> None:
@@ -190,11 +205,11 @@ class DealEvent(BaseModel):
     )
 
     schema_version: Literal[1] = SCHEMA_VERSION
-    event_id: Annotated[str, Field(min_length=1, max_length=200)]
+    event_id: Annotated[str, Field(min_length=1, max_length=200, json_schema_extra={"pattern": NO_CONTROL_CHARACTERS})]
     source: Annotated[str, Field(pattern=SOURCE_NAME.pattern)]
-    deal_id: Annotated[str, Field(min_length=1, max_length=200)]
-    occurred_at: AwareDatetime
-    sequence: int | None = Field(
+    deal_id: Annotated[str, Field(min_length=1, max_length=200, json_schema_extra={"pattern": NO_CONTROL_CHARACTERS})]
+    occurred_at: Annotated[AwareDatetime, IsoText]
+    sequence: Annotated[int | None, Number] = Field(
         default=None, ge=SEQUENCE_MIN, le=SEQUENCE_MAX,
         description="The source's own ordering number, where it has one (tie-breaker); a signed 64-bit integer.",
     )

@@ -9,6 +9,9 @@ import uuid
 
 import httpx
 import pytest
+from pipeline_review_client import Client
+from pipeline_review_client.api.default import ack_alert, list_alerts
+from pipeline_review_client.models import AckRequest, AlertItem, AlertPage, ErrorBody, ListAlertsKindType0
 
 pytestmark = pytest.mark.e2e
 
@@ -49,5 +52,16 @@ def test_late_stage_discount_reaches_the_sse_stream_within_seconds(stack):
         assert alert["kind"] == "late_stage_discount" and alert["deal_id"] == "api:big-renewal"
         assert alert["value_at_risk"] == 30_000 and alert["discount_pct"] == 15 and alert["requested_by"] == "u1"
         assert elapsed < 15, f"alert took {elapsed:.1f}s"
-        feed = client.get(f"{review}/v1/alerts", params=only).json()
-        assert [i["alert_id"] for i in feed["items"]] == [alert["alert_id"]]
+    # The feed and the acknowledgement through the generated client (clients/review-client).
+    api = Client(base_url=review, timeout=httpx.Timeout(30), raise_on_unexpected_status=True)
+    feed = list_alerts.sync(client=api, kind=ListAlertsKindType0.LATE_STAGE_DISCOUNT)
+    assert isinstance(feed, AlertPage) and [i.alert_id for i in feed.items] == [alert["alert_id"]]
+    assert feed.items[0].value_at_risk == 30_000 and feed.items[0].ack is None
+    # A poller's after= the alert itself: nothing newer of that kind.
+    newer = list_alerts.sync(client=api, kind=ListAlertsKindType0.LATE_STAGE_DISCOUNT, after=alert["alert_id"])
+    assert newer.items == [] and newer.next_cursor is None
+    acked = ack_alert.sync(client=api, alert_id=alert["alert_id"], body=AckRequest(by="m1"))
+    assert isinstance(acked, AlertItem) and acked.ack.by == "m1"
+    unknown = ack_alert.sync_detailed(client=api, alert_id="al-00000000000000000000", body=AckRequest(by="m1"))
+    assert unknown.status_code == 404 and isinstance(unknown.parsed, ErrorBody)
+    assert unknown.parsed.detail.startswith("alert_id:")

@@ -6,6 +6,9 @@ import datetime as dt
 
 import httpx
 import pytest
+from pipeline_review_client import Client
+from pipeline_review_client.api.default import leader_list, manager_list
+from pipeline_review_client.models import ErrorBody, ListPage
 
 from testkit.processes import Service, free_port
 from tests.conftest import settings_env
@@ -37,26 +40,42 @@ def test_posted_events_reach_both_lists_within_seconds(stack):
     assert answer.status_code == 202, answer.text
     assert answer.json()["accepted"] == 3
 
-    def leader_ids():
-        items = httpx.get(f"{stack['review']}/v1/lists/leader").json()["items"]
-        return [i["deal_id"] for i in items] if len(items) == 2 else None
+    # The lists are read through the generated client (clients/review-client), as integrators do.
+    review = Client(base_url=stack["review"], timeout=httpx.Timeout(30), raise_on_unexpected_status=True)
 
-    assert wait_until(leader_ids, timeout=15, what="both early deals on the leader list") == ["api:lead-1", "api:lead-2"]
-    manager = httpx.get(f"{stack['review']}/v1/lists/manager").json()
-    assert [i["deal_id"] for i in manager["items"]] == ["api:must-win"]
-    assert manager["next_cursor"] is None and manager["as_of"]
-    item = manager["items"][0]
+    def leader_ids(**filters) -> list[str]:
+        page = leader_list.sync(client=review, **filters)
+        assert isinstance(page, ListPage), page
+        return [item["deal_id"] for item in page.items]
+
+    assert wait_until(lambda: ids if len(ids := leader_ids()) == 2 else None, timeout=15,
+                      what="both early deals on the leader list") == ["api:lead-1", "api:lead-2"]
+    manager = manager_list.sync(client=review)
+    assert isinstance(manager, ListPage)
+    assert [i["deal_id"] for i in manager.items] == ["api:must-win"]
+    assert manager.next_cursor is None and isinstance(manager.as_of, dt.datetime)
+    item = manager.items[0]
     assert item["score"] == 250_000 and item["phase"] == "late" and item["questions"]
 
-    east = httpx.get(f"{stack['review']}/v1/lists/leader", params={"team": "East"}).json()["items"]
-    assert [i["deal_id"] for i in east] == ["api:lead-1"]
-    assert east[0]["score_parts"]["potential_value"] == 500_000
+    east = leader_list.sync(client=review, team="East")
+    assert [i["deal_id"] for i in east.items] == ["api:lead-1"]
+    assert east.items[0]["score_parts"]["potential_value"] == 500_000
+
+    # Paging with the opaque cursor: one deal per page, in rank order, then the end.
+    first = leader_list.sync(client=review, limit=1)
+    second = leader_list.sync(client=review, limit=1, cursor=first.next_cursor)
+    assert [first.items[0]["deal_id"], second.items[0]["deal_id"]] == ["api:lead-1", "api:lead-2"]
+    assert second.next_cursor is None
+
+    # A refusal comes back typed, in the one error model.
+    refused = leader_list.sync_detailed(client=review, cursor="nonsense")
+    assert refused.status_code == 422 and isinstance(refused.parsed, ErrorBody)
+    assert [e.field for e in refused.parsed.errors] == ["query.cursor"]
 
     # A stage move is reflected: the big early deal is won and leaves the leader list.
     won = canonical("api:lead-1", "deal.closed_won", 5, stage="Closed Won")
     assert httpx.post(f"{stack['ingest']}/v1/events", json=won, timeout=30).status_code == 202
-    assert wait_until(lambda: [i["deal_id"] for i in httpx.get(f"{stack['review']}/v1/lists/leader").json()["items"]]
-                      == ["api:lead-2"], timeout=15, what="the won deal leaving the leader list")
+    assert wait_until(lambda: leader_ids() == ["api:lead-2"], timeout=15, what="the won deal leaving the leader list")
 
 
 def test_bad_input_gets_a_4xx_naming_the_field(stack):
@@ -66,7 +85,9 @@ def test_bad_input_gets_a_4xx_naming_the_field(stack):
     assert answer.json()["detail"].startswith("event.changes.amount:")
     assert httpx.post(f"{stack['ingest']}/v1/events", content=b"{not json").status_code == 400
     assert httpx.get(f"{stack['review']}/v1/lists/leader", params={"limit": 501}).status_code == 422
-    assert httpx.get(f"{stack['review']}/v1/lists/leader", params={"cursor": "nonsense"}).status_code == 400
+    # A cursor that does not match the documented pattern is a 422 naming it, like any bad parameter.
+    bad_cursor = httpx.get(f"{stack['review']}/v1/lists/leader", params={"cursor": "nonsense"})
+    assert bad_cursor.status_code == 422 and bad_cursor.json()["errors"][0]["field"] == "query.cursor"
 
 
 def test_ingest_answers_503_when_kafka_is_unreachable(tmp_path, common_settings):

@@ -69,9 +69,23 @@ def test_unmappable_items_are_kept_on_the_dead_letter_topic(stack, stack_setting
     assert all(r["reason"] and r["payload"] for r in records)
 
 
-def test_malformed_vendor_payload_is_a_4xx_naming_the_field(stack):
+def test_malformed_vendor_payload_is_dead_lettered_whole_naming_the_field(stack, stack_settings):
+    # JSON the adapter refuses whole: kept for replay with the reason and answered 2xx (a CRM
+    # cannot fix it by retrying); the route's schema is any JSON, and the document says so.
+    consumer = KafkaConsumer(bootstrap_servers=stack_settings.kafka_bootstrap, consumer_timeout_ms=5000,
+                             enable_auto_commit=False, group_id=None)
+    topic = stack_settings.dead_letter_topic
+    partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+    consumer.assign(partitions)
+    ends = consumer.end_offsets(partitions)
+    for tp in partitions:
+        consumer.seek(tp, ends[tp])
     broken = [{"eventId": 1, "subscriptionType": "deal.propertyChange", "objectId": 5, "propertyName": "amount",
                "propertyValue": "12", "occurredAt": "yesterday"}]
     answer = httpx.post(f"{stack['ingest']}/v1/sources/hubspot", json=broken)
-    assert answer.status_code == 422
-    assert "occurredAt" in answer.json()["detail"]
+    assert answer.status_code == 202
+    body = answer.json()
+    assert body["accepted"] == 0 and body["dead_lettered"] == 1 and "occurredAt" in body["dead_letter_reasons"][0]
+    records = [json.loads(m.value) for m in consumer]
+    consumer.close()
+    assert [r["payload"] for r in records] == [broken] and "occurredAt" in records[0]["reason"]

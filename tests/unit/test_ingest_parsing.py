@@ -39,11 +39,13 @@ def test_errors_name_the_field(bad, field):
 
 
 def test_batch_limits():
+    # Both bounds are the documented body's (minItems, maxItems): 422 naming the batch, like any rule.
     with pytest.raises(BadRequest) as raised:
         parse_events([GOOD] * 11, 10)
-    assert raised.value.status == 413
-    with pytest.raises(BadRequest):
+    assert raised.value.status == 422 and raised.value.errors[0]["field"] == "events"
+    with pytest.raises(BadRequest) as raised:
         parse_events([], 10)
+    assert raised.value.status == 422 and raised.value.errors[0]["field"] == "events"
     with pytest.raises(BadRequest):
         parse_events("text", 10)
 

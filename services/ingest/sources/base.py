@@ -61,7 +61,8 @@ class RawRequest:
 
 
 class PayloadError(ValueError):
-    """The payload is malformed (HTTP 400/422). ``field`` is a JSON-pointer-ish path."""
+    """The payload is malformed: the route keeps it whole on the dead-letter topic with this reason
+    (answered 2xx, like an unmappable item). ``field`` is a JSON-pointer-ish path."""
 
     def __init__(self, field: str, problem: str) -> None:
         self.field = field

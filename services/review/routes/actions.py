@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.shared import tracing
 from services.shared.events import (
@@ -40,8 +40,9 @@ DISCOUNT_KINDS = ("late_stage_discount", "discount_info")
 CLOSED_PHASES = ("won", "lost", "deleted")
 _CONTROL = re.compile(r"[\x00-\x1f]")
 
-DealId = Annotated[str, Path(max_length=200, description="The deal's id, as on its card.")]
-AlertId = Annotated[str, Path(max_length=100, description="The alert's id (al-<20 hex digits>).")]
+DealId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$",
+                             description="The deal's id, as on its card (no control characters).")]
+AlertId = Annotated[str, Path(pattern=r"^al-[0-9a-f]{20}$", description="The alert's id (al-<20 hex digits>).")]
 
 
 class _ActionBody(BaseModel):
@@ -84,22 +85,78 @@ class ActionAccepted(BaseModel):
 
 ACTION_ERRORS = {**ACCESS_ERRORS,
                  404: {"model": Problem, "description": "No such deal or alert (or not in the key's teams)"},
-                 409: {"model": Problem, "description": "The deal is closed, or the alert has no discount to decide"},
-                 422: {"model": Problem, "description": "Invalid body or id; `detail` names the field"},
+                 409: {"model": Problem, "description": "The deal is closed, the alert has no discount to decide, "
+                                                         "or the discount_pct does not fit the percent requested "
+                                                         "(approve: that percent; counter: below it)"},
+                 422: {"model": Problem, "description": "Invalid body or id; or, found the deal or alert, a `by` "
+                                                         "missing in open mode or naming another than the key; "
+                                                         "`detail` names the field"},
                  503: {"model": Problem, "description": "Kafka did not acknowledge; nothing was recorded"}}
 
 
-def actor_of(principal: Principal, by: str | None) -> str:
-    """Who acts: the key's name; the body's ``by`` only in open mode."""
+def check_writer(principal: Principal) -> None:
     if not principal.can_write:
         raise HTTPException(403, "this key is read-only (dashboard)")
+
+
+def actor_of(principal: Principal, by: str | None) -> str:
+    """Who acts: the key's name; the body's ``by`` only in open mode.
+
+    Asked after the deal or alert was found, so an unknown one answers 404 whatever the body says."""
     if principal is OPEN_ADMIN:
         if not by:
             raise HTTPException(422, "by: required (the service runs open: no API key names the caller)")
         return by
-    if by is not None and by != principal.name:
+    if by is not None:
         raise HTTPException(422, f"by: a key acts as its own name ({principal.name!r}); leave `by` out")
     return principal.name
+
+
+ACTION_BODIES = ("ReviewRequest", "HelpRequest", "DecisionRequest")
+
+
+def _require_by(model: dict[str, Any]) -> None:
+    """``by`` required and not null (its string schema instead of string-or-null)."""
+    model["required"] = sorted({*model.get("required", []), "by"})
+    by = model.get("properties", {}).get("by", {})
+    for variant in by.pop("anyOf", []):
+        if variant.get("type") != "null":
+            by.update(variant)
+    by.pop("default", None)
+
+
+def document_action_rules(schema: dict[str, Any], open_mode: bool) -> dict[str, Any]:
+    """Put the mode's rule for ``by`` into the OpenAPI document, so a body it allows is accepted:
+    open, every action (and an acknowledgement) must name its actor; with keys, an action must
+    not (the key names it) and an acknowledgement may."""
+    components = schema.get("components", {}).get("schemas", {})
+    for name in ACTION_BODIES:
+        model = components.get(name)
+        if model is None:
+            continue
+        if open_mode:
+            _require_by(model)
+        else:
+            model.get("properties", {}).pop("by", None)
+    decision = components.get("DecisionRequest")
+    if decision is not None:
+        # A counter names its percent; a rejection grants none (how much relative to the request is a 409).
+        decision["allOf"] = [
+            {"if": {"properties": {"decision": {"const": "countered"}}, "required": ["decision"]},
+             "then": {"required": ["discount_pct"], "properties": {"discount_pct": {"type": "number"}}}},
+            {"if": {"properties": {"decision": {"const": "rejected"}}, "required": ["decision"]},
+             "then": {"properties": {"discount_pct": {"type": "null"}}}},
+        ]
+    ack = components.get("AckRequest")
+    if open_mode and ack is not None:
+        _require_by(ack)
+        for item in schema.get("paths", {}).values():
+            operation = item.get("post", {})
+            if operation.get("operationId") == "ack_alert" and "requestBody" in operation:
+                operation["requestBody"]["required"] = True
+                operation["requestBody"]["content"]["application/json"]["schema"] = {
+                    "$ref": "#/components/schemas/AckRequest"}
+    return schema
 
 
 def check_id(name: str, value: str) -> None:
@@ -133,8 +190,11 @@ async def send_action(producer, settings, metrics, event: DealEvent) -> None:
 
 
 def action_event(deal_id: str, type_: EventType, action: dict[str, Any], now) -> DealEvent:
-    return DealEvent(event_id=f"rv-{uuid.uuid4().hex}", source="review", deal_id=deal_id, occurred_at=now,
-                     type=type_, action=ManagerAction.model_validate(action))
+    try:
+        return DealEvent(event_id=f"rv-{uuid.uuid4().hex}", source="review", deal_id=deal_id, occurred_at=now,
+                         type=type_, action=ManagerAction.model_validate(action))
+    except ValidationError as exc:  # the request models carry the same rules; this keeps a slip a 422, not a 500
+        raise HTTPException(422, f"invalid action: {exc.errors(include_url=False)[0].get('msg')}") from None
 
 
 def accepted(event: DealEvent) -> JSONResponse:
@@ -152,8 +212,9 @@ def accepted(event: DealEvent) -> JSONResponse:
 async def log_review(deal_id: DealId, body: ReviewRequest, principal: CurrentPrincipal, redis: Redis,
                      keys: ReadModelKeys, settings: Settings, producer: Producer, clock: Clock,
                      metrics: ReviewMetrics) -> JSONResponse:
-    by = actor_of(principal, body.by)
+    check_writer(principal)
     await open_deal(redis, keys, principal, deal_id)
+    by = actor_of(principal, body.by)
     fields = {"by": by, "questions": body.questions or None, "note": body.note}
     event = action_event(deal_id, EventType.REVIEWED, {k: v for k, v in fields.items() if v is not None}, clock())
     await send_action(producer, settings, metrics, event)
@@ -167,8 +228,9 @@ async def log_review(deal_id: DealId, body: ReviewRequest, principal: CurrentPri
 async def offer_help(deal_id: DealId, body: HelpRequest, principal: CurrentPrincipal, redis: Redis,
                      keys: ReadModelKeys, settings: Settings, producer: Producer, clock: Clock,
                      metrics: ReviewMetrics) -> JSONResponse:
-    by = actor_of(principal, body.by)
+    check_writer(principal)
     await open_deal(redis, keys, principal, deal_id)
+    by = actor_of(principal, body.by)
     fields = {"by": by, "kind": body.kind.value, "note": body.note}
     event = action_event(deal_id, EventType.HELP_OFFERED, {k: v for k, v in fields.items() if v is not None}, clock())
     await send_action(producer, settings, metrics, event)
@@ -181,15 +243,17 @@ def granted_pct(body: DecisionRequest, requested: float) -> float | None:
         if body.discount_pct is not None:
             raise HTTPException(422, "discount_pct: a rejected discount grants none; leave it out")
         return None
+    # What depends on the alert (the percent requested) is a 409; what the body alone decides, a 422
+    # (and the OpenAPI document says it: document_action_rules).
     if body.decision is Decision.APPROVED:
         if body.discount_pct is not None and body.discount_pct != requested:
-            raise HTTPException(422, f"discount_pct: approving grants the {requested:g} % requested; "
+            raise HTTPException(409, f"discount_pct: approving grants the {requested:g} % requested; "
                                      "counter to grant another")
         return requested
     if body.discount_pct is None:
         raise HTTPException(422, "discount_pct: required to counter")
     if not 0 < body.discount_pct < requested:
-        raise HTTPException(422, f"discount_pct: a counter-offer lies between 0 and the {requested:g} % requested")
+        raise HTTPException(409, f"discount_pct: a counter-offer lies between 0 and the {requested:g} % requested")
     return body.discount_pct
 
 
@@ -202,12 +266,11 @@ def granted_pct(body: DecisionRequest, requested: float) -> float | None:
 async def decide_discount(alert_id: AlertId, body: DecisionRequest, principal: CurrentPrincipal, store: Store,
                           settings: Settings, producer: Producer, clock: Clock,
                           metrics: ReviewMetrics) -> JSONResponse:
-    by = actor_of(principal, body.by)
-    if not re.fullmatch(r"al-[0-9a-f]{20}", alert_id):
-        raise HTTPException(422, "alert_id: expected al- and 20 hex digits")
+    check_writer(principal)
     alert = await store.get(alert_id)
     if alert is None or not principal.sees_team(alert.get("team")):
         raise HTTPException(404, f"alert_id: no alert {alert_id!r}")
+    by = actor_of(principal, body.by)
     if alert.get("kind") not in DISCOUNT_KINDS or not alert.get("discount_pct"):
         raise HTTPException(409, f"alert_id: a {alert.get('kind')} alert has no discount to decide")
     if (alert.get("severity") == "high" and settings.high_severity_decision_role == Role.ADMIN.value

@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import re
 from contextlib import suppress
 from typing import Annotated, Any
 
@@ -14,13 +15,25 @@ from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse
 
 from services.shared import tracing
+from services.shared.errors import error_responses
 
 from ..access import OPEN_ADMIN, WS_FORBIDDEN, WS_UNAUTHORIZED, Principal, principal_of
 from ..alert_feed import AlertStore
-from ..alerts import AckRequest, AlertFilter, AlertItem, AlertPage, BadAlertCursor, is_stream_id, page_cursor
+from ..alerts import AckRequest, AlertFilter, AlertItem, AlertPage, BadAlertCursor, is_stream_id, parse_stream_id
 from ..deps import Clock, CurrentPrincipal, Hub, ReviewMetrics, Settings, Store, Tokens
 from ..streams import HEARTBEAT, follow
-from .common import ACCESS_ERRORS, CursorQ, Kind, Limit, Manager, Problem, Since, Team, teams_in_scope
+from .common import (
+    ACCESS_ERRORS,
+    ALERT_POSITION_PATTERN,
+    AlertCursorQ,
+    CursorQ,
+    Kind,
+    Limit,
+    Manager,
+    Since,
+    Team,
+    teams_in_scope,
+)
 
 log = logging.getLogger("services.review")
 
@@ -35,7 +48,8 @@ ALERTS_DESCRIPTION = """The alert feed, newest first, paged with `?cursor=` (the
 **Polling** — `?after=<alert_id or cursor>` returns only the alerts newer than that one, **oldest first**,
 so a poller never misses one: process the items in order; while `next_cursor` is not null ask again at once
 with `?after=<next_cursor>`; when it is null the poller has caught up and asks next time with the `cursor` of
-the last item. `after` and `cursor` cannot be combined.
+the last item. With both `after` and `cursor`, `after` wins and `cursor` is ignored (a poller's `after` is the position it must not
+skip past).
 
 A page reads at most `PR_REVIEW_MAX_SCAN_ROWS` feed entries: with filters that match few alerts it can come
 back short, even empty, with a `next_cursor` to continue from. Only a null `next_cursor` means the end.
@@ -78,32 +92,35 @@ def alert_filter(principal: Principal, team: str | None, manager: str | None, ki
 
 
 async def resolve_position(store: AlertStore, name: str, value: str) -> str:
-    """A stream id from a cursor or an alert id (400 when it is neither)."""
+    """A stream id from a cursor or an alert id (404 for an alert id not on the feed, 400 for anything else)."""
     if is_stream_id(value):
         return "0-0" if value == "0" else value
+    if not re.fullmatch(ALERT_POSITION_PATTERN, value):
+        raise HTTPException(400, f"{name}: neither a cursor nor an alert id")
     position = await store.position(value)
     if position is None:
-        raise HTTPException(400, f"{name}: neither a cursor nor a known alert id")
+        raise HTTPException(404, f"{name}: no alert {value!r} on the feed (it may have been trimmed)")
     return position
 
 
-@router.get("/v1/alerts", response_model=AlertPage, responses={400: {"model": Problem}, **ACCESS_ERRORS},
+AfterQ = Annotated[str | None, Query(pattern=ALERT_POSITION_PATTERN,
+                                     description="An alert_id or cursor: only newer alerts, oldest first.")]
+
+
+@router.get("/v1/alerts", response_model=AlertPage,
+            responses=ACCESS_ERRORS | error_responses(404, s404="`after` names an alert that is not on the feed"),
             summary="The alert feed, newest first; ?after= for pollers", description=ALERTS_DESCRIPTION)
 async def list_alerts(principal: CurrentPrincipal, store: Store, settings: Settings, team: Team = None,
                       manager: Manager = None, kind: Kind = None, since: Since = None, limit: Limit = 50,
-                      cursor: CursorQ = None,
-                      after: Annotated[str | None, Query(description="An alert_id or cursor: only newer alerts, oldest first.")] = None,
-                      ) -> AlertPage:
+                      cursor: AlertCursorQ = None, after: AfterQ = None) -> AlertPage:
     flt = alert_filter(principal, team, manager, kind, since)
-    if after is not None and cursor is not None:
-        raise HTTPException(400, "after: cannot be combined with cursor")
     if after is not None:
         start = await resolve_position(store, "after", after)
         page = await store.oldest_first(flt, limit, start, settings.max_scan_rows)
     else:
         if cursor is not None:
             try:
-                page_cursor(cursor)
+                parse_stream_id(cursor)
             except BadAlertCursor as exc:
                 raise HTTPException(400, str(exc)) from None
         page = await store.newest_first(flt, limit, cursor, settings.max_scan_rows)
@@ -111,8 +128,9 @@ async def list_alerts(principal: CurrentPrincipal, store: Store, settings: Setti
 
 
 @router.post("/v1/alerts/{alert_id}/ack", response_model=AlertItem,
-             responses={404: {"model": Problem, "description": "No such alert (or not in the key's teams)"},
-                        422: {"description": "`by` missing and the key names nobody (open mode)"}, **ACCESS_ERRORS},
+             responses=ACCESS_ERRORS | error_responses(
+                 404, 422, s404="No such alert (or not in the key's teams)",
+                 s422="`by` missing and the key names nobody (open mode), or an invalid body"),
              summary="Acknowledge an alert (the first acknowledgement is kept)",
              description="Records who acknowledged the alert and when. Acknowledging again changes nothing and "
                          "returns the first acknowledgement. `by` defaults to the API key's name. Dashboard keys "
@@ -150,11 +168,14 @@ async def stream_token(principal: CurrentPrincipal, stream_tokens: Tokens, clock
             description=STREAM_DESCRIPTION, response_class=EventSourceResponse,
             responses={200: {"content": {"text/event-stream": {"example": SSE_EXAMPLE}},
                              "description": "An endless event stream"},
-                       400: {"model": Problem}, **ACCESS_ERRORS})
+                       **error_responses(400, 404, s400="`Last-Event-ID` is neither a cursor nor an alert id",
+                                         s404="The cursor names an alert that is not on the feed"),
+                       **ACCESS_ERRORS})
 async def alert_stream(principal: CurrentPrincipal, store: Store, hub: Hub, settings: Settings,
                        metrics: ReviewMetrics, team: Team = None, manager: Manager = None, kind: Kind = None,
                        since: Since = None,
-                       cursor: Annotated[str | None, Query(description="Resume after this cursor or alert id.")] = None,
+                       cursor: Annotated[str | None, Query(pattern=ALERT_POSITION_PATTERN,
+                                                           description="Resume after this cursor or alert id.")] = None,
                        last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None):
     flt = alert_filter(principal, team, manager, kind, since)
     resume = last_event_id or cursor

@@ -9,17 +9,17 @@ from fastapi import APIRouter, HTTPException
 
 from services.domain.movement import with_days_in_stage
 from services.shared.cards import DealCard
+from services.shared.errors import error_responses
 
 from ..deps import Clock, CurrentPrincipal, ReadModelKeys, Redis
-from .common import ACCESS_ERRORS, Problem
+from .common import ACCESS_ERRORS
 
 router = APIRouter()
 
 
 @router.get("/v1/deals/{deal_id}", summary="The deal card: state, phase, both scores and the event timeline",
             description="A manager key gets 404 for a deal of another team, as if it did not exist.",
-            responses={404: {"model": Problem, "description": "No such deal (or not in the key's teams)"},
-                       **ACCESS_ERRORS})
+            responses=ACCESS_ERRORS | error_responses(404, s404="No such deal (or not in the key's teams)"))
 async def deal_card(deal_id: str, principal: CurrentPrincipal, redis: Redis, keys: ReadModelKeys,
                     clock: Clock) -> dict[str, Any]:
     raw = await redis.get(keys.deal(deal_id))

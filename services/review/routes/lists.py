@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..access import Principal
 from ..deps import Clock, CurrentPrincipal, Lists
 from ..lists import BadCursor, Cursor, ListReader, page_across_teams
-from .common import ACCESS_ERRORS, CursorQ, Limit, Manager, MinAmount, Owner, Team, teams_in_scope
+from .common import ACCESS_ERRORS, Limit, ListCursorQ, Manager, MinAmount, Owner, Team, teams_in_scope
 
 router = APIRouter()
 
@@ -51,7 +51,7 @@ async def list_page(lists: ListReader, as_of: dt.datetime, principal: Principal,
             summary="Early-stage deals by potential value × evidence coverage (not a win probability)")
 async def leader_list(principal: CurrentPrincipal, lists: Lists, clock: Clock, team: Team = None,
                       owner: Owner = None, manager: Manager = None, min_amount: MinAmount = None,
-                      limit: Limit = 50, cursor: CursorQ = None) -> ListPage:
+                      limit: Limit = 50, cursor: ListCursorQ = None) -> ListPage:
     return await list_page(lists, clock(), principal, "leader", team, owner, manager, min_amount, limit, cursor)
 
 
@@ -59,5 +59,5 @@ async def leader_list(principal: CurrentPrincipal, lists: Lists, clock: Clock, t
             summary="Deals closing this quarter, largest amount first")
 async def manager_list(principal: CurrentPrincipal, lists: Lists, clock: Clock, team: Team = None,
                        owner: Owner = None, manager: Manager = None, min_amount: MinAmount = None,
-                       limit: Limit = 50, cursor: CursorQ = None) -> ListPage:
+                       limit: Limit = 50, cursor: ListCursorQ = None) -> ListPage:
     return await list_page(lists, clock(), principal, "manager", team, owner, manager, min_amount, limit, cursor)

@@ -17,11 +17,14 @@ from pydantic import BaseModel, Field
 from services.domain.lists import list_item
 from services.domain.movement import FLOW_BUCKETS, with_days_in_stage
 from services.domain.quarters import previous_quarter, quarter_of
+from services.shared.errors import error_responses
 from services.shared.keys import RedisKeys
 
 from ..access import principal_of
 from ..alerts import scoped_teams
 from ..lists import BadCursor, Cursor, page_across_teams
+from .common import ACCESS_ERRORS, Limit, Manager, MinAmount, Owner, Team
+from .common import ListCursorQ as CursorQ
 
 router = APIRouter()
 
@@ -30,12 +33,6 @@ Bucket = Literal["start", "new", "pulled_in", "pushed_out", "increased", "decrea
 QuarterQ = Annotated[str | None, Query(pattern=r"^\d{4}Q[1-4]$",
                                        description="Quarter, e.g. 2026Q4: the current one (default) or the previous one.")]
 BucketQ = Annotated[Bucket | None, Query(description="Page this bucket's deals instead of only counting them.")]
-Limit = Annotated[int, Query(ge=1, le=500, description="Page size (default 50, at most 500).")]
-CursorQ = Annotated[str | None, Query(max_length=1000, description="next_cursor of the previous page.")]
-Team = Annotated[str | None, Query(max_length=200, description="Only deals of this team.")]
-Owner = Annotated[str | None, Query(max_length=200, description="Only deals of this owner id.")]
-Manager = Annotated[str | None, Query(max_length=200, description="Only deals of this manager id.")]
-MinAmount = Annotated[float | None, Query(ge=0, allow_inf_nan=False, description="Only deals with at least this amount.")]
 
 
 class BucketTotal(BaseModel):
@@ -77,7 +74,7 @@ def _cursor(raw: str | None) -> Cursor | None:
 
 @router.get("/v1/lists/stalled", response_model=StalledPage, summary="Stalled open early and mid deals by potential value",
             description="Deals that stayed in their stage past its stall_days (docs/movement.md); the list shape "
-                        "and filters of the other lists.")
+                        "and filters of the other lists.", responses=ACCESS_ERRORS)
 async def stalled_list(request: Request, team: Team = None, owner: Owner = None, manager: Manager = None,
                        min_amount: MinAmount = None, limit: Limit = 50, cursor: CursorQ = None) -> StalledPage:
     lists = request.app.state.lists
@@ -95,7 +92,9 @@ async def stalled_list(request: Request, team: Team = None, owner: Owner = None,
 
 @router.get("/v1/pipeline/flow", response_model=FlowAnswer,
             summary="How the quarter's pipeline moved: start, new, pulled in, pushed out, changed, won, lost, end",
-            responses={422: {"description": "Not the current or the previous quarter, or a bad parameter"}})
+            responses=ACCESS_ERRORS | error_responses(404, 422, s404="Not the current or the previous quarter: the read model keeps "
+                                                      "no other",
+                                      s422="A bad parameter, or a flow too large to add up (narrow it)"))
 async def pipeline_flow(request: Request, quarter: QuarterQ = None, team: Team = None, owner: Owner = None,
                         manager: Manager = None, bucket: BucketQ = None, limit: Limit = 50,
                         cursor: CursorQ = None) -> FlowAnswer:
@@ -105,7 +104,7 @@ async def pipeline_flow(request: Request, quarter: QuarterQ = None, team: Team =
     current = quarter_of(as_of.date())
     quarter = quarter or current
     if quarter not in (current, previous_quarter(current)):
-        raise HTTPException(422, f"quarter: {quarter} is not {current} (current) or {previous_quarter(current)} "
+        raise HTTPException(404, f"quarter: {quarter} is not {current} (current) or {previous_quarter(current)} "
                                  "(previous), the quarters the read model keeps")
     teams = _teams(request, team)
     position = _cursor(cursor)

@@ -11,20 +11,33 @@ admins see full URLs (a Slack URL is itself a secret); others see the host.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from services.shared.errors import error_responses
 from services.shared.keys import RedisKeys
 
 from ..access import Principal, principal_of
-from ..routes.common import CursorQ, Limit
-from .guard import AddressRefused, Resolver, check_url, system_resolve
-from .rules import Format, Subscription, WebhookFilter, host_of, validate_webhook_url
+from ..routes.common import AlertCursorQ, Limit
+from .guard import AddressRefused, Resolver, Unresolved, check_url, system_resolve
+from .rules import (
+    UNDOCUMENTED_URL,
+    WEBHOOK_URL_PATTERN,
+    Format,
+    Subscription,
+    WebhookFilter,
+    documented_webhook_url,
+    host_of,
+    validate_webhook_url,
+)
 from .settings import WebhookSettings
 from .store import TooManySubscriptions, WebhookStore
+
+WebhookCursorQ = Annotated[str | None, Query(pattern=r"^wh-[0-9a-f]{16}$",
+                                             description="next_cursor of the previous page (a subscription id).")]
 
 ROLES = ("admin", "manager", "dashboard")
 MANAGING_ROLES = ("admin", "manager")
@@ -40,8 +53,13 @@ class WebhookCreate(BaseModel):
         "description": "East team discount alerts",
     }]})
 
-    url: str = Field(max_length=2048, description="Where alerts are POSTed (http or https, a public address, "
-                                                  "no user:password@).")
+    url: str = Field(max_length=2048, json_schema_extra={"pattern": WEBHOOK_URL_PATTERN, "format": "uri"},
+                     description="Where alerts are POSTed: http(s), a DNS name (no IP address, no single-label "
+                                 "host), no user:password@, no fragment. A name that resolves to a non-public "
+                                 "address is refused (422); one that does not resolve yet is accepted, and every "
+                                 "delivery checks the address again. Where the operator sets "
+                                 "PR_REVIEW_WEBHOOK_ALLOW_NETS, IP addresses and single-label hosts in "
+                                 "those networks are accepted too.")
     format: Format = Field("json", description="json (the alert in an envelope) or slack (an incoming-webhook message).")
     filter: WebhookFilter = Field(default_factory=WebhookFilter, description="Which alerts to send.")
     description: str | None = Field(None, max_length=500)
@@ -157,19 +175,30 @@ def add_webhook_routes(app: FastAPI, redis, keys: RedisKeys, *, path: str = "/v1
         return caller, sub
 
     @router.post("", status_code=201, response_model=WebhookCreated, summary="Subscribe a URL to alerts",
-                 responses={403: {"description": "Filter outside the caller's teams, or a read-only caller"},
-                            409: {"description": "The caller holds the most subscriptions allowed"},
-                            422: {"description": "Invalid URL (or one reaching a non-public address), format "
-                                                 "or filter"}})
+                 responses=error_responses(
+                     401, 403, 409, 422, s403="Filter outside the caller's teams, or a read-only caller",
+                     s409="The caller holds the most subscriptions allowed",
+                     s422="Invalid URL (or a name resolving to a non-public address), format or filter"))
     async def create_webhook(body: WebhookCreate, request: Request, response: Response) -> WebhookCreated:
         caller = caller_of(request)
         flt = scoped_filter(caller, body.filter)
+        # A URL the document allows is refused only for where it points; a name that does not
+        # resolve yet is taken (DNS is no rule a schema can state, and every delivery checks the
+        # address again at connect time). Any other URL only where allowed networks widen the rule.
+        documented = documented_webhook_url(body.url)
+        problem = None
         try:
             await check_url(body.url, allow_nets, resolver)
+        except Unresolved as exc:
+            problem = None if documented else str(exc)
         except AddressRefused as exc:
+            problem = str(exc)
+        if problem is None and not documented and not allow_nets:
+            problem = UNDOCUMENTED_URL
+        if problem is not None:
             # The same shape as pydantic's own 422s, so clients find the field the same way.
-            raise RequestValidationError([{"type": "value_error", "loc": ("body", "url"), "msg": str(exc),
-                                           "input": body.url}]) from None
+            raise RequestValidationError([{"type": "value_error", "loc": ("body", "url"), "msg": problem,
+                                           "input": body.url}])
         try:
             sub = await store.create(body.url, body.format, flt, body.description, caller.name,
                                      max_per_caller=settings.max_per_caller)
@@ -181,29 +210,31 @@ def add_webhook_routes(app: FastAPI, redis, keys: RedisKeys, *, path: str = "/v1
         return WebhookCreated(**sub.public(), host=host_of(sub.url), secret=sub.secret)
 
     @router.get("", response_model=WebhookPage, summary="The subscriptions the caller may see",
-                responses={403: {"description": "A dashboard key (or any role but admin and manager)"}})
-    async def list_webhooks(request: Request, limit: Limit = 50, cursor: CursorQ = None) -> WebhookPage:
+                responses=error_responses(401, 403, 404,
+                                          s403="A dashboard key (or any role but admin and manager)",
+                                          s404="The cursor names a subscription that no longer exists"))
+    async def list_webhooks(request: Request, limit: Limit = 50, cursor: WebhookCursorQ = None) -> WebhookPage:
         caller = caller_of(request)
         require_manager(caller)
         subs = [s for s in await store.all() if may_see(caller, s.filter)]
         if cursor is not None:
             ids = [s.id for s in subs]
             if cursor not in ids:
-                raise HTTPException(400, "cursor: not a cursor returned by this API")
+                raise HTTPException(404, f"cursor: no webhook {cursor!r} to continue after")
             subs = subs[ids.index(cursor) + 1:]
         page = subs[:limit]
         return WebhookPage(items=[WebhookOut(**shown(caller, s.public())) for s in page],
                            next_cursor=page[-1].id if len(subs) > limit else None)
 
     @router.get("/{subscription_id}", response_model=WebhookDetail, summary="A subscription and its delivery stats",
-                responses={403: {"description": "A dashboard key"},
-                           404: {"description": "No such webhook (or not in the caller's scope)"}})
+                responses=error_responses(401, 403, 404, s403="A dashboard key",
+                                          s404="No such webhook (or not in the caller's scope)"))
     async def get_webhook(subscription_id: str, request: Request) -> WebhookDetail:
         caller, sub = await visible(request, subscription_id)
         return WebhookDetail(**shown(caller, sub.public()), stats=await store.stats(sub.id))
 
     @router.delete("/{subscription_id}", status_code=204, summary="Unsubscribe",
-                   responses={403: {"description": "A read-only caller"}, 404: {"description": "No such webhook"}})
+                   responses=error_responses(401, 403, 404, s403="A read-only caller", s404="No such webhook"))
     async def delete_webhook(subscription_id: str, request: Request) -> Response:
         _, sub = await visible(request, subscription_id)
         await store.delete(sub.id)
@@ -211,9 +242,9 @@ def add_webhook_routes(app: FastAPI, redis, keys: RedisKeys, *, path: str = "/v1
 
     @router.get("/{subscription_id}/dead-letters", response_model=DeadLetterPage,
                 summary="Deliveries that failed every attempt, newest first",
-                responses={403: {"description": "A dashboard key"}, 404: {"description": "No such webhook"}})
+                responses=error_responses(401, 403, 404, s403="A dashboard key", s404="No such webhook"))
     async def dead_letters(subscription_id: str, request: Request, limit: Limit = 50,
-                           cursor: CursorQ = None) -> DeadLetterPage:
+                           cursor: AlertCursorQ = None) -> DeadLetterPage:
         caller, sub = await visible(request, subscription_id)
         try:
             items, next_cursor = await store.dead_letters(sub.id, limit, cursor)

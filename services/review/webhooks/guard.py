@@ -123,9 +123,9 @@ async def checked_addresses(host: str, port: int, allow_nets: Sequence[Network],
             async with asyncio.timeout(RESOLVE_TIMEOUT):
                 raw = await resolver(host, port)
     except (OSError, UnicodeError, TimeoutError):
-        raise AddressRefused(f"host {host!r} does not resolve") from None
+        raise Unresolved(f"host {host!r} does not resolve") from None
     if not raw:
-        raise AddressRefused(f"host {host!r} does not resolve")
+        raise Unresolved(f"host {host!r} does not resolve")
     addresses: list[IPAddress] = []
     for text in raw:
         try:
@@ -144,11 +144,17 @@ async def check_url(url: str, allow_nets: Sequence[Network], resolver: Resolver 
     """Refuse (AddressRefused) a webhook URL whose host is or resolves to a forbidden address.
 
     The URL's syntax (scheme, user info) is checked before, by ``validate_webhook_url``.
+    :class:`Unresolved` (an AddressRefused) says the name does not resolve: the caller decides
+    whether that is a refusal (the subscription route accepts it for a documented URL).
     """
     parts = httpx.URL(url)
     # The host exactly as httpcore will hand it to the network backend at delivery (IDNA-encoded).
     host = parts.raw_host.decode("ascii")
     await checked_addresses(host, parts.port or (443 if parts.scheme == "https" else 80), allow_nets, resolver)
+
+
+class Unresolved(AddressRefused):
+    """The host does not resolve (refused at delivery; accepted at subscription)."""
 
 
 class RefusedConnect(httpcore.ConnectError):

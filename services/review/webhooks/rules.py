@@ -47,7 +47,7 @@ class WebhookFilter(BaseModel):
                     "qualification_gap or stalled for pipeline movement.",
     )
     min_severity: Severity | None = Field(None, description="Only alerts at least this severe (info < low < medium < high).")
-    min_value_at_risk: float | None = Field(None, ge=0, description="Only alerts with at least this value at risk.")
+    min_value_at_risk: float | None = Field(None, ge=0, strict=True, allow_inf_nan=False, description="Only alerts with at least this value at risk.")
 
     def alert_filter(self) -> AlertFilter:
         """The same conditions as the feed's filter: one matching rule for the feed, streams and webhooks."""
@@ -60,6 +60,21 @@ class WebhookFilter(BaseModel):
         return self.alert_filter().matches(alert)
 
 
+
+
+# The URL rule of the OpenAPI document: http(s), a lower-case DNS name with an alphabetic
+# top-level label (no IP literal, no single-label name like `localhost` or `redis`), an optional
+# port, then path and query from RFC 3986's unreserved and sub-delim characters. Every URL it
+# matches passes validate_webhook_url; where the name points is checked separately
+# (guard.check_url, and again at every delivery). Other URLs are taken only where
+# PR_REVIEW_WEBHOOK_ALLOW_NETS widens the contract for internal receivers (api.py).
+_LABEL = r"[a-z0-9]{1,20}(?:-[a-z0-9]{1,20}){0,2}"
+WEBHOOK_URL_PATTERN = (
+    rf"^https?://(?:{_LABEL}\.){{1,3}}[a-z]{{2,24}}"
+    r"(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?"
+    r"(?:/[A-Za-z0-9._~!$&'()*+,;=:@/-]{0,1000})?(?:\?[A-Za-z0-9._~!$&'()*+,;=:@/?-]{0,1000})?$"
+)
+_WEBHOOK_URL = re.compile(WEBHOOK_URL_PATTERN)
 
 
 def validate_webhook_url(url: str) -> str:
@@ -85,6 +100,15 @@ def validate_webhook_url(url: str) -> str:
     except httpx.InvalidURL as exc:
         raise ValueError(f"must be a valid URL ({exc})") from None
     return url
+
+
+def documented_webhook_url(url: str) -> bool:
+    """Whether ``url`` matches the OpenAPI document's rule (WEBHOOK_URL_PATTERN)."""
+    return _WEBHOOK_URL.fullmatch(url) is not None
+
+
+UNDOCUMENTED_URL = ("must be http(s)://<lower-case DNS name with a top-level domain>[:port][/path][?query] (no IP "
+                    "address, no single-label host, no fragment) unless PR_REVIEW_WEBHOOK_ALLOW_NETS is set")
 
 
 def host_of(url: str) -> str:

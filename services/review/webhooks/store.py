@@ -12,7 +12,7 @@ from typing import Any
 from services.shared.keys import RedisKeys
 from services.shared.redis_client import as_text
 
-from ..alerts import STREAM_ID
+from ..alerts import STREAM_ID, id_before
 from .rules import Format, Subscription, WebhookFilter, generic_error
 
 log = logging.getLogger("services.review.webhooks")
@@ -114,7 +114,10 @@ class WebhookStore:
         """Dead letters newest first, and the cursor of the next page (None on the last)."""
         if cursor is not None and not STREAM_ID.match(cursor):
             raise ValueError("cursor: not a cursor returned by this API")
-        top = f"({cursor}" if cursor else "+"
+        # Inclusive bound computed here: Redis refuses the exclusive "(0-0".
+        top = id_before(cursor) if cursor else "+"
+        if top is None:
+            return [], None
         rows = await self.redis.xrevrange(self.keys.webhook_dead_letters(subscription_id), max=top, min="-", count=limit + 1)
         items = []
         for entry_id, fields in rows[:limit]:

@@ -20,7 +20,8 @@ def make_alert(team: str = "East", kind: str = "late_stage_discount", manager_id
                occurred_at: str = "2026-11-20T09:30:00+00:00", **extra) -> dict:
     """An alert shaped like scoring's discount_alert(), with a fresh alert_id."""
     n = next(_n)
-    return {"alert_id": f"al-{uuid.uuid4().hex[:12]}-{n}", "kind": kind, "severity": "high",
+    # alert_id as alert_id_for makes them: "al-" and 20 hex digits (the documented after= pattern).
+    return {"alert_id": f"al-{uuid.uuid4().hex[:20]}", "kind": kind, "severity": "high",
             "deal_id": f"api:deal-{n}", "event_id": f"ev-{n}", "name": f"Deal {n}", "account": "Acme",
             "owner_id": "u-1", "team": team, "manager_id": manager_id, "stage": "Negotiation/Review",
             "phase": "late", "amount": 100000.0, "currency": "EUR", "discount_pct": 10.0,

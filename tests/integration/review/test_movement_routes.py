@@ -129,11 +129,12 @@ async def test_filters_and_team_scope_apply_to_the_flow(common_settings):
 
 
 @pytest.mark.parametrize("params, status", [
-    ({"quarter": "2026Q2"}, 422),  # older than the previous quarter
-    ({"quarter": "2027Q1"}, 422),  # the future
+    # Well-formed quarters the read model does not keep: 404, that flow is not there.
+    ({"quarter": "2026Q2"}, 404),  # older than the previous quarter
+    ({"quarter": "2027Q1"}, 404),  # the future
     ({"quarter": "26Q4"}, 422), ({"quarter": "2026Q5"}, 422), ({"quarter": "2026Q4'; DROP"}, 422),
     ({"bucket": "everything"}, 422), ({"limit": 0}, 422), ({"limit": 501}, 422),
-    ({"bucket": "won", "cursor": "not-a-cursor"}, 400), ({"team": "x" * 201}, 422),
+    ({"bucket": "won", "cursor": "not-a-cursor"}, 422), ({"team": "x" * 201}, 422), ({"team": ""}, 422),
 ])
 async def test_hostile_flow_parameters_are_refused(common_settings, params, status):
     async with review(common_settings) as client:
@@ -159,4 +160,4 @@ async def test_the_stalled_list_has_the_list_shape_and_filters(common_settings):
         more = (await client.get("/v1/lists/stalled", params={"cursor": east["next_cursor"]}, headers=EAST)).json()
         assert [i["deal_id"] for i in more["items"]] == ["B", "D"]
         assert (await client.get("/v1/lists/stalled", params={"limit": 501}, headers=ADMIN)).status_code == 422
-        assert (await client.get("/v1/lists/stalled", params={"cursor": "zz"}, headers=ADMIN)).status_code == 400
+        assert (await client.get("/v1/lists/stalled", params={"cursor": "zz"}, headers=ADMIN)).status_code == 422

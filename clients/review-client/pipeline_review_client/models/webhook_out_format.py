@@ -1,0 +1,9 @@
+from enum import StrEnum
+
+
+class WebhookOutFormat(StrEnum):
+    JSON = "json"
+    SLACK = "slack"
+
+    def __str__(self) -> str:
+        return str(self.value)
