@@ -16,8 +16,7 @@ logs:          ## follow the logs of every process
 lint:          ## ruff, mypy and the import contracts (settings in pyproject.toml); .ci/run runs it before the tests
 	@deploy/setup.sh
 	.venv/bin/ruff check .
-	# LEAD: enable once the tree has been formatted in one go (`.venv/bin/ruff format .` after the merges):
-	# .venv/bin/ruff format --check .
+	.venv/bin/ruff format --check .
 	.venv/bin/mypy
 	.venv/bin/lint-imports
 

@@ -31,7 +31,7 @@ def _clamped(event: Any, now: dt.datetime) -> Any:
 def before_call(ctx, case, kwargs: dict[str, Any]) -> None:
     if case.operation.path != "/v1/events" or case.method.upper() != "POST":
         return
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     if isinstance(case.body, list):
         case.body = [_clamped(event, now) for event in case.body]
     elif isinstance(case.body, dict):

@@ -39,8 +39,15 @@ def partition_for(key: bytes, partitions: int) -> int:
 class BulkChangelog:
     """Saves many table values and their alerts at once; ``write`` returns when Kafka has acknowledged them."""
 
-    def __init__(self, app: faust.App, table: faust.Table, partitions: int, alerts_topic: str,
-                 encode_alert: Callable[[Alert], bytes], committed: CommittedStore | None = None):
+    def __init__(
+        self,
+        app: faust.App,
+        table: faust.Table,
+        partitions: int,
+        alerts_topic: str,
+        encode_alert: Callable[[Alert], bytes],
+        committed: CommittedStore | None = None,
+    ):
         """With ``committed`` (the RocksDB store), states are staged there until their transaction
         commits instead of going into the table's store at once."""
         self.app = app
@@ -78,8 +85,11 @@ class BulkChangelog:
             alert_records = {}
         await self._send_all(states, alert_records)
 
-    async def _send_all(self, states: Mapping[int, list[tuple[bytes, bytes]]],
-                        alerts: Mapping[int, list[tuple[bytes, bytes, list | None]]]) -> None:
+    async def _send_all(
+        self,
+        states: Mapping[int, list[tuple[bytes, bytes]]],
+        alerts: Mapping[int, list[tuple[bytes, bytes, list | None]]],
+    ) -> None:
         acks = []
         for partition in sorted(states.keys() | alerts.keys()):
             acks.extend(await self._send(partition, states.get(partition, []), alerts.get(partition, [])))
@@ -88,8 +98,9 @@ class BulkChangelog:
             for partition, records in states.items():  # acknowledged, and no transaction to wait for
                 self.committed.write_through(partition, dict(records))
 
-    async def _send(self, partition: int, states: list[tuple[bytes, bytes]],
-                    alerts: list[tuple[bytes, bytes, list | None]]) -> list[asyncio.Future]:
+    async def _send(
+        self, partition: int, states: list[tuple[bytes, bytes]], alerts: list[tuple[bytes, bytes, list | None]]
+    ) -> list[asyncio.Future]:
         producer, lock = self._producer_for(partition)
         # With transactions, faust holds this lock while committing or aborting the partition's
         # transaction; without them there is nothing to hold.
@@ -107,7 +118,9 @@ class BulkChangelog:
         batch, count = producer.create_batch(), 0
         for key, value in records:
             if batch.append(key=key, value=value, timestamp=None) is None:  # full: send it, start another
-                acks.append(self._track(await producer.send_batch(batch, self.topic, partition=partition), partition, count))
+                acks.append(
+                    self._track(await producer.send_batch(batch, self.topic, partition=partition), partition, count)
+                )
                 batch, count = producer.create_batch(), 0
                 batch.append(key=key, value=value, timestamp=None)
             count += 1
@@ -118,9 +131,11 @@ class BulkChangelog:
         """Tell the committed store the changelog offset a record batch reached, once Kafka acknowledged it."""
         committed = self.committed
         if committed is not None:
+
             def acknowledged(done: asyncio.Future) -> None:
                 if not done.cancelled() and done.exception() is None:
                     committed.acknowledged(partition, done.result().offset + count - 1)
+
             ack.add_done_callback(acknowledged)
         return ack
 

@@ -265,8 +265,12 @@ class ForgetMovedPartitions:
             recovery = self.app.tables.recovery
             for partition in moved:  # recovery must then start those partitions from the changelog's beginning
                 recovery.revoke(faust.types.TP(changelog, partition))
-            log.info("forgot %d deal state(s) of %d moved partition(s) %s; recovery rebuilds them from the changelog",
-                     dropped, len(moved), sorted(moved))
+            log.info(
+                "forgot %d deal state(s) of %d moved partition(s) %s; recovery rebuilds them from the changelog",
+                dropped,
+                len(moved),
+                sorted(moved),
+            )
         await self._on_rebalance(assigned, revoked, newly_assigned, generation_id)
 
 
@@ -288,9 +292,11 @@ class RecoveryErrors(logging.Handler):
 
     def __init__(self, registry: CollectorRegistry):
         super().__init__(level=logging.WARNING)
-        self.counter = Counter("pr_scoring_recovery_errors_total",
-                               "Changelog records faust failed to apply during table recovery (its 'Error in recovery').",
-                               registry=registry)
+        self.counter = Counter(
+            "pr_scoring_recovery_errors_total",
+            "Changelog records faust failed to apply during table recovery (its 'Error in recovery').",
+            registry=registry,
+        )
         self.count = 0
         self.last_error: str | None = None
 

@@ -55,10 +55,19 @@ class BatchOutcome:
 class DealProcessor:
     """Applies events to the deal table and mirrors the result into Redis."""
 
-    def __init__(self, table: DealTable, redis, keys: RedisKeys, stage_map: StageMap,
-                 send_alert: AlertSink | None, save_states: StateSink | None = None,
-                 write_read_model: ReadModelSink | None = None, horizon_quarters: int = 1,
-                 clock: Clock = utc_now, partitions: int | None = None):
+    def __init__(
+        self,
+        table: DealTable,
+        redis,
+        keys: RedisKeys,
+        stage_map: StageMap,
+        send_alert: AlertSink | None,
+        save_states: StateSink | None = None,
+        write_read_model: ReadModelSink | None = None,
+        horizon_quarters: int = 1,
+        clock: Clock = utc_now,
+        partitions: int | None = None,
+    ):
         """``table`` maps the deal id (bytes) to its encoded state. ``save_states(updates, alerts)``
         stores a batch's new states and sends the alerts they raised, in one step; by default
         each state is one ``table[key] = value`` and each alert goes to ``send_alert``. The
@@ -131,7 +140,9 @@ class DealProcessor:
                 alert = discount_alert(event, applied.state, self.stage_map)
                 if alert is not None:
                     outcome.alerts.append(alert)
-                outcome.alerts.extend(Alert(**a) for a in movement_alerts(event, applied.state, self.stage_map, self.horizon_quarters))
+                outcome.alerts.extend(
+                    Alert(**a) for a in movement_alerts(event, applied.state, self.stage_map, self.horizon_quarters)
+                )
         # A deal already stalled when folded (an old occurred_at, a replay) alerts at once; the
         # mark saved with the alert keeps the stall check from raising it again.
         now = self.clock()
@@ -143,7 +154,9 @@ class DealProcessor:
         await self.save_states({deal_id.encode(): working[deal_id].encode() for deal_id in changed}, outcome.alerts)
         # Duplicates are rewritten too: the first copy may have reached the table but
         # not Redis before a crash, and rewriting is idempotent.
-        touched: dict[str, Placement] = {deal_id: place(state, self.stage_map, now) for deal_id, state in working.items()}
+        touched: dict[str, Placement] = {
+            deal_id: place(state, self.stage_map, now) for deal_id, state in working.items()
+        }
         await self.write_read_model(touched)
         return outcome
 
@@ -173,7 +186,6 @@ class DealProcessor:
             if placements:
                 await self.write_read_model(placements)
             return alerts
-
 
 
 def encode_alert(alert: Alert) -> bytes:

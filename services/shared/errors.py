@@ -38,8 +38,9 @@ class FieldError(BaseModel):
 class ErrorBody(BaseModel):
     """The body of every 4xx and 5xx answer of both services."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"detail": "team: this key may not read team 'West'", "errors": []}]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"detail": "team: this key may not read team 'West'", "errors": []}]}
+    )
 
     detail: str = Field(description="One line; starts with the field at fault when there is one.")
     errors: list[FieldError] = Field(default_factory=list, description="Every field problem; empty when none.")
@@ -65,8 +66,9 @@ def error_content(detail: str, errors: list[dict[str, Any]] | None = None) -> di
     return {"detail": detail, "errors": errors or []}
 
 
-def error_response(status: int, detail: str, errors: list[dict[str, Any]] | None = None,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int, detail: str, errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
     """An error answer in the shared shape."""
     return JSONResponse(error_content(detail, errors), status_code=status, headers=headers)
 
@@ -86,8 +88,14 @@ def field_path(prefix: str, loc: tuple | list) -> str:
 
 def field_errors(raw: Sequence[Mapping[str, Any]], prefix: str = "") -> list[dict[str, Any]]:
     """Pydantic's ``errors()`` as :class:`FieldError` dicts."""
-    return [{"field": field_path(prefix, tuple(err.get("loc", ()))), "message": str(err.get("msg", "")),
-             "type": err.get("type")} for err in raw]
+    return [
+        {
+            "field": field_path(prefix, tuple(err.get("loc", ()))),
+            "message": str(err.get("msg", "")),
+            "type": err.get("type"),
+        }
+        for err in raw
+    ]
 
 
 def summary(errors: list[dict[str, Any]]) -> str:
@@ -108,13 +116,17 @@ def allowed_methods(app: Any, scope: MutableMapping[str, Any]) -> list[str]:
     Asks each route, through Starlette's public ``matches``, whether it would take the request
     with each method: included routers and mounts answer for themselves.
     """
-    base = {"type": "http", "path": scope["path"], "root_path": scope.get("root_path", ""),
-            "headers": [], "query_string": b""}
+    base = {
+        "type": "http",
+        "path": scope["path"],
+        "root_path": scope.get("root_path", ""),
+        "headers": [],
+        "query_string": b"",
+    }
     allowed = []
     for method in _METHODS:
         probe = base | {"method": method}
-        if any(route.matches(probe)[0] is Match.FULL for route in app.router.routes
-               if not isinstance(route, Mount)):
+        if any(route.matches(probe)[0] is Match.FULL for route in app.router.routes if not isinstance(route, Mount)):
             allowed.append(method)
     return allowed
 
@@ -149,15 +161,18 @@ def install_error_handlers(app: FastAPI) -> None:
 
 def error_responses(*statuses: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for ``statuses``, each with the shared body; ``descriptions`` (``s401="..."``) refine."""
-    return {status: {"model": ErrorBody, "description": descriptions.get(f"s{status}", DESCRIPTIONS[status])}
-            for status in statuses}
+    return {
+        status: {"model": ErrorBody, "description": descriptions.get(f"s{status}", DESCRIPTIONS[status])}
+        for status in statuses
+    }
 
 
 _ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
 
 
-def finish_openapi(schema: dict[str, Any], every_operation: dict[int, str] | None = None,
-                   prefix: str = "/v1/") -> dict[str, Any]:
+def finish_openapi(
+    schema: dict[str, Any], every_operation: dict[int, str] | None = None, prefix: str = "/v1/"
+) -> dict[str, Any]:
     """Make the document say what the service does about errors.
 
     - Every 4xx/5xx an operation documents carries the :class:`ErrorBody` schema.

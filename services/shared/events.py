@@ -210,13 +210,17 @@ class DealEvent(BaseModel):
     deal_id: Annotated[str, Field(min_length=1, max_length=200, json_schema_extra={"pattern": NO_CONTROL_CHARACTERS})]
     occurred_at: Annotated[AwareDatetime, IsoText]
     sequence: Annotated[int | None, Number] = Field(
-        default=None, ge=SEQUENCE_MIN, le=SEQUENCE_MAX,
+        default=None,
+        ge=SEQUENCE_MIN,
+        le=SEQUENCE_MAX,
         description="The source's own ordering number, where it has one (tie-breaker); a signed 64-bit integer.",
     )
     type: EventType
     changes: DealChanges = Field(default_factory=DealChanges)
     action: ManagerAction | None = Field(
-        default=None, description="The manager's action, on deal.reviewed, deal.help_offered and deal.discount_decided only.")
+        default=None,
+        description="The manager's action, on deal.reviewed, deal.help_offered and deal.discount_decided only.",
+    )
 
     @model_validator(mode="after")
     def _action_matches_type(self) -> DealEvent:

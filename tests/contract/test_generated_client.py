@@ -26,8 +26,9 @@ def differences(left: Path, right: Path) -> list[str]:
 
 def test_the_committed_client_is_not_stale(tmp_path):
     fresh = tmp_path / "review-client"
-    run = subprocess.run(["bash", str(ROOT / "deploy" / "client.sh"), str(fresh)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        ["bash", str(ROOT / "deploy" / "client.sh"), str(fresh)], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     stale = differences(COMMITTED, fresh)
     assert not stale, f"clients/review-client is stale (run `make client` and commit): {stale[:20]}"

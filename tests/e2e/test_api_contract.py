@@ -42,16 +42,30 @@ def schemathesis(base_url: str, workdir: Path, key: str | None = None) -> tuple[
     """Run the CLI with every check and phase; (operations tested, report). Fails on any failure.
 
     Runs in ``workdir``: the CLI keeps a cache of crashes in ``.schemathesis/`` there."""
-    argv = [str(SCHEMATHESIS), "run", f"{base_url}/openapi.json", "--checks", "all",
-            "--phases", "examples,coverage,fuzzing,stateful", "--max-examples", str(MAX_EXAMPLES),
-            "--exclude-path-regex", STREAMING, "--request-timeout", "30", "--no-color",
-            "--generation-database", "none"]
+    argv = [
+        str(SCHEMATHESIS),
+        "run",
+        f"{base_url}/openapi.json",
+        "--checks",
+        "all",
+        "--phases",
+        "examples,coverage,fuzzing,stateful",
+        "--max-examples",
+        str(MAX_EXAMPLES),
+        "--exclude-path-regex",
+        STREAMING,
+        "--request-timeout",
+        "30",
+        "--no-color",
+        "--generation-database",
+        "none",
+    ]
     if key is not None:
         argv += ["--header", f"X-API-Key: {key}"]
     env = os.environ | {"SCHEMATHESIS_HOOKS": "testkit.schemathesis_hooks", "PYTHONPATH": str(ROOT)}
     run = subprocess.run(argv, cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
     report = run.stdout + run.stderr
-    failures = report[report.find("FAILURES"):] if "FAILURES" in report else report[-6000:]
+    failures = report[report.find("FAILURES") :] if "FAILURES" in report else report[-6000:]
     assert run.returncode == 0, f"schemathesis found failures at {base_url} (key {key!r}):\n{failures[:12000]}"
     tested = re.search(r"Tested:\s+(\d+)", report)
     assert tested, report[-2000:]
@@ -60,8 +74,9 @@ def schemathesis(base_url: str, workdir: Path, key: str | None = None) -> tuple[
 
 def fresh_settings(kafka_bootstrap: str, redis_url: str) -> CommonSettings:
     tag = uuid.uuid4().hex[:8]
-    common = CommonSettings(kafka_bootstrap=kafka_bootstrap, redis_url=redis_url,
-                            topic_prefix=f"t{tag}-", redis_prefix=f"t{tag}")
+    common = CommonSettings(
+        kafka_bootstrap=kafka_bootstrap, redis_url=redis_url, topic_prefix=f"t{tag}-", redis_prefix=f"t{tag}"
+    )
     ensure_topics(common)
     return common
 
@@ -76,8 +91,10 @@ def test_both_open_services_keep_their_documented_contract(kafka_bootstrap, redi
 
 def test_both_keyed_services_keep_their_documented_contract(kafka_bootstrap, redis_url, tmp_path):
     """Keys on both: the right key, a manager key scoped to two teams, and no key at all."""
-    with running_stack(fresh_settings(kafka_bootstrap, redis_url), tmp_path, ingest_env=LOCKED_INGEST,
-                       review_env=LOCKED_REVIEW) as urls:
-        tested = [schemathesis(urls["ingest"], tmp_path, key)[0] for key in (INGEST_KEY, None)] + \
-                 [schemathesis(urls["review"], tmp_path, key)[0] for key in (REVIEW_ADMIN, REVIEW_MANAGER, None)]
+    with running_stack(
+        fresh_settings(kafka_bootstrap, redis_url), tmp_path, ingest_env=LOCKED_INGEST, review_env=LOCKED_REVIEW
+    ) as urls:
+        tested = [schemathesis(urls["ingest"], tmp_path, key)[0] for key in (INGEST_KEY, None)] + [
+            schemathesis(urls["review"], tmp_path, key)[0] for key in (REVIEW_ADMIN, REVIEW_MANAGER, None)
+        ]
     assert min(tested[:2]) >= INGEST_OPERATIONS and min(tested[2:]) >= REVIEW_OPERATIONS

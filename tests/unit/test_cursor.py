@@ -29,8 +29,22 @@ def test_every_string_the_document_allows_decodes_to_a_finite_position(text):
     assert math.isfinite(cursor.score) and cursor.member
 
 
-@pytest.mark.parametrize("garbage", ["", "abc", "!!!", "W10", "WzEsImFwaTp4Il0", "0x1.0p+0~", "0x1.0p+0~abc",
-                                     "0x1.0p+1024~61", "inf~61", "nan~61", "0x1.0p+0~61\n"])
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        "",
+        "abc",
+        "!!!",
+        "W10",
+        "WzEsImFwaTp4Il0",
+        "0x1.0p+0~",
+        "0x1.0p+0~abc",
+        "0x1.0p+1024~61",
+        "inf~61",
+        "nan~61",
+        "0x1.0p+0~61\n",
+    ],
+)
 def test_garbage_cursor_is_rejected(garbage):
     with pytest.raises(BadCursor):
         Cursor.decode(garbage)

@@ -27,8 +27,9 @@ def shaped(answer) -> dict:
 
 @pytest.fixture
 def review():
-    return TestClient(create_review(ReviewSettings(api_keys=f"{KEY}:admin", alert_feed_enabled=False)),
-                      raise_server_exceptions=False)
+    return TestClient(
+        create_review(ReviewSettings(api_keys=f"{KEY}:admin", alert_feed_enabled=False)), raise_server_exceptions=False
+    )
 
 
 @pytest.fixture
@@ -50,11 +51,14 @@ def test_a_bad_parameter_is_a_422_naming_each_field(review):
     assert body["detail"].startswith("query.") and "(and 1 more)" in body["detail"]
 
 
-@pytest.mark.parametrize("method, path, allow", [
-    ("PUT", "/v1/webhooks", "GET, POST"),
-    ("OPTIONS", "/v1/webhooks/wh-0123456789abcdef", "GET, DELETE"),
-    ("TRACE", "/v1/lists/leader", "GET"),
-])
+@pytest.mark.parametrize(
+    "method, path, allow",
+    [
+        ("PUT", "/v1/webhooks", "GET, POST"),
+        ("OPTIONS", "/v1/webhooks/wh-0123456789abcdef", "GET, DELETE"),
+        ("TRACE", "/v1/lists/leader", "GET"),
+    ],
+)
 @pytest.mark.parametrize("with_key", [True, False])
 def test_a_wrong_method_is_a_405_naming_every_method_of_the_path(review, method, path, allow, with_key):
     # Without a key too: the methods are in the public document, so a 405 tells nothing more.
@@ -108,8 +112,9 @@ def test_every_documented_error_of_every_operation_carries_the_error_model(make)
             for status, response in operation["responses"].items():
                 if status[0] in "45":
                     errors += 1
-                    assert response["content"]["application/json"]["schema"] == \
-                        {"$ref": "#/components/schemas/ErrorBody"}, (method, path, status)
+                    assert response["content"]["application/json"]["schema"] == {
+                        "$ref": "#/components/schemas/ErrorBody"
+                    }, (method, path, status)
             if path.startswith("/v1/"):
                 assert {"401", "503"} <= set(operation["responses"]), (method, path)
             if "requestBody" in operation:
@@ -118,9 +123,17 @@ def test_every_documented_error_of_every_operation_carries_the_error_model(make)
 
 
 def test_finish_openapi_keeps_a_description_given_and_fills_a_missing_one():
-    schema = {"paths": {"/v1/x": {"get": {"responses": {"404": {"description": "No such x"},
-                                                         "422": {"description": "Validation Error"}}}}}}
+    schema = {
+        "paths": {
+            "/v1/x": {
+                "get": {"responses": {"404": {"description": "No such x"}, "422": {"description": "Validation Error"}}}
+            }
+        }
+    }
     finish_openapi(schema, {401: "No key"})
     responses = schema["paths"]["/v1/x"]["get"]["responses"]
-    assert [responses[s]["description"] for s in ("401", "404", "422")] == \
-        ["No key", "No such x", "Invalid input; `errors` names each field"]
+    assert [responses[s]["description"] for s in ("401", "404", "422")] == [
+        "No key",
+        "No such x",
+        "Invalid input; `errors` names each field",
+    ]

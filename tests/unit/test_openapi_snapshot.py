@@ -28,11 +28,20 @@ DOCUMENTS = SNAPSHOT.documents()
 def test_the_document_equals_its_committed_snapshot(name):
     committed = (SNAPSHOT.SNAPSHOTS / f"{name}.json").read_text()
     served = SNAPSHOT.render(DOCUMENTS[name])
-    diff = "".join(difflib.unified_diff(committed.splitlines(True), served.splitlines(True),
-                                        f"docs/openapi/{name}.json (committed)", f"{name} /openapi.json (served)", n=2))
-    assert not diff, (f"the {name} OpenAPI document changed. If that is deliberate, check it against "
-                      f"docs/review-api.md (Versioning: is it breaking for /v1?), run `make openapi` and commit.\n"
-                      f"{diff[:6000]}")
+    diff = "".join(
+        difflib.unified_diff(
+            committed.splitlines(True),
+            served.splitlines(True),
+            f"docs/openapi/{name}.json (committed)",
+            f"{name} /openapi.json (served)",
+            n=2,
+        )
+    )
+    assert not diff, (
+        f"the {name} OpenAPI document changed. If that is deliberate, check it against "
+        f"docs/review-api.md (Versioning: is it breaking for /v1?), run `make openapi` and commit.\n"
+        f"{diff[:6000]}"
+    )
 
 
 @pytest.mark.parametrize("name", ["ingest", "review"])

@@ -36,8 +36,9 @@ from .rules import (
 from .settings import WebhookSettings
 from .store import TooManySubscriptions, WebhookStore
 
-WebhookCursorQ = Annotated[str | None, Query(pattern=r"^wh-[0-9a-f]{16}$",
-                                             description="next_cursor of the previous page (a subscription id).")]
+WebhookCursorQ = Annotated[
+    str | None, Query(pattern=r"^wh-[0-9a-f]{16}$", description="next_cursor of the previous page (a subscription id).")
+]
 
 ROLES = ("admin", "manager", "dashboard")
 MANAGING_ROLES = ("admin", "manager")
@@ -46,21 +47,33 @@ MANAGING_ROLES = ("admin", "manager")
 class WebhookCreate(BaseModel):
     """A subscription request."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "url": "https://hooks.example.com/pipeline-review",
-        "format": "json",
-        "filter": {"teams": ["East"], "min_severity": "medium"},
-        "description": "East team discount alerts",
-    }]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "url": "https://hooks.example.com/pipeline-review",
+                    "format": "json",
+                    "filter": {"teams": ["East"], "min_severity": "medium"},
+                    "description": "East team discount alerts",
+                }
+            ]
+        },
+    )
 
-    url: str = Field(max_length=2048, json_schema_extra={"pattern": WEBHOOK_URL_PATTERN, "format": "uri"},
-                     description="Where alerts are POSTed: http(s), a DNS name (no IP address, no single-label "
-                                 "host), no user:password@, no fragment. A name that resolves to a non-public "
-                                 "address is refused (422); one that does not resolve yet is accepted, and every "
-                                 "delivery checks the address again. Where the operator sets "
-                                 "PR_REVIEW_WEBHOOK_ALLOW_NETS, IP addresses and single-label hosts in "
-                                 "those networks are accepted too.")
-    format: Format = Field("json", description="json (the alert in an envelope) or slack (an incoming-webhook message).")
+    url: str = Field(
+        max_length=2048,
+        json_schema_extra={"pattern": WEBHOOK_URL_PATTERN, "format": "uri"},
+        description="Where alerts are POSTed: http(s), a DNS name (no IP address, no single-label "
+        "host), no user:password@, no fragment. A name that resolves to a non-public "
+        "address is refused (422); one that does not resolve yet is accepted, and every "
+        "delivery checks the address again. Where the operator sets "
+        "PR_REVIEW_WEBHOOK_ALLOW_NETS, IP addresses and single-label hosts in "
+        "those networks are accepted too.",
+    )
+    format: Format = Field(
+        "json", description="json (the alert in an envelope) or slack (an incoming-webhook message)."
+    )
     filter: WebhookFilter = Field(default_factory=WebhookFilter, description="Which alerts to send.")
     description: str | None = Field(None, max_length=500)
 
@@ -95,8 +108,9 @@ class WebhookPage(BaseModel):
 
 
 class DeadLetterPage(BaseModel):
-    items: list[dict[str, Any]] = Field(description="Newest first: subscription, host (url for admins), alert, "
-                                                    "attempts, last error.")
+    items: list[dict[str, Any]] = Field(
+        description="Newest first: subscription, host (url for admins), alert, attempts, last error."
+    )
     next_cursor: str | None
 
 
@@ -110,8 +124,11 @@ def caller_of(request: Request) -> Principal:
     if isinstance(principal, Principal):
         return principal
     teams = getattr(principal, "teams", None)
-    return Principal(getattr(principal, "name", None), getattr(principal, "role", ""),
-                     frozenset(teams) if teams is not None else None)
+    return Principal(
+        getattr(principal, "name", None),
+        getattr(principal, "role", ""),
+        frozenset(teams) if teams is not None else None,
+    )
 
 
 def require_manager(caller: Principal) -> None:
@@ -148,12 +165,21 @@ def scoped_filter(caller: Principal, flt: WebhookFilter) -> WebhookFilter:
     if "teams" not in flt.model_fields_set:
         return flt.model_copy(update={"teams": sorted(caller.teams)})
     if flt.teams is None or not set(flt.teams) <= caller.teams:
-        raise HTTPException(403, f"filter.teams: a manager may only subscribe to its own teams ({', '.join(sorted(caller.teams))})")
+        raise HTTPException(
+            403, f"filter.teams: a manager may only subscribe to its own teams ({', '.join(sorted(caller.teams))})"
+        )
     return flt
 
 
-def add_webhook_routes(app: FastAPI, redis, keys: RedisKeys, *, path: str = "/v1/webhooks",
-                       settings: WebhookSettings | None = None, resolver: Resolver = system_resolve) -> WebhookStore:
+def add_webhook_routes(
+    app: FastAPI,
+    redis,
+    keys: RedisKeys,
+    *,
+    path: str = "/v1/webhooks",
+    settings: WebhookSettings | None = None,
+    resolver: Resolver = system_resolve,
+) -> WebhookStore:
     """Add the webhook subscription routes to ``app``; returns the store they use.
 
     ``settings`` default to the review app's (``app.state.settings.webhook``), else the
@@ -174,11 +200,21 @@ def add_webhook_routes(app: FastAPI, redis, keys: RedisKeys, *, path: str = "/v1
             raise HTTPException(404, f"id: no webhook {subscription_id!r}")
         return caller, sub
 
-    @router.post("", status_code=201, response_model=WebhookCreated, summary="Subscribe a URL to alerts",
-                 responses=error_responses(
-                     401, 403, 409, 422, s403="Filter outside the caller's teams, or a read-only caller",
-                     s409="The caller holds the most subscriptions allowed",
-                     s422="Invalid URL (or a name resolving to a non-public address), format or filter"))
+    @router.post(
+        "",
+        status_code=201,
+        response_model=WebhookCreated,
+        summary="Subscribe a URL to alerts",
+        responses=error_responses(
+            401,
+            403,
+            409,
+            422,
+            s403="Filter outside the caller's teams, or a read-only caller",
+            s409="The caller holds the most subscriptions allowed",
+            s422="Invalid URL (or a name resolving to a non-public address), format or filter",
+        ),
+    )
     async def create_webhook(body: WebhookCreate, request: Request, response: Response) -> WebhookCreated:
         caller = caller_of(request)
         flt = scoped_filter(caller, body.filter)
@@ -197,22 +233,35 @@ def add_webhook_routes(app: FastAPI, redis, keys: RedisKeys, *, path: str = "/v1
             problem = UNDOCUMENTED_URL
         if problem is not None:
             # The same shape as pydantic's own 422s, so clients find the field the same way.
-            raise RequestValidationError([{"type": "value_error", "loc": ("body", "url"), "msg": problem,
-                                           "input": body.url}])
+            raise RequestValidationError(
+                [{"type": "value_error", "loc": ("body", "url"), "msg": problem, "input": body.url}]
+            )
         try:
-            sub = await store.create(body.url, body.format, flt, body.description, caller.name,
-                                     max_per_caller=settings.max_per_caller)
+            sub = await store.create(
+                body.url, body.format, flt, body.description, caller.name, max_per_caller=settings.max_per_caller
+            )
         except TooManySubscriptions:
-            raise HTTPException(409, f"{caller.name or 'this caller'} already holds {settings.max_per_caller} webhook "
-                                     "subscriptions (PR_REVIEW_WEBHOOK_MAX_PER_CALLER); delete one first") from None
+            raise HTTPException(
+                409,
+                f"{caller.name or 'this caller'} already holds {settings.max_per_caller} webhook "
+                "subscriptions (PR_REVIEW_WEBHOOK_MAX_PER_CALLER); delete one first",
+            ) from None
         response.headers["Location"] = f"{path}/{sub.id}"
         # The creator just sent the URL, so the answer echoes it whatever the role.
         return WebhookCreated(**sub.public(), host=host_of(sub.url), secret=sub.secret)
 
-    @router.get("", response_model=WebhookPage, summary="The subscriptions the caller may see",
-                responses=error_responses(401, 403, 404,
-                                          s403="A dashboard key (or any role but admin and manager)",
-                                          s404="The cursor names a subscription that no longer exists"))
+    @router.get(
+        "",
+        response_model=WebhookPage,
+        summary="The subscriptions the caller may see",
+        responses=error_responses(
+            401,
+            403,
+            404,
+            s403="A dashboard key (or any role but admin and manager)",
+            s404="The cursor names a subscription that no longer exists",
+        ),
+    )
     async def list_webhooks(request: Request, limit: Limit = 50, cursor: WebhookCursorQ = None) -> WebhookPage:
         caller = caller_of(request)
         require_manager(caller)
@@ -221,30 +270,45 @@ def add_webhook_routes(app: FastAPI, redis, keys: RedisKeys, *, path: str = "/v1
             ids = [s.id for s in subs]
             if cursor not in ids:
                 raise HTTPException(404, f"cursor: no webhook {cursor!r} to continue after")
-            subs = subs[ids.index(cursor) + 1:]
+            subs = subs[ids.index(cursor) + 1 :]
         page = subs[:limit]
-        return WebhookPage(items=[WebhookOut(**shown(caller, s.public())) for s in page],
-                           next_cursor=page[-1].id if len(subs) > limit else None)
+        return WebhookPage(
+            items=[WebhookOut(**shown(caller, s.public())) for s in page],
+            next_cursor=page[-1].id if len(subs) > limit else None,
+        )
 
-    @router.get("/{subscription_id}", response_model=WebhookDetail, summary="A subscription and its delivery stats",
-                responses=error_responses(401, 403, 404, s403="A dashboard key",
-                                          s404="No such webhook (or not in the caller's scope)"))
+    @router.get(
+        "/{subscription_id}",
+        response_model=WebhookDetail,
+        summary="A subscription and its delivery stats",
+        responses=error_responses(
+            401, 403, 404, s403="A dashboard key", s404="No such webhook (or not in the caller's scope)"
+        ),
+    )
     async def get_webhook(subscription_id: str, request: Request) -> WebhookDetail:
         caller, sub = await visible(request, subscription_id)
         return WebhookDetail(**shown(caller, sub.public()), stats=await store.stats(sub.id))
 
-    @router.delete("/{subscription_id}", status_code=204, summary="Unsubscribe",
-                   responses=error_responses(401, 403, 404, s403="A read-only caller", s404="No such webhook"))
+    @router.delete(
+        "/{subscription_id}",
+        status_code=204,
+        summary="Unsubscribe",
+        responses=error_responses(401, 403, 404, s403="A read-only caller", s404="No such webhook"),
+    )
     async def delete_webhook(subscription_id: str, request: Request) -> Response:
         _, sub = await visible(request, subscription_id)
         await store.delete(sub.id)
         return Response(status_code=204)
 
-    @router.get("/{subscription_id}/dead-letters", response_model=DeadLetterPage,
-                summary="Deliveries that failed every attempt, newest first",
-                responses=error_responses(401, 403, 404, s403="A dashboard key", s404="No such webhook"))
-    async def dead_letters(subscription_id: str, request: Request, limit: Limit = 50,
-                           cursor: AlertCursorQ = None) -> DeadLetterPage:
+    @router.get(
+        "/{subscription_id}/dead-letters",
+        response_model=DeadLetterPage,
+        summary="Deliveries that failed every attempt, newest first",
+        responses=error_responses(401, 403, 404, s403="A dashboard key", s404="No such webhook"),
+    )
+    async def dead_letters(
+        subscription_id: str, request: Request, limit: Limit = 50, cursor: AlertCursorQ = None
+    ) -> DeadLetterPage:
         caller, sub = await visible(request, subscription_id)
         try:
             items, next_cursor = await store.dead_letters(sub.id, limit, cursor)
