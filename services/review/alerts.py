@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from services.shared.alerts import EXAMPLE_ALERT as SHARED_EXAMPLE_ALERT
 from services.shared.alerts import SEVERITY_RANK, Alert
 from services.shared.tracing import TRACE_FIELD
 
@@ -187,29 +188,7 @@ def parse_alert(value: bytes | str | None) -> Alert:
 
 # --- HTTP shapes -----------------------------------------------------------------------------
 
-EXAMPLE_ALERT: dict[str, Any] = {
-    "alert_id": "al-3f9c2a1b7d04e5c6a8b9",
-    "kind": "late_stage_discount",
-    "severity": "high",
-    "deal_id": "api:acme-expansion",
-    "event_id": "evt-0042",
-    "name": "Acme expansion",
-    "account": "Acme",
-    "owner_id": "u-17",
-    "team": "Central",
-    "manager_id": "m-3",
-    "stage": "Negotiation/Review",
-    "phase": "late",
-    "amount": 120000.0,
-    "currency": "EUR",
-    "discount_pct": 15.0,
-    "discount_reason": "competitor undercut",
-    "value_at_risk": 18000.0,
-    "requested_by": "u-17",
-    "occurred_at": "2026-11-20T09:30:00+00:00",
-    "cursor": "1763631000123-0",
-    "ack": None,
-}
+EXAMPLE_ALERT: dict[str, Any] = {**SHARED_EXAMPLE_ALERT, "cursor": "1763631000123-0", "ack": None}
 
 
 class Ack(BaseModel):

@@ -6,10 +6,36 @@ the same way. Rules may add fields of their own (``extra="allow"``): they travel
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 SEVERITIES = ("info", "low", "medium", "high")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
+
+
+# One alert as an example, for the documents (the AsyncAPI message, review's feed items).
+EXAMPLE_ALERT: dict[str, Any] = {
+    "alert_id": "al-3f9c2a1b7d04e5c6a8b9",
+    "kind": "late_stage_discount",
+    "severity": "high",
+    "deal_id": "api:acme-expansion",
+    "event_id": "evt-0042",
+    "name": "Acme expansion",
+    "account": "Acme",
+    "owner_id": "u-17",
+    "team": "Central",
+    "manager_id": "m-3",
+    "stage": "Negotiation/Review",
+    "phase": "late",
+    "amount": 120000.0,
+    "currency": "EUR",
+    "discount_pct": 15.0,
+    "discount_reason": "competitor undercut",
+    "value_at_risk": 18000.0,
+    "requested_by": "u-17",
+    "occurred_at": "2026-11-20T09:30:00+00:00",
+}
 
 
 class Alert(BaseModel):
@@ -21,27 +47,7 @@ class Alert(BaseModel):
         extra="allow",
         json_schema_extra={
             "examples": [
-                {
-                    "alert_id": "al-3f9c2a1b7d04e5c6a8b9",
-                    "kind": "late_stage_discount",
-                    "severity": "high",
-                    "deal_id": "api:acme-expansion",
-                    "event_id": "evt-0042",
-                    "name": "Acme expansion",
-                    "account": "Acme",
-                    "owner_id": "u-17",
-                    "team": "Central",
-                    "manager_id": "m-3",
-                    "stage": "Negotiation/Review",
-                    "phase": "late",
-                    "amount": 120000.0,
-                    "currency": "EUR",
-                    "discount_pct": 15.0,
-                    "discount_reason": "competitor undercut",
-                    "value_at_risk": 18000.0,
-                    "requested_by": "u-17",
-                    "occurred_at": "2026-11-20T09:30:00+00:00",
-                }
+                EXAMPLE_ALERT,
             ]
         },
     )
