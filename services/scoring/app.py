@@ -135,7 +135,8 @@ def create_app(settings: ScoringSettings | None = None, clock: Clock = utc_now) 
         return committed is not None and bool(app.rebalancing)
 
     # A rebalance that moves a partition while its transaction is under way fences the producer.
-    fenced = FencedTransactions(app, partition_moved, forget)
+    # The fence may come before this worker hears of the rebalance: the session timeout bounds the wait.
+    fenced = FencedTransactions(app, partition_moved, forget, patience=settings.session_timeout)
     app.pr_fenced = fenced
 
     def table_recovered() -> bool:

@@ -354,19 +354,40 @@ class FencedTransactions:
     faust's own ``commit_transaction`` handler does (faust starts a new one when the partition
     is assigned again). Otherwise (say a transaction timeout while still the owner) the caller
     re-raises: skipping the partition's events would lose them, a crash refolds them.
+
+    The fence may come before this worker hears of the rebalance: a worker the group dropped
+    (a missed session under load) is fenced by the partition's new owner, and learns it at its
+    next heartbeat. So ``moved`` is asked again for up to ``patience`` seconds (the session
+    timeout) before the error counts as "still owned"; faust marks the rebalance at once when it
+    starts revoking (before it waits for the batch in flight), so the wait cannot hold it up.
     """
 
-    def __init__(self, app: Any, moved: Callable[[int], bool], forget: Callable[[set[int]], int]):
+    def __init__(self, app: Any, moved: Callable[[int], bool], forget: Callable[[set[int]], int],
+                 patience: float = 0.0, pause: float = 0.1):
         self.app = app
         self.moved = moved
         self.forget = forget
+        self.patience = patience
+        self.pause = pause
         self.drops = 0
+
+    async def _has_moved(self, partition: int, exc: BaseException, where: str) -> bool:
+        deadline = time.monotonic() + self.patience
+        if self.moved(partition):
+            return True
+        log.info("partition %d's transaction was fenced (%s) %s while this worker still owns it; waiting up to %.1fs "
+                 "for the group to show a rebalance", partition, type(exc).__name__, where, self.patience)
+        while time.monotonic() < deadline:
+            await asyncio.sleep(self.pause)
+            if self.moved(partition):
+                return True
+        return False
 
     async def dropped(self, transactional_id: str, fenced: Any, exc: BaseException, where: str) -> bool:
         """Drop the fenced transaction of ``transactional_id`` if its partition moved; False if not
         (then the caller must re-raise). ``fenced`` is the producer that raised (or None)."""
         partition = _partition_of(transactional_id)
-        if not isinstance(exc, FENCED_ERRORS) or not self.moved(partition):
+        if not isinstance(exc, FENCED_ERRORS) or not await self._has_moved(partition, exc, where):
             return False
         states = self.forget({partition})
         producers = _require(self.app.producer, "_transaction_producers")

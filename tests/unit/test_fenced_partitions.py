@@ -131,7 +131,7 @@ def deal_in(partition: int, n: int = 0) -> str:
 class Worker:
     """The worker's pieces around one fake app: the fold, the changelog and the commit hooks."""
 
-    def __init__(self, app, tmp_path, with_fence: bool = True):
+    def __init__(self, app, tmp_path, with_fence: bool = True, patience: float = 0.0):
         self.app = app
         self.store = CommittedStore(FakeRocksStore(tmp_path), PARTITIONS, lambda: CHANGELOG, TP)
         self.forgotten: list[set[int]] = []
@@ -143,7 +143,7 @@ class Worker:
         def moved(partition: int) -> bool:  # as app.partition_moved with RocksDB
             return partition not in app.owned or app.rebalancing
 
-        self.fence = FencedTransactions(app, moved, forget) if with_fence else None
+        self.fence = FencedTransactions(app, moved, forget, patience=patience, pause=0.01) if with_fence else None
         table = SimpleNamespace(data=None, changelog_topic=SimpleNamespace(get_topic_name=lambda: CHANGELOG))
         self.changelog = BulkChangelog(app, table, PARTITIONS, "deal-alerts", encode_alert=lambda a: a.record(),
                                        committed=self.store, fenced=self.fence)
@@ -206,6 +206,32 @@ async def test_a_fenced_partition_still_owned_outside_a_rebalance_crashes_the_fo
     assert worker.redis_writes == []  # nothing of the batch reaches Redis before the crash
     assert tid(FENCED) in app.producer._transaction_producers  # left for faust's shutdown
     assert worker.forgotten == [] and worker.fence.drops == 0
+
+
+async def test_a_fence_that_comes_before_the_worker_hears_of_the_rebalance_waits_for_it(tmp_path):
+    """A worker the group dropped is fenced by the new owner before its next heartbeat tells it."""
+    app = fake_app("acks", owned=set(range(PARTITIONS)), rebalancing=False)
+    worker = Worker(app, tmp_path, patience=5.0)
+
+    async def rebalance_soon():
+        await asyncio.sleep(0.1)
+        app.rebalancing = True  # faust's on_rebalance_start, the first thing its revoke does
+
+    started = asyncio.get_running_loop().time()
+    await asyncio.gather(worker.fold(DEALS), rebalance_soon())
+
+    assert asyncio.get_running_loop().time() - started < 2.0  # dropped as soon as the rebalance showed
+    assert worker.redis_writes == [{d for d in DEALS if d != DEALS[FENCED]}] and worker.fence.drops == 1
+
+
+async def test_a_fence_with_no_rebalance_within_the_patience_crashes_the_fold(tmp_path):
+    app = fake_app("acks", owned=set(range(PARTITIONS)), rebalancing=False)
+    worker = Worker(app, tmp_path, patience=0.2)
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(ProducerFenced):
+        await worker.fold(DEALS)
+    assert asyncio.get_running_loop().time() - started >= 0.2
+    assert worker.redis_writes == [] and worker.fence.drops == 0
 
 
 async def test_without_a_fence_policy_a_fenced_producer_crashes_the_fold(tmp_path):
