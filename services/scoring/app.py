@@ -136,7 +136,14 @@ def create_app(settings: ScoringSettings | None = None, clock: Clock = utc_now) 
 
     # A rebalance that moves a partition while its transaction is under way fences the producer.
     # The fence may come before this worker hears of the rebalance: the session timeout bounds the wait.
-    fenced = FencedTransactions(app, partition_moved, forget, patience=settings.session_timeout)
+    def group_view() -> str:
+        standbys = sorted(tp.partition for tp in app.assignor.assigned_standbys()
+                          if tp.topic == deals.changelog_topic.get_topic_name())
+        return (f"rebalancing={app.rebalancing}, generation={app.consumer_generation_id}, "
+                f"actives={sorted(owned_partitions())}, standbys={standbys}")
+
+    fenced = FencedTransactions(app, partition_moved, forget, patience=settings.session_timeout,
+                                describe=group_view)
     app.pr_fenced = fenced
 
     def table_recovered() -> bool:

@@ -363,7 +363,9 @@ class FencedTransactions:
     """
 
     def __init__(self, app: Any, moved: Callable[[int], bool], forget: Callable[[set[int]], int],
-                 patience: float = 0.0, pause: float = 0.1):
+                 patience: float = 0.0, pause: float = 0.1, describe: Callable[[], str] = lambda: ""):
+        """``describe()`` tells the worker's view of the group, logged when a fence is not dropped."""
+        self.describe = describe
         self.app = app
         self.moved = moved
         self.forget = forget
@@ -381,6 +383,9 @@ class FencedTransactions:
             await asyncio.sleep(self.pause)
             if self.moved(partition):
                 return True
+        log.warning("partition %d's transaction was fenced (%s: %s) %s and the partition has not moved after %.1fs "
+                    "(%s): not dropped, the error is raised (a crash refolds the partition from its committed offset)",
+                    partition, type(exc).__name__, exc, where, self.patience, self.describe())
         return False
 
     async def dropped(self, transactional_id: str, fenced: Any, exc: BaseException, where: str) -> bool:
