@@ -57,6 +57,8 @@ _CONTRACT: tuple[tuple[str, str, str], ...] = (
     ("faust.stores.rocksdb.Store", "set_persisted_offset", "class"),
     ("faust.transport.drivers.aiokafka.Producer", "_settings_extra", "class"),
     ("faust.transport.consumer.Consumer", "_read_offset", "init"),
+    ("faust.transport.consumer.Consumer", "transactions", "init"),
+    ("faust.transport.consumer.TransactionManager", "on_rebalance", "class"),
 )
 
 
@@ -285,6 +287,45 @@ class ForgetMovedPartitions:
             log.info("forgot %d deal state(s) of %d moved partition(s) %s; recovery rebuilds them from the changelog",
                      dropped, len(moved), sorted(moved))
         await self._on_rebalance(assigned, revoked, newly_assigned, generation_id)
+
+
+# ------------------------------------------------------------------ producers of standby partitions
+
+
+class StopInactiveProducers:
+    """Wraps the TransactionManager's ``on_rebalance``: after faust's handler, every transactional
+    producer whose partition is not among this worker's actives is stopped (``stop_transaction``).
+
+    faust stops the producers of revoked partitions, but leaves out any partition that is now
+    this worker's *standby* (its ``is_standby`` filter): the producer stays, with its open
+    transaction, and the partition's new owner fences it. When the partition becomes active here
+    again, faust reuses that fenced producer, and the first batch written through it dies of
+    ``ProducerFenced`` although the partition is owned (the scale-out benchmark's dead worker,
+    docs/reliability.md). Stopped, the producer is made afresh when the partition is assigned.
+    """
+
+    def __init__(self, transactions: Any, app: Any):
+        self.transactions = transactions
+        self.app = app
+        self._on_rebalance = transactions.on_rebalance
+
+    def install(self) -> StopInactiveProducers:
+        self.transactions.on_rebalance = self.on_rebalance
+        return self
+
+    def inactive(self) -> list[str]:
+        """Transactional ids of producers faust holds for partitions that are not active here."""
+        active = {transactional_id_for(self.app, tp.topic, tp.partition) for tp in self.app.assignor.assigned_actives()}
+        return sorted(set(_require(self.app.producer, "_transaction_producers")) - active)
+
+    async def on_rebalance(self, assigned, revoked, newly_assigned) -> None:
+        await self._on_rebalance(assigned, revoked, newly_assigned)
+        inactive = self.inactive()
+        for transactional_id in inactive:
+            await self.app.producer.stop_transaction(transactional_id)
+        if inactive:
+            log.info("stopped %d transactional producer(s) of partitions no longer active here (standbys): %s",
+                     len(inactive), inactive)
 
 
 # ------------------------------------------------------------------ errors in recovery
@@ -517,7 +558,8 @@ class TransactionTimeout:
 
 
 class CompatApp(faust.App):
-    """A faust app whose consumer gets :class:`SeekBeforeResume` and :class:`KnownHighwaters` as it is built.
+    """A faust app whose consumer gets :class:`SeekBeforeResume`, :class:`KnownHighwaters` and
+    :class:`StopInactiveProducers` as it is built.
 
     Not by touching ``app.consumer`` in create_app: a consumer built before the worker runs
     fixes ``in_transaction`` to False and the worker would run without transactions.
@@ -541,4 +583,5 @@ class CompatApp(faust.App):
         consumer = super()._new_consumer()
         SeekBeforeResume(consumer, lambda tp: tp.topic in self.tables.changelog_topics).install()
         KnownHighwaters(_require(consumer, "_thread")).install()
+        StopInactiveProducers(_require(consumer, "transactions"), self).install()
         return consumer

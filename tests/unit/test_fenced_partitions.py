@@ -17,7 +17,7 @@ from faust.types import TP
 
 from services.scoring.changelog import BulkChangelog, partition_for
 from services.scoring.committed_store import CommittedStore
-from services.scoring.faust_compat import CommitHooks, FencedTransactions
+from services.scoring.faust_compat import CommitHooks, FencedTransactions, StopInactiveProducers
 from services.scoring.processor import DealProcessor
 from services.shared.events import encode_event
 from services.shared.keys import RedisKeys
@@ -306,3 +306,30 @@ async def test_a_producer_faust_replaced_is_not_popped(tmp_path):
     assert app.producer._transaction_producers[tid(FENCED)] is fresh and not fresh.stopped
     # Not a fence: never dropped, whatever the partition did.
     assert not await fence.dropped(tid(FENCED), fresh, RuntimeError("broker away"), "at commit")
+
+
+async def test_a_partition_that_turned_standby_loses_its_producer_at_the_rebalance():
+    """faust keeps the producer of a partition now this worker's standby; reused later, it is fenced."""
+    stopped: list[str] = []
+    faust_calls: list = []
+    producers = {tid(p): FakeTransactionProducer(p) for p in range(PARTITIONS)}
+
+    async def stop_transaction(transactional_id):
+        stopped.append(transactional_id)
+        producers.pop(transactional_id)
+
+    actives = {TP("deal-events", 2), TP("deal-events", 3), TP(CHANGELOG, 2), TP(CHANGELOG, 3)}
+    app = SimpleNamespace(conf=SimpleNamespace(id="app"),
+                          assignor=SimpleNamespace(group_for_topic=lambda topic: 0, assigned_actives=lambda: actives),
+                          producer=SimpleNamespace(_transaction_producers=producers, stop_transaction=stop_transaction))
+
+    async def faust_on_rebalance(assigned, revoked, newly_assigned):
+        faust_calls.append((assigned, revoked, newly_assigned))  # faust stops revoked non-standby partitions only
+
+    transactions = SimpleNamespace(on_rebalance=faust_on_rebalance)
+    StopInactiveProducers(transactions, app).install()
+    await transactions.on_rebalance({"assigned"}, {"revoked"}, set())
+
+    assert faust_calls == [({"assigned"}, {"revoked"}, set())]  # faust's own handler still runs, first
+    assert stopped == [tid(0), tid(1)]  # partitions 0 and 1 are standbys here now
+    assert set(producers) == {tid(2), tid(3)}
