@@ -25,8 +25,9 @@ app = faust.App(
     web_port=int(os.environ["BENCH_PORT"]),
     topic_replication_factor=1,
 )
-topic = app.topic(os.environ["BENCH_TOPIC"], key_type=bytes, value_type=bytes, key_serializer="raw",
-                  value_serializer="raw")
+topic = app.topic(
+    os.environ["BENCH_TOPIC"], key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+)
 seen = {"events": 0}
 
 

@@ -150,8 +150,9 @@ def build(common: CommonSettings, app_id: str, state_dir: str, progress: dict) -
     )
     events = app.topic(common.deal_events_topic, key_deserializer="bytes", value_deserializer="bytes")
     # bench/run.py gives the peer an alerts topic of its own, to compare its alerts with the worker's.
-    alerts = app.topic(os.environ.get("BENCH_ALERTS_TOPIC", common.deal_alerts_topic), key_serializer="bytes",
-                       value_serializer="bytes")
+    alerts = app.topic(
+        os.environ.get("BENCH_ALERTS_TOPIC", common.deal_alerts_topic), key_serializer="bytes", value_serializer="bytes"
+    )
 
     def fold(raw: bytes, state: State):
         """One event into its deal's state; (the deal's state, the alerts it raised) or None."""
@@ -184,13 +185,15 @@ def build(common: CommonSettings, app_id: str, state_dir: str, progress: dict) -
     # by a side effect in the chain, the alerts continue to their topic (keyed by the event's key,
     # the deal id, as the worker keys them), and the sink at the end of the chain is there for
     # quix to flush it at every checkpoint (it ignores the alert records it is handed).
-    (app.dataframe(events)
-     .apply(fold, stateful=True)
-     .filter(lambda out: out is not None)
-     .update(lambda out: read_model.collect(out[0]))
-     .apply(lambda out: [a.record() for a in out[1]], expand=True)
-     .to_topic(alerts)
-     .sink(read_model))
+    (
+        app.dataframe(events)
+        .apply(fold, stateful=True)
+        .filter(lambda out: out is not None)
+        .update(lambda out: read_model.collect(out[0]))
+        .apply(lambda out: [a.record() for a in out[1]], expand=True)
+        .to_topic(alerts)
+        .sink(read_model)
+    )
     return app
 
 

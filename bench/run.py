@@ -82,8 +82,13 @@ class Infra:
         return f"redis://127.0.0.1:{self.redis_port}/0"
 
     def _env(self) -> dict[str, str]:
-        return {**os.environ, "PR_STATE_DIR": str(self.state_dir), "PR_KAFKA_PORT": str(self.kafka_port),
-                "PR_KAFKA_CONTROLLER_PORT": str(self.kafka_port + 1), "PR_REDIS_PORT": str(self.redis_port)}
+        return {
+            **os.environ,
+            "PR_STATE_DIR": str(self.state_dir),
+            "PR_KAFKA_PORT": str(self.kafka_port),
+            "PR_KAFKA_CONTROLLER_PORT": str(self.kafka_port + 1),
+            "PR_REDIS_PORT": str(self.redis_port),
+        }
 
     def up(self) -> None:
         for name in ("kafka", "redis"):
@@ -138,17 +143,22 @@ class Proc(Service):
 
 
 def common_env(infra: Infra, topic_prefix: str, redis_prefix: str) -> dict[str, str]:
-    return {"PR_KAFKA_BOOTSTRAP": infra.bootstrap, "PR_REDIS_URL": infra.redis_url,
-            "PR_TOPIC_PREFIX": topic_prefix, "PR_REDIS_PREFIX": redis_prefix,
-            # The benchmark measures throughput from one address; ingest's per-caller limit
-            # (default 100 requests/s) would measure the limiter instead.
-            "PR_INGEST_RATE_LIMIT": "1000000/second"}
+    return {
+        "PR_KAFKA_BOOTSTRAP": infra.bootstrap,
+        "PR_REDIS_URL": infra.redis_url,
+        "PR_TOPIC_PREFIX": topic_prefix,
+        "PR_REDIS_PREFIX": redis_prefix,
+        # The benchmark measures throughput from one address; ingest's per-caller limit
+        # (default 100 requests/s) would measure the limiter instead.
+        "PR_INGEST_RATE_LIMIT": "1000000/second",
+    }
 
 
 def create_topics(infra: Infra, topic_prefix: str, partitions: int | None = None) -> CommonSettings:
     extra = {"deal_event_partitions": partitions} if partitions else {}
-    settings = CommonSettings(kafka_bootstrap=infra.bootstrap, redis_url=infra.redis_url, topic_prefix=topic_prefix,
-                              **extra)
+    settings = CommonSettings(
+        kafka_bootstrap=infra.bootstrap, redis_url=infra.redis_url, topic_prefix=topic_prefix, **extra
+    )
     ensure_topics(settings)
     return settings
 
@@ -169,16 +179,28 @@ def _iso(t: dt.datetime) -> str:
 def deal_created(deal_id: str, i: int, rng: random.Random, stage: str | None = None) -> dict:
     today = dt.date.today()
     ev = {
-        "schema_version": 1, "event_id": f"{deal_id}-0", "source": "api", "deal_id": deal_id,
-        "occurred_at": _iso(T0 + dt.timedelta(seconds=i)), "type": "deal.created",
+        "schema_version": 1,
+        "event_id": f"{deal_id}-0",
+        "source": "api",
+        "deal_id": deal_id,
+        "occurred_at": _iso(T0 + dt.timedelta(seconds=i)),
+        "type": "deal.created",
         "changes": {
-            "name": f"Deal {i}", "account": f"Account {i % 5000}", "owner_id": f"u{i % 400}", "owner_name": f"Rep {i % 400}",
-            "team": TEAMS[i % len(TEAMS)], "manager_id": f"m{i % 40}",
+            "name": f"Deal {i}",
+            "account": f"Account {i % 5000}",
+            "owner_id": f"u{i % 400}",
+            "owner_name": f"Rep {i % 400}",
+            "team": TEAMS[i % len(TEAMS)],
+            "manager_id": f"m{i % 40}",
             "stage": stage or rng.choice(STAGES_EARLY * 2 + STAGES_MID + STAGES_LATE),
-            "amount": float(rng.randrange(1, 500) * 1000), "currency": "EUR",
+            "amount": float(rng.randrange(1, 500) * 1000),
+            "currency": "EUR",
             "close_date": (today + dt.timedelta(days=rng.randint(-30, 300))).isoformat(),
-            "qualification": {"economic_buyer": rng.choice(["known", "unknown"]), "champion": rng.choice(["known", "unknown"]),
-                              "pain": rng.choice(["known", "unknown"])},
+            "qualification": {
+                "economic_buyer": rng.choice(["known", "unknown"]),
+                "champion": rng.choice(["known", "unknown"]),
+                "pain": rng.choice(["known", "unknown"]),
+            },
         },
     }
     if rng.random() < 0.5:
@@ -193,12 +215,21 @@ def follow_up(deal_id: str, i: int, n: int, rng: random.Random) -> dict:
     elif roll < 0.75:
         kind, changes = "deal.updated", {"amount": float(rng.randrange(1, 500) * 1000), "next_step": "call"}
     elif roll < 0.9:
-        kind, changes = "deal.discount_requested", {"discount_pct": float(rng.choice([5, 10, 15, 25])),
-                                                    "requested_by": f"u{i % 400}"}
+        kind, changes = (
+            "deal.discount_requested",
+            {"discount_pct": float(rng.choice([5, 10, 15, 25])), "requested_by": f"u{i % 400}"},
+        )
     else:
         kind, changes = "deal.updated", {"qualification": {"metrics": "known", "decision_process": "known"}}
-    return {"schema_version": 1, "event_id": f"{deal_id}-{n}", "source": "api", "deal_id": deal_id,
-            "occurred_at": _iso(T0 + dt.timedelta(seconds=i, minutes=n)), "type": kind, "changes": changes}
+    return {
+        "schema_version": 1,
+        "event_id": f"{deal_id}-{n}",
+        "source": "api",
+        "deal_id": deal_id,
+        "occurred_at": _iso(T0 + dt.timedelta(seconds=i, minutes=n)),
+        "type": kind,
+        "changes": changes,
+    }
 
 
 def workload(tag: str, n_deals: int, seed: int = 7) -> list[tuple[bytes, bytes]]:
@@ -227,8 +258,14 @@ def raw_produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) 
     """kafka-python with the producer settings of ingest (acks=all, idempotent); events/s."""
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=2,
-                             batch_size=256 * 1024, client_id="bench-raw")
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=2,
+        batch_size=256 * 1024,
+        client_id="bench-raw",
+    )
     producer.partitions_for(topic)  # metadata outside the timed part, as a warm ingest has it
     t0 = time.perf_counter()
     for key, value in records:
@@ -302,8 +339,9 @@ class Conn:
             self.writer.close()
 
 
-async def closed_loop(port: int, requests: list[tuple[str, str, bytes]], concurrency: int,
-                      duration: float | None = None) -> tuple[float, list[float], int]:
+async def closed_loop(
+    port: int, requests: list[tuple[str, str, bytes]], concurrency: int, duration: float | None = None
+) -> tuple[float, list[float], int]:
     """Send ``requests`` (cycled when ``duration`` is given) over ``concurrency`` connections.
 
     Returns (requests/s, latencies in s, non-2xx count).
@@ -342,17 +380,29 @@ async def closed_loop(port: int, requests: list[tuple[str, str, bytes]], concurr
 
 # ---------------------------------------------------------------------------- results
 
-MACHINE = f"{platform.node()} nproc={os.cpu_count()} " + next(
-    (ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("model name")), "?"
-) + " ram={:.0f}G".format(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30)
+MACHINE = (
+    f"{platform.node()} nproc={os.cpu_count()} "
+    + next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ),
+        "?",
+    )
+    + " ram={:.0f}G".format(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30)
+)
 
 
 def git_commit() -> str:
     env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}  # read-only: never touch the index
     try:
-        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                             env=env).stdout.strip()
-        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "services", "bench"], cwd=ROOT, env=env).returncode
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, env=env
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "diff", "--quiet", "HEAD", "--", "services", "bench"], cwd=ROOT, env=env
+        ).returncode
         return sha + ("-dirty" if dirty else "")
     except OSError:
         return "unknown"
@@ -386,22 +436,47 @@ class Report:
         base = f" baseline={row.baseline:,.1f} ({row.baseline_name})" if row.baseline is not None else ""
         log(f"{row.figure}: {row.value:,.2f} {row.unit}{base}{ratio} {row.note}")
         with RESULTS.open("a") as f:
-            f.write(json.dumps({
-                "date": self.date, "commit": self.commit, "machine": MACHINE, "mode": self.mode, "label": self.label,
-                "figure": row.figure, "value": round(row.value, 4), "unit": row.unit,
-                "baseline": round(row.baseline, 4) if row.baseline is not None else None, "baseline_name": row.baseline_name,
-                "ratio": round(row.ratio, 4) if row.ratio is not None else None, "target": row.target, "note": row.note,
-            }) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "date": self.date,
+                        "commit": self.commit,
+                        "machine": MACHINE,
+                        "mode": self.mode,
+                        "label": self.label,
+                        "figure": row.figure,
+                        "value": round(row.value, 4),
+                        "unit": row.unit,
+                        "baseline": round(row.baseline, 4) if row.baseline is not None else None,
+                        "baseline_name": row.baseline_name,
+                        "ratio": round(row.ratio, 4) if row.ratio is not None else None,
+                        "target": row.target,
+                        "note": row.note,
+                    }
+                )
+                + "\n"
+            )
 
     def table(self) -> str:
         head = ["figure", "value", "unit", "baseline", "ratio", "target", "note"]
-        body = [[r.figure, f"{r.value:,.2f}", r.unit,
-                 f"{r.baseline:,.1f} ({r.baseline_name})" if r.baseline is not None else "",
-                 f"{r.ratio:.3f}" if r.ratio is not None else "", r.target, r.note] for r in self.rows]
+        body = [
+            [
+                r.figure,
+                f"{r.value:,.2f}",
+                r.unit,
+                f"{r.baseline:,.1f} ({r.baseline_name})" if r.baseline is not None else "",
+                f"{r.ratio:.3f}" if r.ratio is not None else "",
+                r.target,
+                r.note,
+            ]
+            for r in self.rows
+        ]
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         lines += ["| " + " | ".join(cells) + " |" for cells in body]
-        return (f"Pipeline Review bench — {self.date} commit {self.commit} mode {self.mode} {self.label}\n"
-                f"machine: {MACHINE}\n" + "\n".join(lines))
+        return (
+            f"Pipeline Review bench — {self.date} commit {self.commit} mode {self.mode} {self.label}\n"
+            f"machine: {MACHINE}\n" + "\n".join(lines)
+        )
 
 
 # ---------------------------------------------------------------------------- 1. ingest
@@ -411,16 +486,20 @@ async def bench_ingest(infra: Infra, run: str, cfg: dict, report: Report, logs: 
     tp = f"{run}-ing-"
     settings = create_topics(infra, tp)
     port = free_port()
-    ingest = Proc("ingest", [str(BIN / "pr-ingest")],
-                  {**common_env(infra, tp, f"{run}ing"), "PR_INGEST_PORT": str(port), "PR_INGEST_LOG_LEVEL": "warning"},
-                  f"http://127.0.0.1:{port}/readyz", logs).start()
+    ingest = Proc(
+        "ingest",
+        [str(BIN / "pr-ingest")],
+        {**common_env(infra, tp, f"{run}ing"), "PR_INGEST_PORT": str(port), "PR_INGEST_LOG_LEVEL": "warning"},
+        f"http://127.0.0.1:{port}/readyz",
+        logs,
+    ).start()
     try:
         big = workload(f"{run}ing", cfg["ingest_deals"])
         values = [v for _, v in big]
         # Warm-up: the producer connects on first use.
         await closed_loop(port, [("POST", "/v1/events", values[0])], 1)
         n500 = len(values) // 500 * 500
-        reqs500 = [("POST", "/v1/events", b"[" + b",".join(values[i:i + 500]) + b"]") for i in range(0, n500, 500)]
+        reqs500 = [("POST", "/v1/events", b"[" + b",".join(values[i : i + 500]) + b"]") for i in range(0, n500, 500)]
         spy = start_profiler(ingest, logs / "profile-ingest-batch500.txt") if cfg.get("profile") else None
         try:
             rps, lat, err = await closed_loop(port, reqs500, cfg["ingest_conc_500"])
@@ -430,11 +509,29 @@ async def bench_ingest(infra: Infra, run: str, cfg: dict, report: Report, logs: 
         reqs1 = [("POST", "/v1/events", v) for v in values[: cfg["ingest_single"]]]
         rps1, lat1, err1 = await closed_loop(port, reqs1, cfg["ingest_conc_1"])
         raw = raw_produce(infra.bootstrap, settings.deal_events_topic, big[:n500])
-        report.add(Row("ingest POST /v1/events batch=500", eps500, "events/s", raw, "kafka-python acks=all", ">=0.5x",
-                       f"{cfg['ingest_conc_500']} conns, {n500} events, p99 {pct(lat, 99) * 1000:.0f} ms/req, {err} non-2xx"))
-        report.add(Row("ingest POST /v1/events batch=1", rps1, "events/s", raw, "kafka-python acks=all", "",
-                       f"{cfg['ingest_conc_1']} conns, {len(reqs1)} events, p99 {pct(lat1, 99) * 1000:.0f} ms/req, "
-                       f"{err1} non-2xx"))
+        report.add(
+            Row(
+                "ingest POST /v1/events batch=500",
+                eps500,
+                "events/s",
+                raw,
+                "kafka-python acks=all",
+                ">=0.5x",
+                f"{cfg['ingest_conc_500']} conns, {n500} events, p99 {pct(lat, 99) * 1000:.0f} ms/req, {err} non-2xx",
+            )
+        )
+        report.add(
+            Row(
+                "ingest POST /v1/events batch=1",
+                rps1,
+                "events/s",
+                raw,
+                "kafka-python acks=all",
+                "",
+                f"{cfg['ingest_conc_1']} conns, {len(reqs1)} events, p99 {pct(lat1, 99) * 1000:.0f} ms/req, "
+                f"{err1} non-2xx",
+            )
+        )
     finally:
         ingest.stop()
 
@@ -442,21 +539,45 @@ async def bench_ingest(infra: Infra, run: str, cfg: dict, report: Report, logs: 
 # ---------------------------------------------------------------------------- 2. scoring (+ 5. growth)
 
 
-def scoring_proc(infra: Infra, tp: str, rp: str, app_id: str, exactly_once: bool, logs: Path, extra: dict | None = None) -> Proc:
+def scoring_proc(
+    infra: Infra, tp: str, rp: str, app_id: str, exactly_once: bool, logs: Path, extra: dict | None = None
+) -> Proc:
     port = free_port()
     (logs / "data").mkdir(parents=True, exist_ok=True)
-    env = {**common_env(infra, tp, rp), "PR_SCORING_APP_ID": app_id, "PR_SCORING_WEB_PORT": str(port),
-           "PR_SCORING_DATA_DIR": str(logs / "data" / app_id), "PR_SCORING_SESSION_TIMEOUT": "6",
-           "PR_SCORING_HEARTBEAT_INTERVAL": "0.5", "PR_SCORING_LOG_LEVEL": "warning",
-           "PR_SCORING_EXACTLY_ONCE": "true" if exactly_once else "false", **(extra or {})}
+    env = {
+        **common_env(infra, tp, rp),
+        "PR_SCORING_APP_ID": app_id,
+        "PR_SCORING_WEB_PORT": str(port),
+        "PR_SCORING_DATA_DIR": str(logs / "data" / app_id),
+        "PR_SCORING_SESSION_TIMEOUT": "6",
+        "PR_SCORING_HEARTBEAT_INTERVAL": "0.5",
+        "PR_SCORING_LOG_LEVEL": "warning",
+        "PR_SCORING_EXACTLY_ONCE": "true" if exactly_once else "false",
+        **(extra or {}),
+    }
     return Proc(f"scoring-{app_id}", [str(BIN / "pr-scoring")], env, f"http://127.0.0.1:{port}/healthz", logs)
 
 
 def start_profiler(proc: Proc, out: Path) -> subprocess.Popen:
     """py-spy, sampling the GIL holder of ``proc`` (Python CPU time) into collapsed stacks at ``out``."""
     log(f"profiling {proc.name} into {out}")
-    return subprocess.Popen([str(BIN / "py-spy"), "record", "--pid", str(proc.pid), "--format", "raw", "--rate", "200", "--gil",
-                             "--output", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [
+            str(BIN / "py-spy"),
+            "record",
+            "--pid",
+            str(proc.pid),
+            "--format",
+            "raw",
+            "--rate",
+            "200",
+            "--gil",
+            "--output",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def stop_profiler(spy: subprocess.Popen | None) -> None:
@@ -510,12 +631,19 @@ def fold_all(worker: Proc, expected: int, timeout: float) -> dict:
     elapsed = time.perf_counter() - t_first
     cpu = worker.cpu_seconds() - cpu_first
     n = done - first
-    return {"eps": n / elapsed, "cpu_per_10k": cpu / n * 10_000 if n else float("nan"), "rss": worker.rss_mb(),
-            "rss_peak": max(rss_peak, worker.rss_mb("VmHWM")), "complete": done >= expected, "done": done}
+    return {
+        "eps": n / elapsed,
+        "cpu_per_10k": cpu / n * 10_000 if n else float("nan"),
+        "rss": worker.rss_mb(),
+        "rss_peak": max(rss_peak, worker.rss_mb("VmHWM")),
+        "complete": done >= expected,
+        "done": done,
+    }
 
 
-async def bench_scoring(infra: Infra, run: str, n_deals: int, cfg: dict, report: Report, logs: Path,
-                        review_after) -> None:
+async def bench_scoring(
+    infra: Infra, run: str, n_deals: int, cfg: dict, report: Report, logs: Path, review_after
+) -> None:
     tp, rp = f"{run}-s{n_deals}-", f"{run}s{n_deals}"
     settings = create_topics(infra, tp)
     records = workload(f"{run}s{n_deals}", n_deals)
@@ -524,18 +652,34 @@ async def bench_scoring(infra: Infra, run: str, n_deals: int, cfg: dict, report:
     raw = await raw_consume(infra.bootstrap, settings.deal_events_topic, len(records))
     size = f"{n_deals // 1000}k deals" if n_deals < 1_000_000 else f"{n_deals // 1_000_000}M deals"
     floor_port = free_port()
-    floor = Proc(f"faust-floor-s{n_deals}", [str(BIN / "python"), str(ROOT / "bench" / "faust_floor.py"), "worker",
-                                               "-l", "warn"],
-                 {"BENCH_TOPIC": settings.deal_events_topic, "BENCH_APP_ID": f"{run}-s{n_deals}-floor",
-                  "BENCH_PORT": str(floor_port), "BENCH_BOOTSTRAP": infra.bootstrap,
-                  "BENCH_DATA_DIR": str(logs / "data" / f"floor-{n_deals}")},
-                 f"http://127.0.0.1:{floor_port}/healthz", logs).start()
+    floor = Proc(
+        f"faust-floor-s{n_deals}",
+        [str(BIN / "python"), str(ROOT / "bench" / "faust_floor.py"), "worker", "-l", "warn"],
+        {
+            "BENCH_TOPIC": settings.deal_events_topic,
+            "BENCH_APP_ID": f"{run}-s{n_deals}-floor",
+            "BENCH_PORT": str(floor_port),
+            "BENCH_BOOTSTRAP": infra.bootstrap,
+            "BENCH_DATA_DIR": str(logs / "data" / f"floor-{n_deals}"),
+        },
+        f"http://127.0.0.1:{floor_port}/healthz",
+        logs,
+    ).start()
     try:
         floor_got = fold_all(floor, len(records), cfg["fold_timeout"])
     finally:
         floor.stop()
-    report.add(Row(f"scoring faust floor @{size}", floor_got["eps"], "events/s", raw, "aiokafka+json.loads", "",
-                   "a faust agent with take(500) that only counts: no decode, table or Redis"))
+    report.add(
+        Row(
+            f"scoring faust floor @{size}",
+            floor_got["eps"],
+            "events/s",
+            raw,
+            "aiokafka+json.loads",
+            "",
+            "a faust agent with take(500) that only counts: no decode, table or Redis",
+        )
+    )
     stores = cfg["stores"]
     # The first store gets the read model review is measured on; each other store its own prefix.
     runs = [(True, rp if i == 0 else f"{rp}{store[0]}", store) for i, store in enumerate(stores)]
@@ -552,16 +696,31 @@ async def bench_scoring(infra: Infra, run: str, n_deals: int, cfg: dict, report:
             worker.stop()
         eos = f"exactly_once={'true' if exactly_once else 'false'} store={store}"
         note = f"{size}, {len(records):,} events" + ("" if got["complete"] else f", INCOMPLETE {got['done']:,}")
-        report.add(Row(f"scoring fold {eos} @{size}", got["eps"], "events/s", raw, "aiokafka+json.loads",
-                       ">=0.25x", note + f"; {got['eps'] / floor_got['eps']:.2f}x the faust floor"))
+        report.add(
+            Row(
+                f"scoring fold {eos} @{size}",
+                got["eps"],
+                "events/s",
+                raw,
+                "aiokafka+json.loads",
+                ">=0.25x",
+                note + f"; {got['eps'] / floor_got['eps']:.2f}x the faust floor",
+            )
+        )
         report.add(Row(f"scoring CPU {eos} @{size}", got["cpu_per_10k"], "CPU-s/10k events", note=note))
         report.add(Row(f"scoring RSS {eos} @{size}", got["rss"], "MB", note=f"peak {got['rss_peak']:.0f} MB"))
         if exactly_once:
             # The same worker (group, data directory) started again after a clean stop.
             restart = scoring_proc(infra, tp, redis_prefix, app_id, exactly_once, logs, store_env)
             seconds = time_to_ready(restart, cfg["fold_timeout"])
-            report.add(Row(f"scoring restart to ready store={store} @{size}", seconds, "s",
-                           note=f"start to /readyz 200 (table recovered), {size}"))
+            report.add(
+                Row(
+                    f"scoring restart to ready store={store} @{size}",
+                    seconds,
+                    "s",
+                    note=f"start to /readyz 200 (table recovered), {size}",
+                )
+            )
     await review_after(rp, size)
 
 
@@ -607,8 +766,9 @@ def wait_all_ready(workers: list[Proc], timeout: float) -> None:
     raise RuntimeError(f"workers not ready after {timeout}s: {[w.log_path for w in workers]}")
 
 
-def burst_then_drain(infra: Infra, topic: str, workers: list[Proc], records: list[tuple[bytes, bytes]],
-                     timeout: float) -> dict:
+def burst_then_drain(
+    infra: Infra, topic: str, workers: list[Proc], records: list[tuple[bytes, bytes]], timeout: float
+) -> dict:
     """Produce ``records`` at once into a topic the idle workers own; time until all are folded."""
     base = folded(workers)
     cpu0 = sum(w.cpu_seconds() for w in workers)
@@ -624,12 +784,19 @@ def burst_then_drain(infra: Infra, topic: str, workers: list[Proc], records: lis
             break
         time.sleep(0.1)
     elapsed = time.perf_counter() - started
-    return {"eps": done / elapsed, "lag_after_burst": lag_after_burst, "drain_s": elapsed, "produce_s": produced_in,
-            "complete": done >= len(records), "cpu": sum(w.cpu_seconds() for w in workers) - cpu0}
+    return {
+        "eps": done / elapsed,
+        "lag_after_burst": lag_after_burst,
+        "drain_s": elapsed,
+        "produce_s": produced_in,
+        "complete": done >= len(records),
+        "cpu": sum(w.cpu_seconds() for w in workers) - cpu0,
+    }
 
 
-def takeover_seconds(infra: Infra, topic: str, survivors: list[Proc], victim: Proc, probe: list[tuple[bytes, bytes]],
-                     timeout: float) -> float:
+def takeover_seconds(
+    infra: Infra, topic: str, survivors: list[Proc], victim: Proc, probe: list[tuple[bytes, bytes]], timeout: float
+) -> float:
     """kill -9 ``victim``, send ``probe`` (records on every partition) at once; seconds until the
     survivors folded every probe record, the victim's partitions included."""
     base = folded(survivors)
@@ -652,7 +819,7 @@ async def bench_scaleout(infra: Infra, run: str, cfg: dict, report: Report, logs
     extra = {"PR_DEAL_EVENT_PARTITIONS": str(SCALE_PARTITIONS)}
     one_worker_eps = None
     for count in (1, 2, 3):
-        for standby in ((0, 1) if count == 2 else (0,)):
+        for standby in (0, 1) if count == 2 else (0,):
             tag = f"so{count}w{standby}s"
             tp, rp = f"{run}-{tag}-", f"{run}{tag}"
             settings = create_topics(infra, tp, SCALE_PARTITIONS)
@@ -671,20 +838,35 @@ async def bench_scaleout(infra: Infra, run: str, cfg: dict, report: Report, logs
                 if count == 1:
                     one_worker_eps = got["eps"]
                 if standby == 0:
-                    report.add(Row(f"scale-out burst {count} worker(s)", got["eps"], "events/s",
-                                   one_worker_eps if count > 1 else None, "1 worker" if count > 1 else "", "",
-                                   f"{size}; lag {got['lag_after_burst']:,} right after the burst (produced in "
-                                   f"{got['produce_s']:.1f} s), worked off in {got['drain_s']:.1f} s; "
-                                   f"{got['cpu'] / len(records) * 10_000:.2f} worker CPU-s/10k events"
-                                   + ("" if got["complete"] else ", INCOMPLETE")))
+                    report.add(
+                        Row(
+                            f"scale-out burst {count} worker(s)",
+                            got["eps"],
+                            "events/s",
+                            one_worker_eps if count > 1 else None,
+                            "1 worker" if count > 1 else "",
+                            "",
+                            f"{size}; lag {got['lag_after_burst']:,} right after the burst (produced in "
+                            f"{got['produce_s']:.1f} s), worked off in {got['drain_s']:.1f} s; "
+                            f"{got['cpu'] / len(records) * 10_000:.2f} worker CPU-s/10k events"
+                            + ("" if got["complete"] else ", INCOMPLETE"),
+                        )
+                    )
                 if count > 1:
                     wait_all_ready(workers, cfg["fold_timeout"])
                     probe = workload(f"{rp}probe", SCALE_PARTITIONS * 20)
-                    seconds = takeover_seconds(infra, settings.deal_events_topic, workers[:-1], workers[-1], probe,
-                                               cfg["fold_timeout"])
-                    report.add(Row(f"scale-out takeover after kill -9, {label}", seconds, "s",
-                                   note=f"kill -9 of one worker to every probe record folded by the others "
-                                        f"(session timeout 6 s in the bench); {n_deals:,} deals in the table"))
+                    seconds = takeover_seconds(
+                        infra, settings.deal_events_topic, workers[:-1], workers[-1], probe, cfg["fold_timeout"]
+                    )
+                    report.add(
+                        Row(
+                            f"scale-out takeover after kill -9, {label}",
+                            seconds,
+                            "s",
+                            note=f"kill -9 of one worker to every probe record folded by the others "
+                            f"(session timeout 6 s in the bench); {n_deals:,} deals in the table",
+                        )
+                    )
             except WorkerDied as exc:
                 # A finding, not a crash of the benchmark: the row says which worker died and where its log is.
                 report.add(Row(f"scale-out FAILED, {label}", float("nan"), "", note=f"a worker died: {exc}"))
@@ -707,8 +889,13 @@ def quix_python() -> str:
 
 def quix_proc(infra: Infra, python: str, tp: str, rp: str, alerts_topic: str, app_id: str, logs: Path) -> Proc:
     port = free_port()
-    env = {**common_env(infra, tp, rp), "BENCH_APP_ID": app_id, "BENCH_PORT": str(port), "BENCH_ALERTS_TOPIC": alerts_topic,
-           "BENCH_STATE_DIR": str(logs / "data" / app_id)}
+    env = {
+        **common_env(infra, tp, rp),
+        "BENCH_APP_ID": app_id,
+        "BENCH_PORT": str(port),
+        "BENCH_ALERTS_TOPIC": alerts_topic,
+        "BENCH_STATE_DIR": str(logs / "data" / app_id),
+    }
     return Proc(app_id, [python, str(ROOT / "bench" / "quix_fold.py")], env, f"http://127.0.0.1:{port}/healthz", logs)
 
 
@@ -725,7 +912,7 @@ def read_model_diff(infra: Infra, ours: str, theirs: str, sample: int = 2000) ->
     def keys_of(prefix: str) -> dict[str, bytes]:
         found = {}
         for key in client.scan_iter(f"{prefix}:*", count=5000):
-            rest = key[len(prefix) + 1:].decode()
+            rest = key[len(prefix) + 1 :].decode()
             if not rest.startswith("scoring:"):
                 found[rest] = key
         return found
@@ -758,8 +945,12 @@ async def alert_copies(bootstrap: str, topic: str) -> dict[tuple[str, str], int]
     """Committed records per (alert_id, kind) on ``topic``, read from the start."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest",
-                                isolation_level="read_committed")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+    )
     await consumer.start()
     copies: dict[tuple[str, str], int] = {}
     try:
@@ -800,7 +991,9 @@ async def bench_quix(infra: Infra, run: str, n_deals: int, cfg: dict, report: Re
         if name == "ours":
             proc = scoring_proc(infra, tp, rp, app_id, True, logs, {"PR_SCORING_STORE": "rocksdb"})
         else:
-            proc = quix_proc(infra, python, tp, rp + "x", peer_alerts, app_id, logs)  # cleanup_redis(rp) drops rp + "x" too
+            proc = quix_proc(
+                infra, python, tp, rp + "x", peer_alerts, app_id, logs
+            )  # cleanup_redis(rp) drops rp + "x" too
         proc.start()
         spy = start_profiler(proc, logs / f"profile-{app_id}.txt") if cfg.get("profile") else None
         try:
@@ -812,33 +1005,81 @@ async def bench_quix(infra: Infra, run: str, n_deals: int, cfg: dict, report: Re
     if not (ours["complete"] and quix["complete"]):
         # Rates over the part folded stand; the read models and alerts of a part cannot be compared.
         note = f"{size}, {len(records):,} events, both exactly-once on RocksDB" + "".join(
-            f", {name} INCOMPLETE {g['done']:,} in {cfg['quix_fold_cap']} s" for name, g in got.items() if not g["complete"])
-        report.add(Row(f"quix peer fold ours/quix @{size}", ours["eps"], "events/s", quix["eps"], "quix-streams 3.28.1",
-                       ">=1x", note + "; not compared"))
-        report.add(Row(f"quix peer CPU ours/quix @{size}", ours["cpu_per_10k"], "CPU-s/10k events", quix["cpu_per_10k"],
-                       "quix-streams 3.28.1", "", note))
+            f", {name} INCOMPLETE {g['done']:,} in {cfg['quix_fold_cap']} s"
+            for name, g in got.items()
+            if not g["complete"]
+        )
+        report.add(
+            Row(
+                f"quix peer fold ours/quix @{size}",
+                ours["eps"],
+                "events/s",
+                quix["eps"],
+                "quix-streams 3.28.1",
+                ">=1x",
+                note + "; not compared",
+            )
+        )
+        report.add(
+            Row(
+                f"quix peer CPU ours/quix @{size}",
+                ours["cpu_per_10k"],
+                "CPU-s/10k events",
+                quix["cpu_per_10k"],
+                "quix-streams 3.28.1",
+                "",
+                note,
+            )
+        )
         return
     diffs = read_model_diff(infra, rp, rp + "x")
-    alerts = {"ours": await alert_copies(infra.bootstrap, settings.deal_alerts_topic),
-              "quix": await alert_copies(infra.bootstrap, peer_alerts)}
+    alerts = {
+        "ours": await alert_copies(infra.bootstrap, settings.deal_alerts_topic),
+        "quix": await alert_copies(infra.bootstrap, peer_alerts),
+    }
     both = alerts["ours"].keys() & alerts["quix"].keys()
     repeated = sum(1 for copies in alerts.values() for n in copies.values() if n > 1)
     # The worker checks a folded deal's stall once per batch, quix after every event: a deal that
     # entered a stalled stage and left it within one batch is alerted by quix only.
-    only = {name: Counter(kind for (alert_id, kind) in copies if (alert_id, kind) not in both)
-            for name, copies in alerts.items()}
-    same = (f"read models {'equal' if not diffs else 'DIFFER: ' + '; '.join(diffs[:3])}; "
-            f"{len(both):,} alerts raised by both, {repeated} repeated, "
-            + ", ".join(f"by {name} only {sum(c.values())} ({', '.join(f'{k} {n}' for k, n in c.items()) or '-'})"
-                        for name, c in only.items()))
+    only = {
+        name: Counter(kind for (alert_id, kind) in copies if (alert_id, kind) not in both)
+        for name, copies in alerts.items()
+    }
+    same = (
+        f"read models {'equal' if not diffs else 'DIFFER: ' + '; '.join(diffs[:3])}; "
+        f"{len(both):,} alerts raised by both, {repeated} repeated, "
+        + ", ".join(
+            f"by {name} only {sum(c.values())} ({', '.join(f'{k} {n}' for k, n in c.items()) or '-'})"
+            for name, c in only.items()
+        )
+    )
     note = f"{size}, {len(records):,} events, both exactly-once on RocksDB"
     peer = "quix-streams 3.28.1"
-    report.add(Row(f"quix peer fold ours/quix @{size}", ours["eps"], "events/s", quix["eps"], peer, ">=1x",
-                   f"{note}; {same}"))
-    report.add(Row(f"quix peer CPU ours/quix @{size}", ours["cpu_per_10k"], "CPU-s/10k events", quix["cpu_per_10k"],
-                   peer, "", f"{note}; a ratio under 1 is less CPU than quix"))
-    report.add(Row(f"quix peer RSS ours/quix @{size}", ours["rss"], "MB", quix["rss"], peer, "",
-                   f"peak {ours['rss_peak']:.0f} MB vs {quix['rss_peak']:.0f} MB"))
+    report.add(
+        Row(f"quix peer fold ours/quix @{size}", ours["eps"], "events/s", quix["eps"], peer, ">=1x", f"{note}; {same}")
+    )
+    report.add(
+        Row(
+            f"quix peer CPU ours/quix @{size}",
+            ours["cpu_per_10k"],
+            "CPU-s/10k events",
+            quix["cpu_per_10k"],
+            peer,
+            "",
+            f"{note}; a ratio under 1 is less CPU than quix",
+        )
+    )
+    report.add(
+        Row(
+            f"quix peer RSS ours/quix @{size}",
+            ours["rss"],
+            "MB",
+            quix["rss"],
+            peer,
+            "",
+            f"peak {ours['rss_peak']:.0f} MB vs {quix['rss_peak']:.0f} MB",
+        )
+    )
 
 
 # ---------------------------------------------------------------------------- 4. review
@@ -846,13 +1087,38 @@ async def bench_quix(infra: Infra, run: str, n_deals: int, cfg: dict, report: Re
 
 async def bench_review(infra: Infra, redis_prefix: str, size: str, cfg: dict, report: Report, logs: Path) -> None:
     port, bare_port = free_port(), free_port()
-    review = Proc("review", [str(BIN / "pr-review")],
-                  {**common_env(infra, "unused-", redis_prefix), "PR_REVIEW_PORT": str(port),
-                   "PR_REVIEW_LOG_LEVEL": "warning", "PR_REVIEW_ALERT_FEED_ENABLED": "false"},
-                  f"http://127.0.0.1:{port}/readyz", logs)
-    bare = Proc("bare", [str(BIN / "python"), "-m", "uvicorn", "bare_app:app", "--app-dir", str(ROOT / "bench"),
-                         "--host", "127.0.0.1", "--port", str(bare_port), "--log-level", "warning"],
-                {}, f"http://127.0.0.1:{bare_port}/healthz", logs)
+    review = Proc(
+        "review",
+        [str(BIN / "pr-review")],
+        {
+            **common_env(infra, "unused-", redis_prefix),
+            "PR_REVIEW_PORT": str(port),
+            "PR_REVIEW_LOG_LEVEL": "warning",
+            "PR_REVIEW_ALERT_FEED_ENABLED": "false",
+        },
+        f"http://127.0.0.1:{port}/readyz",
+        logs,
+    )
+    bare = Proc(
+        "bare",
+        [
+            str(BIN / "python"),
+            "-m",
+            "uvicorn",
+            "bare_app:app",
+            "--app-dir",
+            str(ROOT / "bench"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(bare_port),
+            "--log-level",
+            "warning",
+        ],
+        {},
+        f"http://127.0.0.1:{bare_port}/healthz",
+        logs,
+    )
     review.start()
     bare.start()
     try:
@@ -861,17 +1127,37 @@ async def bench_review(infra: Infra, redis_prefix: str, size: str, cfg: dict, re
         status, body = await Conn("127.0.0.1", port).request("GET", paths["leader"])
         items = len(json.loads(body)["items"]) if status == 200 else -1
         await closed_loop(bare_port, [("GET", "/v1/lists/leader", b"")], 4, 1.0)  # warm-up
-        base_rps, base_lat, _ = await closed_loop(bare_port, [("GET", "/v1/lists/leader", b"")], cfg["review_conc"], dur)
+        base_rps, base_lat, _ = await closed_loop(
+            bare_port, [("GET", "/v1/lists/leader", b"")], cfg["review_conc"], dur
+        )
         _, base_lat1, _ = await closed_loop(bare_port, [("GET", "/v1/lists/leader", b"")], 1, dur / 2)
         for name, path in paths.items():
             await closed_loop(port, [("GET", path, b"")], 4, 1.0)  # warm-up
             rps, lat, err = await closed_loop(port, [("GET", path, b"")], cfg["review_conc"], dur)
             _, lat1, _ = await closed_loop(port, [("GET", path, b"")], 1, dur / 2)
-            report.add(Row(f"review {name} req/s @{size}", rps, "req/s", base_rps, "bare FastAPI constant", "",
-                           f"{cfg['review_conc']} conns, p99 {pct(lat, 99) * 1000:.1f} ms "
-                           f"(bare {pct(base_lat, 99) * 1000:.1f}), {items} items, {err} non-2xx"))
-            report.add(Row(f"review {name} p99 1 client @{size}", pct(lat1, 99) * 1000, "ms", pct(base_lat1, 99) * 1000,
-                           "bare FastAPI constant", "<10 ms", f"p50 {pct(lat1, 50) * 1000:.2f} ms"))
+            report.add(
+                Row(
+                    f"review {name} req/s @{size}",
+                    rps,
+                    "req/s",
+                    base_rps,
+                    "bare FastAPI constant",
+                    "",
+                    f"{cfg['review_conc']} conns, p99 {pct(lat, 99) * 1000:.1f} ms "
+                    f"(bare {pct(base_lat, 99) * 1000:.1f}), {items} items, {err} non-2xx",
+                )
+            )
+            report.add(
+                Row(
+                    f"review {name} p99 1 client @{size}",
+                    pct(lat1, 99) * 1000,
+                    "ms",
+                    pct(base_lat1, 99) * 1000,
+                    "bare FastAPI constant",
+                    "<10 ms",
+                    f"p50 {pct(lat1, 50) * 1000:.2f} ms",
+                )
+            )
     finally:
         review.stop()
         bare.stop()
@@ -884,15 +1170,27 @@ async def bench_freshness(infra: Infra, run: str, cfg: dict, report: Report, log
     tp, rp = f"{run}-fresh-", f"{run}fresh"
     create_topics(infra, tp)
     ingest_port, review_port = free_port(), free_port()
-    ingest = Proc("ingest-fresh", [str(BIN / "pr-ingest")],
-                  {**common_env(infra, tp, rp), "PR_INGEST_PORT": str(ingest_port), "PR_INGEST_LOG_LEVEL": "warning"},
-                  f"http://127.0.0.1:{ingest_port}/readyz", logs)
+    ingest = Proc(
+        "ingest-fresh",
+        [str(BIN / "pr-ingest")],
+        {**common_env(infra, tp, rp), "PR_INGEST_PORT": str(ingest_port), "PR_INGEST_LOG_LEVEL": "warning"},
+        f"http://127.0.0.1:{ingest_port}/readyz",
+        logs,
+    )
     eos = cfg.get("fresh_exactly_once", True)
     scoring = scoring_proc(infra, tp, rp, f"{run}-fresh", eos, logs)
-    review = Proc("review-fresh", [str(BIN / "pr-review")],
-                  {**common_env(infra, tp, rp), "PR_REVIEW_PORT": str(review_port), "PR_REVIEW_LOG_LEVEL": "warning",
-                   "PR_REVIEW_ALERT_GROUP": f"{run}-alerts"},
-                  f"http://127.0.0.1:{review_port}/readyz", logs)
+    review = Proc(
+        "review-fresh",
+        [str(BIN / "pr-review")],
+        {
+            **common_env(infra, tp, rp),
+            "PR_REVIEW_PORT": str(review_port),
+            "PR_REVIEW_LOG_LEVEL": "warning",
+            "PR_REVIEW_ALERT_GROUP": f"{run}-alerts",
+        },
+        f"http://127.0.0.1:{review_port}/readyz",
+        logs,
+    )
     procs = [ingest.start(), scoring.start(), review.start()]
     rng = random.Random(11)
     try:
@@ -905,7 +1203,7 @@ async def bench_freshness(infra: Infra, run: str, cfg: dict, report: Report, log
             late = [deal_created(f"{run}f:late{i}", i, rng, stage="Negotiation/Review") for i in range(n_probe)]
             everything = bg + late
             for i in range(0, len(everything), 500):
-                r = await client.post(f"{ingest_url}/v1/events", json=everything[i:i + 500])
+                r = await client.post(f"{ingest_url}/v1/events", json=everything[i : i + 500])
                 r.raise_for_status()
             scoring_ready = scoring.ready_url.replace("/healthz", "/readyz")
             deadline = time.monotonic() + 120
@@ -979,9 +1277,15 @@ async def bench_freshness(infra: Infra, run: str, cfg: dict, report: Report, log
 
             async def alert_probe(i: int) -> None:
                 deal_id = late[i]["deal_id"]
-                ev = {"schema_version": 1, "event_id": f"{deal_id}-disc", "source": "api", "deal_id": deal_id,
-                      "occurred_at": _iso(T0 + dt.timedelta(days=1)), "type": "deal.discount_requested",
-                      "changes": {"discount_pct": 15.0, "requested_by": "u1"}}
+                ev = {
+                    "schema_version": 1,
+                    "event_id": f"{deal_id}-disc",
+                    "source": "api",
+                    "deal_id": deal_id,
+                    "occurred_at": _iso(T0 + dt.timedelta(days=1)),
+                    "type": "deal.discount_requested",
+                    "changes": {"discount_pct": 15.0, "requested_by": "u1"},
+                }
                 t_ack = await post([ev])
                 if t_ack is not None:
                     alert_sent[deal_id] = t_ack
@@ -999,7 +1303,9 @@ async def bench_freshness(infra: Infra, run: str, cfg: dict, report: Report, log
             cpu_before = {p.name: p.cpu_seconds() for p in procs}
             infra_before = {name: cpu_seconds(pid) for name, pid in infra.pids().items()}
             cpu_bench = time.process_time()
-            spies = [start_profiler(p, logs / f"profile-fresh-{p.name}.txt") for p in procs] if cfg.get("profile") else []
+            spies = (
+                [start_profiler(p, logs / f"profile-fresh-{p.name}.txt") for p in procs] if cfg.get("profile") else []
+            )
             rate, tick = cfg["fresh_rate"], 0.01
             per_tick = int(rate * tick)
             t_start = time.perf_counter()
@@ -1013,9 +1319,17 @@ async def bench_freshness(infra: Infra, run: str, cfg: dict, report: Report, log
                 for _ in range(per_tick):
                     seq += 1
                     deal = bg[rng.randrange(n_bg)]["deal_id"]
-                    batch.append({"schema_version": 1, "event_id": f"{deal}-u{seq}", "source": "api", "deal_id": deal,
-                                  "occurred_at": _iso(T0 + dt.timedelta(days=2, seconds=seq)), "type": "deal.updated",
-                                  "changes": {"amount": float(rng.randrange(1, 500) * 1000)}})
+                    batch.append(
+                        {
+                            "schema_version": 1,
+                            "event_id": f"{deal}-u{seq}",
+                            "source": "api",
+                            "deal_id": deal,
+                            "occurred_at": _iso(T0 + dt.timedelta(days=2, seconds=seq)),
+                            "type": "deal.updated",
+                            "changes": {"amount": float(rng.randrange(1, 500) * 1000)},
+                        }
+                    )
                 spawn(post(batch))
                 if k % 20 == 5:  # 5 card probes per second
                     spawn(card_probe(k))
@@ -1024,11 +1338,18 @@ async def bench_freshness(infra: Infra, run: str, cfg: dict, report: Report, log
             sent_for = time.perf_counter() - t_start
             for spy in spies:
                 stop_profiler(spy)
-            cpu_note = "CPU share while sending: " + ", ".join(
-                f"{p.name.split('-')[0]} {(p.cpu_seconds() - cpu_before[p.name]) / sent_for:.0%}" for p in procs
-            ) + "".join(f", {name} {(cpu_seconds(pid) - infra_before[name]) / sent_for:.0%}"
-                        for name, pid in infra.pids().items() if name in infra_before
-            ) + f", bench client {(time.process_time() - cpu_bench) / sent_for:.0%}"
+            cpu_note = (
+                "CPU share while sending: "
+                + ", ".join(
+                    f"{p.name.split('-')[0]} {(p.cpu_seconds() - cpu_before[p.name]) / sent_for:.0%}" for p in procs
+                )
+                + "".join(
+                    f", {name} {(cpu_seconds(pid) - infra_before[name]) / sent_for:.0%}"
+                    for name, pid in infra.pids().items()
+                    if name in infra_before
+                )
+                + f", bench client {(time.process_time() - cpu_bench) / sent_for:.0%}"
+            )
             await asyncio.gather(*pending, return_exceptions=True)
             await asyncio.sleep(5.0)
             sse_task.cancel()
@@ -1036,16 +1357,30 @@ async def bench_freshness(infra: Infra, run: str, cfg: dict, report: Report, log
             missing = len(alert_sent) - len(alert_lat)
             achieved = accepted / sent_for
             lag = len(everything) + accepted - (await client.get(scoring_ready)).json().get("events", 0)
-            note = (f"{achieved:,.0f} events/s accepted of {rate:,} offered for {sent_for:.0f}s, exactly_once={str(eos).lower()}, "
-                    f"worker {lag:,} events behind at the end")
+            note = (
+                f"{achieved:,.0f} events/s accepted of {rate:,} offered for {sent_for:.0f}s, exactly_once={str(eos).lower()}, "
+                f"worker {lag:,} events behind at the end"
+            )
             report.add(Row("freshness 2xx->deal card p50", pct(card_lat, 50) * 1000, "ms", note=note))
             report.add(Row("freshness 2xx->deal card p95", pct(card_lat, 95) * 1000, "ms"))
-            report.add(Row("freshness 2xx->deal card p99", pct(card_lat, 99) * 1000, "ms",
-                           note=f"{len(card_lat)} probes, GET /v1/deals/<id> polled every 25 ms; {cpu_note}"))
+            report.add(
+                Row(
+                    "freshness 2xx->deal card p99",
+                    pct(card_lat, 99) * 1000,
+                    "ms",
+                    note=f"{len(card_lat)} probes, GET /v1/deals/<id> polled every 25 ms; {cpu_note}",
+                )
+            )
             report.add(Row("freshness discount 2xx->SSE alert p50", pct(alert_lat, 50) * 1000, "ms", note=note))
             report.add(Row("freshness discount 2xx->SSE alert p95", pct(alert_lat, 95) * 1000, "ms"))
-            report.add(Row("freshness discount 2xx->SSE alert p99", pct(alert_lat, 99) * 1000, "ms",
-                           note=f"{len(alert_lat)} probes via GET /v1/alerts/stream, {missing} missing, {skipped} sends skipped"))
+            report.add(
+                Row(
+                    "freshness discount 2xx->SSE alert p99",
+                    pct(alert_lat, 99) * 1000,
+                    "ms",
+                    note=f"{len(alert_lat)} probes via GET /v1/alerts/stream, {missing} missing, {skipped} sends skipped",
+                )
+            )
     finally:
         for p in reversed(procs):
             p.stop()
@@ -1053,17 +1388,36 @@ async def bench_freshness(infra: Infra, run: str, cfg: dict, report: Report, log
 
 # ---------------------------------------------------------------------------- main
 
-QUICK = {"sizes": [10_000, 100_000], "eos_off_at": [100_000], "ingest_deals": 20_000, "ingest_single": 3_000,
-         "ingest_conc_500": 4, "ingest_conc_1": 32, "fold_timeout": 900, "review_seconds": 4, "review_conc": 8,
-         "fresh_seconds": 15, "fresh_rate": 1000, "scale_deals": 40_000,
-         # The quix-streams peer folds at 10k in make bench (about a minute), 100k too in bench-full.
-         "quix_sizes": [10_000],
-         # Each fold of the quix section stops after this many seconds, so that the section stays
-         # under 5 minutes at 100k on a loaded machine (the rates stand, the comparison is skipped).
-         "quix_fold_cap": 135}
-FULL = {**QUICK, "sizes": [10_000, 100_000, 1_000_000], "ingest_deals": 100_000, "ingest_single": 10_000,
-        "fold_timeout": 3600, "review_seconds": 10, "fresh_seconds": 60, "quix_sizes": [10_000, 100_000],
-        "quix_fold_cap": 3600}
+QUICK = {
+    "sizes": [10_000, 100_000],
+    "eos_off_at": [100_000],
+    "ingest_deals": 20_000,
+    "ingest_single": 3_000,
+    "ingest_conc_500": 4,
+    "ingest_conc_1": 32,
+    "fold_timeout": 900,
+    "review_seconds": 4,
+    "review_conc": 8,
+    "fresh_seconds": 15,
+    "fresh_rate": 1000,
+    "scale_deals": 40_000,
+    # The quix-streams peer folds at 10k in make bench (about a minute), 100k too in bench-full.
+    "quix_sizes": [10_000],
+    # Each fold of the quix section stops after this many seconds, so that the section stays
+    # under 5 minutes at 100k on a loaded machine (the rates stand, the comparison is skipped).
+    "quix_fold_cap": 135,
+}
+FULL = {
+    **QUICK,
+    "sizes": [10_000, 100_000, 1_000_000],
+    "ingest_deals": 100_000,
+    "ingest_single": 10_000,
+    "fold_timeout": 3600,
+    "review_seconds": 10,
+    "fresh_seconds": 60,
+    "quix_sizes": [10_000, 100_000],
+    "quix_fold_cap": 3600,
+}
 
 
 async def main_async(args: argparse.Namespace) -> Report:
@@ -1090,9 +1444,11 @@ async def main_async(args: argparse.Namespace) -> Report:
             await bench_ingest(infra, run, cfg, report, logs)
         if "scoring" in only or "review" in only:
             for n in cfg["sizes"]:
+
                 async def review_after(rp: str, size: str) -> None:
                     if "review" in only:
                         await bench_review(infra, rp, size, cfg, report, logs)
+
                 await bench_scoring(infra, run, n, cfg, report, logs, review_after)
                 cleanup_redis(infra, f"{run}s{n}")
         if "fresh" in only:
@@ -1155,12 +1511,16 @@ def main() -> None:
     parser.add_argument("--kafka-port", type=int, default=int(os.environ.get("PR_BENCH_KAFKA_PORT", "27092")))
     parser.add_argument("--redis-port", type=int, default=int(os.environ.get("PR_BENCH_REDIS_PORT", "27379")))
     parser.add_argument("--fresh-rate", type=int, default=0, help="events/s of the freshness load (default 1000)")
-    parser.add_argument("--fresh-seconds", type=int, default=0,
-                        help="seconds of freshness load (default 15 quick, 60 full)")
+    parser.add_argument(
+        "--fresh-seconds", type=int, default=0, help="seconds of freshness load (default 15 quick, 60 full)"
+    )
     parser.add_argument("--fresh-at-least-once", action="store_true", help="freshness with exactly_once=false")
     parser.add_argument("--profile", action="store_true", help="sample the scoring worker with py-spy (bench-logs/)")
-    parser.add_argument("--stores", default="rocksdb",
-                        help="comma list of deal-table stores to fold with (PR_SCORING_STORE): rocksdb, memory")
+    parser.add_argument(
+        "--stores",
+        default="rocksdb",
+        help="comma list of deal-table stores to fold with (PR_SCORING_STORE): rocksdb, memory",
+    )
     parser.add_argument("--keep-infra", action="store_true", help="leave Kafka and Redis running afterwards")
     args = parser.parse_args()
     report = asyncio.run(main_async(args))

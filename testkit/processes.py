@@ -24,8 +24,7 @@ def free_port() -> int:
 class Service:
     """One service process with its own log file; ``stop`` ends it and checks it ended."""
 
-    def __init__(self, name: str, env: dict[str, str], ready_url: str, log_dir: Path,
-                 argv: list[str] | None = None):
+    def __init__(self, name: str, env: dict[str, str], ready_url: str, log_dir: Path, argv: list[str] | None = None):
         """Runs ``argv``, by default the console script ``pr-<name>``."""
         self.name = name
         self.env = env
@@ -36,8 +35,9 @@ class Service:
 
     def start(self, timeout: float = 90.0) -> Service:
         with self.log_path.open("ab") as log:  # the child writes to its own copy of the descriptor
-            self.process = subprocess.Popen(self.argv, env={**os.environ, **self.env},
-                                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            self.process = subprocess.Popen(
+                self.argv, env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -86,11 +86,15 @@ def settings_env(settings: CommonSettings) -> dict[str, str]:
         "PR_TOPIC_MIN_INSYNC_REPLICAS": str(settings.topic_min_insync_replicas),
         "PR_KAFKA_SECURITY_PROTOCOL": settings.kafka_security_protocol,
     } | {
-        name: str(value) for name, value in (
+        name: str(value)
+        for name, value in (
             ("PR_KAFKA_SASL_MECHANISM", settings.kafka_sasl_mechanism),
             ("PR_KAFKA_SASL_USERNAME", settings.kafka_sasl_username),
-            ("PR_KAFKA_SASL_PASSWORD",
-             settings.kafka_sasl_password and settings.kafka_sasl_password.get_secret_value()),
+            (
+                "PR_KAFKA_SASL_PASSWORD",
+                settings.kafka_sasl_password and settings.kafka_sasl_password.get_secret_value(),
+            ),
             ("PR_KAFKA_SSL_CAFILE", settings.kafka_ssl_cafile),
-        ) if value
+        )
+        if value
     }

@@ -18,8 +18,14 @@ from services.shared.events import DealEvent
 from services.shared.keys import RedisKeys
 from services.shared.stages import StageMap
 
-STAGES = ["Prospecting", "Qualification", "Needs Analysis", "Value Proposition", "Proposal/Price Quote",
-          "Negotiation/Review"]
+STAGES = [
+    "Prospecting",
+    "Qualification",
+    "Needs Analysis",
+    "Value Proposition",
+    "Proposal/Price Quote",
+    "Negotiation/Review",
+]
 
 
 def deal_stream(n_deals: int, seed: int = 7, today: dt.date | None = None) -> list[DealEvent]:
@@ -35,10 +41,18 @@ def deal_stream(n_deals: int, seed: int = 7, today: dt.date | None = None) -> li
         at = t0 + dt.timedelta(minutes=rng.randint(0, 1000))
         stage = rng.randrange(3)
         changes = {
-            "name": f"Deal {d}", "account": f"Acct {d % 40}", "owner_id": f"u{d % 9}", "team": ["East", "West", "Central"][d % 3],
-            "manager_id": f"m{d % 3}", "stage": STAGES[stage], "amount": rng.randrange(1, 200) * 1000,
+            "name": f"Deal {d}",
+            "account": f"Acct {d % 40}",
+            "owner_id": f"u{d % 9}",
+            "team": ["East", "West", "Central"][d % 3],
+            "manager_id": f"m{d % 3}",
+            "stage": STAGES[stage],
+            "amount": rng.randrange(1, 200) * 1000,
             "close_date": (today + dt.timedelta(days=rng.randint(-20, 200))).isoformat(),
-            "qualification": {"economic_buyer": rng.choice(["known", "unknown"]), "champion": rng.choice(["known", "unknown"])},
+            "qualification": {
+                "economic_buyer": rng.choice(["known", "unknown"]),
+                "champion": rng.choice(["known", "unknown"]),
+            },
         }
         steps = [("deal.created", changes)]
         for _ in range(rng.randint(0, 6)):
@@ -49,7 +63,12 @@ def deal_stream(n_deals: int, seed: int = 7, today: dt.date | None = None) -> li
             elif roll < 0.6:
                 steps.append(("deal.updated", {"amount": rng.randrange(1, 200) * 1000}))
             elif roll < 0.75:
-                steps.append(("deal.discount_requested", {"discount_pct": rng.choice([5, 10, 15, 25]), "requested_by": f"u{d % 9}"}))
+                steps.append(
+                    (
+                        "deal.discount_requested",
+                        {"discount_pct": rng.choice([5, 10, 15, 25]), "requested_by": f"u{d % 9}"},
+                    )
+                )
             elif roll < 0.8:
                 steps.append(("deal.closed_won", {"stage": "Closed Won"}))
                 break
@@ -57,9 +76,18 @@ def deal_stream(n_deals: int, seed: int = 7, today: dt.date | None = None) -> li
                 steps.append(("deal.updated", {"qualification": {"pain": "known"}}))
         for i, (kind, ch) in enumerate(steps):
             at += dt.timedelta(minutes=rng.randint(1, 600))
-            events.append(DealEvent.model_validate({
-                "event_id": f"{deal_id}-{i}", "source": "api", "deal_id": deal_id, "occurred_at": at.isoformat(),
-                "type": kind, "changes": ch}))
+            events.append(
+                DealEvent.model_validate(
+                    {
+                        "event_id": f"{deal_id}-{i}",
+                        "source": "api",
+                        "deal_id": deal_id,
+                        "occurred_at": at.isoformat(),
+                        "type": kind,
+                        "changes": ch,
+                    }
+                )
+            )
     # Interleave deals but keep each deal's own order (as one Kafka partition would).
     rng.shuffle(events)
     events.sort(key=lambda e: (e.deal_id, e.occurred_at))
@@ -102,14 +130,27 @@ def manager_actions(events: list[DealEvent], seed: int = 7) -> list[DealEvent]:
             decision = rng.choice(["approved", "rejected", "countered"])
             pct = request.changes.discount_pct
             granted = {"approved": pct, "countered": pct / 2, "rejected": None}[decision]
-            steps.append(("deal.discount_decided", {"alert_id": alert_id_for(deal_id, request.event_id),
-                                                    "decision": decision, "requested_pct": pct}
-                          | ({"discount_pct": granted} if granted is not None else {})))
+            steps.append(
+                (
+                    "deal.discount_decided",
+                    {"alert_id": alert_id_for(deal_id, request.event_id), "decision": decision, "requested_pct": pct}
+                    | ({"discount_pct": granted} if granted is not None else {}),
+                )
+            )
         for i, (kind, fields) in enumerate(steps):
             at = min(at + dt.timedelta(minutes=rng.randint(1, 120)), now)
-            out.append(DealEvent.model_validate({
-                "event_id": f"{deal_id}-act{i}", "source": "review", "deal_id": deal_id,
-                "occurred_at": at.isoformat(), "type": kind, "action": {"by": actor, **fields}}))
+            out.append(
+                DealEvent.model_validate(
+                    {
+                        "event_id": f"{deal_id}-act{i}",
+                        "source": "review",
+                        "deal_id": deal_id,
+                        "occurred_at": at.isoformat(),
+                        "type": kind,
+                        "action": {"by": actor, **fields},
+                    }
+                )
+            )
     return out
 
 
@@ -128,8 +169,9 @@ def expected_alerts(events: list[DealEvent], stage_map: StageMap) -> set[str]:
     return ids
 
 
-async def write_expected(redis_url: str, keys: RedisKeys, events: list[DealEvent], stage_map: StageMap,
-                         partitions: int | None = None) -> None:
+async def write_expected(
+    redis_url: str, keys: RedisKeys, events: list[DealEvent], stage_map: StageMap, partitions: int | None = None
+) -> None:
     """The read model the pure fold gives, written under ``keys`` (``partitions``: of deal-events,
     for the stall due-time index the worker keeps)."""
     states: dict = {}
@@ -137,8 +179,7 @@ async def write_expected(redis_url: str, keys: RedisKeys, events: list[DealEvent
         states[e.deal_id] = apply_event(states.get(e.deal_id), e, stage_map).state
     redis = aioredis.Redis.from_url(redis_url)
     try:
-        await write_placements(redis, keys, {d: place(s, stage_map) for d, s in states.items()},
-                               partitions=partitions)
+        await write_placements(redis, keys, {d: place(s, stage_map) for d, s in states.items()}, partitions=partitions)
     finally:
         await redis.aclose()
 
@@ -149,7 +190,7 @@ async def snapshot(redis_url: str, keys: RedisKeys) -> dict:
     out: dict = {}
     try:
         async for key in redis.scan_iter(f"{keys.prefix}:*", count=1000):
-            name = key.decode()[len(keys.prefix):]
+            name = key.decode()[len(keys.prefix) :]
             kind = await redis.type(key)
             if kind == b"zset":
                 out[name] = {m.decode(): s for m, s in await redis.zrange(key, 0, -1, withscores=True)}
@@ -157,7 +198,7 @@ async def snapshot(redis_url: str, keys: RedisKeys) -> dict:
                 out[name] = {f.decode(): json.loads(v) for f, v in (await redis.hgetall(key)).items()}
             elif kind == b"string" and ":deal:" in name:
                 card = json.loads(await redis.get(key))
-                card["_ranks"] = {k[len(keys.prefix):]: v for k, v in card.get("_ranks", {}).items()}
+                card["_ranks"] = {k[len(keys.prefix) :]: v for k, v in card.get("_ranks", {}).items()}
                 out[name] = card
     finally:
         await redis.aclose()

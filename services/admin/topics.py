@@ -25,7 +25,9 @@ def ensure_topics(settings: CommonSettings, timeout: float = 60.0) -> list[str]:
     while True:
         try:
             admin = KafkaAdminClient(
-                bootstrap_servers=settings.kafka_bootstrap, client_id="pr-admin", bootstrap_timeout_ms=5000,
+                bootstrap_servers=settings.kafka_bootstrap,
+                client_id="pr-admin",
+                bootstrap_timeout_ms=5000,
                 **kafka_client_options(settings),
             )
             break
@@ -35,15 +37,21 @@ def ensure_topics(settings: CommonSettings, timeout: float = 60.0) -> list[str]:
             time.sleep(1)
     try:
         existing = set(admin.list_topics())
-        specs = topic_specs(settings.topic_prefix, settings.deal_event_partitions, settings.dead_letter_retention_days,
-                            settings.topic_replication_factor, settings.topic_min_insync_replicas)
+        specs = topic_specs(
+            settings.topic_prefix,
+            settings.deal_event_partitions,
+            settings.dead_letter_retention_days,
+            settings.topic_replication_factor,
+            settings.topic_min_insync_replicas,
+        )
         created = []
         for spec in specs:
             if spec.name in existing:
                 continue
             try:
-                admin.create_topics([NewTopic(spec.name, spec.partitions, spec.replication_factor,
-                                              topic_configs=spec.config)])
+                admin.create_topics(
+                    [NewTopic(spec.name, spec.partitions, spec.replication_factor, topic_configs=spec.config)]
+                )
                 created.append(spec.name)
             except TopicAlreadyExistsError:
                 existing.add(spec.name)  # created meanwhile by another pr-admin: sync it below
@@ -79,8 +87,9 @@ def sync_topic_config(admin: KafkaAdminClient, spec: TopicSpec, timeout: float =
     changes = {name: value for name, value in spec.config.items() if current.get(name) != value}
     if not changes:
         return changes
-    result = admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, spec.name, configs=changes)],
-                                 incremental=True)
+    result = admin.alter_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, spec.name, configs=changes)], incremental=True
+    )
     outcome = result["topic"][spec.name]
     if outcome != "OK":
         raise RuntimeError(f"cannot set {changes} on topic {spec.name}: {outcome}")

@@ -57,24 +57,26 @@ def discount_alert(event: DealEvent, state: DealState, stage_map: StageMap) -> A
     amount = float(state.get("amount", 0.0))
     value_at_risk = round(amount * float(pct) / 100.0, 2)
     kind = LATE_STAGE_DISCOUNT if phase is Phase.LATE else EARLY_DISCOUNT_INFO
-    return Alert.model_validate({
-        "alert_id": alert_id_for(event.deal_id, event.event_id),
-        "kind": kind,
-        "severity": severity(value_at_risk, float(pct)) if kind == LATE_STAGE_DISCOUNT else "info",
-        "deal_id": event.deal_id,
-        "event_id": event.event_id,
-        "name": state.get("name", ""),
-        "account": state.get("account", ""),
-        "owner_id": state.get("owner_id", ""),
-        "team": state.get("team", ""),
-        "manager_id": state.get("manager_id", ""),
-        "stage": state.get("stage", ""),
-        "phase": phase.value,
-        "amount": amount,
-        "currency": state.get("currency", ""),
-        "discount_pct": float(pct),
-        "discount_reason": changes.get("discount_reason", state.fields.get("discount_reason")),
-        "value_at_risk": value_at_risk,
-        "requested_by": changes.get("requested_by", state.fields.get("requested_by")),
-        "occurred_at": event.occurred_at.isoformat(),
-    })
+    return Alert.model_validate(
+        {
+            "alert_id": alert_id_for(event.deal_id, event.event_id),
+            "kind": kind,
+            "severity": severity(value_at_risk, float(pct)) if kind == LATE_STAGE_DISCOUNT else "info",
+            "deal_id": event.deal_id,
+            "event_id": event.event_id,
+            "name": state.get("name", ""),
+            "account": state.get("account", ""),
+            "owner_id": state.get("owner_id", ""),
+            "team": state.get("team", ""),
+            "manager_id": state.get("manager_id", ""),
+            "stage": state.get("stage", ""),
+            "phase": phase.value,
+            "amount": amount,
+            "currency": state.get("currency", ""),
+            "discount_pct": float(pct),
+            "discount_reason": changes.get("discount_reason", state.fields.get("discount_reason")),
+            "value_at_risk": value_at_risk,
+            "requested_by": changes.get("requested_by", state.fields.get("requested_by")),
+            "occurred_at": event.occurred_at.isoformat(),
+        }
+    )

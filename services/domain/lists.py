@@ -74,7 +74,11 @@ def place(state: DealState, stage_map: StageMap, as_of: dt.datetime | None = Non
         "leader": {"score": scored.score, "score_parts": scored.parts(), "questions": questions},
         "manager": {
             "score": amount,
-            "score_parts": {"amount": amount, "close_date": state.fields.get("close_date"), "formula": "amount, largest first"},
+            "score_parts": {
+                "amount": amount,
+                "close_date": state.fields.get("close_date"),
+                "formula": "amount, largest first",
+            },
             "questions": manager_questions(state.fields.get("close_date")),
         },
         "discount": {
@@ -106,8 +110,17 @@ def place(state: DealState, stage_map: StageMap, as_of: dt.datetime | None = Non
         stall_due=movement.stall_due(state, stage_map, stall),
         stalled_score=scored.potential_value if movement.is_stalled(state, stage_map, stall) else None,
         flows={q: movement.deal_flow(state, q, as_of) for q in (current, previous_quarter(current))},
-        scorecard=deal_facts(state.deal_id, state.get("team", ""), state.status, amount, state.actions,
-                             state.movement, state.stamps, stage_map, state.source),
+        scorecard=deal_facts(
+            state.deal_id,
+            state.get("team", ""),
+            state.status,
+            amount,
+            state.actions,
+            state.movement,
+            state.stamps,
+            stage_map,
+            state.source,
+        ),
     )
 
 

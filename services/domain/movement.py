@@ -40,6 +40,7 @@ DAY = dt.timedelta(days=1)
 
 # -- movement on every deal --------------------------------------------------------------
 
+
 def push_count(state: DealState) -> int:
     """Times the close date moved to a later quarter, in the per-deal order of events."""
     dates = [value for _key, value in history(state.movement, "close_date") if parse_day(value)]
@@ -120,8 +121,16 @@ def movement_fields(state: DealState, stage_map: StageMap, stall: Stall | None =
 
 # -- alerts --------------------------------------------------------------------------------
 
-def _alert(kind: str, cause: str, state: DealState, stage_map: StageMap, occurred_at: dt.datetime,
-           event_id: str | None, amount_for_severity: float) -> dict[str, Any]:
+
+def _alert(
+    kind: str,
+    cause: str,
+    state: DealState,
+    stage_map: StageMap,
+    occurred_at: dt.datetime,
+    event_id: str | None,
+    amount_for_severity: float,
+) -> dict[str, Any]:
     """The fields every alert carries (the same as the discount alert's, so feed filters apply alike)."""
     amount = float(state.get("amount", 0.0))
     return {
@@ -154,8 +163,9 @@ def _entry_index(entries: list[list[Any]], key: list[Any]) -> int | None:
     return None
 
 
-def close_date_pushed_alert(event: DealEvent, state: DealState, stage_map: StageMap,
-                            horizon_quarters: int = 1) -> dict[str, Any] | None:
+def close_date_pushed_alert(
+    event: DealEvent, state: DealState, stage_map: StageMap, horizon_quarters: int = 1
+) -> dict[str, Any] | None:
     """An open deal's close date moved from inside the manager horizon to a later quarter.
 
     ``state`` is the deal after ``event``. The date it moved from is the one just before the
@@ -174,8 +184,15 @@ def close_date_pushed_alert(event: DealEvent, state: DealState, stage_map: Stage
     from_day = parse_day(from_date)  # a date: is_push parsed it
     if from_day is None or quarter_of(from_day) not in manager_horizon(event.occurred_at.date(), horizon_quarters):
         return None
-    alert = _alert(CLOSE_DATE_PUSHED, event.event_id, state, stage_map, event.occurred_at, event.event_id,
-                   float(state.get("amount", 0.0)))
+    alert = _alert(
+        CLOSE_DATE_PUSHED,
+        event.event_id,
+        state,
+        stage_map,
+        event.occurred_at,
+        event.event_id,
+        float(state.get("amount", 0.0)),
+    )
     alert.update(from_close_date=from_date, to_close_date=to_date, push_count=push_count(state))
     return alert
 
@@ -202,8 +219,15 @@ def qualification_gap_alert(event: DealEvent, state: DealState, stage_map: Stage
     missing = [item for item in GAP_ITEMS if evidence.get(item) != "known"]
     if not missing:
         return None
-    alert = _alert(QUALIFICATION_GAP, event.event_id, state, stage_map, event.occurred_at, event.event_id,
-                   float(state.get("amount", 0.0)))
+    alert = _alert(
+        QUALIFICATION_GAP,
+        event.event_id,
+        state,
+        stage_map,
+        event.occurred_at,
+        event.event_id,
+        float(state.get("amount", 0.0)),
+    )
     alert["missing"] = missing
     return alert
 
@@ -264,8 +288,12 @@ def stalled_alert(state: DealState, stage_map: StageMap, now: dt.datetime) -> di
         return None
     potential = float(state.get("potential_value", state.get("amount", 0.0)))
     alert = _alert(STALLED, stall.entered_event_id, state, stage_map, stall.due_at, None, potential)
-    alert.update(days_in_stage=days_in_stage(stall.entered_at, now), stall_days=stall.stall_days,
-                 potential_value=potential, stage_entered_at=stall.entered_at.isoformat())
+    alert.update(
+        days_in_stage=days_in_stage(stall.entered_at, now),
+        stall_days=stall.stall_days,
+        potential_value=potential,
+        stage_entered_at=stall.entered_at.isoformat(),
+    )
     return alert
 
 
@@ -276,11 +304,14 @@ def mark_stall_alerted(state: DealState) -> None:
         state.movement[STALL_ALERTED] = entry[0][2]
 
 
-def movement_alerts(event: DealEvent, state: DealState, stage_map: StageMap,
-                    horizon_quarters: int = 1) -> list[dict[str, Any]]:
+def movement_alerts(
+    event: DealEvent, state: DealState, stage_map: StageMap, horizon_quarters: int = 1
+) -> list[dict[str, Any]]:
     """The event-driven movement alerts one folded event raises (``state``: the deal after it)."""
-    alerts = [close_date_pushed_alert(event, state, stage_map, horizon_quarters),
-              qualification_gap_alert(event, state, stage_map)]
+    alerts = [
+        close_date_pushed_alert(event, state, stage_map, horizon_quarters),
+        qualification_gap_alert(event, state, stage_map),
+    ]
     return [alert for alert in alerts if alert is not None]
 
 
@@ -303,8 +334,12 @@ class Snapshot:
 
     def in_quarter(self, first: dt.date, last: dt.date) -> bool:
         """In that quarter's pipeline: open, with its close date inside the quarter."""
-        return self.existed and self.status == STATUS_OPEN and self.close_date is not None \
+        return (
+            self.existed
+            and self.status == STATUS_OPEN
+            and self.close_date is not None
             and first <= self.close_date <= last
+        )
 
 
 def snapshot_at(state: DealState, when: dt.datetime) -> Snapshot:
@@ -344,8 +379,12 @@ def deal_flow(state: DealState, quarter: str, as_of: dt.datetime) -> dict[str, f
     was_in, is_in = before.in_quarter(first_day, last_day), after.in_quarter(first_day, last_day)
     parts: dict[str, float] = {}
     if not was_in and not is_in:
-        closed_here = after.status in EXIT_BY_STATUS and after.close_date is not None \
-            and first_day <= after.close_date <= last_day and _status_changed_within(state, begins, until)
+        closed_here = (
+            after.status in EXIT_BY_STATUS
+            and after.close_date is not None
+            and first_day <= after.close_date <= last_day
+            and _status_changed_within(state, begins, until)
+        )
         if not closed_here:
             return parts
     if was_in:

@@ -49,6 +49,7 @@ VERDICT_LEADER, VERDICT_MANAGER, VERDICT_MIXED = "leader", "manager", "mixed"
 
 # --------------------------------------------------------------------- per deal (scoring)
 
+
 def qualification_field(item: str) -> str:
     return f"qualification.{item}"
 
@@ -94,8 +95,14 @@ def action_value(phase: str, amount: float, potential_value: float) -> float:
     return potential_value if phase == Phase.EARLY.value else amount
 
 
-def record_action(actions: list[dict[str, Any]], event: DealEvent, key: tuple, fields: dict[str, Any],
-                  qualification: dict[str, str], phase: Phase) -> None:
+def record_action(
+    actions: list[dict[str, Any]],
+    event: DealEvent,
+    key: tuple,
+    fields: dict[str, Any],
+    qualification: dict[str, str],
+    phase: Phase,
+) -> None:
     """Keep one action with the deal as it was when it happened (``fields`` before the action's own changes).
 
     Kept in order-key order, once per event id, the newest ``ACTION_LIMIT``."""
@@ -183,9 +190,17 @@ def as_of(action: dict[str, Any], movement: dict[str, Any], stage_map: StageMap,
     return snapshot
 
 
-def deal_facts(deal_id: str, team: str, status: str, amount: float, actions: list[dict[str, Any]],
-               movement: dict[str, Any], stamps: dict[str, Any], stage_map: StageMap,
-               source: str = "") -> dict[str, dict[str, Any]]:
+def deal_facts(
+    deal_id: str,
+    team: str,
+    status: str,
+    amount: float,
+    actions: list[dict[str, Any]],
+    movement: dict[str, Any],
+    stamps: dict[str, Any],
+    stage_map: StageMap,
+    source: str = "",
+) -> dict[str, dict[str, Any]]:
     """What one deal adds to each quarter's scorecards: quarter -> facts (JSON-friendly).
 
     A quarter's facts hold the deal's actions of that quarter (help and reviews with, per
@@ -209,8 +224,11 @@ def deal_facts(deal_id: str, team: str, status: str, amount: float, actions: lis
         item["value"] = action_value(action["phase"], action["amount"], action["potential_value"])
         if action["type"] == EventType.HELP_OFFERED.value:
             item["kind"] = action["kind"]
-            item["targets"] = {i: known_after(movement, i, action["key"])
-                               for i in HELP_TARGETS.get(action["kind"], ()) if i in action["unknown"]}
+            item["targets"] = {
+                i: known_after(movement, i, action["key"])
+                for i in HELP_TARGETS.get(action["kind"], ())
+                if i in action["unknown"]
+            }
         elif action["type"] == EventType.REVIEWED.value:
             start = action["key"][0]
             item["helped"] = any(start <= t <= start + window for t in help_times)
@@ -227,11 +245,16 @@ def deal_facts(deal_id: str, team: str, status: str, amount: float, actions: lis
                 first.setdefault(action["by"], action["phase"])
         if first:
             facts(quarter_of(time_of(close_key).date()))["closed"] = {
-                "status": status, "at": time_of(close_key).isoformat(), "amount": amount, "first_touch": first}
+                "status": status,
+                "at": time_of(close_key).isoformat(),
+                "amount": amount,
+                "first_touch": first,
+            }
     return out
 
 
 # --------------------------------------------------------------------- per actor (review)
+
 
 @dataclass(frozen=True)
 class Thresholds:
@@ -289,8 +312,9 @@ def _rate(counts: dict[str, int]) -> float | None:
     return _share(counts["known"], decided)
 
 
-def scorecards(facts: Iterable[dict[str, Any]], quarter: str, as_of: dt.datetime,
-               thresholds: Thresholds = Thresholds()) -> list[dict[str, Any]]:
+def scorecards(
+    facts: Iterable[dict[str, Any]], quarter: str, as_of: dt.datetime, thresholds: Thresholds = Thresholds()
+) -> list[dict[str, Any]]:
     """One scorecard per actor from a quarter's deal facts (see :func:`deal_facts`), by actor name."""
     facts = list(facts)
     actors: dict[str, dict[str, Any]] = defaultdict(_empty)
@@ -351,33 +375,53 @@ def scorecards(facts: Iterable[dict[str, Any]], quarter: str, as_of: dt.datetime
             outcomes = _tally(raw.pop("_outcomes"))
             phases = help_phases.get((actor, kind), set())
             targets = HELP_TARGETS[kind]
-            base = _tally(_known_within(k, at, as_of) for phase in sorted(phases)
-                          for item, k, at in baseline.get(phase, []) if item in targets)
+            base = _tally(
+                _known_within(k, at, as_of)
+                for phase in sorted(phases)
+                for item, k, at in baseline.get(phase, [])
+                if item in targets
+            )
             rate, base_rate = _rate(outcomes), _rate(base)
             help_out[kind] = {
-                "offered": raw["offered"], "targets": list(targets), "items": outcomes, "known_rate": rate,
+                "offered": raw["offered"],
+                "targets": list(targets),
+                "items": outcomes,
+                "known_rate": rate,
                 "baseline": {"phases": sorted(phases), "items": base, "known_rate": base_rate},
                 "lift": round(rate - base_rate, 4) if rate is not None and base_rate is not None else None,
             }
-        items.append({
-            "actor": actor,
-            "quarter": quarter,
-            "leader_share": leader_share,
-            "leader_share_parts": {"early": _rounded(early), "touched": _rounded(touched),
-                                   "formula": "early.value / touched.value (value: potential value when early, amount otherwise)"},
-            "early_touch_share": _share(early_touch["first_touched_early"], early_touch["closed_touched"]),
-            "early_touch_parts": early_touch,
-            "late_discounts": late,
-            "late_discount_intensity": _share(late["value"], won["amount"]),
-            "late_discount_intensity_parts": {"late_discount_value": late["value"], "won": won,
-                                              "formula": "late_discounts.value / won.amount"},
-            "help": help_out,
-            "actions": {"reviews": counts[EventType.REVIEWED.value], "help": counts[EventType.HELP_OFFERED.value],
-                        "decisions": counts[EventType.DISCOUNT_DECIDED.value]},
-            "verdict": verdict(leader_share, late["value"], won["amount"], thresholds),
-            "verdict_parts": {"leader_share_at_least": thresholds.leader_share,
-                              "late_discount_intensity_at_most": thresholds.discount_intensity},
-        })
+        items.append(
+            {
+                "actor": actor,
+                "quarter": quarter,
+                "leader_share": leader_share,
+                "leader_share_parts": {
+                    "early": _rounded(early),
+                    "touched": _rounded(touched),
+                    "formula": "early.value / touched.value (value: potential value when early, amount otherwise)",
+                },
+                "early_touch_share": _share(early_touch["first_touched_early"], early_touch["closed_touched"]),
+                "early_touch_parts": early_touch,
+                "late_discounts": late,
+                "late_discount_intensity": _share(late["value"], won["amount"]),
+                "late_discount_intensity_parts": {
+                    "late_discount_value": late["value"],
+                    "won": won,
+                    "formula": "late_discounts.value / won.amount",
+                },
+                "help": help_out,
+                "actions": {
+                    "reviews": counts[EventType.REVIEWED.value],
+                    "help": counts[EventType.HELP_OFFERED.value],
+                    "decisions": counts[EventType.DISCOUNT_DECIDED.value],
+                },
+                "verdict": verdict(leader_share, late["value"], won["amount"], thresholds),
+                "verdict_parts": {
+                    "leader_share_at_least": thresholds.leader_share,
+                    "late_discount_intensity_at_most": thresholds.discount_intensity,
+                },
+            }
+        )
     return items
 
 

@@ -52,7 +52,7 @@ class LeaderScore:
             "winnability": coverage,  # the /v1 name of evidence_coverage, kept for its clients
             "evidence": self.evidence,
             "formula": "potential_value × evidence_coverage; evidence_coverage = 0.2 + 0.8 × weighted share "
-                       "of qualification items known (not a probability of winning)",
+            "of qualification items known (not a probability of winning)",
         }
 
 
@@ -73,15 +73,18 @@ def leader_score(potential: float | None, amount: float | None, evidence: dict[s
     """The leader-list score with its parts."""
     value = potential_value(potential, amount)
     coverage = evidence_coverage(evidence)
-    return LeaderScore(score=round(value * coverage, 4), potential_value=value, evidence_coverage=coverage,
-                       evidence=dict(evidence))
+    return LeaderScore(
+        score=round(value * coverage, 4), potential_value=value, evidence_coverage=coverage, evidence=dict(evidence)
+    )
 
 
 def leader_questions(evidence: dict[str, str], account: str | None) -> list[dict[str, str]]:
     """The leader questions that apply: access to people, and whether it is winnable when evidence is thin."""
     who = account or "the customer"
     questions: list[dict[str, str]] = []
-    missing_people = [item.replace("_", " ") for item in ("economic_buyer", "champion") if evidence.get(item) != "known"]
+    missing_people = [
+        item.replace("_", " ") for item in ("economic_buyer", "champion") if evidence.get(item) != "known"
+    ]
     if missing_people:
         questions.append(
             {
@@ -114,6 +117,10 @@ def manager_questions(close_date: str | None) -> list[dict[str, str]]:
     """The classic must-win questions."""
     when = f" by {close_date}" if close_date else ""
     return [
-        {"kind": "forecast", "text": f"Are you sure the deal will close as forecast{when}?", "why": "closes this quarter"},
+        {
+            "kind": "forecast",
+            "text": f"Are you sure the deal will close as forecast{when}?",
+            "why": "closes this quarter",
+        },
         {"kind": "help", "text": "How can I help to close the deal?", "why": "must-win deal"},
     ]

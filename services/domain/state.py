@@ -98,8 +98,17 @@ class DealState:
 
     def copy(self) -> DealState:
         """An independent copy (what ``from_dict(to_dict())`` gives, without the conversions)."""
-        return DealState(self.deal_id, self.source, dict(self.fields), dict(self.stamps), list(self.timeline),
-                         list(self.seen), self.last_key, copy_movement(self.movement), list(self.actions))
+        return DealState(
+            self.deal_id,
+            self.source,
+            dict(self.fields),
+            dict(self.stamps),
+            list(self.timeline),
+            list(self.seen),
+            self.last_key,
+            copy_movement(self.movement),
+            list(self.actions),
+        )
 
     def encode(self) -> bytes:
         """Compact JSON of :meth:`to_dict` (what the deal table stores)."""

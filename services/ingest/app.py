@@ -116,10 +116,18 @@ def parse_events(payload: Any, max_batch: int) -> list[DealEvent]:
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.accepted = Counter("pr_ingest_events_accepted_total", "Events acknowledged by Kafka", ["source"], registry=self.registry)
-        self.rejected = Counter("pr_ingest_requests_rejected_total", "Requests rejected", ["status"], registry=self.registry)
-        self.dead_lettered = Counter("pr_ingest_dead_lettered_total", "Items kept on the dead-letter topic", ["source"], registry=self.registry)
-        self.kafka_latency = Histogram("pr_ingest_kafka_ack_seconds", "Time until Kafka acknowledged a request", registry=self.registry)
+        self.accepted = Counter(
+            "pr_ingest_events_accepted_total", "Events acknowledged by Kafka", ["source"], registry=self.registry
+        )
+        self.rejected = Counter(
+            "pr_ingest_requests_rejected_total", "Requests rejected", ["status"], registry=self.registry
+        )
+        self.dead_lettered = Counter(
+            "pr_ingest_dead_lettered_total", "Items kept on the dead-letter topic", ["source"], registry=self.registry
+        )
+        self.kafka_latency = Histogram(
+            "pr_ingest_kafka_ack_seconds", "Time until Kafka acknowledged a request", registry=self.registry
+        )
 
 
 def utc_now() -> dt.datetime:
@@ -131,8 +139,11 @@ def check_clock_skew(events: list[DealEvent], latest: dt.datetime, batch: bool) 
     for index, event in enumerate(events):
         if event.occurred_at > latest:
             where = f"events[{index}]" if batch else "event"
-            raise BadRequest(422, f"{where}.occurred_at: {event.occurred_at.isoformat()} is later than now plus "
-                                  f"the allowed clock skew ({latest.isoformat()}, PR_INGEST_MAX_CLOCK_SKEW)")
+            raise BadRequest(
+                422,
+                f"{where}.occurred_at: {event.occurred_at.isoformat()} is later than now plus "
+                f"the allowed clock skew ({latest.isoformat()}, PR_INGEST_MAX_CLOCK_SKEW)",
+            )
 
 
 def ingest_keys(settings: IngestSettings) -> KeyTable[IngestKey]:
@@ -160,8 +171,7 @@ def source_adapters(settings: IngestSettings, stage_map: StageMap, open_mode: bo
     return adapters
 
 
-def create_app(settings: IngestSettings | None = None, producer: EventProducer | None = None,
-               clock=utc_now) -> FastAPI:
+def create_app(settings: IngestSettings | None = None, producer: EventProducer | None = None, clock=utc_now) -> FastAPI:
     """Wire settings, keys, the Kafka producer, the source adapters and the routes.
 
     Raises OpenModeRefused when no key is configured and ingest is bound to a
@@ -169,16 +179,25 @@ def create_app(settings: IngestSettings | None = None, producer: EventProducer |
     """
     settings = settings or IngestSettings()
     keys = ingest_keys(settings)
-    open_mode = decide_open_mode(service="ingest", host=settings.host, credentials_configured=not keys.empty,
-                                 keys_variable=KEYS_VARIABLE, allow_open=settings.common.allow_open, log=log)
+    open_mode = decide_open_mode(
+        service="ingest",
+        host=settings.host,
+        credentials_configured=not keys.empty,
+        keys_variable=KEYS_VARIABLE,
+        allow_open=settings.common.allow_open,
+        log=log,
+    )
     limiter = RequestRateLimiter(settings.rate_limit, settings.rate_limit_storage)
     max_clock_skew = dt.timedelta(seconds=settings.max_clock_skew)
     stage_map = StageMap.load(settings.common.stage_map_file)
     adapters = source_adapters(settings, stage_map, open_mode)
     crm_sources = frozenset(adapters)
     producer = producer or EventProducer(
-        settings.common.kafka_bootstrap, timeout=settings.kafka_timeout, fast_fail=settings.kafka_fast_fail,
-        max_pending=settings.kafka_max_pending, max_pending_bytes=settings.kafka_max_pending_bytes,
+        settings.common.kafka_bootstrap,
+        timeout=settings.kafka_timeout,
+        fast_fail=settings.kafka_fast_fail,
+        max_pending=settings.kafka_max_pending,
+        max_pending_bytes=settings.kafka_max_pending_bytes,
         client_options=kafka_client_options(settings.common),
     )
     metrics = Metrics()
@@ -234,8 +253,11 @@ def create_app(settings: IngestSettings | None = None, producer: EventProducer |
     @app.exception_handler(KafkaUnavailable)
     async def kafka_down(_request: Request, exc: KafkaUnavailable) -> JSONResponse:
         metrics.rejected.labels("503").inc()
-        return JSONResponse({"detail": f"Kafka unavailable, nothing was accepted: {exc}"}, status_code=503,
-                            headers={"Retry-After": str(settings.retry_after)})
+        return JSONResponse(
+            {"detail": f"Kafka unavailable, nothing was accepted: {exc}"},
+            status_code=503,
+            headers={"Retry-After": str(settings.retry_after)},
+        )
 
     async def publish(events: list[DealEvent]) -> None:
         records = [(e.deal_id.encode(), encode_event(e)) for e in events]
@@ -270,7 +292,11 @@ def create_app(settings: IngestSettings | None = None, producer: EventProducer |
                         "schema": {
                             "oneOf": [
                                 {"$ref": "#/components/schemas/DealEvent"},
-                                {"type": "array", "items": {"$ref": "#/components/schemas/DealEvent"}, "maxItems": settings.max_batch},
+                                {
+                                    "type": "array",
+                                    "items": {"$ref": "#/components/schemas/DealEvent"},
+                                    "maxItems": settings.max_batch,
+                                },
                             ]
                         }
                     }
@@ -306,9 +332,12 @@ def create_app(settings: IngestSettings | None = None, producer: EventProducer |
         return {"status": "ok", "service": "ingest"}
 
     # Public like /openapi.json: the contract of the topics for integrators, no data.
-    topics_document = asyncapi_document(settings.common.topic_prefix, settings.common.deal_event_partitions,
-                                        settings.common.topic_replication_factor,
-                                        settings.common.dead_letter_retention_days)
+    topics_document = asyncapi_document(
+        settings.common.topic_prefix,
+        settings.common.deal_event_partitions,
+        settings.common.topic_replication_factor,
+        settings.common.dead_letter_retention_days,
+    )
 
     @app.get("/asyncapi.json", summary="AsyncAPI 3 document of deal-events, deal-alerts and deal-events-dlq")
     async def asyncapi() -> JSONResponse:
@@ -319,17 +348,29 @@ def create_app(settings: IngestSettings | None = None, producer: EventProducer |
         ok = await producer.ready(settings.common.deal_events_topic)
         return JSONResponse({"status": "ready" if ok else "kafka unavailable"}, status_code=200 if ok else 503)
 
-    add_source_routes(app, adapters, read_json, publish, publish_dead_letters, settings.max_body_bytes, clock,
-                      open_mode=open_mode, max_clock_skew=max_clock_skew, rate_limit=rate_limit)
+    add_source_routes(
+        app,
+        adapters,
+        read_json,
+        publish,
+        publish_dead_letters,
+        settings.max_body_bytes,
+        clock,
+        open_mode=open_mode,
+        max_clock_skew=max_clock_skew,
+        rate_limit=rate_limit,
+    )
     _register_schemas(app)
     return app
 
 
 async def traced_send(producer: EventProducer, topic: str, records: list[tuple[bytes, bytes]]) -> None:
     """Send in a PRODUCER span whose context every record carries in its headers (tracing on only)."""
-    with tracing.tracer().start_as_current_span(f"send {topic}", kind=tracing.SpanKind.PRODUCER,
-                                                attributes={"messaging.destination.name": topic,
-                                                            "messaging.batch.message_count": len(records)}):
+    with tracing.tracer().start_as_current_span(
+        f"send {topic}",
+        kind=tracing.SpanKind.PRODUCER,
+        attributes={"messaging.destination.name": topic, "messaging.batch.message_count": len(records)},
+    ):
         await producer.send(topic, records, headers=tracing.kafka_headers())
 
 

@@ -104,19 +104,31 @@ def check_event(event: DealEvent, where: str, key: IngestKey | None, crm_sources
     """Raise EventRefused unless ``key`` (None in open mode) may post ``event`` as it is."""
     if event.type in ACTION_TYPES:
         # A manager action names its actor; only review, which knows the caller's key, may say who.
-        raise EventRefused(422, f"{where}.type",
-                           f"{event.type.value} is a manager action: post it through review "
-                           "(/v1/deals/{id}/reviews, /v1/deals/{id}/help, /v1/alerts/{alert_id}/decision)")
+        raise EventRefused(
+            422,
+            f"{where}.type",
+            f"{event.type.value} is a manager action: post it through review "
+            "(/v1/deals/{id}/reviews, /v1/deals/{id}/help, /v1/alerts/{alert_id}/decision)",
+        )
     if key is not None and not key.may_post(event.source):
-        raise EventRefused(403, f"{where}.source",
-                           f"the key {key.name!r} may not post source {event.source!r} "
-                           f"(it may post: {', '.join(sorted(key.sources))})")
+        raise EventRefused(
+            403,
+            f"{where}.source",
+            f"the key {key.name!r} may not post source {event.source!r} "
+            f"(it may post: {', '.join(sorted(key.sources))})",
+        )
     prefix, colon, _ = event.deal_id.partition(":")
     if event.source in crm_sources:
         if prefix != event.source or not colon:
-            raise EventRefused(422, f"{where}.deal_id",
-                               f"an event from source {event.source!r} must carry deal_id '{event.source}:<id>'")
+            raise EventRefused(
+                422,
+                f"{where}.deal_id",
+                f"an event from source {event.source!r} must carry deal_id '{event.source}:<id>'",
+            )
     elif colon and prefix in crm_sources:
-        raise EventRefused(422, f"{where}.deal_id",
-                           f"deal_id {event.deal_id!r} belongs to source {prefix!r}; "
-                           f"an event from source {event.source!r} may not change it")
+        raise EventRefused(
+            422,
+            f"{where}.deal_id",
+            f"deal_id {event.deal_id!r} belongs to source {prefix!r}; "
+            f"an event from source {event.source!r} may not change it",
+        )

@@ -47,15 +47,34 @@ def dead_letter_record(source: str, letter: DeadLetter, received_at: dt.datetime
     ).encode()
 
 
-def add_source_routes(app: FastAPI, adapters: dict[str, SourceAdapter], read_json: Callable[..., Awaitable[Any]],
-                      publish: Publish, publish_dead_letters: PublishDeadLetters, max_body_bytes: int,
-                      clock: Callable[[], dt.datetime], *, open_mode: bool = False,
-                      max_clock_skew: dt.timedelta = dt.timedelta(seconds=300),
-                      rate_limit: RateLimit | None = None) -> None:
+def add_source_routes(
+    app: FastAPI,
+    adapters: dict[str, SourceAdapter],
+    read_json: Callable[..., Awaitable[Any]],
+    publish: Publish,
+    publish_dead_letters: PublishDeadLetters,
+    max_body_bytes: int,
+    clock: Callable[[], dt.datetime],
+    *,
+    open_mode: bool = False,
+    max_clock_skew: dt.timedelta = dt.timedelta(seconds=300),
+    rate_limit: RateLimit | None = None,
+) -> None:
     """Register one route per adapter (built-in or plug-in)."""
     for name, adapter in adapters.items():
-        _add_route(app, name, adapter, read_json, publish, publish_dead_letters, max_body_bytes, clock,
-                   open_mode, max_clock_skew, rate_limit)
+        _add_route(
+            app,
+            name,
+            adapter,
+            read_json,
+            publish,
+            publish_dead_letters,
+            max_body_bytes,
+            clock,
+            open_mode,
+            max_clock_skew,
+            rate_limit,
+        )
 
 
 def parse_source_json(body: bytes) -> Any:
@@ -79,23 +98,41 @@ def hold_back_future_events(result: MappingResult, latest: dt.datetime) -> None:
     kept = []
     for event in result.events:
         if event.occurred_at > latest:
-            result.dead_letters.append(DeadLetter(
-                f"occurred_at {event.occurred_at.isoformat()} of {event.event_id} is later than ingest's clock "
-                f"allows ({latest.isoformat()}, PR_INGEST_MAX_CLOCK_SKEW)",
-                event.model_dump(mode="json", exclude_unset=True),
-            ))
+            result.dead_letters.append(
+                DeadLetter(
+                    f"occurred_at {event.occurred_at.isoformat()} of {event.event_id} is later than ingest's clock "
+                    f"allows ({latest.isoformat()}, PR_INGEST_MAX_CLOCK_SKEW)",
+                    event.model_dump(mode="json", exclude_unset=True),
+                )
+            )
         else:
             kept.append(event)
     result.events = kept
 
 
-def _add_route(app, name, adapter, read_json, publish, publish_dead_letters, max_body_bytes, clock,
-               open_mode, max_clock_skew, rate_limit) -> None:
+def _add_route(
+    app,
+    name,
+    adapter,
+    read_json,
+    publish,
+    publish_dead_letters,
+    max_body_bytes,
+    clock,
+    open_mode,
+    max_clock_skew,
+    rate_limit,
+) -> None:
     auth = adapter.auth
     check = auth is not None and auth.configured
-    refused = None if (check or open_mode) else (
-        f"{name}: refused because {' and '.join(auth.variables)} {'is' if len(auth.variables) == 1 else 'are'} not set"
-        if auth is not None else f"{name}: the adapter declares no authentication"
+    refused = (
+        None
+        if (check or open_mode)
+        else (
+            f"{name}: refused because {' and '.join(auth.variables)} {'is' if len(auth.variables) == 1 else 'are'} not set"
+            if auth is not None
+            else f"{name}: the adapter declares no authentication"
+        )
     )
 
     async def receive(request: Request) -> Any:
@@ -105,8 +142,12 @@ def _add_route(app, name, adapter, read_json, publish, publish_dead_letters, max
             return JSONResponse({"detail": refused}, status_code=503)
         body = await read_json(request, max_body_bytes, raw=True)
         if check:
-            raw = RawRequest(method=request.method, url=str(request.url),
-                             headers={k.lower(): v for k, v in request.headers.items()}, body=body)
+            raw = RawRequest(
+                method=request.method,
+                url=str(request.url),
+                headers={k.lower(): v for k, v in request.headers.items()},
+                body=body,
+            )
             try:
                 adapter.authenticate(raw)
             except Exception as exc:  # noqa: BLE001 - a check that crashes fails closed: 401, never 500
@@ -115,8 +156,11 @@ def _add_route(app, name, adapter, read_json, publish, publish_dead_letters, max
                 else:
                     log.exception("%s: authenticate() raised instead of refusing; answered 401", name)
                     detail = f"{name}: the credentials could not be verified"
-                return JSONResponse({"detail": detail}, status_code=401,
-                                    headers={"WWW-Authenticate": AUTH_HEADERS.get(auth.scheme, "Signature")})
+                return JSONResponse(
+                    {"detail": detail},
+                    status_code=401,
+                    headers={"WWW-Authenticate": AUTH_HEADERS.get(auth.scheme, "Signature")},
+                )
         try:
             payload = parse_source_json(body)
         except ValueError as exc:
@@ -125,8 +169,9 @@ def _add_route(app, name, adapter, read_json, publish, publish_dead_letters, max
         try:
             result = adapter.map(payload, received_at)
         except PayloadError as exc:
-            return JSONResponse({"detail": str(exc), "errors": [{"field": exc.field, "message": exc.problem}]},
-                                status_code=422)
+            return JSONResponse(
+                {"detail": str(exc), "errors": [{"field": exc.field, "message": exc.problem}]}, status_code=422
+            )
         except RecursionError:  # an adapter walking a deeply nested payload
             return JSONResponse({"detail": "body: nested too deeply", "errors": []}, status_code=400)
         hold_back_future_events(result, received_at + max_clock_skew)
@@ -157,6 +202,8 @@ def _add_route(app, name, adapter, read_json, publish, publish_dead_letters, max
             413: {"description": "Body too large"},
             422: {"description": "Malformed payload; `detail` names the field"},
             429: {"description": "Too many requests; see Retry-After"},
-            503: {"description": "Kafka did not acknowledge, or the source's secret is not configured; nothing was accepted"},
+            503: {
+                "description": "Kafka did not acknowledge, or the source's secret is not configured; nothing was accepted"
+            },
         },
     )

@@ -146,8 +146,20 @@ def principal_of(request: Any) -> Principal:
 
 # Paths that never need a key: probes, metrics, the API description and the dashboard page.
 # Matched exactly (``/metrics`` is not a prefix); only the static files are a prefix.
-OPEN_PATHS = frozenset({"/", "/healthz", "/readyz", "/metrics", "/metrics/", "/openapi.json", "/docs",
-                        "/docs/oauth2-redirect", "/redoc", "/favicon.ico"})
+OPEN_PATHS = frozenset(
+    {
+        "/",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/metrics/",
+        "/openapi.json",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/redoc",
+        "/favicon.ico",
+    }
+)
 OPEN_PREFIXES = ("/static/",)
 
 # The only routes a stream token opens.
@@ -171,6 +183,7 @@ def token_from_query(query_string: bytes) -> str | None:
 # WebSocket close codes for refused connections (the HTTP status is not visible to browsers).
 WS_UNAUTHORIZED = 4401
 WS_FORBIDDEN = 4403
+
 
 class TokenStoreUnavailable(RuntimeError):
     """The stream-token store could not be asked (Redis down)."""
@@ -215,16 +228,25 @@ class AccessMiddleware:
             principal = await self.principal(scope, headers)
         except TokenStoreUnavailable:
             log.warning("cannot redeem a stream token: the token store (Redis) is unavailable")
-            await self._refuse(scope, receive, send, 503, 1013,
-                               "stream tokens cannot be checked right now (Redis unavailable); retry shortly")
+            await self._refuse(
+                scope,
+                receive,
+                send,
+                503,
+                1013,
+                "stream tokens cannot be checked right now (Redis unavailable); retry shortly",
+            )
             return
         scope.setdefault("state", {})["principal"] = principal
         if principal is not None or is_open_path(scope["path"]):
             await self.app(scope, receive, send)
             return
-        detail = ("missing, unknown, used or expired stream token (?token=, from POST /v1/alerts/stream-token) "
-                  "or API key (X-API-Key, Authorization: Bearer)" if scope["path"] in STREAM_PATHS
-                  else "missing or unknown API key (X-API-Key or Authorization: Bearer)")
+        detail = (
+            "missing, unknown, used or expired stream token (?token=, from POST /v1/alerts/stream-token) "
+            "or API key (X-API-Key, Authorization: Bearer)"
+            if scope["path"] in STREAM_PATHS
+            else "missing or unknown API key (X-API-Key or Authorization: Bearer)"
+        )
         await self._refuse(scope, receive, send, 401, WS_UNAUTHORIZED, detail)
 
     @staticmethod

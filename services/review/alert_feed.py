@@ -55,7 +55,6 @@ def retention_cutoff_ms(now_ms: int, retention_days: float) -> int | None:
     return now_ms - round(retention_days * DAY_MS)
 
 
-
 @dataclass(frozen=True)
 class FeedPage:
     items: list[dict[str, Any]]
@@ -125,10 +124,14 @@ class AlertStore:
         ids = [alert["alert_id"] for _, alert in readable]
         acks = await self.redis.hmget(self.keys.alert_acks(), ids)
         decisions = await self.redis.hmget(self.keys.alert_decisions(), ids)
-        return [feed_item(alert, sid, decode_ack(ack), decode_ack(decision))
-                for (sid, alert), ack, decision in zip(readable, acks, decisions)]
+        return [
+            feed_item(alert, sid, decode_ack(ack), decode_ack(decision))
+            for (sid, alert), ack, decision in zip(readable, acks, decisions)
+        ]
 
-    async def newest_first(self, flt: AlertFilter, limit: int, before: str | None, max_scan: int = MAX_SCAN_ROWS) -> FeedPage:
+    async def newest_first(
+        self, flt: AlertFilter, limit: int, before: str | None, max_scan: int = MAX_SCAN_ROWS
+    ) -> FeedPage:
         """A page of matching alerts, newest first, strictly older than ``before``.
 
         Reads at most ``max_scan`` entries (a filter may match few); a page cut short by that
@@ -142,15 +145,20 @@ class AlertStore:
         :meth:`newest_first`."""
         return await self._scan(flt, limit, max_scan, id_after(after), newest_first=False)
 
-    async def _scan(self, flt: AlertFilter, limit: int, max_scan: int, bound: str | None, newest_first: bool) -> FeedPage:
+    async def _scan(
+        self, flt: AlertFilter, limit: int, max_scan: int, bound: str | None, newest_first: bool
+    ) -> FeedPage:
         # Inclusive bounds computed in Python: Redis' exclusive "(" form fails on 0-0 and on the largest id.
         out: list[dict[str, Any]] = []
         scanned = 0
         stream = self.keys.alerts_stream()
         while bound is not None and scanned < max_scan:
             count = min(READ_BATCH, max_scan - scanned)
-            rows = (await self.redis.xrevrange(stream, max=bound, min="-", count=count) if newest_first
-                    else await self.redis.xrange(stream, min=bound, max="+", count=count))
+            rows = (
+                await self.redis.xrevrange(stream, max=bound, min="-", count=count)
+                if newest_first
+                else await self.redis.xrange(stream, min=bound, max="+", count=count)
+            )
             if not rows:
                 return FeedPage(out, None)
             for item in await self.items(rows):
@@ -181,8 +189,11 @@ class AlertStore:
             rows = await self.redis.xrange(stream, min="-", max=f"({cutoff_ms}-0", count=TRIM_BATCH)
             if not rows:
                 return removed
-            alert_ids = [alert["alert_id"] for alert in (decode_entry(fields) for _, fields in rows)
-                         if alert is not None and "alert_id" in alert]
+            alert_ids = [
+                alert["alert_id"]
+                for alert in (decode_entry(fields) for _, fields in rows)
+                if alert is not None and "alert_id" in alert
+            ]
             async with self.redis.pipeline(transaction=True) as pipe:
                 if alert_ids:
                     pipe.hdel(positions, *alert_ids)
@@ -249,9 +260,17 @@ class AlertIngestor:
     that two of them see (during a rebalance) appear once.
     """
 
-    def __init__(self, store: AlertStore, bootstrap: str, topic: str, group: str, retry_delay: float = 2.0,
-                 retention_days: float = 0, client_options: Mapping[str, Any] | None = None,
-                 start_timeout: float = CONSUMER_START_TIMEOUT):
+    def __init__(
+        self,
+        store: AlertStore,
+        bootstrap: str,
+        topic: str,
+        group: str,
+        retry_delay: float = 2.0,
+        retention_days: float = 0,
+        client_options: Mapping[str, Any] | None = None,
+        start_timeout: float = CONSUMER_START_TIMEOUT,
+    ):
         """``client_options``: security options from ``shared.kafka_config.kafka_client_options``."""
         self.store = store
         self.retention_days = retention_days
@@ -293,16 +312,28 @@ class AlertIngestor:
     def status(self) -> dict[str, Any]:
         consumer = self._consumer
         assigned = len(consumer.assignment()) if consumer is not None and self.state == "running" else 0
-        return {"state": self.state, "group": self.group, "topic": self.topic, "assigned_partitions": assigned,
-                "appended": self.appended, "duplicates": self.duplicates, "rejected": self.rejected,
-                "expired": self.expired, "rewinds": self.rewinds, "error": self.error}
+        return {
+            "state": self.state,
+            "group": self.group,
+            "topic": self.topic,
+            "assigned_partitions": assigned,
+            "appended": self.appended,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "expired": self.expired,
+            "rewinds": self.rewinds,
+            "error": self.error,
+        }
 
     async def _run(self) -> None:
         while not self._stopping:
             consumer = AIOKafkaConsumer(
-                bootstrap_servers=self.bootstrap, group_id=self.group,
-                enable_auto_commit=False, auto_offset_reset="earliest",
-                session_timeout_ms=10_000, heartbeat_interval_ms=1_000,
+                bootstrap_servers=self.bootstrap,
+                group_id=self.group,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                session_timeout_ms=10_000,
+                heartbeat_interval_ms=1_000,
                 # Scoring writes alerts inside Kafka transactions: an aborted one (a crashed
                 # worker's) must not reach managers; its replay raises the alert again.
                 isolation_level="read_committed",
@@ -371,8 +402,12 @@ class AlertIngestor:
         await redis.hset(self.store.keys.alert_feed_synced(), mapping={str(tp.partition): run_id for tp in lost})
         self.rewinds += 1
         # A first start has no marks either, hence info, not warning.
-        log.info("alert feed: this Redis (run id %s) has no mark for partition(s) %s (first start, restart or wipe); "
-                 "re-reading them from the start", run_id[:8], ", ".join(str(tp.partition) for tp in lost))
+        log.info(
+            "alert feed: this Redis (run id %s) has no mark for partition(s) %s (first start, restart or wipe); "
+            "re-reading them from the start",
+            run_id[:8],
+            ", ".join(str(tp.partition) for tp in lost),
+        )
 
     async def _store(self, record) -> None:
         if self._past_retention(record.timestamp):
@@ -384,7 +419,9 @@ class AlertIngestor:
         except BadAlert as problem:
             # Not ours to fix and must not block the partition: log it with its coordinates.
             self.rejected += 1
-            log.error("skipping unreadable alert at %s[%d]@%d: %s", record.topic, record.partition, record.offset, problem)
+            log.error(
+                "skipping unreadable alert at %s[%d]@%d: %s", record.topic, record.partition, record.offset, problem
+            )
             return
         raised = alert.model_dump(exclude_unset=True)  # as raised, no added nulls
         if tracing.enabled():
@@ -400,11 +437,16 @@ class AlertIngestor:
         """Append in a CONSUMER span, child of the record's trace context, and keep that span's
         traceparent with the alert so its deliveries (SSE, WebSocket, webhooks) join the trace."""
         with tracing.tracer().start_as_current_span(
-                f"receive {record.topic}", context=tracing.context_from_headers(record.headers),
-                kind=tracing.SpanKind.CONSUMER,
-                attributes={"messaging.destination.name": record.topic,
-                            "messaging.destination.partition.id": str(record.partition),
-                            "messaging.kafka.offset": record.offset, "alert_id": alert["alert_id"]}) as span:
+            f"receive {record.topic}",
+            context=tracing.context_from_headers(record.headers),
+            kind=tracing.SpanKind.CONSUMER,
+            attributes={
+                "messaging.destination.name": record.topic,
+                "messaging.destination.partition.id": str(record.partition),
+                "messaging.kafka.offset": record.offset,
+                "alert_id": alert["alert_id"],
+            },
+        ) as span:
             _, added = await self.store.append({**alert, tracing.TRACE_FIELD: tracing.traceparent()})
             span.set_attribute("appended", added)
             return added
@@ -463,5 +505,9 @@ class _RewindWipedOnAssign(ConsumerRebalanceListener):
         try:
             await self.ingestor._rewind_wiped(self.consumer, assigned)  # noqa: SLF001 - its own ingestor
         except Exception as exc:  # noqa: BLE001 - Redis away: the consume loop checks again within wipe_check_interval
-            log.warning("alert feed: could not check the marks of partitions %s on assignment (%s: %s)",
-                        ", ".join(str(tp.partition) for tp in sorted(assigned)), type(exc).__name__, exc)
+            log.warning(
+                "alert feed: could not check the marks of partitions %s on assignment (%s: %s)",
+                ", ".join(str(tp.partition) for tp in sorted(assigned)),
+                type(exc).__name__,
+                exc,
+            )

@@ -100,8 +100,10 @@ class AlertFilter:
             return False
         if self.kinds is not None and alert.get("kind") not in self.kinds:
             return False
-        if self.min_severity is not None and \
-                SEVERITY_RANK.get(str(alert.get("severity")), -1) < SEVERITY_RANK[self.min_severity]:
+        if (
+            self.min_severity is not None
+            and SEVERITY_RANK.get(str(alert.get("severity")), -1) < SEVERITY_RANK[self.min_severity]
+        ):
             return False
         if self.min_value_at_risk is not None and float(alert.get("value_at_risk") or 0) < self.min_value_at_risk:
             return False
@@ -152,8 +154,9 @@ class FeedItem(dict):
     trace: str | None = None
 
 
-def feed_item(alert: dict[str, Any], cursor: str, ack: dict[str, str] | None,
-              decision: dict[str, Any] | None = None) -> dict[str, Any]:
+def feed_item(
+    alert: dict[str, Any], cursor: str, ack: dict[str, str] | None, decision: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """An alert as the feed shows it: its fields, its ``cursor``, its ``ack`` and its discount ``decision``."""
     item = FeedItem(alert, cursor=cursor, ack=ack, decision=decision)
     item.trace = item.pop(TRACE_FIELD, None)
@@ -219,34 +222,47 @@ class AlertItem(Alert):
 
     model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [EXAMPLE_ALERT]})
 
-    cursor: str = Field(description="Position on the feed (a Redis stream id); stable, usable as cursor/after/Last-Event-ID.")
+    cursor: str = Field(
+        description="Position on the feed (a Redis stream id); stable, usable as cursor/after/Last-Event-ID."
+    )
     ack: Ack | None = Field(description="null until acknowledged; the first acknowledgement is kept.")
     decision: dict[str, Any] | None = Field(
-        None, description="The latest discount decision (POST /v1/alerts/{alert_id}/decision): decision, discount_pct "
-                          "granted, by, at, event_id; null until decided.")
+        None,
+        description="The latest discount decision (POST /v1/alerts/{alert_id}/decision): decision, discount_pct "
+        "granted, by, at, event_id; null until decided.",
+    )
 
 
 class AlertPage(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [EXAMPLE_ALERT], "next_cursor": "1763631000123-0"}]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [EXAMPLE_ALERT], "next_cursor": "1763631000123-0"}]}
+    )
 
     items: list[AlertItem]
-    next_cursor: str | None = Field(description="Pass as ?cursor= (or ?after= when polling) for more; null when there is none.")
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= (or ?after= when polling) for more; null when there is none."
+    )
 
 
 class AckRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"by": "m-3"}]})
 
-    by: str | None = Field(None, min_length=1, max_length=200,
-                           description="Who acknowledges; optional when the API key names the caller.")
+    by: str | None = Field(
+        None, min_length=1, max_length=200, description="Who acknowledges; optional when the API key names the caller."
+    )
 
 
 class StreamMessage(BaseModel):
     """A WebSocket message: an alert or a heartbeat."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"type": "alert", "cursor": "1763631000123-0", "alert": EXAMPLE_ALERT},
-        {"type": "heartbeat"},
-    ]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"type": "alert", "cursor": "1763631000123-0", "alert": EXAMPLE_ALERT},
+                {"type": "heartbeat"},
+            ]
+        }
+    )
 
     type: str
     cursor: str | None = None

@@ -47,16 +47,19 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, redis=None,
-               producer=None) -> FastAPI:
+def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, redis=None, producer=None) -> FastAPI:
     """Wire Redis, Kafka, the clock, access control and the routes.
 
     ``producer`` (an EventProducer by default) sends the managers' actions onto deal-events."""
     settings = settings or ReviewSettings()
     redis = redis or redis_client(settings.common)
-    producer = producer or EventProducer(settings.common.kafka_bootstrap, timeout=settings.action_timeout,
-                                         client_id="pr-review", max_pending=1000,
-                                         client_options=kafka_client_options(settings.common))
+    producer = producer or EventProducer(
+        settings.common.kafka_bootstrap,
+        timeout=settings.action_timeout,
+        client_id="pr-review",
+        max_pending=1000,
+        client_options=kafka_client_options(settings.common),
+    )
     keys = settings.common.keys
     webhooks = WebhookDispatcher(redis, keys, settings.webhook)
     lists = ListReader(redis, keys, clock, settings.manager_horizon_quarters, settings.max_scan_rows)
@@ -64,25 +67,37 @@ def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, r
     store = AlertStore(redis, keys)
     metrics = Metrics()
     hub = AlertHub(store, settings.stream_queue_size, on_drop=metrics.stream_dropped.inc)
-    key_table = KeyTable.from_settings(settings.api_keys.get_secret_value() if settings.api_keys else None,
-                                       settings.api_keys_file)
-    ingestor = (AlertIngestor(store, settings.common.kafka_bootstrap, settings.common.deal_alerts_topic,
-                              settings.common.topic_prefix + settings.alert_group,
-                              retention_days=settings.alert_retention_days,
-                              client_options=kafka_client_options(settings.common))
-                if settings.alert_feed_enabled else None)
+    key_table = KeyTable.from_settings(
+        settings.api_keys.get_secret_value() if settings.api_keys else None, settings.api_keys_file
+    )
+    ingestor = (
+        AlertIngestor(
+            store,
+            settings.common.kafka_bootstrap,
+            settings.common.deal_alerts_topic,
+            settings.common.topic_prefix + settings.alert_group,
+            retention_days=settings.alert_retention_days,
+            client_options=kafka_client_options(settings.common),
+        )
+        if settings.alert_feed_enabled
+        else None
+    )
     trimmer = AlertTrimmer(store, settings.alert_retention_days, settings.alert_trim_interval)
     webhooks.on_outcome = lambda outcome: metrics.webhook_deliveries.labels(outcome).inc()
     if ingestor is not None:
-        metrics.registry.register(ConsumerLag(ingestor.group, lambda: ((t, p, n) for (t, p), n in ingestor.lag.items())))
+        metrics.registry.register(
+            ConsumerLag(ingestor.group, lambda: ((t, p, n) for (t, p), n in ingestor.lag.items()))
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         # Again here, after uvicorn configured its loggers (idempotent).
         install_log_redaction()
         if key_table.open:
-            log.warning("NO API KEYS CONFIGURED: review is OPEN, every caller is an admin. "
-                        "Set PR_REVIEW_API_KEYS or PR_REVIEW_API_KEYS_FILE.")
+            log.warning(
+                "NO API KEYS CONFIGURED: review is OPEN, every caller is an admin. "
+                "Set PR_REVIEW_API_KEYS or PR_REVIEW_API_KEYS_FILE."
+            )
         hub.start()
         trimmer.start()
         if ingestor is not None:
@@ -104,10 +119,10 @@ def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, r
         title="Pipeline Review — review",
         version="1",
         description="The leader list beside the manager list, deal cards and late-stage discount alerts.\n\n"
-                    "Every /v1 route needs an API key in a header (`X-API-Key` or `Authorization: Bearer`; never "
-                    "in the URL) unless the service runs open (no keys configured). The live stream also takes a "
-                    "short-lived `?token=` from `POST /v1/alerts/stream-token`. Roles: admin; manager (its teams "
-                    "only); dashboard (read-only).",
+        "Every /v1 route needs an API key in a header (`X-API-Key` or `Authorization: Bearer`; never "
+        "in the URL) unless the service runs open (no keys configured). The live stream also takes a "
+        "short-lived `?token=` from `POST /v1/alerts/stream-token`. Roles: admin; manager (its teams "
+        "only); dashboard (read-only).",
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -133,14 +148,23 @@ def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, r
         # A route that needs Redis while it is down or not answering (redis_timeout): the
         # outage is temporary and the caller should come back, so 503 rather than 500.
         log.warning("%s %s: Redis unavailable: %s", request.method, request.url.path, exc)
-        return JSONResponse({"detail": f"the read model (Redis) is unavailable, retry shortly: {exc}"},
-                            status_code=503, headers={"Retry-After": str(REDIS_RETRY_AFTER)})
+        return JSONResponse(
+            {"detail": f"the read model (Redis) is unavailable, retry shortly: {exc}"},
+            status_code=503,
+            headers={"Retry-After": str(REDIS_RETRY_AFTER)},
+        )
 
     for error in REDIS_UNAVAILABLE:
         app.add_exception_handler(error, redis_unavailable)
     # Open only while review itself runs open; else PR_METRICS_TOKEN (services/shared/metrics.py).
-    app.mount("/metrics", guarded_metrics_app(metrics.registry, settings.common.metrics_token,
-                                              metrics_open(settings.host, not key_table.open, settings.common.allow_open)))
+    app.mount(
+        "/metrics",
+        guarded_metrics_app(
+            metrics.registry,
+            settings.common.metrics_token,
+            metrics_open(settings.host, not key_table.open, settings.common.allow_open),
+        ),
+    )
 
     # Order kept: it is the order of the paths in the OpenAPI document.
     app.include_router(lists_routes.router)
@@ -153,8 +177,9 @@ def create_app(settings: ReviewSettings | None = None, clock: Clock = utc_now, r
         # OpenAPI cannot describe a WebSocket route: publish its message shape as a component.
         if app.openapi_schema is None:
             schema = FastAPI.openapi(app)
-            schema.setdefault("components", {}).setdefault("schemas", {})["StreamMessage"] = \
+            schema.setdefault("components", {}).setdefault("schemas", {})["StreamMessage"] = (
                 StreamMessage.model_json_schema(ref_template="#/components/schemas/{model}")
+            )
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -60,8 +60,10 @@ def late_alerts(client: httpx.Client) -> dict[str, str]:
     return {item["deal_id"]: item["alert_id"] for item in reversed(items)}  # the newest per deal wins
 
 
-def main(review_url: str = typer.Option("http://127.0.0.1:8002", help="Base URL of review."),
-         wait: float = typer.Option(60.0, help="Seconds to wait for the demo's alerts and deals.")) -> None:
+def main(
+    review_url: str = typer.Option("http://127.0.0.1:8002", help="Base URL of review."),
+    wait: float = typer.Option(60.0, help="Seconds to wait for the demo's alerts and deals."),
+) -> None:
     """Post the demo managers' reviews, help and discount decisions to review."""
     with httpx.Client(base_url=review_url, timeout=30) as client:
         probe = client.get("/v1/scorecards")

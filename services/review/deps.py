@@ -31,6 +31,7 @@ def current_principal(connection: HTTPConnection) -> Principal:
 def _state(name: str):
     def provide(connection: HTTPConnection):
         return getattr(connection.app.state, name)
+
     provide.__name__ = f"app_state_{name}"
     return provide
 

@@ -63,7 +63,9 @@ class Page:
     stop: Cursor | None = None
 
 
-async def ranked_page(redis, key: str, limit: int, cursor: Cursor | None) -> tuple[list[tuple[str, float]], Cursor | None]:
+async def ranked_page(
+    redis, key: str, limit: int, cursor: Cursor | None
+) -> tuple[list[tuple[str, float]], Cursor | None]:
     """One page of (member, score) from a sorted set, highest first, after ``cursor``."""
     start = 0
     if cursor is not None:
@@ -103,8 +105,7 @@ async def _ties_above(redis, key: str, first: int, cursor: Cursor) -> int:
 class ListReader:
     """The leader and manager lists, filtered and paged."""
 
-    def __init__(self, redis, keys: RedisKeys, clock: Clock, horizon_quarters: int = 1,
-                 max_scan: int = MAX_SCAN_ROWS):
+    def __init__(self, redis, keys: RedisKeys, clock: Clock, horizon_quarters: int = 1, max_scan: int = MAX_SCAN_ROWS):
         self.redis = redis
         self.keys = keys
         self.clock = clock
@@ -128,8 +129,9 @@ class ListReader:
                 await pipe.execute()
         return union
 
-    async def page(self, which: str, filters: dict[str, str], limit: int, cursor: Cursor | None,
-                   min_amount: float | None = None) -> Page:
+    async def page(
+        self, which: str, filters: dict[str, str], limit: int, cursor: Cursor | None, min_amount: float | None = None
+    ) -> Page:
         """A page of list items, in rank order."""
         dimension, value = next(iter(filters.items())) if filters else (None, None)
         if which == "leader":
@@ -172,8 +174,15 @@ def _matches(item: dict[str, Any], filters: dict[str, str], min_amount: float | 
     return min_amount is None or float(item.get("amount") or 0) >= min_amount
 
 
-async def page_across_teams(reader: ListReader, which: str, teams: frozenset[str], filters: dict[str, str],
-                            limit: int, cursor: Cursor | None, min_amount: float | None = None) -> Page:
+async def page_across_teams(
+    reader: ListReader,
+    which: str,
+    teams: frozenset[str],
+    filters: dict[str, str],
+    limit: int,
+    cursor: Cursor | None,
+    min_amount: float | None = None,
+) -> Page:
     """One page of a list restricted to several teams (a manager key's scope).
 
     Each team's ranking is read from the same keyset position and the pages are merged in
@@ -185,9 +194,16 @@ async def page_across_teams(reader: ListReader, which: str, teams: frozenset[str
     # complete down to the earliest such stop, so nothing ranked below it may be served yet.
     stops = [p.stop for p in pages if p.stop is not None]
     stop = max(stops, key=Cursor.key) if stops else None
-    merged = sorted((item for p in pages for item in p.items
-                     if stop is None or (float(item["score"]), item["deal_id"]) >= stop.key()),
-                    key=lambda item: (float(item["score"]), item["deal_id"]), reverse=True)
+    merged = sorted(
+        (
+            item
+            for p in pages
+            for item in p.items
+            if stop is None or (float(item["score"]), item["deal_id"]) >= stop.key()
+        ),
+        key=lambda item: (float(item["score"]), item["deal_id"]),
+        reverse=True,
+    )
     if len(merged) > limit:
         merged = merged[:limit]
         return Page(merged, Cursor(float(merged[-1]["score"]), merged[-1]["deal_id"]).encode())

@@ -23,10 +23,17 @@ def run() -> None:
     try:
         # Decided on the keys actually loaded: a key file with no entries leaves review open,
         # so it must count as no keys here too.
-        keys = KeyTable.from_settings(settings.api_keys.get_secret_value() if settings.api_keys else None,
-                                      settings.api_keys_file)
-        decide_open_mode(service="review", host=settings.host, credentials_configured=not keys.open,
-                         keys_variable=KEYS_VARIABLE, allow_open=settings.common.allow_open, log=log)
+        keys = KeyTable.from_settings(
+            settings.api_keys.get_secret_value() if settings.api_keys else None, settings.api_keys_file
+        )
+        decide_open_mode(
+            service="review",
+            host=settings.host,
+            credentials_configured=not keys.open,
+            keys_variable=KEYS_VARIABLE,
+            allow_open=settings.common.allow_open,
+            log=log,
+        )
     except (OpenModeRefused, KeyConfigError) as exc:
         print(f"pr-review: {exc}", file=sys.stderr)
         sys.exit(2)

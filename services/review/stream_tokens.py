@@ -38,8 +38,11 @@ def principal_from_json(raw: bytes | str) -> Principal | None:
     try:
         data = json.loads(raw)
         teams = data["teams"]
-        return Principal(name=str(data["name"]), role=str(data["role"]),
-                         teams=frozenset(str(t) for t in teams) if teams is not None else None)
+        return Principal(
+            name=str(data["name"]),
+            role=str(data["role"]),
+            teams=frozenset(str(t) for t in teams) if teams is not None else None,
+        )
     except (TypeError, ValueError, KeyError):
         return None
 
@@ -64,8 +67,9 @@ class StreamTokens:
     async def issue(self, principal: Principal, now: dt.datetime) -> StreamToken:
         token = secrets.token_urlsafe(32)
         # Stored by digest: a Redis dump or MONITOR shows no token that would still open a stream.
-        await self.redis.set(self.keys.stream_token(key_digest(token)), principal_json(principal),
-                             px=max(1, int(self.ttl * 1000)))
+        await self.redis.set(
+            self.keys.stream_token(key_digest(token)), principal_json(principal), px=max(1, int(self.ttl * 1000))
+        )
         return StreamToken(token, now + dt.timedelta(seconds=self.ttl))
 
     async def redeem(self, token: str) -> Principal | None:

@@ -35,8 +35,14 @@ class AlertHub:
     """Reads new stream entries once (XREAD BLOCK) and hands them to every subscriber."""
 
     # Blocks well inside redis-py's default 5 s socket timeout.
-    def __init__(self, store: AlertStore, queue_size: int, block_ms: int = 1000, retry_delay: float = 1.0,
-                 on_drop: Callable[[], None] | None = None):
+    def __init__(
+        self,
+        store: AlertStore,
+        queue_size: int,
+        block_ms: int = 1000,
+        retry_delay: float = 1.0,
+        on_drop: Callable[[], None] | None = None,
+    ):
         self.store = store
         self.on_drop = on_drop
         self.queue_size = queue_size
@@ -103,8 +109,9 @@ class AlertHub:
                 await asyncio.sleep(self.retry_delay)
 
 
-async def follow(store: AlertStore, hub: AlertHub, flt: AlertFilter, cursor: str | None,
-                 heartbeat: float | None = None) -> AsyncIterator[Any]:
+async def follow(
+    store: AlertStore, hub: AlertHub, flt: AlertFilter, cursor: str | None, heartbeat: float | None = None
+) -> AsyncIterator[Any]:
     """Feed items after ``cursor`` (None: from now on), oldest first, then live; forever.
 
     Yields HEARTBEAT after ``heartbeat`` idle seconds when given. Ends when the client was

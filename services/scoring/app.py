@@ -79,8 +79,14 @@ def create_app(settings: ScoringSettings | None = None, clock: Clock = utc_now) 
         broker_commit_livelock_soft_timeout=86400.0 if settings.exactly_once else 300.0,
     )
     app.transaction_timeout_ms = round(settings.transaction_timeout * 1000)
-    deal_events = app.topic(common.deal_events_topic, key_type=bytes, value_type=bytes, value_serializer="raw",
-                            key_serializer="raw", partitions=common.deal_event_partitions)
+    deal_events = app.topic(
+        common.deal_events_topic,
+        key_type=bytes,
+        value_type=bytes,
+        value_serializer="raw",
+        key_serializer="raw",
+        partitions=common.deal_event_partitions,
+    )
     # use_partitioner: changelog records go to partition murmur2(deal_id), the same
     # partition as the deal's events, so a batch may update many deals safely.
     deals = app.Table(
@@ -137,13 +143,17 @@ def create_app(settings: ScoringSettings | None = None, clock: Clock = utc_now) 
     # A rebalance that moves a partition while its transaction is under way fences the producer.
     # The fence may come before this worker hears of the rebalance: the session timeout bounds the wait.
     def group_view() -> str:
-        standbys = sorted(tp.partition for tp in app.assignor.assigned_standbys()
-                          if tp.topic == deals.changelog_topic.get_topic_name())
-        return (f"rebalancing={app.rebalancing}, generation={app.consumer_generation_id}, "
-                f"actives={sorted(owned_partitions())}, standbys={standbys}")
+        standbys = sorted(
+            tp.partition
+            for tp in app.assignor.assigned_standbys()
+            if tp.topic == deals.changelog_topic.get_topic_name()
+        )
+        return (
+            f"rebalancing={app.rebalancing}, generation={app.consumer_generation_id}, "
+            f"actives={sorted(owned_partitions())}, standbys={standbys}"
+        )
 
-    fenced = FencedTransactions(app, partition_moved, forget, patience=settings.session_timeout,
-                                describe=group_view)
+    fenced = FencedTransactions(app, partition_moved, forget, patience=settings.session_timeout, describe=group_view)
     app.pr_fenced = fenced
 
     def table_recovered() -> bool:
@@ -152,25 +162,61 @@ def create_app(settings: ScoringSettings | None = None, clock: Clock = utc_now) 
 
     # Redis writes retry through outages, and what a restarted or wiped Redis lost is
     # rewritten from the deal table: see read_model_guard.py.
-    guard = ReadModelGuard(redis, common.keys, stage_map, common.deal_event_partitions,
-                           table_items=lambda: committed.items() if committed else deals.data.items(),
-                           owned_partitions=owned_partitions,
-                           ready=table_recovered, max_backoff=settings.redis_max_backoff)
+    guard = ReadModelGuard(
+        redis,
+        common.keys,
+        stage_map,
+        common.deal_event_partitions,
+        table_items=lambda: committed.items() if committed else deals.data.items(),
+        owned_partitions=owned_partitions,
+        ready=table_recovered,
+        max_backoff=settings.redis_max_backoff,
+    )
     # Alerts travel with the deal states, in the same transactions: see changelog.py.
-    changelog = BulkChangelog(app, deals, common.deal_event_partitions, common.deal_alerts_topic, encode_alert,
-                              committed=committed, fenced=fenced)
-    processor = DealProcessor(table_view, redis, common.keys, stage_map, send_alert=None, save_states=changelog.write,
-                              write_read_model=guard.write, horizon_quarters=settings.push_horizon_quarters,
-                              clock=clock, partitions=common.deal_event_partitions)
+    changelog = BulkChangelog(
+        app,
+        deals,
+        common.deal_event_partitions,
+        common.deal_alerts_topic,
+        encode_alert,
+        committed=committed,
+        fenced=fenced,
+    )
+    processor = DealProcessor(
+        table_view,
+        redis,
+        common.keys,
+        stage_map,
+        send_alert=None,
+        save_states=changelog.write,
+        write_read_model=guard.write,
+        horizon_quarters=settings.push_horizon_quarters,
+        clock=clock,
+        partitions=common.deal_event_partitions,
+    )
     # Stalls: a due-time index in Redis, read by a timer, checked by an agent: see stall_watch.py.
-    stall_checks = app.topic(stall_checks_topic(settings.app_id), key_type=bytes, value_type=bytes,
-                             key_serializer="raw", value_serializer="raw", partitions=common.deal_event_partitions,
-                             internal=True, retention=dt.timedelta(days=1))
+    stall_checks = app.topic(
+        stall_checks_topic(settings.app_id),
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=common.deal_event_partitions,
+        internal=True,
+        retention=dt.timedelta(days=1),
+    )
     stall_watch = StallWatch(redis, common.keys, owned_partitions, clock=lambda: clock().timestamp())
     # Counters on /readyz. stall_passes and stall_named let a test wait for "the timer ran again
     # and every deal it named was checked" instead of sleeping before it asserts nothing was raised.
-    app.pr_state = {"batches": 0, "events": 0, "deleted_removed": 0, "stall_checks": 0,
-                    "stalled_alerts": 0, "stall_passes": 0, "stall_named": 0}
+    app.pr_state = {
+        "batches": 0,
+        "events": 0,
+        "deleted_removed": 0,
+        "stall_checks": 0,
+        "stalled_alerts": 0,
+        "stall_passes": 0,
+        "stall_named": 0,
+    }
     metrics = FoldMetrics(app, settings, common.deal_events_topic, registry=metrics_registry)
     app.pr_metrics = metrics
 
@@ -208,8 +254,9 @@ def create_app(settings: ScoringSettings | None = None, clock: Clock = utc_now) 
             producer = plain_producer(app)  # outside any transaction: see stall_watch.py
             for partition, deal_ids in due.items():
                 for deal_id in deal_ids:
-                    await producer.send(stall_checks.get_topic_name(), deal_id.encode(), key=deal_id.encode(),
-                                        partition=partition)
+                    await producer.send(
+                        stall_checks.get_topic_name(), deal_id.encode(), key=deal_id.encode(), partition=partition
+                    )
                 stall_watch.named(deal_ids)
                 app.pr_state["stall_named"] += len(deal_ids)
         except Exception as exc:  # noqa: BLE001 - Redis or Kafka away: the next tick finds the same entries
@@ -228,7 +275,9 @@ def create_app(settings: ScoringSettings | None = None, clock: Clock = utc_now) 
             return
         app.pr_state["deleted_removed"] += removed
         if removed:
-            log.info("removed %d deleted deal card(s) past the %g-day grace period", removed, settings.deleted_grace_days)
+            log.info(
+                "removed %d deleted deal card(s) past the %g-day grace period", removed, settings.deleted_grace_days
+            )
 
     @app.timer(interval=settings.redis_check_interval)
     async def check_read_model():
@@ -256,8 +305,14 @@ def create_app(settings: ScoringSettings | None = None, clock: Clock = utc_now) 
         # A record faust failed to apply in recovery is state this worker lacks: not ready
         # until a restart has recovered the table again.
         intact = recovery_errors.count == 0
-        body = {"recovered": recovered, "redis": redis_ok, "transactions": transactions,
-                "recovery_errors": recovery_errors.count, **app.pr_state, **guard.status()}
+        body = {
+            "recovered": recovered,
+            "redis": redis_ok,
+            "transactions": transactions,
+            "recovery_errors": recovery_errors.count,
+            **app.pr_state,
+            **guard.status(),
+        }
         if recovery_errors.last_error:
             body["last_recovery_error"] = recovery_errors.last_error
         return web.json(body, status=200 if recovered and redis_ok and intact else 503)

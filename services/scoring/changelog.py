@@ -45,9 +45,16 @@ def partition_for(key: bytes, partitions: int) -> int:
 class BulkChangelog:
     """Saves many table values and their alerts at once; ``write`` returns when Kafka has acknowledged them."""
 
-    def __init__(self, app: faust.App, table: faust.Table, partitions: int, alerts_topic: str,
-                 encode_alert: Callable[[Alert], bytes], committed: CommittedStore | None = None,
-                 fenced: FencedTransactions | None = None):
+    def __init__(
+        self,
+        app: faust.App,
+        table: faust.Table,
+        partitions: int,
+        alerts_topic: str,
+        encode_alert: Callable[[Alert], bytes],
+        committed: CommittedStore | None = None,
+        fenced: FencedTransactions | None = None,
+    ):
         """With ``committed`` (the RocksDB store), states are staged there until their transaction
         commits instead of going into the table's store at once. ``fenced`` decides whether a
         fenced partition is dropped from the batch (without it, the error is raised)."""
@@ -88,22 +95,28 @@ class BulkChangelog:
             alert_records = {}
         return await self._send_all(states, alert_records)
 
-    async def _send_all(self, states: Mapping[int, list[tuple[bytes, bytes]]],
-                        alerts: Mapping[int, list[tuple[bytes, bytes, list | None]]]) -> set[int]:
+    async def _send_all(
+        self,
+        states: Mapping[int, list[tuple[bytes, bytes]]],
+        alerts: Mapping[int, list[tuple[bytes, bytes, list | None]]],
+    ) -> set[int]:
         sent: dict[int, tuple[Any, list[asyncio.Future]]] = {}
         dropped: set[int] = set()
         for partition in sorted(states.keys() | alerts.keys()):
             producer = None
             try:
                 producer, lock = self._producer_for(partition)
-                sent[partition] = (producer, await self._send(producer, lock, partition, states.get(partition, []),
-                                                              alerts.get(partition, [])))
+                sent[partition] = (
+                    producer,
+                    await self._send(producer, lock, partition, states.get(partition, []), alerts.get(partition, [])),
+                )
             except FENCED_ERRORS as exc:
                 if not await self._dropped(partition, producer, exc, "while sending"):
                     raise
                 dropped.add(partition)
-        settled = await asyncio.gather(*(self._acknowledged(partition, producer, acks)
-                                         for partition, (producer, acks) in sent.items()))
+        settled = await asyncio.gather(
+            *(self._acknowledged(partition, producer, acks) for partition, (producer, acks) in sent.items())
+        )
         dropped.update(partition for partition in settled if partition is not None)
         if self.committed is not None and not self.app.in_transaction:
             for partition, records in states.items():  # acknowledged, and no transaction to wait for
@@ -129,8 +142,14 @@ class BulkChangelog:
             return False  # no transaction to abort: the records may be on Kafka, so the crash is the safe path
         return await self.fenced.dropped(transactional_id_for(self.app, self.topic, partition), producer, exc, where)
 
-    async def _send(self, producer: Any, lock: asyncio.Lock | None, partition: int, states: list[tuple[bytes, bytes]],
-                    alerts: list[tuple[bytes, bytes, list | None]]) -> list[asyncio.Future]:
+    async def _send(
+        self,
+        producer: Any,
+        lock: asyncio.Lock | None,
+        partition: int,
+        states: list[tuple[bytes, bytes]],
+        alerts: list[tuple[bytes, bytes, list | None]],
+    ) -> list[asyncio.Future]:
         # With transactions, faust holds this lock while committing or aborting the partition's
         # transaction; without them there is nothing to hold.
         async with lock or contextlib.nullcontext():
@@ -147,7 +166,9 @@ class BulkChangelog:
         batch, count = producer.create_batch(), 0
         for key, value in records:
             if batch.append(key=key, value=value, timestamp=None) is None:  # full: send it, start another
-                acks.append(self._track(await producer.send_batch(batch, self.topic, partition=partition), partition, count))
+                acks.append(
+                    self._track(await producer.send_batch(batch, self.topic, partition=partition), partition, count)
+                )
                 batch, count = producer.create_batch(), 0
                 batch.append(key=key, value=value, timestamp=None)
             count += 1
@@ -158,9 +179,11 @@ class BulkChangelog:
         """Tell the committed store the changelog offset a record batch reached, once Kafka acknowledged it."""
         committed = self.committed
         if committed is not None:
+
             def acknowledged(done: asyncio.Future) -> None:
                 if not done.cancelled() and done.exception() is None:
                     committed.acknowledged(partition, done.result().offset + count - 1)
+
             ack.add_done_callback(acknowledged)
         return ack
 

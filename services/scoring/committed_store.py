@@ -24,8 +24,7 @@ from .faust_compat import rocksdb_partition_db
 class CommittedStore:
     """The deal table's view for the fold: staged states over faust's RocksDB store."""
 
-    def __init__(self, store: Any, partitions: int, changelog_topic: Callable[[], str],
-                 tp: Callable[[str, int], Any]):
+    def __init__(self, store: Any, partitions: int, changelog_topic: Callable[[], str], tp: Callable[[str, int], Any]):
         """``store`` is faust's RocksDB store of the table (``table.data``)."""
         self.store = store
         self.partitions = partitions

@@ -143,7 +143,9 @@ def producer_for(app: faust.App, topic: str, partition: int):
     transactional_id = transactional_id_for(app, topic, partition)
     producer = _require(faust_producer, "_transaction_producers").get(transactional_id)
     if producer is None:
-        raise NoTransactionalProducer(f"no transactional producer {transactional_id!r}: is partition {partition} assigned here?")
+        raise NoTransactionalProducer(
+            f"no transactional producer {transactional_id!r}: is partition {partition} assigned here?"
+        )
     return producer, _require(faust_producer, "_trn_locks")[transactional_id]
 
 
@@ -284,8 +286,12 @@ class ForgetMovedPartitions:
             recovery = self.app.tables.recovery
             for partition in moved:  # recovery must then start those partitions from the changelog's beginning
                 recovery.revoke(faust.types.TP(changelog, partition))
-            log.info("forgot %d deal state(s) of %d moved partition(s) %s; recovery rebuilds them from the changelog",
-                     dropped, len(moved), sorted(moved))
+            log.info(
+                "forgot %d deal state(s) of %d moved partition(s) %s; recovery rebuilds them from the changelog",
+                dropped,
+                len(moved),
+                sorted(moved),
+            )
         await self._on_rebalance(assigned, revoked, newly_assigned, generation_id)
 
 
@@ -324,8 +330,11 @@ class StopInactiveProducers:
         for transactional_id in inactive:
             await self.app.producer.stop_transaction(transactional_id)
         if inactive:
-            log.info("stopped %d transactional producer(s) of partitions no longer active here (standbys): %s",
-                     len(inactive), inactive)
+            log.info(
+                "stopped %d transactional producer(s) of partitions no longer active here (standbys): %s",
+                len(inactive),
+                inactive,
+            )
 
 
 # ------------------------------------------------------------------ errors in recovery
@@ -346,9 +355,11 @@ class RecoveryErrors(logging.Handler):
 
     def __init__(self, registry: CollectorRegistry):
         super().__init__(level=logging.WARNING)
-        self.counter = Counter("pr_scoring_recovery_errors_total",
-                               "Changelog records faust failed to apply during table recovery (its 'Error in recovery').",
-                               registry=registry)
+        self.counter = Counter(
+            "pr_scoring_recovery_errors_total",
+            "Changelog records faust failed to apply during table recovery (its 'Error in recovery').",
+            registry=registry,
+        )
         self.count = 0
         self.last_error: str | None = None
 
@@ -403,8 +414,15 @@ class FencedTransactions:
     starts revoking (before it waits for the batch in flight), so the wait cannot hold it up.
     """
 
-    def __init__(self, app: Any, moved: Callable[[int], bool], forget: Callable[[set[int]], int],
-                 patience: float = 0.0, pause: float = 0.1, describe: Callable[[], str] = lambda: ""):
+    def __init__(
+        self,
+        app: Any,
+        moved: Callable[[int], bool],
+        forget: Callable[[set[int]], int],
+        patience: float = 0.0,
+        pause: float = 0.1,
+        describe: Callable[[], str] = lambda: "",
+    ):
         """``describe()`` tells the worker's view of the group, logged when a fence is not dropped."""
         self.describe = describe
         self.app = app
@@ -418,15 +436,28 @@ class FencedTransactions:
         deadline = time.monotonic() + self.patience
         if self.moved(partition):
             return True
-        log.info("partition %d's transaction was fenced (%s) %s while this worker still owns it; waiting up to %.1fs "
-                 "for the group to show a rebalance", partition, type(exc).__name__, where, self.patience)
+        log.info(
+            "partition %d's transaction was fenced (%s) %s while this worker still owns it; waiting up to %.1fs "
+            "for the group to show a rebalance",
+            partition,
+            type(exc).__name__,
+            where,
+            self.patience,
+        )
         while time.monotonic() < deadline:
             await asyncio.sleep(self.pause)
             if self.moved(partition):
                 return True
-        log.warning("partition %d's transaction was fenced (%s: %s) %s and the partition has not moved after %.1fs "
-                    "(%s): not dropped, the error is raised (a crash refolds the partition from its committed offset)",
-                    partition, type(exc).__name__, exc, where, self.patience, self.describe())
+        log.warning(
+            "partition %d's transaction was fenced (%s: %s) %s and the partition has not moved after %.1fs "
+            "(%s): not dropped, the error is raised (a crash refolds the partition from its committed offset)",
+            partition,
+            type(exc).__name__,
+            exc,
+            where,
+            self.patience,
+            self.describe(),
+        )
         return False
 
     async def dropped(self, transactional_id: str, fenced: Any, exc: BaseException, where: str) -> bool:
@@ -449,8 +480,14 @@ class FencedTransactions:
             "partition %d's transaction %s was fenced (%s: %s) %s; the partition moved (rebalancing=%s), so its "
             "part is dropped (%d staged state(s) forgotten, no Redis write): Kafka aborts the fenced transaction "
             "and the partition is folded again from its committed offset",
-            partition, transactional_id, type(exc).__name__, exc, where, bool(getattr(self.app, "rebalancing", False)),
-            states)
+            partition,
+            transactional_id,
+            type(exc).__name__,
+            exc,
+            where,
+            bool(getattr(self.app, "rebalancing", False)),
+            states,
+        )
         return True
 
 
@@ -463,7 +500,9 @@ class CommitHooks:
     the lock, so nothing staged for the next transaction is mistaken for this one's.
     """
 
-    def __init__(self, producer: Any, listener: Any = None, fenced: Callable[[], FencedTransactions | None] = lambda: None):
+    def __init__(
+        self, producer: Any, listener: Any = None, fenced: Callable[[], FencedTransactions | None] = lambda: None
+    ):
         """``listener`` (the RocksDB committed store) may be None: the memory store stages nothing.
         ``fenced`` gives the worker's :class:`FencedTransactions` (None: a fenced commit raises)."""
         self.producer = producer
@@ -498,8 +537,9 @@ class CommitHooks:
                     if self.listener is not None:
                         self.listener.discard({partition})
                     fenced = self.fenced()
-                    if fenced is not None and await fenced.dropped(transactional_id, transaction_producer, exc,
-                                                                   "at commit"):
+                    if fenced is not None and await fenced.dropped(
+                        transactional_id, transaction_producer, exc, "at commit"
+                    ):
                         continue  # the other partitions' transactions still commit
                     raise
                 if self.listener is not None:

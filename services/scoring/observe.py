@@ -28,15 +28,22 @@ from .settings import ScoringSettings
 class FoldMetrics:
     """Counts what the fold agent did; ``observe`` runs once per batch."""
 
-    def __init__(self, app: faust.App, settings: ScoringSettings, topic: str,
-                 registry: CollectorRegistry | None = None):
+    def __init__(
+        self, app: faust.App, settings: ScoringSettings, topic: str, registry: CollectorRegistry | None = None
+    ):
         self.registry = registry if registry is not None else CollectorRegistry()
-        self.folded = Counter("pr_scoring_events_folded_total", "Events folded into deal states (duplicates included, "
-                              "invalid ones not).", registry=self.registry)
+        self.folded = Counter(
+            "pr_scoring_events_folded_total",
+            "Events folded into deal states (duplicates included, invalid ones not).",
+            registry=self.registry,
+        )
         self.alerts = Counter("pr_alerts_raised_total", "Alerts raised, by kind.", ["kind"], registry=self.registry)
-        self.freshness = Histogram("pr_freshness_seconds", "From ingest's acceptance of an event (its Kafka timestamp) "
-                                   "to the read-model write of its batch.", buckets=FRESHNESS_BUCKETS,
-                                   registry=self.registry)
+        self.freshness = Histogram(
+            "pr_freshness_seconds",
+            "From ingest's acceptance of an event (its Kafka timestamp) to the read-model write of its batch.",
+            buckets=FRESHNESS_BUCKETS,
+            registry=self.registry,
+        )
         self.registry.register(ConsumerLag(settings.app_id, lambda: deal_events_lag(app, topic)))
         common = settings.common
         self.token = common.metrics_token
@@ -58,8 +65,11 @@ class FoldMetrics:
         """The /metrics answer of the worker's web server (401 without the token when one is needed)."""
         headers = {k.lower(): v for k, v in request.headers.items()}
         if not metrics_allowed(headers, self.token, self.open):
-            return web.json({"detail": "/metrics needs Authorization: Bearer <PR_METRICS_TOKEN>"}, status=401,
-                            headers={"WWW-Authenticate": "Bearer"})
+            return web.json(
+                {"detail": "/metrics needs Authorization: Bearer <PR_METRICS_TOKEN>"},
+                status=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         content_type = CONTENT_TYPE_LATEST.split(";")[0] + "; version=0.0.4"  # aiohttp adds the charset itself
         return web.text(generate_latest(self.registry).decode(), content_type=content_type)
 
@@ -87,11 +97,16 @@ def fold_spans(events: Sequence[faust.EventT], changelog: BulkChangelog):
     by_event_id = {}
     for event in events:
         message = event.message
-        span = tracer.start_span("fold deal-events", context=tracing.context_from_headers(message.headers),
-                                 kind=tracing.SpanKind.CONSUMER,
-                                 attributes={"messaging.destination.name": message.topic,
-                                             "messaging.destination.partition.id": str(message.partition),
-                                             "messaging.kafka.offset": message.offset})
+        span = tracer.start_span(
+            "fold deal-events",
+            context=tracing.context_from_headers(message.headers),
+            kind=tracing.SpanKind.CONSUMER,
+            attributes={
+                "messaging.destination.name": message.topic,
+                "messaging.destination.partition.id": str(message.partition),
+                "messaging.kafka.offset": message.offset,
+            },
+        )
         spans.append(span)
         event_id = _event_id(event.value)
         if event_id is not None:

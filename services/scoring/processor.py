@@ -57,10 +57,19 @@ class BatchOutcome:
 class DealProcessor:
     """Applies events to the deal table and mirrors the result into Redis."""
 
-    def __init__(self, table: DealTable, redis, keys: RedisKeys, stage_map: StageMap,
-                 send_alert: AlertSink | None, save_states: StateSink | None = None,
-                 write_read_model: ReadModelSink | None = None, horizon_quarters: int = 1,
-                 clock: Clock = utc_now, partitions: int | None = None):
+    def __init__(
+        self,
+        table: DealTable,
+        redis,
+        keys: RedisKeys,
+        stage_map: StageMap,
+        send_alert: AlertSink | None,
+        save_states: StateSink | None = None,
+        write_read_model: ReadModelSink | None = None,
+        horizon_quarters: int = 1,
+        clock: Clock = utc_now,
+        partitions: int | None = None,
+    ):
         """``table`` maps the deal id (bytes) to its encoded state. ``save_states(updates, alerts)``
         stores a batch's new states and sends the alerts they raised, in one step; by default
         each state is one ``table[key] = value`` and each alert goes to ``send_alert``. The
@@ -89,8 +98,9 @@ class DealProcessor:
     async def _write_redis(self, placements: dict[str, Placement]) -> None:
         await write_placements(self.redis, self.keys, placements, partitions=self.partitions)
 
-    def _without_dropped(self, dropped: Collection[int] | None, placements: dict[str, Placement],
-                         alerts: list[Alert]) -> tuple[dict[str, Placement], list[Alert]]:
+    def _without_dropped(
+        self, dropped: Collection[int] | None, placements: dict[str, Placement], alerts: list[Alert]
+    ) -> tuple[dict[str, Placement], list[Alert]]:
         """The placements and alerts of this batch outside the ``dropped`` partitions (their
         transaction aborts: the partition is folded again, by its new owner or by this worker)."""
         if not dropped:
@@ -103,8 +113,10 @@ class DealProcessor:
         def kept(deal_id: str) -> bool:
             return partition_for(deal_id.encode(), partitions) not in dropped
 
-        return ({deal_id: placement for deal_id, placement in placements.items() if kept(deal_id)},
-                [alert for alert in alerts if kept(alert.deal_id)])
+        return (
+            {deal_id: placement for deal_id, placement in placements.items() if kept(deal_id)},
+            [alert for alert in alerts if kept(alert.deal_id)],
+        )
 
     async def _save_into_table(self, updates: dict[bytes, bytes], alerts: list[Alert]) -> None:
         table = cast(MutableMapping, self.table)  # without save_states the table is a plain mapping
@@ -152,7 +164,9 @@ class DealProcessor:
                 alert = discount_alert(event, applied.state, self.stage_map)
                 if alert is not None:
                     outcome.alerts.append(alert)
-                outcome.alerts.extend(Alert(**a) for a in movement_alerts(event, applied.state, self.stage_map, self.horizon_quarters))
+                outcome.alerts.extend(
+                    Alert(**a) for a in movement_alerts(event, applied.state, self.stage_map, self.horizon_quarters)
+                )
         # A deal already stalled when folded (an old occurred_at, a replay) alerts at once; the
         # mark saved with the alert keeps the stall check from raising it again.
         now = self.clock()
@@ -161,11 +175,14 @@ class DealProcessor:
             if stalled is not None:
                 mark_stall_alerted(working[deal_id])
                 outcome.alerts.append(Alert(**stalled))
-        dropped = await self.save_states({deal_id.encode(): working[deal_id].encode() for deal_id in changed},
-                                         outcome.alerts)
+        dropped = await self.save_states(
+            {deal_id.encode(): working[deal_id].encode() for deal_id in changed}, outcome.alerts
+        )
         # Duplicates are rewritten too: the first copy may have reached the table but
         # not Redis before a crash, and rewriting is idempotent.
-        touched: dict[str, Placement] = {deal_id: place(state, self.stage_map, now) for deal_id, state in working.items()}
+        touched: dict[str, Placement] = {
+            deal_id: place(state, self.stage_map, now) for deal_id, state in working.items()
+        }
         touched, outcome.alerts = self._without_dropped(dropped, touched, outcome.alerts)
         await self.write_read_model(touched)
         return outcome
@@ -197,7 +214,6 @@ class DealProcessor:
             if placements:
                 await self.write_read_model(placements)
             return alerts
-
 
 
 def encode_alert(alert: Alert) -> bytes:

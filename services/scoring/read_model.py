@@ -79,8 +79,13 @@ return #ARGV / 2
 """
 
 
-async def write_placements(redis, keys: RedisKeys, placements: dict[str, Placement],
-                           trust_stored_ranks: bool = True, partitions: int | None = None) -> None:
+async def write_placements(
+    redis,
+    keys: RedisKeys,
+    placements: dict[str, Placement],
+    trust_stored_ranks: bool = True,
+    partitions: int | None = None,
+) -> None:
     """Bring the read model up to date for these deals: one MGET and one script per batch.
 
     The script applies every change atomically (one ZREM / ZADD per sorted set, one HDEL /
@@ -132,8 +137,14 @@ async def write_placements(redis, keys: RedisKeys, placements: dict[str, Placeme
             deleted.extend((repr(after.deleted_at), deal_id))
     if deleted:
         additions.setdefault(keys.deleted_deals(), []).extend(deleted)
-    ops = dumps({"zrem": list(removals.items()), "zadd": list(additions.items()),
-                 "hdel": list(scorecard_del.items()), "hset": list(scorecard_set.items())})
+    ops = dumps(
+        {
+            "zrem": list(removals.items()),
+            "zadd": list(additions.items()),
+            "hdel": list(scorecard_del.items()),
+            "hset": list(scorecard_set.items()),
+        }
+    )
     script = redis.register_script(WRITE_BATCH)
     await script(keys=[keys.deal(deal_ids[0])], args=[ops, *cards])
 

@@ -55,10 +55,17 @@ def synced_key(keys: RedisKeys) -> str:
 class ReadModelGuard:
     """Writes placements through outages and rewrites the worker's partitions when Redis lost them."""
 
-    def __init__(self, redis, keys: RedisKeys, stage_map: StageMap, partitions: int,
-                 table_items: Callable[[], Iterable[tuple[bytes, bytes]]],
-                 owned_partitions: Callable[[], set[int]], ready: Callable[[], bool] = lambda: True,
-                 max_backoff: float = 2.0):
+    def __init__(
+        self,
+        redis,
+        keys: RedisKeys,
+        stage_map: StageMap,
+        partitions: int,
+        table_items: Callable[[], Iterable[tuple[bytes, bytes]]],
+        owned_partitions: Callable[[], set[int]],
+        ready: Callable[[], bool] = lambda: True,
+        max_backoff: float = 2.0,
+    ):
         """``table_items`` lists the deal table (raw key, encoded state); ``owned_partitions`` the
         deal-events partitions this worker owns now; ``ready`` says whether the table is
         recovered, so a half-recovered table never overwrites newer cards."""
@@ -116,8 +123,11 @@ class ReadModelGuard:
 
     def status(self) -> dict:
         outage = None if self.outage_since is None else round(time.monotonic() - self.outage_since, 1)
-        return {"redis_outage_seconds": outage, "read_model_rewrites": self.rewrites,
-                "rewritten_deals": self.rewritten_deals}
+        return {
+            "redis_outage_seconds": outage,
+            "read_model_rewrites": self.rewrites,
+            "rewritten_deals": self.rewritten_deals,
+        }
 
     async def _sync(self) -> None:
         """Compare each owned partition's mark with the server's run id; rewrite the ones that differ."""
@@ -138,24 +148,36 @@ class ReadModelGuard:
             self.pending -= lost
             self.rewrites += 1
             self.rewritten_deals += deals
-            why = ("no marks at all: a first start, or Redis was wiped" if not marks
-                   else "Redis restarted (new run id) or lost these marks")
-            log.warning("read model of partitions %s missing in Redis (%s): rewrote %d deals from the deal table "
-                        "in %.2fs", sorted(lost), why, deals, time.monotonic() - started)
+            why = (
+                "no marks at all: a first start, or Redis was wiped"
+                if not marks
+                else "Redis restarted (new run id) or lost these marks"
+            )
+            log.warning(
+                "read model of partitions %s missing in Redis (%s): rewrote %d deals from the deal table in %.2fs",
+                sorted(lost),
+                why,
+                deals,
+                time.monotonic() - started,
+            )
         self.suspect = False
 
     async def _rewrite(self, partitions: set[int]) -> int:
         """Write the placement of every deal of ``partitions`` in the table; returns how many."""
-        mine = [(key, value) for key, value in list(self.table_items())
-                if value and partition_for(key, self.partitions) in partitions]
+        mine = [
+            (key, value)
+            for key, value in list(self.table_items())
+            if value and partition_for(key, self.partitions) in partitions
+        ]
         for start in range(0, len(mine), REWRITE_CHUNK):
-            chunk = mine[start:start + REWRITE_CHUNK]
+            chunk = mine[start : start + REWRITE_CHUNK]
             placements = {}
             for _key, value in chunk:
                 state = DealState.decode(value)
                 placements[state.deal_id] = place(state, self.stage_map)
-            await write_placements(self.redis, self.keys, placements, trust_stored_ranks=False,
-                                   partitions=self.partitions)
+            await write_placements(
+                self.redis, self.keys, placements, trust_stored_ranks=False, partitions=self.partitions
+            )
         return len(mine)
 
     def _before_retry(self, retry_state: RetryCallState) -> None:
@@ -165,8 +187,9 @@ class ReadModelGuard:
         self.suspect = True
         if self.outage_since is None:
             self.outage_since = time.monotonic()
-            log.warning("Redis unreachable (%s): the batch being written stays un-acked and is retried "
-                        "until Redis is back", exc)
+            log.warning(
+                "Redis unreachable (%s): the batch being written stays un-acked and is retried until Redis is back", exc
+            )
 
     def _reachable(self) -> None:
         if self.outage_since is not None:

@@ -36,14 +36,21 @@ class RebuildSummary:
     seconds: float
 
     def __str__(self) -> str:
-        return (f"rebuilt {self.deals} deals from {self.events} events "
-                f"({self.invalid} invalid skipped) in {self.seconds:.1f}s")
+        return (
+            f"rebuilt {self.deals} deals from {self.events} events "
+            f"({self.invalid} invalid skipped) in {self.seconds:.1f}s"
+        )
 
 
 def read_all_events(settings: CommonSettings, progress: Progress | None = None):
     """Yield every raw value of deal-events, from the beginning to the end offsets at start."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
-                             client_id="pr-rebuild", consumer_timeout_ms=10_000, **kafka_client_options(settings))
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        enable_auto_commit=False,
+        client_id="pr-rebuild",
+        consumer_timeout_ms=10_000,
+        **kafka_client_options(settings),
+    )
     try:
         partitions = consumer.partitions_for_topic(settings.deal_events_topic) or set()
         assigned = [TopicPartition(settings.deal_events_topic, p) for p in sorted(partitions)]
@@ -94,10 +101,15 @@ async def write_all(settings: CommonSettings, states: dict[str, DealState], stag
             await redis.delete(keys.deleted_deals())  # refilled by write_placements below
         deal_ids = list(states)
         for start in range(0, len(deal_ids), WRITE_BATCH):
-            chunk = deal_ids[start:start + WRITE_BATCH]
+            chunk = deal_ids[start : start + WRITE_BATCH]
             # A repair: every rank entry is written, whatever the stored cards claim.
-            await write_placements(redis, keys, {d: place(states[d], stage_map) for d in chunk},
-                                   trust_stored_ranks=False, partitions=settings.deal_event_partitions)
+            await write_placements(
+                redis,
+                keys,
+                {d: place(states[d], stage_map) for d in chunk},
+                trust_stored_ranks=False,
+                partitions=settings.deal_event_partitions,
+            )
     finally:
         await redis.aclose()
 

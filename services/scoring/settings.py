@@ -27,55 +27,76 @@ class ScoringSettings(BaseSettings):
     # With exactly-once, alerts become visible to read_committed readers (review) only at the
     # commit, so faust's default of 2.8 s would be most of an alert's delay.
     commit_interval: float = Field(
-        0.2, gt=0, description="How often (s) offsets are committed; with exactly_once, also how long a new alert waits to become visible."
+        0.2,
+        gt=0,
+        description="How often (s) offsets are committed; with exactly_once, also how long a new alert waits to become visible.",
     )
     # aiokafka's default of 60 s aborts the open transaction of a worker whose broker is away
     # longer (a restart on a loaded machine took 84 s); its next commit is then ProducerFenced
     # and the worker dies. The broker caps it at transaction.max.timeout.ms (15 min by default).
     transaction_timeout: float = Field(
-        300.0, gt=0, le=900, description="Kafka transaction timeout (s) with exactly_once: how long a broker outage the "
-        "worker rides out without being fenced (at most the broker's transaction.max.timeout.ms, 900 s by default)."
+        300.0,
+        gt=0,
+        le=900,
+        description="Kafka transaction timeout (s) with exactly_once: how long a broker outage the "
+        "worker rides out without being fenced (at most the broker's transaction.max.timeout.ms, 900 s by default).",
     )
     redis_check_interval: float = Field(
-        1.0, gt=0, description="How often (s) the worker checks that Redis still holds its partitions (a restart or wipe "
-                               "makes it rewrite them from the deal table).",
+        1.0,
+        gt=0,
+        description="How often (s) the worker checks that Redis still holds its partitions (a restart or wipe "
+        "makes it rewrite them from the deal table).",
     )
     redis_max_backoff: float = Field(
-        2.0, gt=0, description="Longest pause (s) between retries of a Redis write while Redis is unreachable.",
+        2.0,
+        gt=0,
+        description="Longest pause (s) between retries of a Redis write while Redis is unreachable.",
     )
     data_dir: str = Field(
         ".run/scoring",
         description="Faust's local data directory, created with its parents; a relative path is taken from the working directory.",
     )
     deleted_grace_days: float = Field(
-        30, ge=0, description="Days a deleted deal's card stays readable (GET /v1/deals/{id}) after its deletion in the CRM."
+        30,
+        ge=0,
+        description="Days a deleted deal's card stays readable (GET /v1/deals/{id}) after its deletion in the CRM.",
     )
     deleted_sweep_interval: float = Field(
         3600.0, gt=0, description="Seconds between sweeps removing deleted deals' cards past their grace period."
     )
     push_horizon_quarters: int = Field(
-        1, ge=1, le=8, description="Quarters, from the one of the event, that a close date must leave to raise "
-        "close_date_pushed; keep it equal to PR_REVIEW_MANAGER_HORIZON_QUARTERS."
+        1,
+        ge=1,
+        le=8,
+        description="Quarters, from the one of the event, that a close date must leave to raise "
+        "close_date_pushed; keep it equal to PR_REVIEW_MANAGER_HORIZON_QUARTERS.",
     )
     stall_check_interval: float = Field(
-        60.0, gt=0, le=3600, description="Seconds between the worker's reads of its stall due-time index; a deal's "
-        "stalled alert comes at most this long after the deal stalled."
+        60.0,
+        gt=0,
+        le=3600,
+        description="Seconds between the worker's reads of its stall due-time index; a deal's "
+        "stalled alert comes at most this long after the deal stalled.",
     )
     store: Literal["memory", "rocksdb"] = Field(
         "rocksdb",
         description="Where the deal table lives: `rocksdb` (on disk under the data directory, memory bounded by "
-                    "PR_SCORING_ROCKSDB_MEMORY_MB, a restart recovers only the changelog written since) or `memory` "
-                    "(every deal in RAM, a restart replays the whole changelog).",
+        "PR_SCORING_ROCKSDB_MEMORY_MB, a restart recovers only the changelog written since) or `memory` "
+        "(every deal in RAM, a restart replays the whole changelog).",
     )
     rocksdb_memory_mb: int = Field(
-        256, ge=16, le=65536,
+        256,
+        ge=16,
+        le=65536,
         description="RocksDB's block caches and write buffers (MB), shared out over the deal-events partitions; "
-                    "index and filter blocks come on top.",
+        "index and filter blocks come on top.",
     )
     standby_replicas: int = Field(
-        0, ge=0, le=3,
+        0,
+        ge=0,
+        le=3,
         description="Standby copies of each deal-table partition kept warm on other workers, so a takeover "
-                    "needs little recovery; each one makes every worker read other partitions' changelogs too.",
+        "needs little recovery; each one makes every worker read other partitions' changelogs too.",
     )
     log_level: str = Field("info", description="Worker log level.")
     common: CommonSettings = Field(default_factory=CommonSettings)

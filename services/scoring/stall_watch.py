@@ -39,8 +39,14 @@ def stall_checks_topic(app_id: str) -> str:
 class StallWatch:
     """Finds the deals of the owned partitions whose stall is due, and names them for a check."""
 
-    def __init__(self, redis, keys: RedisKeys, owned_partitions: Callable[[], set[int]],
-                 clock: Callable[[], float] = time.time, batch: int = CHECK_BATCH):
+    def __init__(
+        self,
+        redis,
+        keys: RedisKeys,
+        owned_partitions: Callable[[], set[int]],
+        clock: Callable[[], float] = time.time,
+        batch: int = CHECK_BATCH,
+    ):
         self.redis = redis
         self.keys = keys
         self.owned_partitions = owned_partitions
@@ -54,8 +60,9 @@ class StallWatch:
         self.sent = {deal: at for deal, at in self.sent.items() if at > recent}
         found: dict[int, list[str]] = {}
         for partition in sorted(self.owned_partitions()):
-            members = await self.redis.zrangebyscore(self.keys.stall_due(partition), "-inf", now,
-                                                     start=0, num=self.batch)
+            members = await self.redis.zrangebyscore(
+                self.keys.stall_due(partition), "-inf", now, start=0, num=self.batch
+            )
             deals = [m.decode() if isinstance(m, bytes) else m for m in members]
             fresh = [deal for deal in deals if deal not in self.sent]
             if fresh:

@@ -134,8 +134,9 @@ class KeyTable(Generic[T]):
         return next((key for key, principal in self._keys if wanted(principal)), None)
 
 
-def load_entries(text: str | None, path: Path | None, where: str,
-                 compact: Callable[[list[str], str], dict[str, Any]]) -> list[dict[str, Any]]:
+def load_entries(
+    text: str | None, path: Path | None, where: str, compact: Callable[[list[str], str], dict[str, Any]]
+) -> list[dict[str, Any]]:
     """Raw entries from the env text and the key file together."""
     entries = parse_keys_text(text, where, compact) if text else []
     if path is not None:
@@ -172,8 +173,9 @@ def is_loopback_host(host: str) -> bool:
         return False  # a host name other than localhost may resolve to anything
 
 
-def decide_open_mode(*, service: str, host: str, credentials_configured: bool, keys_variable: str,
-                     allow_open: bool, log: logging.Logger) -> bool:
+def decide_open_mode(
+    *, service: str, host: str, credentials_configured: bool, keys_variable: str, allow_open: bool, log: logging.Logger
+) -> bool:
     """True when the service runs open (no credentials); raises OpenModeRefused when it must not start.
 
     Open on a loopback address is the laptop demo and is logged loudly; on any other
@@ -182,12 +184,22 @@ def decide_open_mode(*, service: str, host: str, credentials_configured: bool, k
     if credentials_configured:
         return False
     if is_loopback_host(host):
-        log.warning("%s runs OPEN: no API keys configured (%s); every caller on %s is trusted. "
-                    "Set %s to require keys.", service, keys_variable, host, keys_variable)
+        log.warning(
+            "%s runs OPEN: no API keys configured (%s); every caller on %s is trusted. Set %s to require keys.",
+            service,
+            keys_variable,
+            host,
+            keys_variable,
+        )
         return True
     if allow_open:
-        log.warning("%s runs OPEN on %s, which is not a loopback address: PR_ALLOW_OPEN=true and no %s. "
-                    "Anyone who can reach it can call it without a key.", service, host, keys_variable)
+        log.warning(
+            "%s runs OPEN on %s, which is not a loopback address: PR_ALLOW_OPEN=true and no %s. "
+            "Anyone who can reach it can call it without a key.",
+            service,
+            host,
+            keys_variable,
+        )
         return True
     raise OpenModeRefused(
         f"{service} refuses to start: bound to {host}, which is not a loopback address, with no API keys. "

@@ -195,13 +195,17 @@ class DealEvent(BaseModel):
     deal_id: Annotated[str, Field(min_length=1, max_length=200)]
     occurred_at: AwareDatetime
     sequence: int | None = Field(
-        default=None, ge=SEQUENCE_MIN, le=SEQUENCE_MAX,
+        default=None,
+        ge=SEQUENCE_MIN,
+        le=SEQUENCE_MAX,
         description="The source's own ordering number, where it has one (tie-breaker); a signed 64-bit integer.",
     )
     type: EventType
     changes: DealChanges = Field(default_factory=DealChanges)
     action: ManagerAction | None = Field(
-        default=None, description="The manager's action, on deal.reviewed, deal.help_offered and deal.discount_decided only.")
+        default=None,
+        description="The manager's action, on deal.reviewed, deal.help_offered and deal.discount_decided only.",
+    )
 
     @model_validator(mode="after")
     def _action_matches_type(self) -> DealEvent:

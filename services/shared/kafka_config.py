@@ -52,9 +52,12 @@ def faust_broker_credentials(settings: CommonSettings) -> faust.types.auth.Crede
     context = kafka_ssl_context(settings)
     if protocol in SASL_PROTOCOLS:
         # faust picks SASL_SSL when it is given a context, SASL_PLAINTEXT without one.
-        return faust.SASLCredentials(username=settings.kafka_sasl_username,
-                                     password=_sasl_password(settings),
-                                     ssl_context=context, mechanism=settings.kafka_sasl_mechanism)
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username,
+            password=_sasl_password(settings),
+            ssl_context=context,
+            mechanism=settings.kafka_sasl_mechanism,
+        )
     if context is not None:
         return faust.SSLCredentials(context)
     return None

@@ -75,8 +75,9 @@ def _add_once(names: tuple[str, ...], kind: type[logging.Filter]) -> None:
             logger.addFilter(kind())
 
 
-def install_log_redaction(names: tuple[str, ...] = UVICORN_LOGGERS,
-                          client_names: tuple[str, ...] = CLIENT_LOGGERS) -> None:
+def install_log_redaction(
+    names: tuple[str, ...] = UVICORN_LOGGERS, client_names: tuple[str, ...] = CLIENT_LOGGERS
+) -> None:
     """Put one :class:`RedactSecrets` on each server logger and one :class:`HostOnlyUrls` on each
     client logger (idempotent).
 

@@ -73,13 +73,19 @@ class HttpLatency:
 
     def _observe(self, scope, status: int, seconds: float) -> None:
         method = scope.get("method", "")
-        self.histogram.labels(self.service, route_template(scope), method if method in self.METHODS else "other",
-                              str(status)).observe(seconds)
+        self.histogram.labels(
+            self.service, route_template(scope), method if method in self.METHODS else "other", str(status)
+        ).observe(seconds)
 
 
 def _http_histogram(registry: CollectorRegistry) -> Histogram:
-    return Histogram("pr_http_request_duration_seconds", "Time until an HTTP response starts, per route template.",
-                     ["service", "route", "method", "status"], buckets=HTTP_BUCKETS, registry=registry)
+    return Histogram(
+        "pr_http_request_duration_seconds",
+        "Time until an HTTP response starts, per route template.",
+        ["service", "route", "method", "status"],
+        buckets=HTTP_BUCKETS,
+        registry=registry,
+    )
 
 
 LagReader = Callable[[], Iterable[tuple[str, int, int]]]
@@ -97,8 +103,11 @@ class ConsumerLag(Collector):
         self.read = read
 
     def collect(self):
-        family = GaugeMetricFamily("pr_consumer_lag", "Records on the partition not yet read by this consumer group.",
-                                   labels=["group", "topic", "partition"])
+        family = GaugeMetricFamily(
+            "pr_consumer_lag",
+            "Records on the partition not yet read by this consumer group.",
+            labels=["group", "topic", "partition"],
+        )
         try:
             lags = sorted(self.read())
         except Exception:  # noqa: BLE001 - a consumer between two states: no sample rather than a failed scrape
@@ -131,8 +140,10 @@ def metrics_allowed(headers: Mapping[str, str], token: SecretStr | None, open_: 
     return open_
 
 
-REFUSED_BODY = (b'{"detail": "/metrics needs Authorization: Bearer <PR_METRICS_TOKEN> (the service requires '
-                b'credentials, so its metrics do too)"}')
+REFUSED_BODY = (
+    b'{"detail": "/metrics needs Authorization: Bearer <PR_METRICS_TOKEN> (the service requires '
+    b'credentials, so its metrics do too)"}'
+)
 
 
 def guarded_metrics_app(registry: CollectorRegistry, token: SecretStr | None, open_: bool):
@@ -143,8 +154,13 @@ def guarded_metrics_app(registry: CollectorRegistry, token: SecretStr | None, op
         if scope["type"] == "http":
             headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
             if not metrics_allowed(headers, token, open_):
-                await send({"type": "http.response.start", "status": 401,
-                            "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")]})
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 401,
+                        "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")],
+                    }
+                )
                 await send({"type": "http.response.body", "body": REFUSED_BODY})
                 return
         await inner(scope, receive, send)

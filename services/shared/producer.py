@@ -36,9 +36,18 @@ class KafkaUnavailable(Exception):
 class EventProducer:
     """Sends keyed records and resolves when Kafka has acknowledged all of them (acks=all)."""
 
-    def __init__(self, bootstrap: str, timeout: float = 5.0, client_id: str = "pr-ingest", *,
-                 fast_fail: float = 2.0, max_pending: int = 20_000, max_pending_bytes: int = 64 * 1024 * 1024,
-                 clock=time.monotonic, client_options: Mapping[str, Any] | None = None):
+    def __init__(
+        self,
+        bootstrap: str,
+        timeout: float = 5.0,
+        client_id: str = "pr-ingest",
+        *,
+        fast_fail: float = 2.0,
+        max_pending: int = 20_000,
+        max_pending_bytes: int = 64 * 1024 * 1024,
+        clock=time.monotonic,
+        client_options: Mapping[str, Any] | None = None,
+    ):
         """``client_options``: security options from ``shared.kafka_config.kafka_client_options``."""
         self.bootstrap = bootstrap
         self.client_options = dict(client_options or {})
@@ -92,8 +101,9 @@ class EventProducer:
         if self.pending and self.pending + count > self.max_pending:
             raise KafkaUnavailable(f"{self.pending} events are already waiting for Kafka (at most {self.max_pending})")
         if self.pending_bytes and self.pending_bytes + size > self.max_pending_bytes:
-            raise KafkaUnavailable(f"{self.pending_bytes} bytes are already waiting for Kafka "
-                                   f"(at most {self.max_pending_bytes})")
+            raise KafkaUnavailable(
+                f"{self.pending_bytes} bytes are already waiting for Kafka (at most {self.max_pending_bytes})"
+            )
 
     async def _ensure(self, timeout: float | None = None) -> KafkaProducer:
         """The producer, built once by one shared task; callers wait for it at most ``timeout``."""
@@ -117,8 +127,9 @@ class EventProducer:
         self._producer = producer
         return producer
 
-    async def send(self, topic: str, records: Sequence[tuple[bytes, bytes]],
-                   headers: list[tuple[str, bytes]] | None = None) -> None:
+    async def send(
+        self, topic: str, records: Sequence[tuple[bytes, bytes]], headers: list[tuple[str, bytes]] | None = None
+    ) -> None:
         """Send ``(key, value)`` records, each with ``headers`` (trace context); return once every one is acknowledged.
 
         Raises KafkaUnavailable within about ``timeout`` seconds when Kafka does not
@@ -142,8 +153,14 @@ class EventProducer:
             self.pending -= len(records)
             self.pending_bytes -= size
 
-    async def _send_and_wait(self, producer: KafkaProducer, topic: str, records: Sequence[tuple[bytes, bytes]],
-                             deadline: float, headers: list[tuple[str, bytes]] | None = None) -> None:
+    async def _send_and_wait(
+        self,
+        producer: KafkaProducer,
+        topic: str,
+        records: Sequence[tuple[bytes, bytes]],
+        deadline: float,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None:
         loop = asyncio.get_running_loop()
         # One future for the whole request, settled from Kafka's I/O thread when the last
         # record is acknowledged or the first one fails: one hop into the event loop per

@@ -16,9 +16,19 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 class DeadLetterRecord(BaseModel):
     """An item ingest received but could not map; keyed by the source's name on deal-events-dlq."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "source": "hubspot", "reason": "objectId: missing", "received_at": "2026-11-20T09:30:00+00:00",
-        "payload": {"subscriptionType": "deal.propertyChange", "propertyName": "amount"}}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "source": "hubspot",
+                    "reason": "objectId: missing",
+                    "received_at": "2026-11-20T09:30:00+00:00",
+                    "payload": {"subscriptionType": "deal.propertyChange", "propertyName": "amount"},
+                }
+            ]
+        },
+    )
 
     source: str = Field(description="The CRM route (or plug-in) that received the item.")
     reason: str = Field(description="Why it could not be mapped; fix the mapping, then replay the payload.")

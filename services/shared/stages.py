@@ -104,8 +104,10 @@ def _stall_days(raw: object, path: Path | str) -> dict[str, dict[str, float]]:
         table: dict[str, float] = {}
         for stage, days in stages.items():
             if isinstance(days, bool) or not isinstance(days, (int, float)) or not 0 < days <= MAX_STALL_DAYS:
-                raise StageMapError(f"{path}: stall_days.{name}.{stage!r} = {days!r} must be a number of days "
-                                    f"above 0 and at most {MAX_STALL_DAYS}")
+                raise StageMapError(
+                    f"{path}: stall_days.{name}.{stage!r} = {days!r} must be a number of days "
+                    f"above 0 and at most {MAX_STALL_DAYS}"
+                )
             table[stage.casefold()] = float(days)
         tables[name] = table
     return tables

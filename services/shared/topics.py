@@ -27,8 +27,13 @@ def retention_ms(days: float) -> str:
     return str(round(days * DAY_MS)) if days > 0 else "-1"
 
 
-def topic_specs(prefix: str = "", deal_event_partitions: int = 6, dead_letter_retention_days: float = 30,
-                replication_factor: int = 1, min_insync_replicas: int = 1) -> list[TopicSpec]:
+def topic_specs(
+    prefix: str = "",
+    deal_event_partitions: int = 6,
+    dead_letter_retention_days: float = 30,
+    replication_factor: int = 1,
+    min_insync_replicas: int = 1,
+) -> list[TopicSpec]:
     """The topics every environment needs, with an optional name prefix for isolation.
 
     deal-events and deal-alerts are kept forever (the read model is rebuilt from them); the

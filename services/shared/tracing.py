@@ -66,8 +66,10 @@ def configure(service: str, endpoint: str | None, exporter: Any = None) -> bool:
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
     except ImportError as exc:
-        raise TracingUnavailable("PR_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_ENDPOINT) is set but the OpenTelemetry "
-                                 "SDK is not installed: pip install 'pipeline-review[otel]'") from exc
+        raise TracingUnavailable(
+            "PR_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_ENDPOINT) is set but the OpenTelemetry "
+            "SDK is not installed: pip install 'pipeline-review[otel]'"
+        ) from exc
     processor: BatchSpanProcessor | SimpleSpanProcessor
     if exporter is None:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -158,10 +160,12 @@ class TraceRequests:
                 status.append(message["status"])
             await send(message)
 
-        with tracer().start_as_current_span(method or "HTTP", kind=SpanKind.SERVER,
-                                            context=context_from_headers(headers),
-                                            attributes={"http.request.method": method,
-                                                        "service.component": self.service}) as span:
+        with tracer().start_as_current_span(
+            method or "HTTP",
+            kind=SpanKind.SERVER,
+            context=context_from_headers(headers),
+            attributes={"http.request.method": method, "service.component": self.service},
+        ) as span:
             try:
                 await self.app(scope, receive, send_status)
             finally:
@@ -185,5 +189,6 @@ def start_delivery_span(name: str, parent: Any, attributes: Mapping[str, Any] | 
     """
     if _tracer is None or not isinstance(parent, str):
         return None
-    return _tracer.start_span(name, context=context_from_traceparent(parent), kind=SpanKind.PRODUCER,
-                              attributes=dict(attributes or {}))
+    return _tracer.start_span(
+        name, context=context_from_traceparent(parent), kind=SpanKind.PRODUCER, attributes=dict(attributes or {})
+    )

@@ -18,8 +18,17 @@ from pathlib import Path
 from tests.chaos.harness import Figures, Infra, LoadGenerator, Stack, accepted_since, measure, sample_rss, settle
 
 
-async def cluster_leader_kill_scenario(infra: Infra, stack: Stack, *, load_before: float, down_for: float,
-                                       load_after: float, rate: float, heal_timeout: float, results: Path) -> Figures:
+async def cluster_leader_kill_scenario(
+    infra: Infra,
+    stack: Stack,
+    *,
+    load_before: float,
+    down_for: float,
+    load_after: float,
+    rate: float,
+    heal_timeout: float,
+    results: Path,
+) -> Figures:
     """kill -9 the node leading most deal-events partitions under load, restart it ``down_for`` s later.
 
     The load goes on for ``load_after`` seconds after the node is back.
@@ -50,9 +59,19 @@ async def cluster_leader_kill_scenario(infra: Infra, stack: Stack, *, load_befor
     load_seconds = time.monotonic() - t0
     settled = await settle(stack, load, repaired_at, heal_timeout)
     sampler.cancel()
-    figures = measure(f"cluster of 3: kill -9 the deal-events leader (node {leader}) and restart it", stack, load,
-                      run_tag, started_at=started_at, load_seconds=load_seconds, killed_at=killed_at,
-                      repaired_at=repaired_at, settled=settled, pids_before=pids_before, rss_before=rss_before,
-                      rss_samples=samples)
+    figures = measure(
+        f"cluster of 3: kill -9 the deal-events leader (node {leader}) and restart it",
+        stack,
+        load,
+        run_tag,
+        started_at=started_at,
+        load_seconds=load_seconds,
+        killed_at=killed_at,
+        repaired_at=repaired_at,
+        settled=settled,
+        pids_before=pids_before,
+        rss_before=rss_before,
+        rss_samples=samples,
+    )
     figures.write(results)
     return figures

@@ -83,9 +83,14 @@ class Infra:
         return f"redis://127.0.0.1:{self.redis_port}/0"
 
     def _env(self) -> dict[str, str]:
-        env = {**os.environ, "PR_STATE_DIR": str(self.state_dir), "PR_KAFKA_PORT": str(self.kafka_port),
-               "PR_KAFKA_CONTROLLER_PORT": str(self.controller_port), "PR_REDIS_PORT": str(self.redis_port),
-               "PR_KAFKA_NODES": str(self.nodes)}
+        env = {
+            **os.environ,
+            "PR_STATE_DIR": str(self.state_dir),
+            "PR_KAFKA_PORT": str(self.kafka_port),
+            "PR_KAFKA_CONTROLLER_PORT": str(self.controller_port),
+            "PR_REDIS_PORT": str(self.redis_port),
+            "PR_KAFKA_NODES": str(self.nodes),
+        }
         if self.nodes > 1:
             # Three JVMs share the machine with the services: a smaller heap each, and a longer wait
             # for a restarted node, which recovers every replica's log (over 90 s on a loaded machine).
@@ -94,7 +99,9 @@ class Infra:
         return env
 
     def _script(self, name: str, action: str) -> None:
-        done = subprocess.run([str(DEPLOY / name), action], env=self._env(), capture_output=True, text=True, timeout=180)
+        done = subprocess.run(
+            [str(DEPLOY / name), action], env=self._env(), capture_output=True, text=True, timeout=180
+        )
         if done.returncode != 0:
             raise AssertionError(f"deploy/{name} {action} failed:\n{done.stdout}\n{done.stderr}")
 
@@ -193,13 +200,23 @@ class Infra:
 class Stack:
     """ingest, scoring and review as processes against ``infra``, on free ports."""
 
-    def __init__(self, infra: Infra, log_dir: Path, ingest_timeout: float = 3.0,
-                 service_env: dict[str, dict[str, str]] | None = None):
+    def __init__(
+        self,
+        infra: Infra,
+        log_dir: Path,
+        ingest_timeout: float = 3.0,
+        service_env: dict[str, dict[str, str]] | None = None,
+    ):
         """``service_env`` adds environment variables per service name (for example ingest's rate limit)."""
         extra = service_env or {}
         tag = uuid.uuid4().hex[:8]
-        self.settings = CommonSettings(kafka_bootstrap=infra.bootstrap, redis_url=infra.redis_url,
-                                       topic_prefix=f"chaos{tag}-", redis_prefix=f"chaos{tag}", **infra.replication)
+        self.settings = CommonSettings(
+            kafka_bootstrap=infra.bootstrap,
+            redis_url=infra.redis_url,
+            topic_prefix=f"chaos{tag}-",
+            redis_prefix=f"chaos{tag}",
+            **infra.replication,
+        )
         self.ingest_timeout = ingest_timeout
         env = settings_env(self.settings)
         self.app_id = f"pr-chaos-{tag}"
@@ -208,14 +225,28 @@ class Stack:
         self.ports = {name: free_port() for name in ("ingest", "review", "scoring")}
         log_dir.mkdir(parents=True, exist_ok=True)
         self.services = [
-            Service("scoring", env | scoring_env(f"pr-chaos-{tag}", self.ports["scoring"], log_dir / "scoring-data")
-                    | extra.get("scoring", {}),
-                    self.url("scoring", "/readyz"), log_dir),
-            Service("ingest", env | {"PR_INGEST_PORT": str(self.ports["ingest"]),
-                                     "PR_INGEST_KAFKA_TIMEOUT": str(ingest_timeout)} | extra.get("ingest", {}),
-                    self.url("ingest", "/readyz"), log_dir),
-            Service("review", env | {"PR_REVIEW_PORT": str(self.ports["review"])} | extra.get("review", {}),
-                    self.url("review", "/readyz"), log_dir),
+            Service(
+                "scoring",
+                env
+                | scoring_env(f"pr-chaos-{tag}", self.ports["scoring"], log_dir / "scoring-data")
+                | extra.get("scoring", {}),
+                self.url("scoring", "/readyz"),
+                log_dir,
+            ),
+            Service(
+                "ingest",
+                env
+                | {"PR_INGEST_PORT": str(self.ports["ingest"]), "PR_INGEST_KAFKA_TIMEOUT": str(ingest_timeout)}
+                | extra.get("ingest", {}),
+                self.url("ingest", "/readyz"),
+                log_dir,
+            ),
+            Service(
+                "review",
+                env | {"PR_REVIEW_PORT": str(self.ports["review"])} | extra.get("review", {}),
+                self.url("review", "/readyz"),
+                log_dir,
+            ),
         ]
 
     def url(self, name: str, path: str = "") -> str:
@@ -277,7 +308,6 @@ class LoadRecord:
         return {p.deal_id for p in self.posted if p.kind == kind and p.status is not None and 200 <= p.status < 300}
 
 
-
 class LoadGenerator:
     """Posts one new late-stage deal per tick and, for every fifth deal ingest acknowledged, a discount.
 
@@ -297,8 +327,14 @@ class LoadGenerator:
 
     def event(self, deal_id: str, kind: str, minutes: int, **changes) -> dict:
         at = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=2) + dt.timedelta(minutes=minutes)
-        return {"event_id": f"{deal_id}-{kind}", "source": "api", "deal_id": deal_id,
-                "occurred_at": at.isoformat(), "type": kind, "changes": changes}
+        return {
+            "event_id": f"{deal_id}-{kind}",
+            "source": "api",
+            "deal_id": deal_id,
+            "occurred_at": at.isoformat(),
+            "type": kind,
+            "changes": changes,
+        }
 
     async def _post(self, client: httpx.AsyncClient, kind: str, deal_id: str, body: dict) -> int | None:
         sent = time.monotonic()
@@ -317,14 +353,30 @@ class LoadGenerator:
 
     async def _one_deal(self, client: httpx.AsyncClient, number: int) -> None:
         deal_id = f"api:{self.run_tag}-{number:06}"
-        created = self.event(deal_id, "deal.created", 0, name=f"Chaos {number}", account=f"Acct {number % 17}",
-                             owner_id=f"u{number % 5}", team=["East", "West"][number % 2], manager_id="m1",
-                             stage="Negotiation/Review", amount=10_000 + number, currency="EUR",
-                             close_date=(dt.date.today() + dt.timedelta(days=10)).isoformat())
+        created = self.event(
+            deal_id,
+            "deal.created",
+            0,
+            name=f"Chaos {number}",
+            account=f"Acct {number % 17}",
+            owner_id=f"u{number % 5}",
+            team=["East", "West"][number % 2],
+            manager_id="m1",
+            stage="Negotiation/Review",
+            amount=10_000 + number,
+            currency="EUR",
+            close_date=(dt.date.today() + dt.timedelta(days=10)).isoformat(),
+        )
         status = await self._post(client, "created", deal_id, created)
         if number % 5 == 0 and status is not None and 200 <= status < 300:
-            discount = self.event(deal_id, "deal.discount_requested", 5, discount_pct=15,
-                                  discount_reason="chaos", requested_by=f"u{number % 5}")
+            discount = self.event(
+                deal_id,
+                "deal.discount_requested",
+                5,
+                discount_pct=15,
+                discount_reason="chaos",
+                requested_by=f"u{number % 5}",
+            )
             await self._post(client, "discount", deal_id, discount)
 
     async def run(self) -> None:
@@ -410,8 +462,12 @@ class Figures:
     lost_examples: list[str] = field(default_factory=list)
     error_examples: list[str] = field(default_factory=list)
     acknowledged_during_fault: int | None = None  # requests sent between the fault and the repair, answered 2xx
-    longest_without_2xx_s: float | None = None  # from the fault to the repair: longest stretch with no request acknowledged
-    slowest_sent_at_s: float | None = None  # when the slowest request was sent, in seconds after the fault (negative: before)
+    longest_without_2xx_s: float | None = (
+        None  # from the fault to the repair: longest stretch with no request acknowledged
+    )
+    slowest_sent_at_s: float | None = (
+        None  # when the slowest request was sent, in seconds after the fault (negative: before)
+    )
     notes: str = ""  # what a scenario adds in words (for example the storm's joins and leaves)
 
     def write(self, path: Path) -> None:
@@ -420,7 +476,9 @@ class Figures:
             out.write(json.dumps(asdict(self)) + "\n")
 
 
-async def settle(stack: Stack, load: LoadGenerator, repaired_at: float, heal_timeout: float) -> tuple[set, Counter, float | None]:
+async def settle(
+    stack: Stack, load: LoadGenerator, repaired_at: float, heal_timeout: float
+) -> tuple[set, Counter, float | None]:
     """Wait until everything acknowledged is visible and every acknowledged discount alerted once."""
     deals = load.record.acknowledged("created") | load.record.acknowledged("discount")
     discounts = load.record.acknowledged("discount")
@@ -457,14 +515,25 @@ async def sample_rss(stack: Stack, name: str, samples: list[float]) -> None:
 
 def longest_without_2xx(load: LoadGenerator, since: float, until: float) -> float:
     """The longest stretch between ``since`` and ``until`` in which no request sent was answered 2xx."""
-    sent_ok = sorted(sent for sent, _k, status, _s in load.timeline
-                     if since <= sent <= until and status is not None and 200 <= status < 300)
+    sent_ok = sorted(
+        sent
+        for sent, _k, status, _s in load.timeline
+        if since <= sent <= until and status is not None and 200 <= status < 300
+    )
     edges = [since, *sent_ok, until]
     return max(b - a for a, b in itertools.pairwise(edges))
 
 
-def outcome(stack: Stack, load: LoadGenerator, run_tag: str, *, visible: set, alerts: Counter,
-            healed: float | None, pids_before: dict[str, int | None]) -> dict:
+def outcome(
+    stack: Stack,
+    load: LoadGenerator,
+    run_tag: str,
+    *,
+    visible: set,
+    alerts: Counter,
+    healed: float | None,
+    pids_before: dict[str, int | None],
+) -> dict:
     """The fields of :class:`Figures` every scenario computes the same way, once its load has settled.
 
     An acknowledged creation counts as visible when its deal card is, an acknowledged discount
@@ -495,14 +564,29 @@ def outcome(stack: Stack, load: LoadGenerator, run_tag: str, *, visible: set, al
     )
 
 
-def measure(scenario: str, stack: Stack, load: LoadGenerator, run_tag: str, *, started_at: str, load_seconds: float,
-            killed_at: float, repaired_at: float, settled: tuple[set, Counter, float | None],
-            pids_before: dict[str, int | None], rss_before: float | None, rss_samples: list[float]) -> Figures:
+def measure(
+    scenario: str,
+    stack: Stack,
+    load: LoadGenerator,
+    run_tag: str,
+    *,
+    started_at: str,
+    load_seconds: float,
+    killed_at: float,
+    repaired_at: float,
+    settled: tuple[set, Counter, float | None],
+    pids_before: dict[str, int | None],
+    rss_before: float | None,
+    rss_samples: list[float],
+) -> Figures:
     """The figures of one run, from what the load generator saw and what review shows after :func:`settle`."""
     visible, alerts, healed = settled
     # Requests sent after the fault can only be acknowledged by a broker that has the partition.
-    accepted_again = [sent + seconds for sent, _kind, status, seconds in load.timeline
-                      if sent > killed_at and status is not None and 200 <= status < 300]
+    accepted_again = [
+        sent + seconds
+        for sent, _kind, status, seconds in load.timeline
+        if sent > killed_at and status is not None and 200 <= status < 300
+    ]
     return Figures(
         scenario=scenario,
         started_at=started_at,
@@ -512,16 +596,28 @@ def measure(scenario: str, stack: Stack, load: LoadGenerator, run_tag: str, *, s
         time_to_accept_again_s=round(min(accepted_again) - repaired_at, 1) if accepted_again else None,
         ingest_rss_mb_before=round(rss_before, 1) if rss_before else None,
         ingest_rss_mb_peak=round(max(rss_samples), 1) if rss_samples else None,
-        acknowledged_during_fault=sum(1 for sent, _k, status, _s in load.timeline
-                                      if killed_at <= sent <= repaired_at and status is not None and 200 <= status < 300),
+        acknowledged_during_fault=sum(
+            1
+            for sent, _k, status, _s in load.timeline
+            if killed_at <= sent <= repaired_at and status is not None and 200 <= status < 300
+        ),
         longest_without_2xx_s=round(longest_without_2xx(load, killed_at, repaired_at), 1),
         slowest_sent_at_s=round(max(load.timeline, key=lambda t: t[3])[0] - killed_at, 1) if load.timeline else None,
         **outcome(stack, load, run_tag, visible=visible, alerts=alerts, healed=healed, pids_before=pids_before),
     )
 
 
-async def broker_kill_scenario(infra: Infra, stack: Stack, *, load_before: float, down_for: float,
-                               load_after: float, rate: float, heal_timeout: float, results: Path) -> Figures:
+async def broker_kill_scenario(
+    infra: Infra,
+    stack: Stack,
+    *,
+    load_before: float,
+    down_for: float,
+    load_after: float,
+    rate: float,
+    heal_timeout: float,
+    results: Path,
+) -> Figures:
     """Scenario 1: kill -9 the broker under load, restart it ``down_for`` seconds later.
 
     The load goes on until ingest accepts again after the restart (at most ``heal_timeout``),
@@ -549,9 +645,20 @@ async def broker_kill_scenario(infra: Infra, stack: Stack, *, load_before: float
     load_seconds = time.monotonic() - t0
     settled = await settle(stack, load, repaired_at, heal_timeout)
     sampler.cancel()
-    figures = measure("broker kill -9 and restart (single node)", stack, load, run_tag, started_at=started_at,
-                      load_seconds=load_seconds, killed_at=killed_at, repaired_at=repaired_at, settled=settled,
-                      pids_before=pids_before, rss_before=rss_before, rss_samples=samples)
+    figures = measure(
+        "broker kill -9 and restart (single node)",
+        stack,
+        load,
+        run_tag,
+        started_at=started_at,
+        load_seconds=load_seconds,
+        killed_at=killed_at,
+        repaired_at=repaired_at,
+        settled=settled,
+        pids_before=pids_before,
+        rss_before=rss_before,
+        rss_samples=samples,
+    )
     figures.write(results)
     return figures
 
@@ -560,26 +667,63 @@ def results_path() -> Path:
     return Path(os.environ.get("PR_CHAOS_RESULTS", str(ROOT / ".run" / "chaos" / "results.jsonl")))
 
 
-def figures_of(scenario: str, stack: Stack, load: LoadGenerator, run_tag: str, *, started_at: str, rate: float,
-               load_seconds: float, fault_started: float, fault_ended: float, repaired_at: float,
-               visible: set, alerts: Counter, healed: float | None, pids_before: dict, notes: str = "") -> Figures:
+def figures_of(
+    scenario: str,
+    stack: Stack,
+    load: LoadGenerator,
+    run_tag: str,
+    *,
+    started_at: str,
+    rate: float,
+    load_seconds: float,
+    fault_started: float,
+    fault_ended: float,
+    repaired_at: float,
+    visible: set,
+    alerts: Counter,
+    healed: float | None,
+    pids_before: dict,
+    notes: str = "",
+) -> Figures:
     """The figures of a run whose load has ended and settled, in the shape of :class:`Figures`."""
     # Accepting again: the first 2xx after the last refusal since the fault; 0 when ingest never refused.
-    refused = [sent for sent, _kind, status, _s in load.timeline
-               if sent > fault_started and (status is None or not 200 <= status < 300)]
-    accepted_again = [sent + seconds - repaired_at for sent, _kind, status, seconds in load.timeline
-                      if refused and sent > max(refused) and status is not None and 200 <= status < 300]
+    refused = [
+        sent
+        for sent, _kind, status, _s in load.timeline
+        if sent > fault_started and (status is None or not 200 <= status < 300)
+    ]
+    accepted_again = [
+        sent + seconds - repaired_at
+        for sent, _kind, status, seconds in load.timeline
+        if refused and sent > max(refused) and status is not None and 200 <= status < 300
+    ]
     again = (round(min(accepted_again), 1) if accepted_again else None) if refused else 0.0
     return Figures(
-        scenario=scenario, started_at=started_at, load_deals_per_s=rate, load_seconds=round(load_seconds, 1),
-        fault_seconds=round(fault_ended - fault_started, 1), time_to_accept_again_s=again,
-        ingest_rss_mb_before=None, ingest_rss_mb_peak=None, notes=notes,
+        scenario=scenario,
+        started_at=started_at,
+        load_deals_per_s=rate,
+        load_seconds=round(load_seconds, 1),
+        fault_seconds=round(fault_ended - fault_started, 1),
+        time_to_accept_again_s=again,
+        ingest_rss_mb_before=None,
+        ingest_rss_mb_peak=None,
+        notes=notes,
         **outcome(stack, load, run_tag, visible=visible, alerts=alerts, healed=healed, pids_before=pids_before),
     )
 
 
-async def redis_fault_scenario(infra: Infra, stack: Stack, *, fault: str, load_before: float, down_for: float,
-                               load_after: float, rate: float, heal_timeout: float, results: Path) -> Figures:
+async def redis_fault_scenario(
+    infra: Infra,
+    stack: Stack,
+    *,
+    fault: str,
+    load_before: float,
+    down_for: float,
+    load_after: float,
+    rate: float,
+    heal_timeout: float,
+    results: Path,
+) -> Figures:
     """Scenario 3: Redis killed (-9) under load and restarted from its append-only file ``down_for``
     seconds later (``fault="kill"``), or wiped with FLUSHALL under load (``fault="flushall"``).
 
@@ -610,20 +754,48 @@ async def redis_fault_scenario(infra: Infra, stack: Stack, *, fault: str, load_b
     await load_task
     load_seconds = time.monotonic() - t0
     visible, alerts, healed = await settle(stack, load, repaired_at, heal_timeout)
-    before_fault = {p.deal_id for p, (sent, *_rest) in zip(load.record.posted, load.timeline)
-                    if p.kind == "discount" and sent < fault_started}
+    before_fault = {
+        p.deal_id
+        for p, (sent, *_rest) in zip(load.record.posted, load.timeline)
+        if p.kind == "discount" and sent < fault_started
+    }
     missing = {d for d in load.record.acknowledged("discount") if alerts.get(d, 0) == 0}
-    notes = (f"{len(missing & before_fault)} of {len(missing)} missing alerts were raised before the fault"
-             if missing else "")
-    figures = figures_of(scenario, stack, load, run_tag, started_at=started_at, rate=rate, load_seconds=load_seconds,
-                         fault_started=fault_started, fault_ended=repaired_at, repaired_at=repaired_at,
-                         visible=visible, alerts=alerts, healed=healed, pids_before=pids_before, notes=notes)
+    notes = (
+        f"{len(missing & before_fault)} of {len(missing)} missing alerts were raised before the fault"
+        if missing
+        else ""
+    )
+    figures = figures_of(
+        scenario,
+        stack,
+        load,
+        run_tag,
+        started_at=started_at,
+        rate=rate,
+        load_seconds=load_seconds,
+        fault_started=fault_started,
+        fault_ended=repaired_at,
+        repaired_at=repaired_at,
+        visible=visible,
+        alerts=alerts,
+        healed=healed,
+        pids_before=pids_before,
+        notes=notes,
+    )
     figures.write(results)
     return figures
 
 
-async def rebalance_storm_scenario(stack: Stack, *, storm_seconds: float, every: float, rate: float,
-                                   heal_timeout: float, results: Path, kill_every: int = 3) -> Figures:
+async def rebalance_storm_scenario(
+    stack: Stack,
+    *,
+    storm_seconds: float,
+    every: float,
+    rate: float,
+    heal_timeout: float,
+    results: Path,
+    kill_every: int = 3,
+) -> Figures:
     """Scenario 5: extra scoring workers join and leave the consumer group every ``every`` seconds under load.
 
     The harness's worker stays up throughout (so "services died" still means a crash); extra
@@ -643,8 +815,13 @@ async def rebalance_storm_scenario(stack: Stack, *, storm_seconds: float, every:
 
     async def join(number: int) -> None:
         port = free_port()
-        worker = Service("scoring", stack.env | scoring_env(stack.app_id, port, stack.log_dir / f"scoring-data-{number}"),
-                         f"http://127.0.0.1:{port}/readyz", stack.log_dir, argv=[str(BIN / "pr-scoring")])
+        worker = Service(
+            "scoring",
+            stack.env | scoring_env(stack.app_id, port, stack.log_dir / f"scoring-data-{number}"),
+            f"http://127.0.0.1:{port}/readyz",
+            stack.log_dir,
+            argv=[str(BIN / "pr-scoring")],
+        )
         extras.append(worker)
         try:
             await asyncio.to_thread(worker.start, 60)
@@ -687,9 +864,22 @@ async def rebalance_storm_scenario(stack: Stack, *, storm_seconds: float, every:
     notes = f"{joins} joins, {terms} SIGTERM leaves, {kills} SIGKILL leaves"
     if failed_joins:
         notes += f"; {len(failed_joins)} workers failed to start: {failed_joins[0]}"
-    figures = figures_of(f"rebalance storm: workers join/leave every {every:g} s for {storm_seconds:g} s", stack, load,
-                         run_tag, started_at=started_at, rate=rate, load_seconds=load_seconds,
-                         fault_started=storm_started, fault_ended=storm_ended, repaired_at=storm_ended,
-                         visible=visible, alerts=alerts, healed=healed, pids_before=pids_before, notes=notes)
+    figures = figures_of(
+        f"rebalance storm: workers join/leave every {every:g} s for {storm_seconds:g} s",
+        stack,
+        load,
+        run_tag,
+        started_at=started_at,
+        rate=rate,
+        load_seconds=load_seconds,
+        fault_started=storm_started,
+        fault_ended=storm_ended,
+        repaired_at=storm_ended,
+        visible=visible,
+        alerts=alerts,
+        healed=healed,
+        pids_before=pids_before,
+        notes=notes,
+    )
     figures.write(results)
     return figures

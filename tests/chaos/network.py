@@ -56,17 +56,31 @@ class Toxiproxy:
 
     def _ok(self, answer: httpx.Response) -> dict:
         if answer.status_code >= 300:
-            raise AssertionError(f"toxiproxy {answer.request.method} {answer.request.url.path}: "
-                                 f"{answer.status_code} {answer.text}")
+            raise AssertionError(
+                f"toxiproxy {answer.request.method} {answer.request.url.path}: {answer.status_code} {answer.text}"
+            )
         return answer.json() if answer.content else {}
 
     def create(self, name: str, listen_port: int, upstream_port: int) -> None:
-        self._ok(self.api.post("/proxies", json={"name": name, "listen": f"127.0.0.1:{listen_port}",
-                                                  "upstream": f"127.0.0.1:{upstream_port}", "enabled": True}))
+        self._ok(
+            self.api.post(
+                "/proxies",
+                json={
+                    "name": name,
+                    "listen": f"127.0.0.1:{listen_port}",
+                    "upstream": f"127.0.0.1:{upstream_port}",
+                    "enabled": True,
+                },
+            )
+        )
 
     def add_toxic(self, proxy: str, name: str, kind: str, attributes: dict, stream: str = "downstream") -> None:
-        self._ok(self.api.post(f"/proxies/{proxy}/toxics", json={"name": name, "type": kind, "stream": stream,
-                                                                 "toxicity": 1.0, "attributes": attributes}))
+        self._ok(
+            self.api.post(
+                f"/proxies/{proxy}/toxics",
+                json={"name": name, "type": kind, "stream": stream, "toxicity": 1.0, "attributes": attributes},
+            )
+        )
 
     def delete(self, proxy: str) -> None:
         self._ok(self.api.delete(f"/proxies/{proxy}"))
@@ -93,11 +107,16 @@ class ProxiedInfra(Infra):
     @classmethod
     def from_env(cls) -> ProxiedInfra:
         base = Infra.from_env()
-        return cls(base.state_dir, base.kafka_port, base.controller_port, base.redis_port,
-                   toxiproxy_port=int(os.environ.get("PR_CHAOS_TOXIPROXY_PORT", "28474")),
-                   kafka_proxy_port=int(os.environ.get("PR_CHAOS_KAFKA_PROXY_PORT", "28500")),
-                   redis_proxy_port=int(os.environ.get("PR_CHAOS_REDIS_PROXY_PORT", "28501")),
-                   client_proxy_port=int(os.environ.get("PR_CHAOS_CLIENT_PROXY_PORT", "28502")))
+        return cls(
+            base.state_dir,
+            base.kafka_port,
+            base.controller_port,
+            base.redis_port,
+            toxiproxy_port=int(os.environ.get("PR_CHAOS_TOXIPROXY_PORT", "28474")),
+            kafka_proxy_port=int(os.environ.get("PR_CHAOS_KAFKA_PROXY_PORT", "28500")),
+            redis_proxy_port=int(os.environ.get("PR_CHAOS_REDIS_PROXY_PORT", "28501")),
+            client_proxy_port=int(os.environ.get("PR_CHAOS_CLIENT_PROXY_PORT", "28502")),
+        )
 
     @property
     def bootstrap(self) -> str:
@@ -173,8 +192,9 @@ class SseFollower:
         async with httpx.AsyncClient(timeout=timeout) as client:
             while not self._stop.is_set():
                 try:
-                    async with client.stream("GET", self.url, params={"kind": "late_stage_discount"},
-                                             headers={"Last-Event-ID": self.last_id}) as answer:
+                    async with client.stream(
+                        "GET", self.url, params={"kind": "late_stage_discount"}, headers={"Last-Event-ID": self.last_id}
+                    ) as answer:
                         if answer.status_code != 200:
                             await asyncio.sleep(0.5)
                             continue
@@ -212,8 +232,12 @@ class WsFollower:
     async def run(self) -> None:
         while not self._stop.is_set():
             try:
-                async with websockets.connect(f"{self.url}?kind=late_stage_discount&cursor={self.cursor}",
-                                              open_timeout=10, ping_interval=5, ping_timeout=10) as ws:
+                async with websockets.connect(
+                    f"{self.url}?kind=late_stage_discount&cursor={self.cursor}",
+                    open_timeout=10,
+                    ping_interval=5,
+                    ping_timeout=10,
+                ) as ws:
                     self.connects += 1
                     while not self._stop.is_set():
                         try:
@@ -234,9 +258,14 @@ class WsFollower:
 
 def review_env() -> dict[str, str]:
     """review's settings for this scenario: webhooks to loopback, retries that outlast a 30 s partition."""
-    return {"PR_REVIEW_WEBHOOK_ALLOW_NETS": "127.0.0.0/8", "PR_REVIEW_WEBHOOK_BACKOFF_BASE": "0.5",
-            "PR_REVIEW_WEBHOOK_BACKOFF_MAX": "5", "PR_REVIEW_WEBHOOK_MAX_ATTEMPTS": "50",
-            "PR_REVIEW_WEBHOOK_POLL_INTERVAL": "0.5", "PR_REVIEW_STREAM_HEARTBEAT": "2"}
+    return {
+        "PR_REVIEW_WEBHOOK_ALLOW_NETS": "127.0.0.0/8",
+        "PR_REVIEW_WEBHOOK_BACKOFF_BASE": "0.5",
+        "PR_REVIEW_WEBHOOK_BACKOFF_MAX": "5",
+        "PR_REVIEW_WEBHOOK_MAX_ATTEMPTS": "50",
+        "PR_REVIEW_WEBHOOK_POLL_INTERVAL": "0.5",
+        "PR_REVIEW_STREAM_HEARTBEAT": "2",
+    }
 
 
 def network_stack(infra: ProxiedInfra, log_dir: Path) -> Stack:
@@ -294,9 +323,18 @@ def channel_gaps(expected: set[str], seen: Counter) -> tuple[int, int]:
     return sum(1 for d in expected if seen[d] == 0), sum(n - 1 for n in seen.values() if n > 1)
 
 
-async def network_fault_scenario(infra: ProxiedInfra, stack: Stack, *, faults: list[tuple[str, float]],
-                                 warmup: float, between: float, load_after: float, rate: float,
-                                 heal_timeout: float, results: Path) -> NetworkFigures:
+async def network_fault_scenario(
+    infra: ProxiedInfra,
+    stack: Stack,
+    *,
+    faults: list[tuple[str, float]],
+    warmup: float,
+    between: float,
+    load_after: float,
+    rate: float,
+    heal_timeout: float,
+    results: Path,
+) -> NetworkFigures:
     """Apply each ``(fault, seconds)`` in turn to both proxies under load, with ``between`` s of calm after each."""
     toxi = infra.toxiproxy
     review_url = stack.url("review")
@@ -305,8 +343,10 @@ async def network_fault_scenario(infra: ProxiedInfra, stack: Stack, *, faults: l
     receiver = await Receiver().start()
     try:
         async with httpx.AsyncClient(timeout=10) as client:
-            created = await client.post(f"{review_url}/v1/webhooks", json={
-                "url": receiver.url("chaos"), "filter": {"kinds": ["late_stage_discount"]}})
+            created = await client.post(
+                f"{review_url}/v1/webhooks",
+                json={"url": receiver.url("chaos"), "filter": {"kinds": ["late_stage_discount"]}},
+            )
             assert created.status_code == 201, created.text
         sse, ws = SseFollower(clients_url), WsFollower(clients_url)
         followers = [asyncio.create_task(sse.run()), asyncio.create_task(ws.run())]
@@ -407,12 +447,21 @@ async def network_fault_scenario(infra: ProxiedInfra, stack: Stack, *, faults: l
         review_probes_while_redis_cut=len(probes),
         review_non_503_while_redis_cut=sum(1 for p in probes if p.status != 503),
         review_slowest_while_redis_cut_s=round(max((p.seconds for p in probes), default=0.0), 2),
-        sse_missing=sse_missing, sse_duplicates=sse_dups, sse_connects=sse.connects,
-        ws_missing=ws_missing, ws_duplicates=ws_dups, ws_connects=ws.connects,
-        webhook_missing=hook_missing, webhook_duplicates=hook_dups, webhook_requests=len(receiver.at("chaos")),
+        sse_missing=sse_missing,
+        sse_duplicates=sse_dups,
+        sse_connects=sse.connects,
+        ws_missing=ws_missing,
+        ws_duplicates=ws_dups,
+        ws_connects=ws.connects,
+        webhook_missing=hook_missing,
+        webhook_duplicates=hook_dups,
+        webhook_requests=len(receiver.at("chaos")),
     )
-    accepted = [sent + seconds for sent, _k, status, seconds in load.timeline
-                if sent > repaired_at and status is not None and 200 <= status < 300]
+    accepted = [
+        sent + seconds
+        for sent, _k, status, seconds in load.timeline
+        if sent > repaired_at and status is not None and 200 <= status < 300
+    ]
     figures.time_to_accept_again_s = round(min(accepted) - repaired_at, 1) if accepted else None
     figures.write(results)
     return figures

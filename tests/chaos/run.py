@@ -37,17 +37,25 @@ DOC = ROOT / "docs" / "reliability.md"
 
 async def broker_kill_long(infra: Infra, stack: Stack) -> Figures:
     """The operator's observation of 2026-12-01: 50 deals/s, broker down 25 s."""
-    return await broker_kill_scenario(infra, stack, load_before=20, down_for=25, load_after=20, rate=50,
-                                      heal_timeout=120, results=results_path())
+    return await broker_kill_scenario(
+        infra, stack, load_before=20, down_for=25, load_after=20, rate=50, heal_timeout=120, results=results_path()
+    )
 
 
 async def network_faults_long(infra: ProxiedInfra, stack: Stack) -> Figures:
     """Issue 13 scenario 4: 500 ms latency, connection resets, a 30 s partition, a 20 s blackhole, to Kafka,
     Redis and the stream clients at once."""
-    return await network_fault_scenario(infra, stack, faults=[("latency", 20), ("reset", 20), ("partition", 30),
-                                                              ("blackhole", 20)],
-                                        warmup=15, between=10, load_after=15, rate=20, heal_timeout=180,
-                                        results=results_path())
+    return await network_fault_scenario(
+        infra,
+        stack,
+        faults=[("latency", 20), ("reset", 20), ("partition", 30), ("blackhole", 20)],
+        warmup=15,
+        between=10,
+        load_after=15,
+        rate=20,
+        heal_timeout=180,
+        results=results_path(),
+    )
 
 
 network_faults_long.stack_factory = network_stack  # review delivers webhooks to loopback
@@ -55,26 +63,46 @@ network_faults_long.stack_factory = network_stack  # review delivers webhooks to
 
 async def cluster_leader_kill_long(infra: Infra, stack: Stack) -> Figures:
     """Three nodes, 30 deals/s, the deal-events leader down 25 s (three JVMs on a small machine: a lower rate)."""
-    return await cluster_leader_kill_scenario(infra, stack, load_before=20, down_for=25, load_after=20, rate=30,
-                                              heal_timeout=120, results=results_path())
+    return await cluster_leader_kill_scenario(
+        infra, stack, load_before=20, down_for=25, load_after=20, rate=30, heal_timeout=120, results=results_path()
+    )
 
 
 async def redis_kill_long(infra: Infra, stack: Stack) -> Figures:
     """Redis killed (-9) under 50 deals/s and restarted from its append-only file 5 s later."""
-    return await redis_fault_scenario(infra, stack, fault="kill", load_before=20, down_for=5, load_after=30, rate=50,
-                                      heal_timeout=120, results=results_path())
+    return await redis_fault_scenario(
+        infra,
+        stack,
+        fault="kill",
+        load_before=20,
+        down_for=5,
+        load_after=30,
+        rate=50,
+        heal_timeout=120,
+        results=results_path(),
+    )
 
 
 async def redis_flushall_long(infra: Infra, stack: Stack) -> Figures:
     """Redis wiped (FLUSHALL) under 50 deals/s: the worker rewrites its partitions by itself."""
-    return await redis_fault_scenario(infra, stack, fault="flushall", load_before=20, down_for=0, load_after=30,
-                                      rate=50, heal_timeout=120, results=results_path())
+    return await redis_fault_scenario(
+        infra,
+        stack,
+        fault="flushall",
+        load_before=20,
+        down_for=0,
+        load_after=30,
+        rate=50,
+        heal_timeout=120,
+        results=results_path(),
+    )
 
 
 async def rebalance_storm_long(infra: Infra, stack: Stack) -> Figures:
     """Extra scoring workers join and leave every 10 s for two minutes under 30 deals/s."""
-    return await rebalance_storm_scenario(stack, storm_seconds=120, every=10, rate=30, heal_timeout=180,
-                                          results=results_path())
+    return await rebalance_storm_scenario(
+        stack, storm_seconds=120, every=10, rate=30, heal_timeout=180, results=results_path()
+    )
 
 
 # name -> the long run. Other scenarios plug in here.
@@ -98,7 +126,9 @@ def run_one(name: str) -> Figures:
     infra = SCENARIO_INFRA.get(name, Infra.from_env)()
     infra.start_fresh()
     try:
-        stack = getattr(SCENARIOS[name], "stack_factory", Stack)(infra, Path(tempfile.mkdtemp(prefix=f"pr-chaos-{name}-")))
+        stack = getattr(SCENARIOS[name], "stack_factory", Stack)(
+            infra, Path(tempfile.mkdtemp(prefix=f"pr-chaos-{name}-"))
+        )
         try:
             stack.start()
             return asyncio.run(SCENARIOS[name](infra, stack))
@@ -109,14 +139,22 @@ def run_one(name: str) -> Figures:
 
 
 def passed(f: Figures) -> bool:
-    return (f.lost == 0 and f.alerts_missing == 0 and f.duplicate_alerts == 0 and not f.services_died
-            and f.time_to_heal_s is not None and f.unanswered == 0)
+    return (
+        f.lost == 0
+        and f.alerts_missing == 0
+        and f.duplicate_alerts == 0
+        and not f.services_died
+        and f.time_to_heal_s is not None
+        and f.unanswered == 0
+    )
 
 
 def table(rows: list[Figures]) -> str:
-    lines = ["| scenario | load | fault | events acknowledged | visible | lost | duplicate alerts | 503 answers | "
-             "slowest answer | accepting again | time to heal | services died | ingest RSS before / peak | result |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| scenario | load | fault | events acknowledged | visible | lost | duplicate alerts | 503 answers | "
+        "slowest answer | accepting again | time to heal | services died | ingest RSS before / peak | result |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for f in rows:
         again = f"{f.time_to_accept_again_s} s" if f.time_to_accept_again_s is not None else "never"
         heal = f"{f.time_to_heal_s} s" if f.time_to_heal_s is not None else "did not heal"
@@ -125,7 +163,8 @@ def table(rows: list[Figures]) -> str:
             f"| {f.scenario} | {f.load_deals_per_s:g} deals/s for {f.load_seconds:g} s ({f.requests} requests) "
             f"| {f.fault_seconds:g} s | {f.acknowledged} | {f.visible} | {f.lost} | {f.duplicate_alerts} "
             f"| {f.answered_503} | {f.slowest_answer_s} s | {again} | {heal} | {', '.join(f.services_died) or 'none'} "
-            f"| {rss} | {'pass' if passed(f) else 'FAIL'} |")
+            f"| {rss} | {'pass' if passed(f) else 'FAIL'} |"
+        )
     return "\n".join(lines)
 
 

@@ -123,18 +123,35 @@ class SoakLoad:
         deal_id = self.deal_id(number)
         at = dt.datetime.now(dt.UTC).isoformat()
         if number < self.pool:
-            kind, changes = "deal.created", {
-                "name": f"Soak {number}", "account": f"Acct {number % 17}", "owner_id": f"u{number % 5}",
-                "team": ["East", "West"][number % 2], "manager_id": "m1", "stage": "Negotiation/Review",
-                "amount": 10_000 + number, "currency": "EUR",
-                "close_date": (dt.date.today() + dt.timedelta(days=10)).isoformat()}
+            kind, changes = (
+                "deal.created",
+                {
+                    "name": f"Soak {number}",
+                    "account": f"Acct {number % 17}",
+                    "owner_id": f"u{number % 5}",
+                    "team": ["East", "West"][number % 2],
+                    "manager_id": "m1",
+                    "stage": "Negotiation/Review",
+                    "amount": 10_000 + number,
+                    "currency": "EUR",
+                    "close_date": (dt.date.today() + dt.timedelta(days=10)).isoformat(),
+                },
+            )
         elif number % 100 == 0:
-            kind, changes = "deal.discount_requested", {"discount_pct": 10, "discount_reason": "soak",
-                                                        "requested_by": "u1", "amount": 10_000 + number}
+            kind, changes = (
+                "deal.discount_requested",
+                {"discount_pct": 10, "discount_reason": "soak", "requested_by": "u1", "amount": 10_000 + number},
+            )
         else:
             kind, changes = "deal.updated", {"amount": 10_000 + number}
-        return {"event_id": f"{self.tag}-{number}", "source": "api", "deal_id": deal_id, "occurred_at": at,
-                "type": kind, "changes": changes}
+        return {
+            "event_id": f"{self.tag}-{number}",
+            "source": "api",
+            "deal_id": deal_id,
+            "occurred_at": at,
+            "type": kind,
+            "changes": changes,
+        }
 
     async def _probe(self, client: httpx.AsyncClient, deal_id: str, amount: int, acked_at: float) -> None:
         """Poll the card until it shows ``amount`` (or a later one): ingest's 2xx -> visible."""
@@ -176,8 +193,10 @@ class SoakLoad:
         # shared two-core machine the generator itself could not keep 200 requests/s.
         # Idle connections are dropped after 2 s, before uvicorn closes them (5 s).
         connector = aiohttp.TCPConnector(limit=200, keepalive_timeout=2.0)
-        async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as client, \
-                httpx.AsyncClient(timeout=10, limits=httpx.Limits(max_connections=20)) as review:
+        async with (
+            aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as client,
+            httpx.AsyncClient(timeout=10, limits=httpx.Limits(max_connections=20)) as review,
+        ):
             self.started = time.monotonic()
             count = 0
             in_flight = asyncio.Semaphore(IN_FLIGHT)
@@ -192,7 +211,9 @@ class SoakLoad:
                 task.add_done_callback(tasks.discard)
                 count += 1
                 try:
-                    await asyncio.wait_for(self._stop.wait(), max(self.started + count / self.rate - time.monotonic(), 0))
+                    await asyncio.wait_for(
+                        self._stop.wait(), max(self.started + count / self.rate - time.monotonic(), 0)
+                    )
                 except TimeoutError:
                     pass
             if tasks:
@@ -206,6 +227,7 @@ async def stale_deals(review_url: str, last_acked: dict[str, int]) -> list[str]:
     """Deals whose card does not show their last acknowledged amount (the fold of what was acked)."""
     semaphore = asyncio.Semaphore(20)
     async with httpx.AsyncClient(timeout=10) as client:
+
         async def check(deal_id: str, number: int) -> str | None:
             async with semaphore:
                 try:
@@ -237,8 +259,9 @@ def log_errors(stack: Stack, since: dict[str, int]) -> tuple[dict[str, int], lis
     return counts, examples
 
 
-async def soak(stack: Stack, *, minutes: float, rate: float, pool: int, probes_per_s: float,
-               sample_every: float = 10.0) -> SoakReport:
+async def soak(
+    stack: Stack, *, minutes: float, rate: float, pool: int, probes_per_s: float, sample_every: float = 10.0
+) -> SoakReport:
     warmup = min(5.0, minutes / 3)
     load = SoakLoad(stack.url("ingest"), stack.url("review"), rate, pool, probes_per_s)
     pids_before = stack.pids()
@@ -269,8 +292,15 @@ async def soak(stack: Stack, *, minutes: float, rate: float, pool: int, probes_p
     per_minute = []
     for minute in range(int(elapsed // 60) + (1 if elapsed % 60 > 1 else 0)):
         window = [s for t, s in load.freshness if minute * 60 <= t < (minute + 1) * 60]
-        per_minute.append({"minute": minute + 1, "acknowledged": sum(1 for t in acked if minute * 60 <= t < (minute + 1) * 60),
-                           "samples": len(window), "p50_s": quantile(window, 0.5), "p99_s": quantile(window, 0.99)})
+        per_minute.append(
+            {
+                "minute": minute + 1,
+                "acknowledged": sum(1 for t in acked if minute * 60 <= t < (minute + 1) * 60),
+                "samples": len(window),
+                "p50_s": quantile(window, 0.5),
+                "p99_s": quantile(window, 0.99),
+            }
+        )
 
     after = [row for row in rss if row["t"] >= warmup * 60]
     growth: dict[str, float | None] = {}
@@ -285,16 +315,31 @@ async def soak(stack: Stack, *, minutes: float, rate: float, pool: int, probes_p
     counts, examples = log_errors(stack, logs_at_start)
     died = sorted(set(stack.dead()) | {n for n, pid in stack.pids().items() if pid != pids_before[n]})
     report = SoakReport(
-        started_at=started_at, minutes=minutes, warmup_minutes=round(warmup, 2), target_events_per_s=rate,
+        started_at=started_at,
+        minutes=minutes,
+        warmup_minutes=round(warmup, 2),
+        target_events_per_s=rate,
         held_events_per_s=round(len(acked) / elapsed, 1),
-        generator_behind_s=round(load.behind_s, 2), requests=len(load.answers), acknowledged=len(acked),
-        non_2xx=non_2xx, unanswered=sum(1 for _t, s in load.answers if s is None),
-        error_examples=sorted(set(load.errors))[:5], log_errors=counts, log_error_examples=examples,
-        deals=len(load.last_acked), deals_stale_at_end=len(stale), stale_examples=stale[:5],
-        freshness_samples=len(load.freshness), freshness_timeouts=load.freshness_timeouts,
-        per_minute=per_minute, rss_mb=rss, rss_growth_after_warmup=growth,
+        generator_behind_s=round(load.behind_s, 2),
+        requests=len(load.answers),
+        acknowledged=len(acked),
+        non_2xx=non_2xx,
+        unanswered=sum(1 for _t, s in load.answers if s is None),
+        error_examples=sorted(set(load.errors))[:5],
+        log_errors=counts,
+        log_error_examples=examples,
+        deals=len(load.last_acked),
+        deals_stale_at_end=len(stale),
+        stale_examples=stale[:5],
+        freshness_samples=len(load.freshness),
+        freshness_timeouts=load.freshness_timeouts,
+        per_minute=per_minute,
+        rss_mb=rss,
+        rss_growth_after_warmup=growth,
         p99_first_s=round(p99_first, 3) if p99_first is not None else None,
-        p99_last_s=round(p99_last, 3) if p99_last is not None else None, services_died=died)
+        p99_last_s=round(p99_last, 3) if p99_last is not None else None,
+        services_died=died,
+    )
     report.checks = {
         "rate held (>= 95 % of the target)": report.held_events_per_s >= 0.95 * rate,
         "memory within 10 % after the warm-up": all(g is not None and g <= 0.10 for g in growth.values()),
@@ -309,30 +354,42 @@ async def soak(stack: Stack, *, minutes: float, rate: float, pool: int, probes_p
 
 
 def markdown(report: SoakReport, command: str) -> str:
-    lines = [f"Run with `{command}` from {report.started_at}: {report.minutes:g} minutes at "
-             f"{report.target_events_per_s:g} events/s asked, **{report.held_events_per_s:g} events/s held** "
-             f"({report.acknowledged} acknowledged of {report.requests} requests, {report.deals} deals), "
-             f"warm-up {report.warmup_minutes:g} min, the load generator at worst {report.generator_behind_s:g} s behind "
-             f"its schedule. Result: **{'pass' if report.passed else 'FAIL'}**.", ""]
+    lines = [
+        f"Run with `{command}` from {report.started_at}: {report.minutes:g} minutes at "
+        f"{report.target_events_per_s:g} events/s asked, **{report.held_events_per_s:g} events/s held** "
+        f"({report.acknowledged} acknowledged of {report.requests} requests, {report.deals} deals), "
+        f"warm-up {report.warmup_minutes:g} min, the load generator at worst {report.generator_behind_s:g} s behind "
+        f"its schedule. Result: **{'pass' if report.passed else 'FAIL'}**.",
+        "",
+    ]
     lines += [f"- {'pass' if ok else 'FAIL'}: {name}" for name, ok in report.checks.items()]
-    growth = ", ".join(f"{n} {g * 100:+.1f} %" if g is not None else f"{n} n/a"
-                       for n, g in report.rss_growth_after_warmup.items())
+    growth = ", ".join(
+        f"{n} {g * 100:+.1f} %" if g is not None else f"{n} n/a" for n, g in report.rss_growth_after_warmup.items()
+    )
     first, last = report.rss_mb[0], report.rss_mb[-1]
-    lines += ["", "Resident memory (MB), first sample / last sample: "
-              + ", ".join(f"{n} {first[n]:.0f} / {last[n]:.0f}" for n in SERVICES if first[n] and last[n])
-              + f"; highest after the warm-up against its first samples: {growth}.",
-              f"Freshness (ingest's 2xx -> card shows the event): {report.freshness_samples} samples, "
-              f"{report.freshness_timeouts} not visible within 30 s; per-minute p99 {report.p99_first_s} s just after "
-              f"the warm-up, {report.p99_last_s} s at the end.",
-              f"Errors: non-2xx {report.non_2xx or 'none'}, unanswered {report.unanswered}, "
-              f"log ERROR lines {report.log_errors}; deals not showing their last state at the end: "
-              f"{report.deals_stale_at_end}.", "",
-              "| minute | events acknowledged | freshness samples | p50 | p99 |", "|---|---|---|---|---|"]
+    lines += [
+        "",
+        "Resident memory (MB), first sample / last sample: "
+        + ", ".join(f"{n} {first[n]:.0f} / {last[n]:.0f}" for n in SERVICES if first[n] and last[n])
+        + f"; highest after the warm-up against its first samples: {growth}.",
+        f"Freshness (ingest's 2xx -> card shows the event): {report.freshness_samples} samples, "
+        f"{report.freshness_timeouts} not visible within 30 s; per-minute p99 {report.p99_first_s} s just after "
+        f"the warm-up, {report.p99_last_s} s at the end.",
+        f"Errors: non-2xx {report.non_2xx or 'none'}, unanswered {report.unanswered}, "
+        f"log ERROR lines {report.log_errors}; deals not showing their last state at the end: "
+        f"{report.deals_stale_at_end}.",
+        "",
+        "| minute | events acknowledged | freshness samples | p50 | p99 |",
+        "|---|---|---|---|---|",
+    ]
+
     def fmt(v: float | None) -> str:
         return f"{v * 1000:.0f} ms" if v is not None else "n/a"
 
     for row in report.per_minute:
-        lines.append(f"| {row['minute']} | {row['acknowledged']} | {row['samples']} | {fmt(row['p50_s'])} | {fmt(row['p99_s'])} |")
+        lines.append(
+            f"| {row['minute']} | {row['acknowledged']} | {row['samples']} | {fmt(row['p50_s'])} | {fmt(row['p99_s'])} |"
+        )
     return "\n".join(lines)
 
 
@@ -364,8 +421,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             stack.start()
             print(f"[soak] services up, logs in {log_dir}", file=sys.stderr, flush=True)
-            report = asyncio.run(soak(stack, minutes=args.minutes, rate=args.rate, pool=args.pool,
-                                      probes_per_s=args.probes))
+            report = asyncio.run(
+                soak(stack, minutes=args.minutes, rate=args.rate, pool=args.pool, probes_per_s=args.probes)
+            )
         finally:
             stack.stop()
     finally:
@@ -373,8 +431,11 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(os.environ.get("PR_SOAK_REPORT", str(ROOT / ".run" / "soak" / "report.json")))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(asdict(report) | {"passed": report.passed}, indent=1))
-    command = "make soak" if args.minutes == 30 and args.rate == 200 else \
-        f"python -m tests.chaos.soak --minutes {args.minutes:g} --rate {args.rate:g}"
+    command = (
+        "make soak"
+        if args.minutes == 30 and args.rate == 200
+        else f"python -m tests.chaos.soak --minutes {args.minutes:g} --rate {args.rate:g}"
+    )
     print(markdown(report, command))
     print(f"[soak] report: {out}", file=sys.stderr)
     if not args.no_docs:

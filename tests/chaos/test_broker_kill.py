@@ -12,9 +12,18 @@ pytestmark = [pytest.mark.chaos, pytest.mark.timeout(240)]
 
 
 def test_broker_killed_under_load_loses_nothing_acknowledged_and_heals_by_itself(infra, chaos_stack):
-    figures = asyncio.run(broker_kill_scenario(
-        infra, chaos_stack, load_before=2, down_for=8, load_after=3, rate=10, heal_timeout=60,
-        results=results_path()))
+    figures = asyncio.run(
+        broker_kill_scenario(
+            infra,
+            chaos_stack,
+            load_before=2,
+            down_for=8,
+            load_after=3,
+            rate=10,
+            heal_timeout=60,
+            results=results_path(),
+        )
+    )
     report = f"{figures}\n" + "\n".join(f"{s.name} log:\n{s.tail(15)}" for s in chaos_stack.services)
     assert figures.services_died == [], report
     assert figures.acknowledged > 0 and figures.answered_503 > 0, report  # load ran, and the outage was felt

@@ -21,9 +21,18 @@ def test_killing_the_deal_events_leader_loses_nothing_and_ingest_keeps_accepting
     topic = cluster_stack.settings.deal_events_topic
     before = cluster_infra.partition_leaders(topic)
 
-    figures = asyncio.run(cluster_leader_kill_scenario(
-        cluster_infra, cluster_stack, load_before=3, down_for=12, load_after=3, rate=10, heal_timeout=90,
-        results=results_path()))
+    figures = asyncio.run(
+        cluster_leader_kill_scenario(
+            cluster_infra,
+            cluster_stack,
+            load_before=3,
+            down_for=12,
+            load_after=3,
+            rate=10,
+            heal_timeout=90,
+            results=results_path(),
+        )
+    )
 
     report = f"{figures}\n" + "\n".join(f"{s.name} log:\n{s.tail(15)}" for s in cluster_stack.services)
     assert figures.services_died == [], report

@@ -38,11 +38,22 @@ def network_chaos_stack(proxied_infra, tmp_path):
 
 
 def test_a_partition_from_kafka_and_redis_loses_nothing_and_every_alert_channel_resumes(
-        proxied_infra, network_chaos_stack):
+    proxied_infra, network_chaos_stack
+):
     stack = network_chaos_stack
-    figures = asyncio.run(network_fault_scenario(
-        proxied_infra, stack, faults=[("partition", 10)], warmup=3, between=2, load_after=3, rate=5,
-        heal_timeout=90, results=results_path()))
+    figures = asyncio.run(
+        network_fault_scenario(
+            proxied_infra,
+            stack,
+            faults=[("partition", 10)],
+            warmup=3,
+            between=2,
+            load_after=3,
+            rate=5,
+            heal_timeout=90,
+            results=results_path(),
+        )
+    )
     report = f"{figures}\n" + "\n".join(f"{s.name} log:\n{s.tail(15)}" for s in stack.services)
     assert figures.services_died == [], report
     assert figures.acknowledged > 0 and figures.answered_503 > 0, report  # load ran, and the cut was felt

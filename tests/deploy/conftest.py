@@ -15,7 +15,9 @@ KUBE_VERSION = "1.34.0"
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "deploy: checks deploy/ with helm, kubeconform and promtool (deploy/k8s-tools.sh builds them)")
+    config.addinivalue_line(
+        "markers", "deploy: checks deploy/ with helm, kubeconform and promtool (deploy/k8s-tools.sh builds them)"
+    )
 
 
 def pytest_collection_modifyitems(items):
@@ -27,13 +29,18 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def tools() -> dict[str, Path]:
     """Paths of helm, kubeconform and promtool; the test fails (never skips) when they are missing."""
-    bin_dir = Path(subprocess.run([str(ROOT / "deploy/k8s-tools.sh"), "path"], capture_output=True, text=True,
-                                  check=True).stdout.strip())
+    bin_dir = Path(
+        subprocess.run(
+            [str(ROOT / "deploy/k8s-tools.sh"), "path"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    )
     found = {name: bin_dir / name for name in ("helm", "kubeconform", "promtool")}
     missing = [name for name, path in found.items() if not path.exists()]
     if missing:
-        pytest.fail(f"{', '.join(missing)} missing in {bin_dir}: run deploy/k8s-tools.sh build "
-                    "(make test does it)", pytrace=False)
+        pytest.fail(
+            f"{', '.join(missing)} missing in {bin_dir}: run deploy/k8s-tools.sh build (make test does it)",
+            pytrace=False,
+        )
     return found
 
 

@@ -24,8 +24,16 @@ def test_the_chart_lints_and_every_manifest_is_valid_against_the_schemas(tools, 
     manifests = tmp_path / "manifests.yaml"
     manifests.write_text(rendered.stdout)
     # No -ignore-missing-schemas: a kind without a schema in deploy/helm/schemas is an error, not a skip.
-    checked = run([tools["kubeconform"], "-strict", "-summary", "-schema-location",
-                   f"{SCHEMAS}/{{{{ .ResourceKind }}}}{{{{ .KindSuffix }}}}.json", manifests])
+    checked = run(
+        [
+            tools["kubeconform"],
+            "-strict",
+            "-summary",
+            "-schema-location",
+            f"{SCHEMAS}/{{{{ .ResourceKind }}}}{{{{ .KindSuffix }}}}.json",
+            manifests,
+        ]
+    )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "Invalid: 0, Errors: 0, Skipped: 0" in checked.stdout
 
@@ -34,8 +42,16 @@ def test_kubeconform_rejects_an_unknown_field(tools, tmp_path):
     """The schemas are strict: a misspelt field fails, so a passing chart means something."""
     bad = tmp_path / "bad.yaml"
     bad.write_text(helm_template(tools).stdout.replace("readOnlyRootFilesystem", "readOnlyRootFileSystem"))
-    checked = run([tools["kubeconform"], "-strict", "-summary", "-schema-location",
-                   f"{SCHEMAS}/{{{{ .ResourceKind }}}}{{{{ .KindSuffix }}}}.json", bad])
+    checked = run(
+        [
+            tools["kubeconform"],
+            "-strict",
+            "-summary",
+            "-schema-location",
+            f"{SCHEMAS}/{{{{ .ResourceKind }}}}{{{{ .KindSuffix }}}}.json",
+            bad,
+        ]
+    )
     assert checked.returncode != 0 and "Invalid: 4" in checked.stdout, checked.stdout
 
 
@@ -53,10 +69,17 @@ def test_every_pr_setting_comes_from_values_or_from_the_secret():
             if SecretStr in getattr(field.annotation, "__args__", (field.annotation,)):
                 secret_fields.add(f"{prefix}{name}".upper())
     in_settings = set(VALUES["settings"]) | {k for c in COMPONENTS for k in VALUES[c]["settings"]}
-    in_secret = {k for part in VALUES["secret"].values() if isinstance(part, dict)
-                 for k in part["required"] + part["optional"]}
-    derived = {"PR_KAFKA_BOOTSTRAP", "PR_REDIS_CLUSTER", "PR_DEAL_EVENT_PARTITIONS", "PR_TOPIC_REPLICATION_FACTOR",
-               "PR_TOPIC_MIN_INSYNC_REPLICAS", "PR_DEAD_LETTER_RETENTION_DAYS"}
+    in_secret = {
+        k for part in VALUES["secret"].values() if isinstance(part, dict) for k in part["required"] + part["optional"]
+    }
+    derived = {
+        "PR_KAFKA_BOOTSTRAP",
+        "PR_REDIS_CLUSTER",
+        "PR_DEAL_EVENT_PARTITIONS",
+        "PR_TOPIC_REPLICATION_FACTOR",
+        "PR_TOPIC_MIN_INSYNC_REPLICAS",
+        "PR_DEAD_LETTER_RETENTION_DAYS",
+    }
     assert not in_settings & in_secret and not in_settings & derived
     assert in_settings | in_secret | derived == set(services)
     assert secret_fields <= in_secret, f"secret settings given as values: {secret_fields - in_secret}"
@@ -113,7 +136,9 @@ def test_ingest_and_review_scale_on_cpu_and_scoring_on_lag_up_to_the_partitions(
     manifests = render(tools, "--set", "topics.dealEventsPartitions=12", "--set", "settings.PR_TOPIC_PREFIX=prod-")
     hpas = by_kind(manifests, "HorizontalPodAutoscaler")
     assert sorted(h["spec"]["scaleTargetRef"]["name"] for h in hpas.values()) == [
-        "pr-pipeline-review-ingest", "pr-pipeline-review-review"]
+        "pr-pipeline-review-ingest",
+        "pr-pipeline-review-review",
+    ]
     (scaled,) = by_kind(manifests, "ScaledObject").values()
     (trigger,) = scaled["spec"]["triggers"]
     assert scaled["spec"]["scaleTargetRef"]["name"] == "pr-pipeline-review-scoring"
@@ -126,10 +151,13 @@ def test_ingest_and_review_scale_on_cpu_and_scoring_on_lag_up_to_the_partitions(
 def test_strimzi_topics_are_the_layout_of_services_shared_topics(tools):
     manifests = render(tools, "-f", str(CHART / "examples/strimzi.yaml"), "--set", "settings.PR_TOPIC_PREFIX=prod-")
     topics = {t["spec"]["topicName"]: t["spec"] for t in by_kind(manifests, "KafkaTopic").values()}
-    specs = topic_specs("prod-", deal_event_partitions=12, dead_letter_retention_days=30, replication_factor=3,
-                        min_insync_replicas=2)
-    assert topics == {s.name: {"topicName": s.name, "partitions": s.partitions, "replicas": s.replication_factor,
-                               "config": s.config} for s in specs}
+    specs = topic_specs(
+        "prod-", deal_event_partitions=12, dead_letter_retention_days=30, replication_factor=3, min_insync_replicas=2
+    )
+    assert topics == {
+        s.name: {"topicName": s.name, "partitions": s.partitions, "replicas": s.replication_factor, "config": s.config}
+        for s in specs
+    }
     (kafka,) = by_kind(manifests, "Kafka").values()
     assert kafka["spec"]["kafka"]["config"]["min.insync.replicas"] == 2
     (pool,) = by_kind(manifests, "KafkaNodePool").values()
@@ -139,17 +167,35 @@ def test_strimzi_topics_are_the_layout_of_services_shared_topics(tools):
     assert bootstrap == "pr-pipeline-review-kafka-kafka-bootstrap:9092"
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--set", "scoring.keda.enabled=false", "--set", "scoring.replicas=7"], "more than topics.dealEventsPartitions=6"),
-    (["--set", "settings.PR_REDIS_URL=redis://u:p@redis:6379/0"], "PR_REDIS_URL is a secret"),
-    (["--set", "ingest.settings.PR_INGEST_API_KEYS=k"], "PR_INGEST_API_KEYS is a secret"),
-    (["--set", "settings.PR_KAFKA_BOOTSTRAP=evil:9092"], "set by the chart"),
-    (["--set", "settings.HOME=/"], "does not start with PR_"),
-    (["--set", "kafka.strimzi.enabled=true", "--set", "topics.minInsyncReplicas=4"], "no write could be acknowledged"),
-    (["--set", "kafka.strimzi.enabled=true", "--set", "topics.replicationFactor=5", "--set", "topics.minInsyncReplicas=2"],
-     "more than kafka.strimzi.replicas=3"),
-    (["--set", "kafka.bootstrap="], "kafka.bootstrap is required"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--set", "scoring.keda.enabled=false", "--set", "scoring.replicas=7"],
+            "more than topics.dealEventsPartitions=6",
+        ),
+        (["--set", "settings.PR_REDIS_URL=redis://u:p@redis:6379/0"], "PR_REDIS_URL is a secret"),
+        (["--set", "ingest.settings.PR_INGEST_API_KEYS=k"], "PR_INGEST_API_KEYS is a secret"),
+        (["--set", "settings.PR_KAFKA_BOOTSTRAP=evil:9092"], "set by the chart"),
+        (["--set", "settings.HOME=/"], "does not start with PR_"),
+        (
+            ["--set", "kafka.strimzi.enabled=true", "--set", "topics.minInsyncReplicas=4"],
+            "no write could be acknowledged",
+        ),
+        (
+            [
+                "--set",
+                "kafka.strimzi.enabled=true",
+                "--set",
+                "topics.replicationFactor=5",
+                "--set",
+                "topics.minInsyncReplicas=2",
+            ],
+            "more than kafka.strimzi.replicas=3",
+        ),
+        (["--set", "kafka.bootstrap="], "kafka.bootstrap is required"),
+    ],
+)
 def test_values_that_would_deploy_something_broken_or_leak_a_secret_are_refused(tools, args, message):
     done = helm_template(tools, *args)
     assert done.returncode != 0 and message in done.stderr, done.stderr

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from tests.deploy.conftest import by_kind, render
 
-COLLECTOR = ["--set", "settings.PR_OTLP_ENDPOINT=http://otel-collector.observability:4318",
-             "--set", "networkPolicy.otlpPeers[0].namespaceSelector.matchLabels.name=observability"]
+COLLECTOR = [
+    "--set",
+    "settings.PR_OTLP_ENDPOINT=http://otel-collector.observability:4318",
+    "--set",
+    "networkPolicy.otlpPeers[0].namespaceSelector.matchLabels.name=observability",
+]
 
 
 def otlp_rules(policy: dict) -> list[dict]:
@@ -34,4 +38,8 @@ def test_every_service_may_read_the_metrics_token_from_the_secret(tools):
     for name, deployment in by_kind(render(tools), "Deployment").items():
         (container,) = deployment["spec"]["template"]["spec"]["containers"]
         secrets = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"] if "valueFrom" in e}
-        assert secrets["PR_METRICS_TOKEN"] == {"name": "pipeline-review", "key": "PR_METRICS_TOKEN", "optional": True}, name
+        assert secrets["PR_METRICS_TOKEN"] == {
+            "name": "pipeline-review",
+            "key": "PR_METRICS_TOKEN",
+            "optional": True,
+        }, name

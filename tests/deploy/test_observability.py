@@ -43,8 +43,12 @@ def test_the_rules_pass_promtool_check_and_their_unit_tests(tools):
     tested = run([tools["promtool"], "test", "rules", RULE_TESTS])
     assert tested.returncode == 0, tested.stdout + tested.stderr
     alerts = {r["alert"] for g in yaml.safe_load(RULES.read_text())["groups"] for r in g["rules"] if "alert" in r}
-    assert alerts == {"PipelineReviewConsumerLagGrowing", "PipelineReviewFreshnessP99High", "PipelineReviewDeadLetterRate",
-                      "PipelineReviewScoringRecoveryError"}
+    assert alerts == {
+        "PipelineReviewConsumerLagGrowing",
+        "PipelineReviewFreshnessP99High",
+        "PipelineReviewDeadLetterRate",
+        "PipelineReviewScoringRecoveryError",
+    }
     # Each alert has a test case that expects it to fire.
     cases = yaml.safe_load(RULE_TESTS.read_text())["tests"]
     fired = {c["alertname"] for t in cases for c in t["alert_rule_test"] if c["exp_alerts"]}
@@ -54,12 +58,23 @@ def test_the_rules_pass_promtool_check_and_their_unit_tests(tools):
 def test_every_dashboard_query_is_valid_promql(tools, tmp_path):
     """promtool parses each panel's query as a recording rule (Grafana's $__rate_interval as 5m)."""
     exprs = dashboard_exprs()
-    rules = {"groups": [{"name": "dashboard", "rules": [
-        {"record": f"dashboard:query{i}", "expr": e.replace("$__rate_interval", "5m")} for i, e in enumerate(exprs)]}]}
+    rules = {
+        "groups": [
+            {
+                "name": "dashboard",
+                "rules": [
+                    {"record": f"dashboard:query{i}", "expr": e.replace("$__rate_interval", "5m")}
+                    for i, e in enumerate(exprs)
+                ],
+            }
+        ]
+    }
     path = tmp_path / "dashboard.rules.yml"
     path.write_text(yaml.safe_dump(rules))
     checked = run([tools["promtool"], "check", "rules", path])
-    assert checked.returncode == 0 and f"SUCCESS: {len(exprs)} rules found" in checked.stdout, checked.stdout + checked.stderr
+    assert checked.returncode == 0 and f"SUCCESS: {len(exprs)} rules found" in checked.stdout, (
+        checked.stdout + checked.stderr
+    )
 
 
 def test_the_dashboard_has_one_panel_per_figure_the_issue_names():
@@ -67,8 +82,15 @@ def test_the_dashboard_has_one_panel_per_figure_the_issue_names():
     ids = [p["id"] for p in dashboard["panels"]]
     assert len(ids) == len(set(ids)) and dashboard["uid"] == "pipeline-review"
     used = set().union(*map(metric_names, dashboard_exprs()))
-    assert {"pr_consumer_lag", "pr_freshness_seconds", "pr_scoring_events_folded_total", "pr_alerts_raised_total",
-            "pr_ingest_dead_lettered_total", "pr_webhook_deliveries_total", "pr_http_request_duration_seconds"} <= used
+    assert {
+        "pr_consumer_lag",
+        "pr_freshness_seconds",
+        "pr_scoring_events_folded_total",
+        "pr_alerts_raised_total",
+        "pr_ingest_dead_lettered_total",
+        "pr_webhook_deliveries_total",
+        "pr_http_request_duration_seconds",
+    } <= used
     assert all(t["datasource"]["uid"] == "${datasource}" for p in dashboard["panels"] for t in p["targets"])
 
 

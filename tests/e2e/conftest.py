@@ -14,8 +14,13 @@ from tests.conftest import settings_env
 
 
 @contextmanager
-def running_stack(common_settings, tmp_path, ingest_env: dict[str, str] | None = None,
-                  review_env: dict[str, str] | None = None, scoring_extra: dict[str, str] | None = None):
+def running_stack(
+    common_settings,
+    tmp_path,
+    ingest_env: dict[str, str] | None = None,
+    review_env: dict[str, str] | None = None,
+    scoring_extra: dict[str, str] | None = None,
+):
     """ingest, scoring and review as processes; yields their base URLs.
 
     ``ingest_env`` adds ingest settings (keys, CRM secrets), ``review_env`` review's (keys) and
@@ -24,14 +29,24 @@ def running_stack(common_settings, tmp_path, ingest_env: dict[str, str] | None =
     env = settings_env(common_settings)
     ports = {name: free_port() for name in ("ingest", "review", "scoring")}
     services = [
-        Service("scoring", env | scoring_env(f"pr-scoring-{uuid.uuid4().hex[:6]}", ports["scoring"], tmp_path)
-                | (scoring_extra or {}),
-                f"http://127.0.0.1:{ports['scoring']}/readyz", tmp_path),
-        Service("ingest", env | {"PR_INGEST_PORT": str(ports["ingest"]), "PR_INGEST_KAFKA_TIMEOUT": "5"}
-                | (ingest_env or {}),
-                f"http://127.0.0.1:{ports['ingest']}/readyz", tmp_path),
-        Service("review", env | {"PR_REVIEW_PORT": str(ports["review"])} | (review_env or {}),
-                f"http://127.0.0.1:{ports['review']}/readyz", tmp_path),
+        Service(
+            "scoring",
+            env | scoring_env(f"pr-scoring-{uuid.uuid4().hex[:6]}", ports["scoring"], tmp_path) | (scoring_extra or {}),
+            f"http://127.0.0.1:{ports['scoring']}/readyz",
+            tmp_path,
+        ),
+        Service(
+            "ingest",
+            env | {"PR_INGEST_PORT": str(ports["ingest"]), "PR_INGEST_KAFKA_TIMEOUT": "5"} | (ingest_env or {}),
+            f"http://127.0.0.1:{ports['ingest']}/readyz",
+            tmp_path,
+        ),
+        Service(
+            "review",
+            env | {"PR_REVIEW_PORT": str(ports["review"])} | (review_env or {}),
+            f"http://127.0.0.1:{ports['review']}/readyz",
+            tmp_path,
+        ),
     ]
     try:
         for service in services:
@@ -46,8 +61,9 @@ def running_stack(common_settings, tmp_path, ingest_env: dict[str, str] | None =
 def stack_settings(kafka_bootstrap: str, redis_url: str) -> CommonSettings:
     """Settings of one module's stack: a unique topic and Redis prefix, the topics created."""
     tag = uuid.uuid4().hex[:8]
-    settings = CommonSettings(kafka_bootstrap=kafka_bootstrap, redis_url=redis_url,
-                              topic_prefix=f"t{tag}-", redis_prefix=f"t{tag}")
+    settings = CommonSettings(
+        kafka_bootstrap=kafka_bootstrap, redis_url=redis_url, topic_prefix=f"t{tag}-", redis_prefix=f"t{tag}"
+    )
     ensure_topics(settings)
     return settings
 
@@ -60,5 +76,3 @@ def stack(stack_settings, tmp_path_factory):
     """
     with running_stack(stack_settings, tmp_path_factory.mktemp("stack")) as urls:
         yield urls
-
-

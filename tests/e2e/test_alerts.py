@@ -15,16 +15,39 @@ pytestmark = pytest.mark.e2e
 
 def canonical(deal_id: str, type: str, minutes: int, **changes) -> dict:
     when = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=1) + dt.timedelta(minutes=minutes)
-    return {"event_id": f"{deal_id}-{minutes}-{type}-{uuid.uuid4().hex[:6]}", "source": "api", "deal_id": deal_id,
-            "occurred_at": when.isoformat(), "type": type, "changes": changes}
+    return {
+        "event_id": f"{deal_id}-{minutes}-{type}-{uuid.uuid4().hex[:6]}",
+        "source": "api",
+        "deal_id": deal_id,
+        "occurred_at": when.isoformat(),
+        "type": type,
+        "changes": changes,
+    }
 
 
 def test_late_stage_discount_reaches_the_sse_stream_within_seconds(stack):
     review, ingest = stack["review"], stack["ingest"]
-    created = canonical("api:big-renewal", "deal.created", 0, name="Big renewal", account="Acme", owner_id="u1",
-                        team="East", manager_id="m1", stage="Negotiation/Review", amount=200_000, currency="EUR")
-    discount = canonical("api:big-renewal", "deal.discount_requested", 5, discount_pct=15,
-                         discount_reason="competitor", requested_by="u1")
+    created = canonical(
+        "api:big-renewal",
+        "deal.created",
+        0,
+        name="Big renewal",
+        account="Acme",
+        owner_id="u1",
+        team="East",
+        manager_id="m1",
+        stage="Negotiation/Review",
+        amount=200_000,
+        currency="EUR",
+    )
+    discount = canonical(
+        "api:big-renewal",
+        "deal.discount_requested",
+        5,
+        discount_pct=15,
+        discount_reason="competitor",
+        requested_by="u1",
+    )
     with httpx.Client(timeout=30) as client:
         # The deal enters late with no economic buyer or champion known: its qualification_gap
         # alert is on the feed too, so this test follows the discount kind.

@@ -20,8 +20,16 @@ from tests.helpers import wait_until
 pytestmark = pytest.mark.e2e
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 # Set to a path (e.g. docs/dashboard.png) to keep the screenshot; the test always takes one.
 SCREENSHOT_ENV = "PR_DASHBOARD_SCREENSHOT"
 BASE = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=2)
@@ -29,8 +37,14 @@ BASE = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=2)
 
 def canonical(deal_id: str, type: str, minutes: int, **changes) -> dict:
     when = BASE + dt.timedelta(minutes=minutes)
-    return {"event_id": f"{deal_id}-{minutes}-{type}", "source": "api", "deal_id": deal_id,
-            "occurred_at": when.isoformat(), "type": type, "changes": changes}
+    return {
+        "event_id": f"{deal_id}-{minutes}-{type}",
+        "source": "api",
+        "deal_id": deal_id,
+        "occurred_at": when.isoformat(),
+        "type": type,
+        "changes": changes,
+    }
 
 
 def demo_events() -> list[dict]:
@@ -40,46 +54,191 @@ def demo_events() -> list[dict]:
     later = (today + dt.timedelta(days=400)).isoformat()
     known = "known"
     early = [
-        ("acme-platform", "Platform rollout", "Acme Corp", "u-ana", "Ana Ruiz", "East", "m-lee", "Prospecting", 900_000,
-         {}),
-        ("globex-analytics", "Analytics suite", "Globex", "u-ben", "Ben Okafor", "West", "m-kim", "Qualification", 600_000,
-         {"economic_buyer": known, "champion": known, "pain": known, "metrics": known}),
-        ("initech-migration", "Cloud migration", "Initech", "u-ana", "Ana Ruiz", "East", "m-lee", "Needs Analysis",
-         450_000, {"economic_buyer": known, "pain": known}),
-        ("umbrella-security", "Security bundle", "Umbrella", "u-cho", "Cho Park", "West", "m-kim", "Prospecting",
-         320_000, {"champion": known}),
-        ("stark-iot", "IoT pilot", "Stark Industries", "u-dev", "Dev Patel", "East", "m-lee", "Qualification", 250_000,
-         {"economic_buyer": known, "champion": known, "pain": known, "decision_process": known}),
-        ("wayne-training", "Training programme", "Wayne Enterprises", "u-ben", "Ben Okafor", "West", "m-kim",
-         "Prospecting", 120_000, {}),
+        (
+            "acme-platform",
+            "Platform rollout",
+            "Acme Corp",
+            "u-ana",
+            "Ana Ruiz",
+            "East",
+            "m-lee",
+            "Prospecting",
+            900_000,
+            {},
+        ),
+        (
+            "globex-analytics",
+            "Analytics suite",
+            "Globex",
+            "u-ben",
+            "Ben Okafor",
+            "West",
+            "m-kim",
+            "Qualification",
+            600_000,
+            {"economic_buyer": known, "champion": known, "pain": known, "metrics": known},
+        ),
+        (
+            "initech-migration",
+            "Cloud migration",
+            "Initech",
+            "u-ana",
+            "Ana Ruiz",
+            "East",
+            "m-lee",
+            "Needs Analysis",
+            450_000,
+            {"economic_buyer": known, "pain": known},
+        ),
+        (
+            "umbrella-security",
+            "Security bundle",
+            "Umbrella",
+            "u-cho",
+            "Cho Park",
+            "West",
+            "m-kim",
+            "Prospecting",
+            320_000,
+            {"champion": known},
+        ),
+        (
+            "stark-iot",
+            "IoT pilot",
+            "Stark Industries",
+            "u-dev",
+            "Dev Patel",
+            "East",
+            "m-lee",
+            "Qualification",
+            250_000,
+            {"economic_buyer": known, "champion": known, "pain": known, "decision_process": known},
+        ),
+        (
+            "wayne-training",
+            "Training programme",
+            "Wayne Enterprises",
+            "u-ben",
+            "Ben Okafor",
+            "West",
+            "m-kim",
+            "Prospecting",
+            120_000,
+            {},
+        ),
     ]
     closing = [
-        ("hooli-renewal", "Enterprise renewal", "Hooli", "u-dev", "Dev Patel", "East", "m-lee", "Negotiation/Review",
-         480_000, today.isoformat()),
-        ("soylent-expansion", "Seat expansion", "Soylent", "u-cho", "Cho Park", "West", "m-kim", "Proposal/Price Quote",
-         310_000, quarter_end),
-        ("tyrell-upgrade", "Upgrade", "Tyrell", "u-ana", "Ana Ruiz", "East", "m-lee", "Perception Analysis", 220_000,
-         quarter_end),
-        ("cyberdyne-support", "Premium support", "Cyberdyne", "u-ben", "Ben Okafor", "West", "m-kim",
-         "Negotiation/Review", 150_000, today.isoformat()),
-        ("vandelay-import", "Import module", "Vandelay", "u-dev", "Dev Patel", "East", "m-lee", "Value Proposition",
-         90_000, quarter_end),
+        (
+            "hooli-renewal",
+            "Enterprise renewal",
+            "Hooli",
+            "u-dev",
+            "Dev Patel",
+            "East",
+            "m-lee",
+            "Negotiation/Review",
+            480_000,
+            today.isoformat(),
+        ),
+        (
+            "soylent-expansion",
+            "Seat expansion",
+            "Soylent",
+            "u-cho",
+            "Cho Park",
+            "West",
+            "m-kim",
+            "Proposal/Price Quote",
+            310_000,
+            quarter_end,
+        ),
+        (
+            "tyrell-upgrade",
+            "Upgrade",
+            "Tyrell",
+            "u-ana",
+            "Ana Ruiz",
+            "East",
+            "m-lee",
+            "Perception Analysis",
+            220_000,
+            quarter_end,
+        ),
+        (
+            "cyberdyne-support",
+            "Premium support",
+            "Cyberdyne",
+            "u-ben",
+            "Ben Okafor",
+            "West",
+            "m-kim",
+            "Negotiation/Review",
+            150_000,
+            today.isoformat(),
+        ),
+        (
+            "vandelay-import",
+            "Import module",
+            "Vandelay",
+            "u-dev",
+            "Dev Patel",
+            "East",
+            "m-lee",
+            "Value Proposition",
+            90_000,
+            quarter_end,
+        ),
     ]
     events = []
     for key, name, account, owner, owner_name, team, manager, stage, amount, evidence in early:
-        events.append(canonical(f"api:{key}", "deal.created", 0, name=name, account=account, owner_id=owner,
-                                owner_name=owner_name, team=team, manager_id=manager, stage=stage, amount=amount,
-                                currency="USD", close_date=later, qualification=evidence))
+        events.append(
+            canonical(
+                f"api:{key}",
+                "deal.created",
+                0,
+                name=name,
+                account=account,
+                owner_id=owner,
+                owner_name=owner_name,
+                team=team,
+                manager_id=manager,
+                stage=stage,
+                amount=amount,
+                currency="USD",
+                close_date=later,
+                qualification=evidence,
+            )
+        )
     for key, name, account, owner, owner_name, team, manager, stage, amount, close in closing:
-        events.append(canonical(f"api:{key}", "deal.created", 0, name=name, account=account, owner_id=owner,
-                                owner_name=owner_name, team=team, manager_id=manager, stage=stage, amount=amount,
-                                currency="USD", close_date=close))
+        events.append(
+            canonical(
+                f"api:{key}",
+                "deal.created",
+                0,
+                name=name,
+                account=account,
+                owner_id=owner,
+                owner_name=owner_name,
+                team=team,
+                manager_id=manager,
+                stage=stage,
+                amount=amount,
+                currency="USD",
+                close_date=close,
+            )
+        )
     return events
 
 
 def discount(deal_key: str, minutes: int, pct: float, by: str) -> dict:
-    return canonical(f"api:{deal_key}", "deal.discount_requested", minutes, discount_pct=pct, requested_by=by,
-                     discount_reason="competitor pricing")
+    return canonical(
+        f"api:{deal_key}",
+        "deal.discount_requested",
+        minutes,
+        discount_pct=pct,
+        requested_by=by,
+        discount_reason="competitor pricing",
+    )
 
 
 def api_ids(review: str, which: str, **params) -> list[str]:
@@ -101,8 +260,11 @@ def test_dashboard_shows_both_lists_and_live_alerts_in_a_browser(stack, tmp_path
     review, ingest = stack["review"], stack["ingest"]
     events = demo_events()
     post(ingest, events)
-    wait_until(lambda: len(api_ids(review, "leader")) == 6 and len(api_ids(review, "manager")) == 5,
-               timeout=20, what="the demo deals on both lists")
+    wait_until(
+        lambda: len(api_ids(review, "leader")) == 6 and len(api_ids(review, "manager")) == 5,
+        timeout=20,
+        what="the demo deals on both lists",
+    )
     leader_order, manager_order = api_ids(review, "leader"), api_ids(review, "manager")
     amounts = {e["deal_id"]: e["changes"]["amount"] for e in events}
 
@@ -140,9 +302,12 @@ def test_dashboard_shows_both_lists_and_live_alerts_in_a_browser(stack, tmp_path
             east_leader = api_ids(review, "leader", team="East")
             expect(page.locator('[data-testid="leader-row"]')).to_have_count(len(east_leader))
             assert row_ids(page, "leader") == east_leader
-            expect(page.locator('[data-testid="manager-row"]')).to_have_count(len(api_ids(review, "manager", team="East")))
+            expect(page.locator('[data-testid="manager-row"]')).to_have_count(
+                len(api_ids(review, "manager", team="East"))
+            )
             assert json.loads(page.get_by_test_id("leader-total").get_attribute("data-sum")) == {
-                "USD": sum(amounts[d] for d in east_leader)}
+                "USD": sum(amounts[d] for d in east_leader)
+            }
             page.get_by_test_id("filter-team").select_option("")
             expect(page.locator('[data-testid="leader-row"]')).to_have_count(6)
 
@@ -151,27 +316,32 @@ def test_dashboard_shows_both_lists_and_live_alerts_in_a_browser(stack, tmp_path
             chart = page.get_by_test_id("flow-chart")
             expect(chart).to_have_attribute("data-bars", re.compile(r"^\["))
             assert json.loads(chart.get_attribute("data-buckets")) == {
-                name: bucket["amount"] for name, bucket in flow["buckets"].items()}
+                name: bucket["amount"] for name, bucket in flow["buckets"].items()
+            }
             bars = json.loads(chart.get_attribute("data-bars"))
             assert bars[0] == [0, flow["buckets"]["start"]["amount"]]
             assert bars[-1] == [0, flow["buckets"]["end"]["amount"]]
             assert bars[-2][1] == pytest.approx(flow["buckets"]["end"]["amount"])  # the steps land on the end
-            end_bar = page.evaluate("(() => { const p = movement.chart.getDatasetMeta(0).data[8]; "
-                                    "return {x: p.x, y: (p.y + p.base) / 2}; })()")
+            end_bar = page.evaluate(
+                "(() => { const p = movement.chart.getDatasetMeta(0).data[8]; "
+                "return {x: p.x, y: (p.y + p.base) / 2}; })()"
+            )
             chart.click(position=end_bar)
             expect(page.locator('[data-testid="flow-deal"]')).to_have_count(flow["buckets"]["end"]["count"])
 
-
             expect(page.get_by_test_id("stream-state")).to_have_attribute("data-state", "live")
-            post(ingest, [discount("hooli-renewal", 30, 15, "Dev Patel"),
-                          discount("umbrella-security", 31, 10, "Cho Park")])
+            post(
+                ingest,
+                [discount("hooli-renewal", 30, 15, "Dev Patel"), discount("umbrella-security", 31, 10, "Cho Park")],
+            )
             alert = page.locator('[data-testid="alert"][data-kind="late_stage_discount"]')
             expect(alert).to_have_count(1, timeout=15_000)
             expect(alert).to_contain_text("Enterprise renewal")
             expect(alert).to_contain_text("Dev Patel")
             # The late deals created with no qualification raised qualification_gap alerts, shown too.
-            discounts = page.locator('[data-testid="alert"]:is([data-kind="late_stage_discount"],'
-                                     '[data-kind="discount_info"])')
+            discounts = page.locator(
+                '[data-testid="alert"]:is([data-kind="late_stage_discount"],[data-kind="discount_info"])'
+            )
             expect(discounts).to_have_count(2, timeout=15_000)
             gaps = page.locator('[data-testid="alert"][data-kind="qualification_gap"]')
             expect(gaps).to_have_count(3)  # hooli, soylent, cyberdyne
@@ -203,10 +373,14 @@ def test_dashboard_shows_both_lists_and_live_alerts_in_a_browser(stack, tmp_path
 
             # An API key, once saved, goes in a header with every request, never in a URL: the stream
             # opens with a short-lived token the key buys.
-            with page.expect_request(lambda r: "/v1/lists/leader" in r.url
-                                     and r.headers.get("x-api-key") == "k-test"):
-                with page.expect_request(lambda r: r.url.endswith("/v1/alerts/stream-token") and r.method == "POST"
-                                         and r.headers.get("x-api-key") == "k-test"):
+            with page.expect_request(lambda r: "/v1/lists/leader" in r.url and r.headers.get("x-api-key") == "k-test"):
+                with page.expect_request(
+                    lambda r: (
+                        r.url.endswith("/v1/alerts/stream-token")
+                        and r.method == "POST"
+                        and r.headers.get("x-api-key") == "k-test"
+                    )
+                ):
                     with page.expect_request(lambda r: "/v1/alerts/stream?" in r.url and "token=" in r.url) as opened:
                         page.get_by_test_id("api-key").fill("k-test")
                         page.get_by_test_id("save-settings").click()

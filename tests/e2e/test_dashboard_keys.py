@@ -18,8 +18,11 @@ KEY = "east-dash-key-0001"
 
 def test_locked_dashboard_streams_with_tokens_and_resumes_after_a_review_restart(common_settings, tmp_path):
     port = free_port()
-    env = settings_env(common_settings) | {"PR_REVIEW_PORT": str(port), "PR_REVIEW_ALERT_FEED_ENABLED": "false",
-                                           "PR_REVIEW_API_KEYS": f"{KEY}:manager:East"}
+    env = settings_env(common_settings) | {
+        "PR_REVIEW_PORT": str(port),
+        "PR_REVIEW_ALERT_FEED_ENABLED": "false",
+        "PR_REVIEW_API_KEYS": f"{KEY}:manager:East",
+    }
     review = f"http://127.0.0.1:{port}"
 
     def start() -> Service:

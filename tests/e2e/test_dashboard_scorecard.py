@@ -25,8 +25,11 @@ def card(review: str) -> dict | None:
 def test_the_buttons_log_actions_and_the_scorecard_follows(stack):
     review, ingest = stack["review"], stack["ingest"]
     post(ingest, demo_events())
-    wait_until(lambda: len(api_ids(review, "leader")) == 6 and len(api_ids(review, "manager")) == 5,
-               timeout=20, what="the demo deals on both lists")
+    wait_until(
+        lambda: len(api_ids(review, "leader")) == 6 and len(api_ids(review, "manager")) == 5,
+        timeout=20,
+        what="the demo deals on both lists",
+    )
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000)
         try:
@@ -68,14 +71,24 @@ def test_the_buttons_log_actions_and_the_scorecard_follows(stack):
             expect(row.get_by_test_id("scorecard-leader-share")).to_have_text(f"{100 * moved['leader_share']:.1f} %")
 
             # Late-stage alerts carry approve, reject and counter.
-            post(ingest, [discount("hooli-renewal", 30, 15, "Dev Patel"), discount("cyberdyne-support", 31, 20, "Ben"),
-                          discount("soylent-expansion", 32, 10, "Cho Park")])
+            post(
+                ingest,
+                [
+                    discount("hooli-renewal", 30, 15, "Dev Patel"),
+                    discount("cyberdyne-support", 31, 20, "Ben"),
+                    discount("soylent-expansion", 32, 10, "Cho Park"),
+                ],
+            )
             alerts = page.locator('[data-testid="alert"][data-kind="late_stage_discount"]')
             expect(alerts).to_have_count(3, timeout=15_000)
-            by_deal = {name: alerts.filter(has_text=name) for name in ("Enterprise renewal", "Premium support",
-                                                                         "Seat expansion")}
+            by_deal = {
+                name: alerts.filter(has_text=name)
+                for name in ("Enterprise renewal", "Premium support", "Seat expansion")
+            }
             by_deal["Enterprise renewal"].get_by_test_id("approve").click()
-            expect(by_deal["Enterprise renewal"].get_by_test_id("decision-info")).to_contain_text(f"approved (15 %) by {ACTOR}")
+            expect(by_deal["Enterprise renewal"].get_by_test_id("decision-info")).to_contain_text(
+                f"approved (15 %) by {ACTOR}"
+            )
             by_deal["Premium support"].get_by_test_id("reject").click()
             expect(by_deal["Premium support"].get_by_test_id("decision-info")).to_contain_text("rejected")
             by_deal["Seat expansion"].get_by_test_id("counter-pct").fill("4")
@@ -84,8 +97,11 @@ def test_the_buttons_log_actions_and_the_scorecard_follows(stack):
 
             # 480k x 15 % approved + 310k x 4 % countered, both late; the rejection gives nothing away.
             expect(row.get_by_test_id("scorecard-actions")).to_have_text("2 / 1 / 3", timeout=15_000)
-            final = wait_until(lambda: (c := card(review)) and c["late_discounts"]["count"] == 2 and c,
-                               timeout=15, what="both granted discounts on the scorecard")
+            final = wait_until(
+                lambda: (c := card(review)) and c["late_discounts"]["count"] == 2 and c,
+                timeout=15,
+                what="both granted discounts on the scorecard",
+            )
             assert final["late_discounts"] == {"count": 2, "value": 84_400}
             expect(row.get_by_test_id("scorecard-late-discounts")).to_contain_text("2 ·")
             points = json.loads(page.get_by_test_id("scorecard-chart").get_attribute("data-points"))
@@ -95,8 +111,14 @@ def test_the_buttons_log_actions_and_the_scorecard_follows(stack):
             assert final["late_discount_intensity"] is None and mine["x"] > 0
             # The decisions reached the deals: the counter-offer is now the deal's discount.
             soylent = wait_until(
-                lambda: (d := httpx.get(f"{review}/v1/deals/api:soylent-expansion", timeout=10).json()["discount"])
-                and d.get("decision") == "countered" and d, timeout=15, what="the countered discount on the deal")
+                lambda: (
+                    (d := httpx.get(f"{review}/v1/deals/api:soylent-expansion", timeout=10).json()["discount"])
+                    and d.get("decision") == "countered"
+                    and d
+                ),
+                timeout=15,
+                what="the countered discount on the deal",
+            )
             assert soylent["discount_pct"] == 4 and soylent["decided_by"] == ACTOR
             if os.environ.get("PR_SCORECARD_SCREENSHOT"):  # a path: keep a picture of the page
                 page.get_by_test_id("scorecard").screenshot(path=os.environ["PR_SCORECARD_SCREENSHOT"])

@@ -20,8 +20,9 @@ STREAMING = r"/stream$|/ws$"  # endless responses: covered by their own tests
 @pytest.fixture(scope="module")
 def fuzzed_stack(kafka_bootstrap, redis_url, tmp_path_factory):
     tag = uuid.uuid4().hex[:8]
-    common = CommonSettings(kafka_bootstrap=kafka_bootstrap, redis_url=redis_url,
-                            topic_prefix=f"t{tag}-", redis_prefix=f"t{tag}")
+    common = CommonSettings(
+        kafka_bootstrap=kafka_bootstrap, redis_url=redis_url, topic_prefix=f"t{tag}-", redis_prefix=f"t{tag}"
+    )
     ensure_topics(common)
     with running_stack(common, tmp_path_factory.mktemp("fuzz")) as urls:
         yield urls
@@ -47,7 +48,8 @@ def fuzz(base_url: str, headers: dict[str, str] | None = None, statuses: list[in
             if statuses is not None:
                 statuses.append(response.status_code)
             assert response.status_code < 500, (
-                f"{case.method} {case.formatted_path}: {response.status_code} {response.text[:300]}")
+                f"{case.method} {case.formatted_path}: {response.status_code} {response.text[:300]}"
+            )
 
         never_5xx()
         tried.append(f"{operation.method.upper()} {operation.path}")
@@ -87,11 +89,13 @@ LOCKED_REVIEW = {"PR_REVIEW_API_KEYS": f"{REVIEW_ADMIN}:admin,{REVIEW_MANAGER}:m
 def locked_stack(kafka_bootstrap, redis_url, tmp_path_factory):
     """One stack with ingest and review both locked: each test fuzzes only its own service."""
     tag = uuid.uuid4().hex[:8]
-    common = CommonSettings(kafka_bootstrap=kafka_bootstrap, redis_url=redis_url,
-                            topic_prefix=f"t{tag}-", redis_prefix=f"t{tag}")
+    common = CommonSettings(
+        kafka_bootstrap=kafka_bootstrap, redis_url=redis_url, topic_prefix=f"t{tag}-", redis_prefix=f"t{tag}"
+    )
     ensure_topics(common)
-    with running_stack(common, tmp_path_factory.mktemp("fuzz-locked"), ingest_env=LOCKED_INGEST,
-                       review_env=LOCKED_REVIEW) as urls:
+    with running_stack(
+        common, tmp_path_factory.mktemp("fuzz-locked"), ingest_env=LOCKED_INGEST, review_env=LOCKED_REVIEW
+    ) as urls:
         yield urls
 
 
@@ -109,8 +113,9 @@ def test_review_with_keys_never_answers_5xx(locked_stack):
     # Locked for real: the same routes without a key are refused.
     assert httpx.get(f"{locked_stack['review']}/v1/lists/leader").status_code == 401
     for tried, statuses in ((as_admin, admin_statuses), (as_manager, manager_statuses)):
-        assert {"GET /v1/lists/leader", "GET /v1/alerts", "POST /v1/alerts/stream-token",
-                "POST /v1/webhooks"} <= set(tried)
+        assert {"GET /v1/lists/leader", "GET /v1/alerts", "POST /v1/alerts/stream-token", "POST /v1/webhooks"} <= set(
+            tried
+        )
         # The key was honoured: the routes answered, not only refused the caller.
         assert sum(200 <= status < 300 for status in statuses) > len(statuses) // 10
         assert statuses.count(401) < len(statuses) // 2

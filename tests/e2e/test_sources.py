@@ -17,8 +17,9 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 def post_fixture(stack, source: str, name: str) -> dict:
     body = (FIXTURES / source / name).read_bytes()
-    answer = httpx.post(f"{stack['ingest']}/v1/sources/{source}", content=body,
-                        headers={"content-type": "application/json"}, timeout=30)
+    answer = httpx.post(
+        f"{stack['ingest']}/v1/sources/{source}", content=body, headers={"content-type": "application/json"}, timeout=30
+    )
     assert answer.status_code == 202, answer.text
     return answer.json()
 
@@ -42,8 +43,11 @@ def test_vendor_payload_becomes_a_deal_on_review(stack, source, fixture, deal_id
     accepted = post_fixture(stack, source, fixture)
     assert accepted["accepted"] >= 1
     # A HubSpot batch is one event per property: the card may show before its name does.
-    shown = wait_until(lambda: (c := card(stack, deal_id)) and c.get("name") == name and c, timeout=15,
-                       what=f"{deal_id} named {name!r} on review")
+    shown = wait_until(
+        lambda: (c := card(stack, deal_id)) and c.get("name") == name and c,
+        timeout=15,
+        what=f"{deal_id} named {name!r} on review",
+    )
     assert shown["name"] == name
     assert shown["amount"] > 0
     assert shown["deal_id"] == deal_id
@@ -51,8 +55,12 @@ def test_vendor_payload_becomes_a_deal_on_review(stack, source, fixture, deal_id
 
 def test_unmappable_items_are_kept_on_the_dead_letter_topic(stack, stack_settings):
     # The module's other tests share the stack: read only what this post adds to the topic.
-    consumer = KafkaConsumer(bootstrap_servers=stack_settings.kafka_bootstrap, consumer_timeout_ms=5000,
-                             enable_auto_commit=False, group_id=None)
+    consumer = KafkaConsumer(
+        bootstrap_servers=stack_settings.kafka_bootstrap,
+        consumer_timeout_ms=5000,
+        enable_auto_commit=False,
+        group_id=None,
+    )
     topic = stack_settings.dead_letter_topic
     partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
     consumer.assign(partitions)
@@ -70,8 +78,16 @@ def test_unmappable_items_are_kept_on_the_dead_letter_topic(stack, stack_setting
 
 
 def test_malformed_vendor_payload_is_a_4xx_naming_the_field(stack):
-    broken = [{"eventId": 1, "subscriptionType": "deal.propertyChange", "objectId": 5, "propertyName": "amount",
-               "propertyValue": "12", "occurredAt": "yesterday"}]
+    broken = [
+        {
+            "eventId": 1,
+            "subscriptionType": "deal.propertyChange",
+            "objectId": 5,
+            "propertyName": "amount",
+            "propertyValue": "12",
+            "occurredAt": "yesterday",
+        }
+    ]
     answer = httpx.post(f"{stack['ingest']}/v1/sources/hubspot", json=broken)
     assert answer.status_code == 422
     assert "occurredAt" in answer.json()["detail"]

@@ -38,9 +38,15 @@ class Collector(BaseHTTPRequestHandler):
                 service = next(a.value.string_value for a in resource.resource.attributes if a.key == "service.name")
                 for scope in resource.scope_spans:
                     for span in scope.spans:
-                        self.server.spans.append({"service": service, "name": span.name,
-                                                  "trace": span.trace_id.hex(), "id": span.span_id.hex(),
-                                                  "parent": span.parent_span_id.hex()})
+                        self.server.spans.append(
+                            {
+                                "service": service,
+                                "name": span.name,
+                                "trace": span.trace_id.hex(),
+                                "id": span.span_id.hex(),
+                                "parent": span.parent_span_id.hex(),
+                            }
+                        )
             answer, kind = ExportTraceServiceResponse().SerializeToString(), "application/x-protobuf"
         else:
             self.server.webhooks.append((dict(self.headers.items()), json.loads(body)))
@@ -65,8 +71,9 @@ def collector():
     server.shutdown()
 
 
-def test_one_trace_from_the_ingest_request_to_the_sse_and_webhook_deliveries(common_settings, tmp_path, collector,
-                                                                                monkeypatch):
+def test_one_trace_from_the_ingest_request_to_the_sse_and_webhook_deliveries(
+    common_settings, tmp_path, collector, monkeypatch
+):
     base = f"http://127.0.0.1:{collector.server_address[1]}"
     # The standard variable, as an operator would set it; a short export delay for the test.
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", base)
@@ -76,8 +83,18 @@ def test_one_trace_from_the_ingest_request_to_the_sse_and_webhook_deliveries(com
     with running_stack(common_settings, tmp_path, review_env=review_env) as urls, httpx.Client(timeout=30) as client:
         ingest, review = urls["ingest"], urls["review"]
         assert client.post(f"{review}/v1/webhooks", json={"url": f"{base}/hook"}).status_code == 201
-        created = canonical("api:traced", "deal.created", 0, name="Traced", account="Acme", owner_id="u1", team="East",
-                            manager_id="m1", stage="Negotiation/Review", amount=80_000)
+        created = canonical(
+            "api:traced",
+            "deal.created",
+            0,
+            name="Traced",
+            account="Acme",
+            owner_id="u1",
+            team="East",
+            manager_id="m1",
+            stage="Negotiation/Review",
+            amount=80_000,
+        )
         discount = canonical("api:traced", "deal.discount_requested", 5, discount_pct=20)
         # The deal enters late with no economic buyer known: its qualification_gap alert comes
         # first, on a trace of its own; the stream follows the discount kind.
@@ -85,14 +102,16 @@ def test_one_trace_from_the_ingest_request_to_the_sse_and_webhook_deliveries(com
         with client.stream("GET", f"{review}/v1/alerts/stream", params=only) as stream:
             assert client.post(f"{ingest}/v1/events", json=created).status_code == 202
             # The CRM's request is itself traced: ingest continues its trace.
-            answer = client.post(f"{ingest}/v1/events", json=discount,
-                                 headers={"traceparent": f"00-{trace_id}-{crm_span}-01"})
+            answer = client.post(
+                f"{ingest}/v1/events", json=discount, headers={"traceparent": f"00-{trace_id}-{crm_span}-01"}
+            )
             assert answer.status_code == 202
             data = next(line for line in stream.iter_lines() if line.startswith("data:"))
         alert = json.loads(data.removeprefix("data:").strip())
         assert alert["event_id"] == discount["event_id"] and "_traceparent" not in alert
-        headers, body = wait_until(lambda: collector.webhooks and collector.webhooks[0], timeout=30,
-                                   what="the webhook delivery")
+        headers, body = wait_until(
+            lambda: collector.webhooks and collector.webhooks[0], timeout=30, what="the webhook delivery"
+        )
         assert headers["traceparent"].split("-")[1] == trace_id
         assert "_traceparent" not in json.dumps(body)
         assert "_traceparent" not in client.get(f"{review}/v1/alerts").text
@@ -107,8 +126,11 @@ def test_one_trace_from_the_ingest_request_to_the_sse_and_webhook_deliveries(com
 
         # A manager's action goes through Kafka too: its fold joins the trace of review's request.
         action_trace = secrets.token_hex(16)
-        reviewed = client.post(f"{review}/v1/deals/api:traced/reviews", json={"by": "ana"},
-                               headers={"traceparent": f"00-{action_trace}-{secrets.token_hex(8)}-01"})
+        reviewed = client.post(
+            f"{review}/v1/deals/api:traced/reviews",
+            json={"by": "ana"},
+            headers={"traceparent": f"00-{action_trace}-{secrets.token_hex(8)}-01"},
+        )
         assert reviewed.status_code == 202, reviewed.text
 
         def action_traced():

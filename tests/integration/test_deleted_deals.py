@@ -41,8 +41,16 @@ async def feed(processor, *events):
 
 
 def created(deal_id: str, **changes):
-    return event(deal_id=deal_id, type="deal.created", at=0, stage="Prospecting", amount=100,
-                 close_date="2026-12-01", team="T", **changes)
+    return event(
+        deal_id=deal_id,
+        type="deal.created",
+        at=0,
+        stage="Prospecting",
+        amount=100,
+        close_date="2026-12-01",
+        team="T",
+        **changes,
+    )
 
 
 async def sweep_at(redis, keys, now: dt.datetime, batch: int = 500) -> int:
@@ -75,8 +83,12 @@ async def test_only_deleted_deals_are_tracked_and_the_sweep_leaves_the_others_al
 
 async def test_a_deal_reopened_after_its_deletion_keeps_its_card(model):
     processor, redis, keys = model
-    await feed(processor, created("back"), event(deal_id="back", type="deal.deleted", at=1),
-               event(deal_id="back", type="deal.stage_changed", at=2, stage="Prospecting"))
+    await feed(
+        processor,
+        created("back"),
+        event(deal_id="back", type="deal.deleted", at=1),
+        event(deal_id="back", type="deal.stage_changed", at=2, stage="Prospecting"),
+    )
     assert await sweep_at(redis, keys, T0 + dt.timedelta(days=365)) == 0
     assert await redis.get(keys.deal("back")) is not None
     assert [m.decode() for m in await redis.zrange(keys.leader_rank(), 0, -1)] == ["back"]
@@ -114,8 +126,11 @@ def test_the_worker_sweeps_deleted_cards_on_its_timer(common_settings, tmp_path)
     from tests.helpers import wait_until
 
     port = free_port()
-    env = settings_env(common_settings) | scoring_env(f"sweep-{uuid.uuid4().hex[:6]}", port, tmp_path / "w") | {
-        "PR_SCORING_DELETED_GRACE_DAYS": "1", "PR_SCORING_DELETED_SWEEP_INTERVAL": "0.5"}
+    env = (
+        settings_env(common_settings)
+        | scoring_env(f"sweep-{uuid.uuid4().hex[:6]}", port, tmp_path / "w")
+        | {"PR_SCORING_DELETED_GRACE_DAYS": "1", "PR_SCORING_DELETED_SWEEP_INTERVAL": "0.5"}
+    )
     worker = Service("scoring", env, f"http://127.0.0.1:{port}/readyz", tmp_path).start()
     redis = sync_redis.Redis.from_url(common_settings.redis_url.get_secret_value())
     keys = common_settings.keys
@@ -126,8 +141,11 @@ def test_the_worker_sweeps_deleted_cards_on_its_timer(common_settings, tmp_path)
             producer.send(common_settings.deal_events_topic, key=e.deal_id.encode(), value=encode_event(e))
         producer.flush(30)
         producer.close()
-        wait_until(lambda: httpx.get(worker.ready_url, timeout=5).json().get("deleted_removed") == 1,
-                   timeout=60, what="the worker to report one removed card")
+        wait_until(
+            lambda: httpx.get(worker.ready_url, timeout=5).json().get("deleted_removed") == 1,
+            timeout=60,
+            what="the worker to report one removed card",
+        )
         assert redis.get(keys.deal("gone")) is None
         # The open deal may sit in another partition's batch; once written, no sweep touches it.
         wait_until(lambda: redis.get(keys.deal("open")) is not None, timeout=30, what="the open deal's card")
@@ -148,8 +166,10 @@ async def test_a_rebuild_tracks_the_deleted_cards_again_and_only_them(common_set
     redis = aioredis.Redis.from_url(common_settings.redis_url.get_secret_value())
     try:
         await redis.zadd(keys.deleted_deals(), {"stale": 1.0})  # left over from before the wipe
-        states = {"gone": fold([created("gone"), event(deal_id="gone", type="deal.deleted", at=1)], STAGES),
-                  "open": fold([created("open")], STAGES)}
+        states = {
+            "gone": fold([created("gone"), event(deal_id="gone", type="deal.deleted", at=1)], STAGES),
+            "open": fold([created("open")], STAGES),
+        }
         await write_all(common_settings, states, STAGES, wipe=True)
         tracked = {m.decode(): s for m, s in await redis.zrange(keys.deleted_deals(), 0, -1, withscores=True)}
         assert tracked == {"gone": (T0 + dt.timedelta(minutes=1)).timestamp()}

@@ -22,8 +22,13 @@ def test_kafka_python_round_trip_with_acks_all(common_settings):
     again = KafkaProducer(bootstrap_servers=common_settings.kafka_bootstrap)
     assert again.send(topic, key=b"k3", value=b"x").get(timeout=30).partition == sent[3].partition
     again.close()
-    consumer = KafkaConsumer(topic, bootstrap_servers=common_settings.kafka_bootstrap, auto_offset_reset="earliest",
-                             consumer_timeout_ms=5000, group_id=f"g-{uuid.uuid4().hex[:6]}")
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=common_settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=5000,
+        group_id=f"g-{uuid.uuid4().hex[:6]}",
+    )
     values = {m.value for m in consumer}
     consumer.close()
     assert {f"v{i}".encode() for i in range(20)} <= values
@@ -32,7 +37,9 @@ def test_kafka_python_round_trip_with_acks_all(common_settings):
 async def test_aiokafka_transactions_and_read_committed(common_settings):
     """faust's client, aiokafka, gets a producer id and commits a transaction."""
     topic = common_settings.deal_alerts_topic
-    producer = AIOKafkaProducer(bootstrap_servers=common_settings.kafka_bootstrap, transactional_id=f"tx-{uuid.uuid4().hex[:6]}")
+    producer = AIOKafkaProducer(
+        bootstrap_servers=common_settings.kafka_bootstrap, transactional_id=f"tx-{uuid.uuid4().hex[:6]}"
+    )
     await producer.start()
     try:
         async with producer.transaction():
@@ -42,8 +49,13 @@ async def test_aiokafka_transactions_and_read_committed(common_settings):
         await producer.abort_transaction()
     finally:
         await producer.stop()
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=common_settings.kafka_bootstrap, auto_offset_reset="earliest",
-                                isolation_level="read_committed", group_id=f"g-{uuid.uuid4().hex[:6]}")
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=common_settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+        group_id=f"g-{uuid.uuid4().hex[:6]}",
+    )
     await consumer.start()
     try:
         batches = await consumer.getmany(timeout_ms=5000)
@@ -64,8 +76,12 @@ def test_faust_worker_consumes_kafka_python_events_and_keeps_a_changelog(common_
 
     port = free_port()
     app_id = f"pr-scoring-{uuid.uuid4().hex[:6]}"
-    worker = Service("scoring", settings_env(common_settings) | scoring_env(app_id, port, tmp_path),
-                     f"http://127.0.0.1:{port}/readyz", tmp_path).start()
+    worker = Service(
+        "scoring",
+        settings_env(common_settings) | scoring_env(app_id, port, tmp_path),
+        f"http://127.0.0.1:{port}/readyz",
+        tmp_path,
+    ).start()
     try:
         producer = KafkaProducer(bootstrap_servers=common_settings.kafka_bootstrap, acks="all")
         ev = event(deal_id="api:faust-1", type="deal.created", stage="Prospecting", amount=1000, name="F")
@@ -75,8 +91,12 @@ def test_faust_worker_consumes_kafka_python_events_and_keeps_a_changelog(common_
         card = wait_until(lambda: r.get(common_settings.keys.deal("api:faust-1")), what="the deal card in Redis")
         assert json.loads(card)["name"] == "F"
         # The table's changelog topic holds the deal state: the restart-recovery source.
-        consumer = KafkaConsumer(f"{app_id}-deals-changelog", bootstrap_servers=common_settings.kafka_bootstrap,
-                                 auto_offset_reset="earliest", consumer_timeout_ms=5000)
+        consumer = KafkaConsumer(
+            f"{app_id}-deals-changelog",
+            bootstrap_servers=common_settings.kafka_bootstrap,
+            auto_offset_reset="earliest",
+            consumer_timeout_ms=5000,
+        )
         keys = [m.key for m in consumer]
         consumer.close()
         assert b"api:faust-1" in keys

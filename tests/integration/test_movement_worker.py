@@ -68,8 +68,16 @@ async def due_deals(watch) -> list[str]:
 async def test_time_alone_raises_a_stall_once_and_again_after_a_move(worker_parts):
     processor, watch, clock, alerts, redis, keys = worker_parts
     start = clock.now
-    created = event(deal_id="api:idle", type="deal.created", at=start, stage="Prospecting", amount=90_000,
-                    potential_value=300_000, team="East", close_date="2027-03-01")
+    created = event(
+        deal_id="api:idle",
+        type="deal.created",
+        at=start,
+        stage="Prospecting",
+        amount=90_000,
+        potential_value=300_000,
+        team="East",
+        close_date="2027-03-01",
+    )
     await processor.process([encode_event(created)])
     assert alerts == [] and await due_deals(watch) == []
     card = json.loads(await redis.get(keys.deal("api:idle")))
@@ -87,8 +95,9 @@ async def test_time_alone_raises_a_stall_once_and_again_after_a_move(worker_part
     await processor.process([encode_event(event(deal_id="api:idle", at=start + dt.timedelta(days=20), amount=80_000))])
     assert len(alerts) == 1 and await due_deals(watch) == []  # an update is not a move: the same stall
     moved_at = start + dt.timedelta(days=21)
-    await processor.process([encode_event(event(deal_id="api:idle", type="deal.stage_changed", at=moved_at,
-                                                stage="Qualification"))])
+    await processor.process(
+        [encode_event(event(deal_id="api:idle", type="deal.stage_changed", at=moved_at, stage="Qualification"))]
+    )
     # Moved 23 days before "now"; Qualification allows 21, so it is stalled already when folded.
     assert [a["kind"] for a in alerts] == ["stalled", "stalled"]
     assert alerts[1]["alert_id"] != alerts[0]["alert_id"] and alerts[1]["stage"] == "Qualification"
@@ -98,12 +107,17 @@ async def test_time_alone_raises_a_stall_once_and_again_after_a_move(worker_part
 async def test_the_due_index_holds_only_open_early_and_mid_deals_due_later(worker_parts):
     processor, _watch, clock, _alerts, redis, keys = worker_parts
     now = clock.now
-    await processor.process([encode_event(e) for e in [
-        event(deal_id="api:early", type="deal.created", at=now, stage="Prospecting"),
-        event(deal_id="api:late", type="deal.created", at=now, stage="Negotiation/Review"),
-        event(deal_id="api:won", type="deal.created", at=now, stage="Qualification"),
-        event(deal_id="api:won", type="deal.closed_won", at=now + dt.timedelta(minutes=1)),
-    ]])
+    await processor.process(
+        [
+            encode_event(e)
+            for e in [
+                event(deal_id="api:early", type="deal.created", at=now, stage="Prospecting"),
+                event(deal_id="api:late", type="deal.created", at=now, stage="Negotiation/Review"),
+                event(deal_id="api:won", type="deal.created", at=now, stage="Qualification"),
+                event(deal_id="api:won", type="deal.closed_won", at=now + dt.timedelta(minutes=1)),
+            ]
+        ]
+    )
     indexed = {}
     for partition in range(PARTITIONS):
         for member, score in await redis.zrange(keys.stall_due(partition), 0, -1, withscores=True):
@@ -114,12 +128,29 @@ async def test_the_due_index_holds_only_open_early_and_mid_deals_due_later(worke
 async def test_push_and_gap_alerts_come_from_the_folded_events(worker_parts):
     processor, _watch, clock, alerts, redis, keys = worker_parts
     now = clock.now
-    await processor.process([encode_event(e) for e in [
-        event(deal_id="api:slip", type="deal.created", at=now, stage="Value Proposition", amount=200_000,
-              close_date="2026-12-10", qualification={"champion": "known"}),
-        event(deal_id="api:slip", at=now + dt.timedelta(hours=1), close_date="2027-01-20"),
-        event(deal_id="api:slip", type="deal.stage_changed", at=now + dt.timedelta(hours=2), stage="Proposal/Price Quote"),
-    ]])
+    await processor.process(
+        [
+            encode_event(e)
+            for e in [
+                event(
+                    deal_id="api:slip",
+                    type="deal.created",
+                    at=now,
+                    stage="Value Proposition",
+                    amount=200_000,
+                    close_date="2026-12-10",
+                    qualification={"champion": "known"},
+                ),
+                event(deal_id="api:slip", at=now + dt.timedelta(hours=1), close_date="2027-01-20"),
+                event(
+                    deal_id="api:slip",
+                    type="deal.stage_changed",
+                    at=now + dt.timedelta(hours=2),
+                    stage="Proposal/Price Quote",
+                ),
+            ]
+        ]
+    )
     kinds = {a["kind"]: a for a in alerts}
     assert set(kinds) == {"close_date_pushed", "qualification_gap"}
     assert kinds["close_date_pushed"]["to_close_date"] == "2027-01-20"
@@ -128,8 +159,18 @@ async def test_push_and_gap_alerts_come_from_the_folded_events(worker_parts):
     assert card["push_count"] == 1 and card["stage_entered_at"] == (now + dt.timedelta(hours=2)).isoformat()
     # The same events again (a redelivery) raise nothing more.
     before = len(alerts)
-    await processor.process([encode_event(event(deal_id="api:slip", at=now + dt.timedelta(hours=1),
-                                                close_date="2027-01-20", event_id="other-id-same-change"))])
+    await processor.process(
+        [
+            encode_event(
+                event(
+                    deal_id="api:slip",
+                    at=now + dt.timedelta(hours=1),
+                    close_date="2027-01-20",
+                    event_id="other-id-same-change",
+                )
+            )
+        ]
+    )
     assert len(alerts) == before
 
 
@@ -155,9 +196,14 @@ def more_stall_passes(worker, passes: int) -> None:
 
 def alerts_by_kind(settings, want: dict[str, int], timeout: float) -> dict[str, list[dict]]:
     """Read deal-alerts (read_committed) until ``want`` (kind -> count) is there."""
-    consumer = KafkaConsumer(settings.deal_alerts_topic, bootstrap_servers=settings.kafka_bootstrap,
-                             auto_offset_reset="earliest", isolation_level="read_committed",
-                             group_id=f"g-{uuid.uuid4().hex[:6]}", consumer_timeout_ms=1000)
+    consumer = KafkaConsumer(
+        settings.deal_alerts_topic,
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+        group_id=f"g-{uuid.uuid4().hex[:6]}",
+        consumer_timeout_ms=1000,
+    )
     seen: dict[str, list[dict]] = {}
     deadline = time.monotonic() + timeout
     try:
@@ -170,37 +216,69 @@ def alerts_by_kind(settings, want: dict[str, int], timeout: float) -> dict[str, 
                 return seen
     finally:
         consumer.close()
-    raise AssertionError(f"timed out waiting for {want}; got {({k: len(v) for k, v in seen.items()})}")
+    raise AssertionError(f"timed out waiting for {want}; got { ({k: len(v) for k, v in seen.items()}) }")
 
 
 def test_the_worker_raises_every_movement_kind_once(common_settings, tmp_path):
     now = dt.datetime.now(UTC).replace(microsecond=0)
-    quarter_end = dt.date(now.year + (now.month > 9), (((now.month - 1) // 3 + 1) * 3) % 12 + 1, 1) - dt.timedelta(days=1)
+    quarter_end = dt.date(now.year + (now.month > 9), (((now.month - 1) // 3 + 1) * 3) % 12 + 1, 1) - dt.timedelta(
+        days=1
+    )
     stalls_in = 12  # s: the deal stalls this long after the test posts its only event
     events = [
         # Pushed: closes this quarter, then moved two quarters on.
-        event(deal_id="api:pushed", type="deal.created", at=now - dt.timedelta(hours=2), stage="Value Proposition",
-              amount=150_000, close_date=quarter_end.isoformat(), team="East"),
-        event(deal_id="api:pushed", at=now - dt.timedelta(hours=1),
-              close_date=(quarter_end + dt.timedelta(days=120)).isoformat()),
+        event(
+            deal_id="api:pushed",
+            type="deal.created",
+            at=now - dt.timedelta(hours=2),
+            stage="Value Proposition",
+            amount=150_000,
+            close_date=quarter_end.isoformat(),
+            team="East",
+        ),
+        event(
+            deal_id="api:pushed",
+            at=now - dt.timedelta(hours=1),
+            close_date=(quarter_end + dt.timedelta(days=120)).isoformat(),
+        ),
         # Qualification gap: enters a late stage with neither economic buyer nor champion known.
-        event(deal_id="api:gap", type="deal.created", at=now - dt.timedelta(hours=2), stage="Needs Analysis",
-              amount=80_000, team="West"),
+        event(
+            deal_id="api:gap",
+            type="deal.created",
+            at=now - dt.timedelta(hours=2),
+            stage="Needs Analysis",
+            amount=80_000,
+            team="West",
+        ),
         event(deal_id="api:gap", type="deal.stage_changed", at=now - dt.timedelta(hours=1), stage="Negotiation/Review"),
         # Stalled when folded: in Prospecting (14 days) for 20 days.
-        event(deal_id="api:old", type="deal.created", at=now - dt.timedelta(days=20), stage="Prospecting",
-              potential_value=500_000, team="East"),
+        event(
+            deal_id="api:old",
+            type="deal.created",
+            at=now - dt.timedelta(days=20),
+            stage="Prospecting",
+            potential_value=500_000,
+            team="East",
+        ),
         # Stalls while the worker runs, with no event after this one.
-        event(deal_id="api:soon", type="deal.created", at=now - dt.timedelta(days=14) + dt.timedelta(seconds=stalls_in),
-              stage="Prospecting", potential_value=250_000, team="East"),
+        event(
+            deal_id="api:soon",
+            type="deal.created",
+            at=now - dt.timedelta(days=14) + dt.timedelta(seconds=stalls_in),
+            stage="Prospecting",
+            potential_value=250_000,
+            team="East",
+        ),
     ]
     due_at = (now - dt.timedelta(days=14) + dt.timedelta(seconds=stalls_in)).timestamp()
-    worker = start_worker(common_settings, f"pr-scoring-{uuid.uuid4().hex[:6]}", tmp_path,
-                          PR_SCORING_STALL_CHECK_INTERVAL="1")
+    worker = start_worker(
+        common_settings, f"pr-scoring-{uuid.uuid4().hex[:6]}", tmp_path, PR_SCORING_STALL_CHECK_INTERVAL="1"
+    )
     try:
         produce(common_settings, events)
-        seen = alerts_by_kind(common_settings, {"close_date_pushed": 1, "qualification_gap": 1, "stalled": 2},
-                              timeout=90)
+        seen = alerts_by_kind(
+            common_settings, {"close_date_pushed": 1, "qualification_gap": 1, "stalled": 2}, timeout=90
+        )
         stalled = {a["deal_id"]: a for a in seen["stalled"]}
         assert set(stalled) == {"api:old", "api:soon"}
         assert stalled["api:soon"]["_seen_at"] >= due_at  # raised by the passage of time, not by the event
@@ -217,8 +295,11 @@ def test_the_worker_raises_every_movement_kind_once(common_settings, tmp_path):
         card = json.loads(run(_card(common_settings, "api:pushed")))
         assert card["push_count"] == 1 and card["close_date_history"][-1]["pushed"] is True
         # The alerted stalls left the due index; the mid-stage pushed deal waits there for its 30 days.
-        assert wait_until(lambda: run(_indexed(common_settings)) == ["api:pushed"], timeout=10,
-                          what="the due index to hold only the deal still to stall")
+        assert wait_until(
+            lambda: run(_indexed(common_settings)) == ["api:pushed"],
+            timeout=10,
+            what="the due index to hold only the deal still to stall",
+        )
     finally:
         worker.stop()
 
@@ -250,8 +331,12 @@ def test_stalls_survive_a_restart_without_repeating(common_settings, tmp_path):
     events = [
         event(deal_id="api:before", type="deal.created", at=now - dt.timedelta(days=20), stage="Prospecting"),
         # Due 15 s from now: after the first worker has stopped.
-        event(deal_id="api:while-down", type="deal.created", at=now - dt.timedelta(days=14) + dt.timedelta(seconds=15),
-              stage="Prospecting"),
+        event(
+            deal_id="api:while-down",
+            type="deal.created",
+            at=now - dt.timedelta(days=14) + dt.timedelta(seconds=15),
+            stage="Prospecting",
+        ),
     ]
     worker = start_worker(common_settings, app_id, tmp_path, **extra)
     try:

@@ -63,11 +63,20 @@ async def all_ids(reader, which, filters=None, limit=2):
 
 async def test_leader_list_ranks_pages_and_filters(model):
     processor, reader, _clock, _ = model
-    await feed(processor, *[
-        event(deal_id=f"d{i}", type="deal.created", stage="Prospecting", amount=1000 * i, team="East" if i % 2 else "West",
-              owner_id=f"o{i % 3}")
-        for i in range(1, 8)
-    ])
+    await feed(
+        processor,
+        *[
+            event(
+                deal_id=f"d{i}",
+                type="deal.created",
+                stage="Prospecting",
+                amount=1000 * i,
+                team="East" if i % 2 else "West",
+                owner_id=f"o{i % 3}",
+            )
+            for i in range(1, 8)
+        ],
+    )
     assert await all_ids(reader, "leader") == ["d7", "d6", "d5", "d4", "d3", "d2", "d1"]
     assert await all_ids(reader, "leader", {"team": "East"}) == ["d7", "d5", "d3", "d1"]
     assert await all_ids(reader, "leader", {"team": "East", "owner": "o1"}) == ["d7", "d1"]
@@ -76,8 +85,10 @@ async def test_leader_list_ranks_pages_and_filters(model):
 async def test_a_batch_larger_than_the_scripts_chunks_lands_whole(model):
     # The write script sends each sorted set's members in chunks of 500 (Lua's unpack has a limit).
     processor, reader, _clock, _ = model
-    deals = [event(deal_id=f"big{i}", type="deal.created", stage="Prospecting", amount=10 * i + 1, team="East")
-             for i in range(1_201)]
+    deals = [
+        event(deal_id=f"big{i}", type="deal.created", stage="Prospecting", amount=10 * i + 1, team="East")
+        for i in range(1_201)
+    ]
     await processor.process([encode_event(e) for e in deals])
     keys = processor.keys
     assert await processor.redis.zcard(keys.leader_rank()) == 1_201
@@ -102,7 +113,9 @@ async def test_a_deal_moving_out_of_early_leaves_the_leader_list(model):
 
 async def test_paging_has_no_gaps_or_duplicates_when_ties_and_moves_happen(model):
     processor, reader, _clock, _ = model
-    await feed(processor, *[event(deal_id=f"d{i:02}", type="deal.created", stage="Prospecting", amount=100) for i in range(9)])
+    await feed(
+        processor, *[event(deal_id=f"d{i:02}", type="deal.created", stage="Prospecting", amount=100) for i in range(9)]
+    )
     first = await reader.page("leader", {}, 4, None)
     assert [i["deal_id"] for i in first.items] == ["d08", "d07", "d06", "d05"]
     # The last item served changes score before the next page is asked for.
@@ -125,7 +138,9 @@ async def test_manager_list_is_this_quarter_by_amount_and_follows_the_clock(mode
     await feed(
         processor,
         event(deal_id="now-small", type="deal.created", stage="Negotiation/Review", amount=10, close_date="2026-12-01"),
-        event(deal_id="now-big", type="deal.created", stage="Proposal/Price Quote", amount=900, close_date="2026-10-05"),
+        event(
+            deal_id="now-big", type="deal.created", stage="Proposal/Price Quote", amount=900, close_date="2026-10-05"
+        ),
         event(deal_id="next-q", type="deal.created", stage="Negotiation/Review", amount=500, close_date="2027-02-01"),
         event(deal_id="won", type="deal.closed_won", stage="Closed Won", amount=5000, close_date="2026-11-01"),
     )
@@ -137,8 +152,9 @@ async def test_manager_list_is_this_quarter_by_amount_and_follows_the_clock(mode
 
 async def test_deleted_deal_leaves_every_ranking_and_alerts_come_once(model):
     processor, reader, _clock, alerts = model
-    created = event(deal_id="x", type="deal.created", stage="Negotiation/Review", amount=100, close_date="2026-12-01",
-                    team="T")
+    created = event(
+        deal_id="x", type="deal.created", stage="Negotiation/Review", amount=100, close_date="2026-12-01", team="T"
+    )
     discount = event(deal_id="x", type="deal.discount_requested", at=1, discount_pct=10)
     outcome = await feed(processor, created, discount, discount)
     assert outcome.duplicates == 1

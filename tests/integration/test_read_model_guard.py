@@ -66,8 +66,11 @@ def deal_table(n: int = 30) -> dict[bytes, bytes]:
     table = {}
     for i in range(n):
         deal_id = f"api:g{i}"
-        state = apply_event(None, event(deal_id, "deal.created", stage="Prospecting", amount=1000 + i, team="East",
-                                        close_date="2026-12-15"), STAGES).state
+        state = apply_event(
+            None,
+            event(deal_id, "deal.created", stage="Prospecting", amount=1000 + i, team="East", close_date="2026-12-15"),
+            STAGES,
+        ).state
         table[deal_id.encode()] = state.encode()
     return table
 
@@ -80,20 +83,34 @@ def by_partition(table: dict[bytes, bytes]) -> dict[int, list[str]]:
 
 
 def guard_for(client, keys, table, owned, ready=lambda: True) -> ReadModelGuard:
-    return ReadModelGuard(client, keys, STAGES, PARTITIONS, table_items=table.items,
-                          owned_partitions=lambda: set(owned), ready=ready, max_backoff=0.05)
+    return ReadModelGuard(
+        client,
+        keys,
+        STAGES,
+        PARTITIONS,
+        table_items=table.items,
+        owned_partitions=lambda: set(owned),
+        ready=ready,
+        max_backoff=0.05,
+    )
 
 
 async def cards(redis, keys, deal_ids) -> list[bool]:
     return [raw is not None for raw in await redis.mget([keys.deal(d) for d in deal_ids])]
 
 
-@pytest.mark.parametrize("error", [RedisConnectionError("Connection refused (test)"),
-                                   OutOfMemoryError("command not allowed when used memory > 'maxmemory'.")])
+@pytest.mark.parametrize(
+    "error",
+    [
+        RedisConnectionError("Connection refused (test)"),
+        OutOfMemoryError("command not allowed when used memory > 'maxmemory'."),
+    ],
+)
 async def test_a_write_waits_through_redis_errors_and_logs_the_outage_once(redis, keys, caplog, error):
     guard = guard_for(Flaky(redis, failures=4, error=error), keys, {}, owned=set())
-    placement = place(apply_event(None, event("api:x", "deal.created", stage="Prospecting", amount=5),
-                                  STAGES).state, STAGES)
+    placement = place(
+        apply_event(None, event("api:x", "deal.created", stage="Prospecting", amount=5), STAGES).state, STAGES
+    )
     with caplog.at_level(logging.WARNING, logger="services.scoring.read_model_guard"):
         await guard.write({"api:x": placement})
     assert await redis.get(keys.deal("api:x")) is not None

@@ -59,8 +59,9 @@ class OwnRedis:
         self.env = {**os.environ, "PR_STATE_DIR": str(state_dir), "PR_REDIS_PORT": str(port)}
 
     def _script(self, action: str) -> None:
-        subprocess.run([str(ROOT / "deploy" / "redis.sh"), action], env=self.env, check=True, capture_output=True,
-                       timeout=60)
+        subprocess.run(
+            [str(ROOT / "deploy" / "redis.sh"), action], env=self.env, check=True, capture_output=True, timeout=60
+        )
 
     def start(self) -> None:
         self._script("start")
@@ -105,8 +106,14 @@ class SteadyLoad(threading.Thread):
             pause = started + i / self.rate - time.monotonic()
             if pause > 0:
                 time.sleep(pause)
-            sent.append((event, producer.send(self.settings.deal_events_topic, key=event.deal_id.encode(),
-                                              value=encode_event(event))))
+            sent.append(
+                (
+                    event,
+                    producer.send(
+                        self.settings.deal_events_topic, key=event.deal_id.encode(), value=encode_event(event)
+                    ),
+                )
+            )
         producer.flush(60)
         for event, future in sent:
             try:
@@ -128,8 +135,9 @@ def own_redis(tmp_path):
 @pytest.fixture
 def settings(kafka_bootstrap, own_redis) -> CommonSettings:
     tag = uuid.uuid4().hex[:8]
-    common = CommonSettings(kafka_bootstrap=kafka_bootstrap, redis_url=own_redis.url, topic_prefix=f"t{tag}-",
-                            redis_prefix=f"t{tag}")
+    common = CommonSettings(
+        kafka_bootstrap=kafka_bootstrap, redis_url=own_redis.url, topic_prefix=f"t{tag}-", redis_prefix=f"t{tag}"
+    )
     ensure_topics(common)
     return common
 
@@ -150,15 +158,23 @@ def test_redis_killed_and_restarted_from_its_aof_under_load(settings, own_redis,
     events = deal_stream(450, seed=31)
     worker = start_worker(settings, f"pr-scoring-{uuid.uuid4().hex[:6]}", tmp_path)
     review_port = free_port()
-    review = Service("review", settings_env(settings) | {"PR_REVIEW_PORT": str(review_port)},
-                     f"http://127.0.0.1:{review_port}/readyz", tmp_path).start()
+    review = Service(
+        "review",
+        settings_env(settings) | {"PR_REVIEW_PORT": str(review_port)},
+        f"http://127.0.0.1:{review_port}/readyz",
+        tmp_path,
+    ).start()
     base = f"http://127.0.0.1:{review_port}"
     worker_pid = worker.process.pid
     load = SteadyLoad(settings, events)
     try:
         load.start()
-        wait_until(lambda: worker_events(worker) > len(events) // 4, timeout=60, interval=0.1,
-                   what="the worker to fold a quarter of the load")
+        wait_until(
+            lambda: worker_events(worker) > len(events) // 4,
+            timeout=60,
+            interval=0.1,
+            what="the worker to fold a quarter of the load",
+        )
         own_redis.kill()
         asked = time.monotonic()
         answer = httpx.get(f"{base}/v1/lists/leader", timeout=15)
@@ -179,22 +195,36 @@ def test_redis_killed_and_restarted_from_its_aof_under_load(settings, own_redis,
         healed_in, after_load = time.monotonic() - restarted, time.monotonic() - load_done
         assert worker.process.poll() is None and worker.process.pid == worker_pid, "the worker was not restarted"
         expected_ids = expected_alerts(load.acked, STAGES)
-        wait_until(lambda: len(feed_alert_ids(own_redis, settings)) >= len(expected_ids), timeout=30,
-                   what="every alert in review's feed")
+        wait_until(
+            lambda: len(feed_alert_ids(own_redis, settings)) >= len(expected_ids),
+            timeout=30,
+            what="every alert in review's feed",
+        )
         feed = feed_alert_ids(own_redis, settings)
         assert sorted(feed) == sorted(expected_ids), "each discount request is in the feed exactly once"
-        wait_until(lambda: httpx.get(f"{base}/v1/lists/leader", timeout=5).status_code == 200, timeout=20,
-                   what="review to answer again by itself")
+        wait_until(
+            lambda: httpx.get(f"{base}/v1/lists/leader", timeout=5).status_code == 200,
+            timeout=20,
+            what="review to answer again by itself",
+        )
         assert httpx.get(f"{base}/readyz", timeout=5).status_code == 200
         log = worker.log_path.read_text(errors="replace")
         assert log.count("Redis unreachable") == 1, "the outage is logged once, not per event"
         assert "Traceback" not in log, worker.tail(60)
         deals = len({e.deal_id for e in load.acked})
-        report("kill -9 + AOF restart", events_acked=len(load.acked), send_failures=load.failed, deals=deals,
-               deals_visible=sum(1 for k in expected if ":deal:" in k), lost=0, alerts=len(feed),
-               duplicate_alerts=len(feed) - len(set(feed)), review_503_in=f"{answered_in:.2f}s",
-               healed_in=f"{healed_in:.1f}s after the restart, {after_load:.1f}s after the load ended",
-               status=httpx.get(worker.ready_url, timeout=5).json())
+        report(
+            "kill -9 + AOF restart",
+            events_acked=len(load.acked),
+            send_failures=load.failed,
+            deals=deals,
+            deals_visible=sum(1 for k in expected if ":deal:" in k),
+            lost=0,
+            alerts=len(feed),
+            duplicate_alerts=len(feed) - len(set(feed)),
+            review_503_in=f"{answered_in:.2f}s",
+            healed_in=f"{healed_in:.1f}s after the restart, {after_load:.1f}s after the load ended",
+            status=httpx.get(worker.ready_url, timeout=5).json(),
+        )
     finally:
         load.join(timeout=60)
         review.stop()
@@ -209,8 +239,12 @@ def test_flushall_under_load_is_repaired_by_the_worker(settings, own_redis, tmp_
     load = SteadyLoad(settings, events)
     try:
         load.start()
-        wait_until(lambda: worker_events(worker) > len(events) // 3, timeout=60, interval=0.1,
-                   what="the worker to fold a third of the load")
+        wait_until(
+            lambda: worker_events(worker) > len(events) // 3,
+            timeout=60,
+            interval=0.1,
+            what="the worker to fold a third of the load",
+        )
         with own_redis.client() as client:
             client.flushall()
         wiped = time.monotonic()
@@ -222,8 +256,14 @@ def test_flushall_under_load_is_repaired_by_the_worker(settings, own_redis, tmp_
         healed_in, after_load = time.monotonic() - wiped, time.monotonic() - load_done
         status = httpx.get(worker.ready_url, timeout=5).json()
         assert status["read_model_rewrites"] >= 2, "a first sync, then the rewrite after the wipe"
-        report("FLUSHALL", events_acked=len(load.acked), deals=len({e.deal_id for e in load.acked}), lost=0,
-               healed_in=f"{healed_in:.1f}s after the wipe, {after_load:.1f}s after the load ended", status=status)
+        report(
+            "FLUSHALL",
+            events_acked=len(load.acked),
+            deals=len({e.deal_id for e in load.acked}),
+            lost=0,
+            healed_in=f"{healed_in:.1f}s after the wipe, {after_load:.1f}s after the load ended",
+            status=status,
+        )
         # Wiped again with no event arriving: the periodic check alone restores it.
         with own_redis.client() as client:
             client.flushall()
@@ -256,9 +296,18 @@ def test_review_answers_503_with_retry_after_while_redis_is_unreachable(failure)
     client = TestClient(app, raise_server_exceptions=False)  # no lifespan: nothing starts in the background
     try:
         # A silent server costs each request its full timeout: one route shows it is bounded.
-        paths = ["/v1/lists/leader"] if silent else ["/v1/lists/leader", "/v1/lists/manager?team=East",
-                                                      "/v1/deals/api:d1", "/v1/alerts", "/v1/webhooks",
-                                                      "POST /v1/alerts/al-0123456789abcdef0123/ack"]
+        paths = (
+            ["/v1/lists/leader"]
+            if silent
+            else [
+                "/v1/lists/leader",
+                "/v1/lists/manager?team=East",
+                "/v1/deals/api:d1",
+                "/v1/alerts",
+                "/v1/webhooks",
+                "POST /v1/alerts/al-0123456789abcdef0123/ack",
+            ]
+        )
         for path in paths:
             method, _, path = path.rpartition(" ")
             asked = time.monotonic()
@@ -281,7 +330,7 @@ def test_worker_stopped_while_redis_hangs_leaves_its_batch_to_the_next_worker(se
     stop does not finish; killed 5 s later, it has committed nothing of it. Redis answers again, and
     the next worker brings that batch to Redis: no mark could have told it to."""
     events = deal_stream(80, seed=34)
-    first_half, second_half = events[:len(events) // 2], events[len(events) // 2:]
+    first_half, second_half = events[: len(events) // 2], events[len(events) // 2 :]
     app_id = f"pr-scoring-{uuid.uuid4().hex[:6]}"
     worker = start_worker(settings, app_id, tmp_path)
     try:
@@ -290,15 +339,22 @@ def test_worker_stopped_while_redis_hangs_leaves_its_batch_to_the_next_worker(se
         with own_redis.client() as client:
             client.execute_command("CLIENT", "PAUSE", "60000", "WRITE")
         SteadyLoad(settings, second_half, rate=1000).run()
-        wait_until(lambda: (httpx.get(worker.ready_url, timeout=10).json().get("redis_outage_seconds") or 0) > 0,
-                   timeout=30, what="the worker to find Redis not answering its writes")
+        wait_until(
+            lambda: (httpx.get(worker.ready_url, timeout=10).json().get("redis_outage_seconds") or 0) > 0,
+            timeout=30,
+            what="the worker to find Redis not answering its writes",
+        )
         stopping = time.monotonic()
         worker.stop(timeout=5)  # SIGTERM, then SIGKILL after 5 s, as a supervisor would
         assert time.monotonic() - stopping >= 4.5, "the worker stopped without its batch reaching Redis"
         with own_redis.client() as client:
             client.execute_command("CLIENT", "UNPAUSE")
         worker = start_worker(settings, app_id, tmp_path)
-        wait_for_snapshot(settings, expected_snapshot(settings, events), timeout=60,
-                          what="the batch held by the stopped worker to reach Redis")
+        wait_for_snapshot(
+            settings,
+            expected_snapshot(settings, events),
+            timeout=60,
+            what="the batch held by the stopped worker to reach Redis",
+        )
     finally:
         worker.stop()

@@ -77,14 +77,21 @@ def wait_for_snapshot(settings, expected, timeout=60.0, what="the read model to 
         if differ:
             key = sorted(differ)[0]
             example = f"; {key}: expected {str(expected[key])[:600]} got {str(actual[key])[:600]}"
-        raise AssertionError(f"{what}: {len(missing)} keys missing, {len(extra)} extra, {len(differ)} differ "
-                             f"(e.g. {sorted(missing)[:3]} {sorted(extra)[:3]} {sorted(differ)[:3]}){example}") from None
+        raise AssertionError(
+            f"{what}: {len(missing)} keys missing, {len(extra)} extra, {len(differ)} differ "
+            f"(e.g. {sorted(missing)[:3]} {sorted(extra)[:3]} {sorted(differ)[:3]}){example}"
+        ) from None
 
 
 def alerts_on_topic(settings) -> list[str]:
-    consumer = KafkaConsumer(settings.deal_alerts_topic, bootstrap_servers=settings.kafka_bootstrap,
-                             auto_offset_reset="earliest", consumer_timeout_ms=4000,
-                             isolation_level="read_committed", group_id=f"g-{uuid.uuid4().hex[:6]}")
+    consumer = KafkaConsumer(
+        settings.deal_alerts_topic,
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=4000,
+        isolation_level="read_committed",
+        group_id=f"g-{uuid.uuid4().hex[:6]}",
+    )
     ids = [json.loads(m.value)["alert_id"] for m in consumer]
     consumer.close()
     return ids
@@ -109,8 +116,12 @@ def test_state_survives_crashes_mid_stream(common_settings, tmp_path, store):
     worker = start_worker(common_settings, app_id, tmp_path, data_dir, **fast_commits)
     produce(common_settings, events[:half])
     for more in (events[half:], []):
-        wait_until(lambda worker=worker: worker_events(worker) > half // 4, timeout=60, interval=0.05,
-                   what="the worker to fold part of the stream")
+        wait_until(
+            lambda worker=worker: worker_events(worker) > half // 4,
+            timeout=60,
+            interval=0.05,
+            what="the worker to fold part of the stream",
+        )
         worker.kill()  # no clean shutdown: transactions are left open, Redis may be ahead of Kafka
         produce(common_settings, more)
         worker = start_worker(common_settings, app_id, tmp_path, data_dir, **fast_commits)

@@ -57,21 +57,31 @@ class SecureInfra:
 
     def redis_url(self, password: str | None = None, user: str | None = None) -> str:
         user, password = user or self.redis_user, password or self.redis_password
-        return (f"rediss://{user}:{password}@127.0.0.1:{REDIS_PORT}/0"
-                f"?ssl_ca_certs={self.state_dir / 'redis' / 'tls' / 'ca.pem'}")
+        return (
+            f"rediss://{user}:{password}@127.0.0.1:{REDIS_PORT}/0"
+            f"?ssl_ca_certs={self.state_dir / 'redis' / 'tls' / 'ca.pem'}"
+        )
 
     def settings(self, **overrides) -> CommonSettings:
         tag = uuid.uuid4().hex[:8]
-        values = dict(kafka_bootstrap=f"127.0.0.1:{KAFKA_PORT}", kafka_security_protocol="SASL_SSL",
-                      kafka_sasl_mechanism="SCRAM-SHA-512", kafka_sasl_username=self.kafka_user,
-                      kafka_sasl_password=self.kafka_password, kafka_ssl_cafile=self.kafka_cafile,
-                      redis_url=self.redis_url(), topic_prefix=f"s{tag}-", redis_prefix=f"s{tag}")
+        values = dict(
+            kafka_bootstrap=f"127.0.0.1:{KAFKA_PORT}",
+            kafka_security_protocol="SASL_SSL",
+            kafka_sasl_mechanism="SCRAM-SHA-512",
+            kafka_sasl_username=self.kafka_user,
+            kafka_sasl_password=self.kafka_password,
+            kafka_ssl_cafile=self.kafka_cafile,
+            redis_url=self.redis_url(),
+            topic_prefix=f"s{tag}-",
+            redis_prefix=f"s{tag}",
+        )
         return CommonSettings(**(values | overrides))
 
 
 def _deploy(script: str, command: str, env: dict[str, str]) -> None:
-    done = subprocess.run([str(ROOT / "deploy" / script), command], env=env, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [str(ROOT / "deploy" / script), command], env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, f"deploy/{script} {command} failed:\n{done.stderr}"
 
 
@@ -79,14 +89,21 @@ def _deploy(script: str, command: str, env: dict[str, str]) -> None:
 def secure_infra(tmp_path_factory) -> Iterator[SecureInfra]:
     """A SASL_SSL broker and a TLS + ACL Redis started by the deploy scripts, stopped at the end."""
     state_dir = Path(os.environ.get("PR_TEST_SECURE_STATE_DIR") or tmp_path_factory.mktemp("secure-infra"))
-    infra = SecureInfra(state_dir, "pr-scoring-test", secrets.token_urlsafe(18),
-                        "pr-app", secrets.token_urlsafe(18))
-    env = {**os.environ, "PR_STATE_DIR": str(state_dir),
-           "PR_KAFKA_PORT": str(KAFKA_PORT), "PR_KAFKA_CONTROLLER_PORT": str(CONTROLLER_PORT),
-           "PR_KAFKA_SECURITY": "sasl_ssl", "PR_KAFKA_SASL_USERNAME": infra.kafka_user,
-           "PR_KAFKA_SASL_PASSWORD": infra.kafka_password, "PR_KAFKA_HEAP": "-Xms128m -Xmx512m",
-           "PR_REDIS_PORT": str(REDIS_PORT), "PR_REDIS_USER": infra.redis_user,
-           "PR_REDIS_PASSWORD": infra.redis_password, "PR_REDIS_TLS": "1"}
+    infra = SecureInfra(state_dir, "pr-scoring-test", secrets.token_urlsafe(18), "pr-app", secrets.token_urlsafe(18))
+    env = {
+        **os.environ,
+        "PR_STATE_DIR": str(state_dir),
+        "PR_KAFKA_PORT": str(KAFKA_PORT),
+        "PR_KAFKA_CONTROLLER_PORT": str(CONTROLLER_PORT),
+        "PR_KAFKA_SECURITY": "sasl_ssl",
+        "PR_KAFKA_SASL_USERNAME": infra.kafka_user,
+        "PR_KAFKA_SASL_PASSWORD": infra.kafka_password,
+        "PR_KAFKA_HEAP": "-Xms128m -Xmx512m",
+        "PR_REDIS_PORT": str(REDIS_PORT),
+        "PR_REDIS_USER": infra.redis_user,
+        "PR_REDIS_PASSWORD": infra.redis_password,
+        "PR_REDIS_TLS": "1",
+    }
     # A fresh broker and Redis: an earlier run's users and passwords must not linger.
     for script in ("kafka.sh", "redis.sh"):
         subprocess.run([str(ROOT / "deploy" / script), "stop"], env=env, capture_output=True, timeout=60)
@@ -118,11 +135,23 @@ def secure_stack(secure_settings, tmp_path_factory):
 def test_pipeline_runs_end_to_end_through_sasl_ssl_kafka_and_tls_redis(secure_stack, secure_settings):
     urls, _ = secure_stack
     deal = f"api:secure-{uuid.uuid4().hex[:6]}"
-    created = canonical(deal, "deal.created", 0, name="Secure renewal", account="Acme", owner_id="u1", team="East",
-                        manager_id="m1", stage="Negotiation/Review", amount=120_000, currency="EUR",
-                        close_date=time.strftime("%Y-%m-%d"))
-    discount = canonical(deal, "deal.discount_requested", 5, discount_pct=10, discount_reason="competitor",
-                         requested_by="u1")
+    created = canonical(
+        deal,
+        "deal.created",
+        0,
+        name="Secure renewal",
+        account="Acme",
+        owner_id="u1",
+        team="East",
+        manager_id="m1",
+        stage="Negotiation/Review",
+        amount=120_000,
+        currency="EUR",
+        close_date=time.strftime("%Y-%m-%d"),
+    )
+    discount = canonical(
+        deal, "deal.discount_requested", 5, discount_pct=10, discount_reason="competitor", requested_by="u1"
+    )
     with httpx.Client(timeout=30) as client:
         assert client.post(f"{urls['ingest']}/v1/events", json=[created, discount]).status_code == 202
         deadline = time.monotonic() + 30
@@ -140,9 +169,13 @@ def test_pipeline_runs_end_to_end_through_sasl_ssl_kafka_and_tls_redis(secure_st
         assert deal in [item["deal_id"] for item in manager]
     assert [(a["kind"], a["deal_id"], a["value_at_risk"]) for a in alerts] == [("late_stage_discount", deal, 12_000)]
     # The operations tool reads the topic (kafka-python) and rewrites Redis through the same settings.
-    rebuilt = subprocess.run([str(BIN / "pr-admin"), "rebuild-read-model"],
-                             env={**os.environ, **settings_env(secure_settings)},
-                             capture_output=True, text=True, timeout=120)
+    rebuilt = subprocess.run(
+        [str(BIN / "pr-admin"), "rebuild-read-model"],
+        env={**os.environ, **settings_env(secure_settings)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert "rebuilt 1 deals from 2 events (0 invalid skipped)" in rebuilt.stdout
     assert secure_settings.redis_url.get_secret_value() not in rebuilt.stdout + rebuilt.stderr
@@ -159,8 +192,9 @@ def test_no_password_appears_in_the_services_logs(secure_stack, secure_infra):
 
 
 async def _start_producer(settings: CommonSettings) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=5000,
-                                **kafka_client_options(settings))
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=5000, **kafka_client_options(settings)
+    )
     try:
         await producer.start()
     finally:
@@ -198,7 +232,8 @@ async def test_redis_accepts_the_acl_user_and_refuses_a_wrong_password_or_no_log
         await wrong.ping()
     await wrong.aclose()
     anonymous = aioredis.Redis.from_url(
-        f"rediss://127.0.0.1:{REDIS_PORT}/0?ssl_ca_certs={secure_infra.state_dir / 'redis' / 'tls' / 'ca.pem'}")
+        f"rediss://127.0.0.1:{REDIS_PORT}/0?ssl_ca_certs={secure_infra.state_dir / 'redis' / 'tls' / 'ca.pem'}"
+    )
     with pytest.raises(AuthenticationError):
         await anonymous.ping()
     await anonymous.aclose()
@@ -212,12 +247,19 @@ def test_review_with_wrong_passwords_reports_the_refusal_without_the_secrets(sec
     """Error paths are where a URL leaks: review must say what failed, never with the password."""
     wrong_redis, wrong_kafka = f"wrong-{secrets.token_hex(8)}", f"wrong-{secrets.token_hex(8)}"
     port = free_port()
-    env = settings_env(secure_settings) | {"PR_REDIS_URL": secure_infra.redis_url(password=wrong_redis),
-                                           "PR_KAFKA_SASL_PASSWORD": wrong_kafka, "PR_REVIEW_PORT": str(port)}
+    env = settings_env(secure_settings) | {
+        "PR_REDIS_URL": secure_infra.redis_url(password=wrong_redis),
+        "PR_KAFKA_SASL_PASSWORD": wrong_kafka,
+        "PR_REVIEW_PORT": str(port),
+    }
     review = Service("review", env, f"http://127.0.0.1:{port}/readyz", tmp_path)
-    review.process = subprocess.Popen([str(BIN / "pr-review")], env={**os.environ, **env},
-                                      stdout=review.log_path.open("ab"), stderr=subprocess.STDOUT,
-                                      start_new_session=True)
+    review.process = subprocess.Popen(
+        [str(BIN / "pr-review")],
+        env={**os.environ, **env},
+        stdout=review.log_path.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         body, deadline = {}, time.monotonic() + 30
         while time.monotonic() < deadline and body.get("alert_feed", {}).get("state") != "reconnecting":

@@ -52,8 +52,11 @@ def test_ingest_serves_the_document_publicly_with_its_own_topic_names():
     assert document == json.loads(json.dumps(asyncapi_document("prod-", 12)))
     specs = {s.name: s for s in topic_specs("prod-", 12)}
     channels = document["channels"]
-    assert {c["address"] for c in channels.values()} == set(specs) == {"prod-deal-events", "prod-deal-alerts",
-                                                                       "prod-deal-events-dlq"}
+    assert (
+        {c["address"] for c in channels.values()}
+        == set(specs)
+        == {"prod-deal-events", "prod-deal-alerts", "prod-deal-events-dlq"}
+    )
     for channel in channels.values():
         assert channel["bindings"]["kafka"]["partitions"] == specs[channel["address"]].partitions
     assert "/asyncapi.json" in app.get("/openapi.json").json()["paths"]
@@ -65,14 +68,17 @@ def test_the_document_is_valid_asyncapi_3():
     assert errors(document) == []
 
 
-@pytest.mark.parametrize("break_it", [
-    lambda d: d.update(asyncapi="2.6.0"),
-    lambda d: d["info"].pop("title"),
-    lambda d: d["operations"]["scoringRaisesDealAlerts"].update(action="publish"),  # AsyncAPI 2 wording
-    lambda d: d["channels"]["dealEvents"].update(publish={}),
-    lambda d: d["components"]["messages"]["DealEvent"].update(contentType=7),
-    lambda d: d["components"]["schemas"]["DealEvent"].update(type=5),
-])
+@pytest.mark.parametrize(
+    "break_it",
+    [
+        lambda d: d.update(asyncapi="2.6.0"),
+        lambda d: d["info"].pop("title"),
+        lambda d: d["operations"]["scoringRaisesDealAlerts"].update(action="publish"),  # AsyncAPI 2 wording
+        lambda d: d["channels"]["dealEvents"].update(publish={}),
+        lambda d: d["components"]["messages"]["DealEvent"].update(contentType=7),
+        lambda d: d["components"]["schemas"]["DealEvent"].update(type=5),
+    ],
+)
 def test_the_official_schema_refuses_a_broken_document(break_it):
     """The check means something: the schema catches mistakes in each part of the document."""
     document = copy.deepcopy(json.loads(json.dumps(asyncapi_document())))
@@ -99,14 +105,26 @@ def test_the_records_the_services_write_match_the_document():
     requested = event("api:d1", "deal.discount_requested", 5, discount_pct=12.5, requested_by="u1")
     alerts = []
     for changes in ({"stage": "Negotiation/Review"}, {"stage": "Prospecting"}):
-        state = apply_event(None, event("api:d1", "deal.created", 0, name="D", amount=50_000, **changes), stage_map).state
+        state = apply_event(
+            None, event("api:d1", "deal.created", 0, name="D", amount=50_000, **changes), stage_map
+        ).state
         state = apply_event(state, requested, stage_map).state
         alerts.append(json.loads(discount_alert(requested, state, stage_map).record()))  # the wire record
-    alerts.extend(json.loads(Alert(**alert).record()) for alert in movement_alerts(stage_map))  # as the worker sends them
-    assert {a["kind"] for a in alerts} == {"late_stage_discount", "discount_info", "close_date_pushed",
-                                           "qualification_gap", "stalled"}
-    letter = json.loads(dead_letter_record("hubspot", DeadLetter("objectId: missing", {"x": [1]}),
-                                           dt.datetime(2026, 11, 20, tzinfo=dt.UTC)))
+    alerts.extend(
+        json.loads(Alert(**alert).record()) for alert in movement_alerts(stage_map)
+    )  # as the worker sends them
+    assert {a["kind"] for a in alerts} == {
+        "late_stage_discount",
+        "discount_info",
+        "close_date_pushed",
+        "qualification_gap",
+        "stalled",
+    }
+    letter = json.loads(
+        dead_letter_record(
+            "hubspot", DeadLetter("objectId: missing", {"x": [1]}), dt.datetime(2026, 11, 20, tzinfo=dt.UTC)
+        )
+    )
     wire_event = json.loads(encode_event(created))
     for model, records in ((Alert, alerts), (DeadLetterRecord, [letter]), (DealEvent, [wire_event])):
         validator = payload_validator(document, model.__name__)
@@ -122,15 +140,26 @@ def test_the_records_the_services_write_match_the_document():
 
 def movement_alerts(stage_map: StageMap) -> list[dict]:
     """One alert of each pipeline-movement kind, from the rules in services/domain/movement.py."""
+
     def at(day: str) -> dt.datetime:
         return dt.datetime.fromisoformat(day).replace(hour=9, tzinfo=dt.UTC)
 
-    created = event("api:m1", "deal.created", at("2026-10-01"), name="M", stage="Prospecting", amount=80_000,
-                    close_date="2026-12-15", potential_value=300_000)
+    created = event(
+        "api:m1",
+        "deal.created",
+        at("2026-10-01"),
+        name="M",
+        stage="Prospecting",
+        amount=80_000,
+        close_date="2026-12-15",
+        potential_value=300_000,
+    )
     pushed = event("api:m1", "deal.updated", at("2026-10-10"), close_date="2027-01-20")
     state = fold([created, pushed], stage_map)
-    alerts = [movement.close_date_pushed_alert(pushed, state, stage_map),
-              movement.stalled_alert(state, stage_map, at("2026-11-30"))]
+    alerts = [
+        movement.close_date_pushed_alert(pushed, state, stage_map),
+        movement.stalled_alert(state, stage_map, at("2026-11-30")),
+    ]
     late = event("api:m1", "deal.stage_changed", at("2026-11-02"), stage="Negotiation/Review")
     alerts.append(movement.qualification_gap_alert(late, fold([created, pushed, late], stage_map), stage_map))
     assert all(alert is not None for alert in alerts)

@@ -68,10 +68,15 @@ class WatchedLock(asyncio.Lock):
 def fake_app(in_transaction: bool, log: list):
     plain = FakeProducer("plain", log)
     tids = {f"app-0-{p}": FakeProducer(f"trn-{p}", log) for p in range(PARTITIONS)}
-    faust_producer = SimpleNamespace(_ensure_producer=lambda: plain, _transaction_producers=tids,
-                                     _trn_locks={tid: WatchedLock() for tid in tids})
-    return SimpleNamespace(in_transaction=in_transaction, producer=faust_producer, conf=SimpleNamespace(id="app"),
-                           assignor=SimpleNamespace(group_for_topic=lambda topic: 0))
+    faust_producer = SimpleNamespace(
+        _ensure_producer=lambda: plain, _transaction_producers=tids, _trn_locks={tid: WatchedLock() for tid in tids}
+    )
+    return SimpleNamespace(
+        in_transaction=in_transaction,
+        producer=faust_producer,
+        conf=SimpleNamespace(id="app"),
+        assignor=SimpleNamespace(group_for_topic=lambda topic: 0),
+    )
 
 
 def changelog(app) -> BulkChangelog:
@@ -87,7 +92,9 @@ async def test_with_transactions_a_deals_alert_goes_through_its_partitions_trans
     log: list = []
     bulk = changelog(fake_app(True, log))
     d1, d4 = deal_in_partition(1), deal_in_partition(4)
-    await bulk.write({d1.encode(): b"s1", d4.encode(): b"s4"}, [Alert(deal_id=d4, alert_id="al-4", kind="late_stage_discount")])
+    await bulk.write(
+        {d1.encode(): b"s1", d4.encode(): b"s4"}, [Alert(deal_id=d4, alert_id="al-4", kind="late_stage_discount")]
+    )
 
     sent = [entry for entry in log if entry[0] != "acked"]
     assert ("trn-1", "states", CHANGELOG, 1, [d1.encode()]) in sent
@@ -105,7 +112,9 @@ async def test_with_transactions_the_sends_wait_for_a_commit_holding_the_lock():
     d2 = deal_in_partition(2)
     lock = app.producer._trn_locks["app-0-2"]
     await lock.acquire()  # faust committing partition 2's transaction
-    write = asyncio.ensure_future(bulk.write({d2.encode(): b"s"}, [Alert(deal_id=d2, alert_id="al-2", kind="late_stage_discount")]))
+    write = asyncio.ensure_future(
+        bulk.write({d2.encode(): b"s"}, [Alert(deal_id=d2, alert_id="al-2", kind="late_stage_discount")])
+    )
     await asyncio.wait_for(lock.waited.wait(), 5)  # the write reached the lock: an event, not a sleep
     assert log == []
     lock.release()
@@ -117,7 +126,9 @@ async def test_without_transactions_alerts_are_acknowledged_before_any_state_is_
     log: list = []
     bulk = changelog(fake_app(False, log))
     d0, d3 = deal_in_partition(0), deal_in_partition(3)
-    await bulk.write({d0.encode(): b"s0", d3.encode(): b"s3"}, [Alert(deal_id=d3, alert_id="al-3", kind="late_stage_discount")])
+    await bulk.write(
+        {d0.encode(): b"s0", d3.encode(): b"s3"}, [Alert(deal_id=d3, alert_id="al-3", kind="late_stage_discount")]
+    )
 
     first_state = next(i for i, entry in enumerate(log) if entry[1] == "states")
     alert_acked = log.index(("acked", f"alert {d3}"))
@@ -149,7 +160,9 @@ async def test_with_a_committed_store_states_are_staged_in_their_transaction_not
     log: list = []
     committed = RecordingCommitted()
     table = SimpleNamespace(data={}, changelog_topic=SimpleNamespace(get_topic_name=lambda: CHANGELOG))
-    bulk = BulkChangelog(fake_app(True, log), table, PARTITIONS, ALERTS, encode_alert=lambda a: b"", committed=committed)
+    bulk = BulkChangelog(
+        fake_app(True, log), table, PARTITIONS, ALERTS, encode_alert=lambda a: b"", committed=committed
+    )
     d1 = deal_in_partition(1)
     await bulk.write({d1.encode(): b"s1"})
     assert table.data == {}
@@ -160,7 +173,9 @@ async def test_with_a_committed_store_and_no_transactions_states_are_written_onc
     log: list = []
     committed = RecordingCommitted()
     table = SimpleNamespace(data={}, changelog_topic=SimpleNamespace(get_topic_name=lambda: CHANGELOG))
-    bulk = BulkChangelog(fake_app(False, log), table, PARTITIONS, ALERTS, encode_alert=lambda a: b"", committed=committed)
+    bulk = BulkChangelog(
+        fake_app(False, log), table, PARTITIONS, ALERTS, encode_alert=lambda a: b"", committed=committed
+    )
     d2 = deal_in_partition(2)
     await bulk.write({d2.encode(): b"s2"})
     assert table.data == {}

@@ -29,7 +29,9 @@ class FakeRocksStore:
 
     def _db_for_partition(self, partition: int):
         if partition not in self.dbs:
-            self.dbs[partition] = rocksdict.Rdict(str(self.path / f"p{partition}"), options=rocksdict.Options(raw_mode=True))
+            self.dbs[partition] = rocksdict.Rdict(
+                str(self.path / f"p{partition}"), options=rocksdict.Options(raw_mode=True)
+            )
         return self.dbs[partition]
 
     def set_persisted_offset(self, tp, offset):
@@ -71,9 +73,13 @@ def faust_producer(log, tids, fail_commit=False):
     async def stop_transaction(tid):
         log.append(("stop", tid))
 
-    return SimpleNamespace(_transaction_producers={tid: FakeTransactionProducer(log, fail_commit) for tid in tids},
-                           _trn_locks={tid: asyncio.Lock() for tid in tids}, commit_transactions=None,
-                           abort_transaction=abort_transaction, stop_transaction=stop_transaction)
+    return SimpleNamespace(
+        _transaction_producers={tid: FakeTransactionProducer(log, fail_commit) for tid in tids},
+        _trn_locks={tid: asyncio.Lock() for tid in tids},
+        commit_transactions=None,
+        abort_transaction=abort_transaction,
+        stop_transaction=stop_transaction,
+    )
 
 
 def test_staged_states_are_read_back_but_not_in_rocksdb_before_the_commit(tmp_path):

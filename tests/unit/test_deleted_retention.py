@@ -17,8 +17,13 @@ STAGES = StageMap.load(DEFAULT_STAGE_MAP)
 
 
 def deleted_deal(minutes_after_t0: int = 5):
-    return fold([event(type="deal.created", at=0, stage="Prospecting", amount=100),
-                 event(type="deal.deleted", at=minutes_after_t0)], STAGES)
+    return fold(
+        [
+            event(type="deal.created", at=0, stage="Prospecting", amount=100),
+            event(type="deal.deleted", at=minutes_after_t0),
+        ],
+        STAGES,
+    )
 
 
 def test_the_deletion_time_is_the_deletion_events_time_in_the_crm():
@@ -26,16 +31,23 @@ def test_the_deletion_time_is_the_deletion_events_time_in_the_crm():
 
 
 def test_a_late_older_event_does_not_move_the_deletion_time():
-    state = fold([event(type="deal.created", at=0, stage="Prospecting"), event(type="deal.deleted", at=5),
-                  event(at=3, amount=7)], STAGES)
+    state = fold(
+        [
+            event(type="deal.created", at=0, stage="Prospecting"),
+            event(type="deal.deleted", at=5),
+            event(at=3, amount=7),
+        ],
+        STAGES,
+    )
     assert deleted_at(state) == (T0 + dt.timedelta(minutes=5)).timestamp()
 
 
 def test_open_won_and_reopened_deals_have_no_deletion_time():
     assert deleted_at(fold([event(type="deal.created", at=0, stage="Prospecting")], STAGES)) is None
     assert deleted_at(fold([event(type="deal.closed_won", at=0)], STAGES)) is None
-    reopened = fold([event(type="deal.deleted", at=1), event(type="deal.stage_changed", at=2, stage="Prospecting")],
-                    STAGES)
+    reopened = fold(
+        [event(type="deal.deleted", at=1), event(type="deal.stage_changed", at=2, stage="Prospecting")], STAGES
+    )
     assert reopened.status == "open" and deleted_at(reopened) is None
 
 

@@ -44,7 +44,6 @@ def test_movement_demo_shows_a_push_two_stalls_and_a_qualification_gap(today):
     assert stalled == ["api:demo-move-2", "api:demo-move-3"]
 
 
-
 @pytest.mark.parametrize("today", [dt.date(2026, 11, 26), dt.date(2027, 1, 1)])
 def test_demo_managers_have_different_habits(today):
     """The demo actions, folded on the demo deals as review would send them: a leader, a manager, a mixed one."""
@@ -76,9 +75,16 @@ def test_demo_managers_have_different_habits(today):
             deal_id = ref
             action = {k: v for k, v in body.items() if k in ("by", "kind", "questions", "note")}
             kind = {"reviews": "deal.reviewed", "help": "deal.help_offered"}[route]
-        event = DealEvent.model_validate({"event_id": f"demo-act-{n}", "source": "review", "deal_id": deal_id,
-                                          "occurred_at": (now + dt.timedelta(minutes=n)).isoformat(), "type": kind,
-                                          "action": action})
+        event = DealEvent.model_validate(
+            {
+                "event_id": f"demo-act-{n}",
+                "source": "review",
+                "deal_id": deal_id,
+                "occurred_at": (now + dt.timedelta(minutes=n)).isoformat(),
+                "type": kind,
+                "action": action,
+            }
+        )
         states[deal_id] = apply_event(states[deal_id], event, STAGES).state
     quarter = quarter_of(now.date())
     facts = [f[quarter] for f in (place(s, STAGES, now).scorecard for s in states.values()) if quarter in f]

@@ -29,13 +29,13 @@ def test_compose_kafka_matches_the_local_broker_version():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     version = compose["services"]["kafka"]["image"].split(":")[1]
     assert f"<kafka.version>{version}</kafka.version>" in pom
-    assert f'PR_KAFKA_VERSION:-{version}' in (ROOT / "deploy/kafka.sh").read_text()
+    assert f"PR_KAFKA_VERSION:-{version}" in (ROOT / "deploy/kafka.sh").read_text()
 
 
 def test_console_scripts_the_compose_file_runs_are_declared():
     pyproject = (ROOT / "pyproject.toml").read_text()
     for script in ("pr-ingest", "pr-scoring", "pr-review", "pr-admin"):
-        assert f'{script} = ' in pyproject
+        assert f"{script} = " in pyproject
 
 
 def _compose() -> dict:
@@ -61,19 +61,30 @@ def test_compose_passes_secrets_from_an_uncommitted_env_file_and_says_why_open_m
         assert service["environment"]["PR_ALLOW_OPEN"] == "${PR_ALLOW_OPEN:-true}", name
     assert "published on 127.0.0.1" in text
     example = (ROOT / ".env.example").read_text()
-    for variable in ("PR_INGEST_API_KEYS", "PR_REVIEW_API_KEYS", "PR_INGEST_SALESFORCE_TOKEN",
-                     "PR_INGEST_HUBSPOT_CLIENT_SECRET", "PR_INGEST_PIPEDRIVE_USER", "PR_INGEST_PIPEDRIVE_PASSWORD"):
+    for variable in (
+        "PR_INGEST_API_KEYS",
+        "PR_REVIEW_API_KEYS",
+        "PR_INGEST_SALESFORCE_TOKEN",
+        "PR_INGEST_HUBSPOT_CLIENT_SECRET",
+        "PR_INGEST_PIPEDRIVE_USER",
+        "PR_INGEST_PIPEDRIVE_PASSWORD",
+    ):
         assert f"\n{variable}=replace-with-" in example, variable
 
 
 def test_no_env_file_is_committed_and_git_ignores_it():
-    tracked = subprocess.run(["git", "-C", str(ROOT), "ls-files", ".env", "**/.env"],
-                             capture_output=True, text=True, check=True).stdout
+    tracked = subprocess.run(
+        ["git", "-C", str(ROOT), "ls-files", ".env", "**/.env"], capture_output=True, text=True, check=True
+    ).stdout
     assert tracked == ""
     ignored = subprocess.run(["git", "-C", str(ROOT), "check-ignore", "--no-index", "-q", ".env"], check=False)
     assert ignored.returncode == 0, ".env is not in .gitignore"
-    assert subprocess.run(["git", "-C", str(ROOT), "ls-files", "--error-unmatch", ".env.example"],
-                          capture_output=True, check=False).returncode == 0, ".env.example is not committed"
+    assert (
+        subprocess.run(
+            ["git", "-C", str(ROOT), "ls-files", "--error-unmatch", ".env.example"], capture_output=True, check=False
+        ).returncode
+        == 0
+    ), ".env.example is not committed"
 
 
 def test_long_running_services_restart_unless_stopped():
@@ -111,10 +122,17 @@ FIRST_EPHEMERAL_PORT = 32768
 def test_every_default_port_of_the_scripts_is_outside_the_ephemeral_range():
     from services.admin.config_doc import DEPLOY_VARIABLES
 
-    ports = {name: int(default) for name, default, _ in DEPLOY_VARIABLES
-             if name.endswith("_PORT") and default.isdigit()}
-    assert {"PR_TEST_KAFKA_PORT", "PR_TEST_REDIS_PORT", "PR_CHAOS_KAFKA_PORT", "PR_CHAOS_REDIS_PORT",
-            "PR_SOAK_KAFKA_PORT", "PR_BENCH_KAFKA_PORT"} <= set(ports)
+    ports = {
+        name: int(default) for name, default, _ in DEPLOY_VARIABLES if name.endswith("_PORT") and default.isdigit()
+    }
+    assert {
+        "PR_TEST_KAFKA_PORT",
+        "PR_TEST_REDIS_PORT",
+        "PR_CHAOS_KAFKA_PORT",
+        "PR_CHAOS_REDIS_PORT",
+        "PR_SOAK_KAFKA_PORT",
+        "PR_BENCH_KAFKA_PORT",
+    } <= set(ports)
     # A Redis Cluster node's bus listens on its port + 10000.
     bus = {f"{name} bus": port + 10_000 for name, port in ports.items() if "REDIS_CLUSTER" in name}
     # Three-broker clusters use the base port and the next two.

@@ -18,22 +18,29 @@ def test_the_installed_faust_has_everything_the_workarounds_rely_on():
 
 
 def test_a_missing_attribute_fails_naming_the_faust_version_and_the_attribute():
-    contract = [("faust.app.base.App", "_renamed_in_a_later_faust", "class"),
-                ("faust.transport.consumer.ThreadDelegateConsumer", "_gone", "init"),
-                ("faust.tables.recovery.Recovery._slurp_changelogs", "a message faust never logs", "source"),
-                ("faust.no_such_module.Thing", "x", "class")]
+    contract = [
+        ("faust.app.base.App", "_renamed_in_a_later_faust", "class"),
+        ("faust.transport.consumer.ThreadDelegateConsumer", "_gone", "init"),
+        ("faust.tables.recovery.Recovery._slurp_changelogs", "a message faust never logs", "source"),
+        ("faust.no_such_module.Thing", "x", "class"),
+    ]
     with pytest.raises(FaustIncompatible) as error:
         check_faust(contract)
     message = str(error.value)
     assert f"faust-streaming {faust.__version__}" in message
-    for missing in ("App._renamed_in_a_later_faust", "ThreadDelegateConsumer._gone", "a message faust never logs",
-                    "faust.no_such_module.Thing.x"):
+    for missing in (
+        "App._renamed_in_a_later_faust",
+        "ThreadDelegateConsumer._gone",
+        "a message faust never logs",
+        "faust.no_such_module.Thing.x",
+    ):
         assert missing in message
 
 
 def test_the_instance_attributes_in_the_contract_are_really_set_by_faust():
     # "init" entries are checked in the source; here the real objects confirm the reading.
     from faust.transport.drivers.aiokafka import Producer
+
     app = faust.App("compat-test", broker="kafka://127.0.0.1:1")
     assert hasattr(Producer(app.transport), "_transaction_producers")
     assert hasattr(app.consumer, "_thread") and hasattr(app.consumer._thread, "_highwaters")
@@ -48,6 +55,7 @@ def test_faust_s_error_in_recovery_is_counted_as_a_metric():
         recovery_logger.warning("Recovery message topic x offset 3")  # not an error
         # What faust's Recovery._slurp_changelogs logs when applying a record raised.
         import faust.tables.recovery as recovery
+
         recovery.logger.warning(f"Error in recovery {TypeError('unsupported operand')}")
     finally:
         errors.uninstall()

@@ -41,7 +41,9 @@ class FakeRocksStore:
 
     def _db_for_partition(self, partition: int):
         if partition not in self.dbs:
-            self.dbs[partition] = rocksdict.Rdict(str(self.path / f"p{partition}"), options=rocksdict.Options(raw_mode=True))
+            self.dbs[partition] = rocksdict.Rdict(
+                str(self.path / f"p{partition}"), options=rocksdict.Options(raw_mode=True)
+            )
         return self.dbs[partition]
 
     def set_persisted_offset(self, tp, offset):
@@ -116,12 +118,21 @@ def fake_app(fenced: str | None, owned: set[int], rebalancing: bool = False):
     async def stop_transaction(transactional_id):
         producers.pop(transactional_id, None)
 
-    faust_producer = SimpleNamespace(_transaction_producers=producers, _trn_locks={t: asyncio.Lock() for t in producers},
-                                     commit_transactions=None, abort_transaction=abort_transaction,
-                                     stop_transaction=stop_transaction)
-    return SimpleNamespace(in_transaction=True, producer=faust_producer, conf=SimpleNamespace(id="app"),
-                           assignor=SimpleNamespace(group_for_topic=lambda topic: 0), rebalancing=rebalancing,
-                           owned=owned)
+    faust_producer = SimpleNamespace(
+        _transaction_producers=producers,
+        _trn_locks={t: asyncio.Lock() for t in producers},
+        commit_transactions=None,
+        abort_transaction=abort_transaction,
+        stop_transaction=stop_transaction,
+    )
+    return SimpleNamespace(
+        in_transaction=True,
+        producer=faust_producer,
+        conf=SimpleNamespace(id="app"),
+        assignor=SimpleNamespace(group_for_topic=lambda topic: 0),
+        rebalancing=rebalancing,
+        owned=owned,
+    )
 
 
 def deal_in(partition: int, n: int = 0) -> str:
@@ -145,16 +156,30 @@ class Worker:
 
         self.fence = FencedTransactions(app, moved, forget, patience=patience, pause=0.01) if with_fence else None
         table = SimpleNamespace(data=None, changelog_topic=SimpleNamespace(get_topic_name=lambda: CHANGELOG))
-        self.changelog = BulkChangelog(app, table, PARTITIONS, "deal-alerts", encode_alert=lambda a: a.record(),
-                                       committed=self.store, fenced=self.fence)
+        self.changelog = BulkChangelog(
+            app,
+            table,
+            PARTITIONS,
+            "deal-alerts",
+            encode_alert=lambda a: a.record(),
+            committed=self.store,
+            fenced=self.fence,
+        )
         self.redis_writes: list[set[str]] = []
 
         async def write_read_model(placements):
             self.redis_writes.append(set(placements))
 
-        self.processor = DealProcessor(self.store, None, RedisKeys(), STAGES, send_alert=None,
-                                       save_states=self.changelog.write, write_read_model=write_read_model,
-                                       partitions=PARTITIONS)
+        self.processor = DealProcessor(
+            self.store,
+            None,
+            RedisKeys(),
+            STAGES,
+            send_alert=None,
+            save_states=self.changelog.write,
+            write_read_model=write_read_model,
+            partitions=PARTITIONS,
+        )
         CommitHooks(app.producer, self.store, fenced=lambda: self.fence).install()
 
     async def fold(self, deal_ids):
@@ -163,7 +188,8 @@ class Worker:
 
     async def commit(self):
         await self.app.producer.commit_transactions(
-            {tid(p): {TP("deal-events", p): 5} for p in range(PARTITIONS)}, "app")
+            {tid(p): {TP("deal-events", p): 5} for p in range(PARTITIONS)}, "app"
+        )
 
     def in_rocksdb(self, deal_id: str) -> bool:
         partition = partition_for(deal_id.encode(), PARTITIONS)
@@ -173,8 +199,11 @@ class Worker:
 DEALS = [deal_in(p) for p in range(PARTITIONS)]
 
 
-@pytest.mark.parametrize("owned, rebalancing", [({0, 2, 3}, False), ({0, 1, 2, 3}, True)],
-                         ids=["partition left this worker", "rebalance under way"])
+@pytest.mark.parametrize(
+    "owned, rebalancing",
+    [({0, 2, 3}, False), ({0, 1, 2, 3}, True)],
+    ids=["partition left this worker", "rebalance under way"],
+)
 async def test_a_fenced_partition_that_moved_is_dropped_and_the_others_commit(tmp_path, caplog, owned, rebalancing):
     app = fake_app("acks", owned=owned, rebalancing=rebalancing)
     fenced_producer = app.producer._transaction_producers[tid(FENCED)]
@@ -319,9 +348,11 @@ async def test_a_partition_that_turned_standby_loses_its_producer_at_the_rebalan
         producers.pop(transactional_id)
 
     actives = {TP("deal-events", 2), TP("deal-events", 3), TP(CHANGELOG, 2), TP(CHANGELOG, 3)}
-    app = SimpleNamespace(conf=SimpleNamespace(id="app"),
-                          assignor=SimpleNamespace(group_for_topic=lambda topic: 0, assigned_actives=lambda: actives),
-                          producer=SimpleNamespace(_transaction_producers=producers, stop_transaction=stop_transaction))
+    app = SimpleNamespace(
+        conf=SimpleNamespace(id="app"),
+        assignor=SimpleNamespace(group_for_topic=lambda topic: 0, assigned_actives=lambda: actives),
+        producer=SimpleNamespace(_transaction_producers=producers, stop_transaction=stop_transaction),
+    )
 
     async def faust_on_rebalance(assigned, revoked, newly_assigned):
         faust_calls.append((assigned, revoked, newly_assigned))  # faust stops revoked non-standby partitions only

@@ -21,13 +21,19 @@ SPAN_DAYS = 200  # ...to a month after it
 
 # Close dates around the quarter (before, inside, after), so deals move in and out of it.
 close_date = st.sampled_from(["2026-09-15", "2026-10-01", "2026-11-20", "2026-12-31", "2027-01-01", "2027-03-10"])
-change = st.fixed_dictionaries({}, optional={
-    "stage": st.sampled_from(["Prospecting", "Value Proposition", "Negotiation/Review", "Closed Won", "Closed Lost"]),
-    "amount": st.integers(0, 10**6) | st.floats(0, 10**6, allow_nan=False).map(lambda x: round(x, 2)),
-    "close_date": close_date,
-})
-kind = st.sampled_from(["deal.created", "deal.updated", "deal.stage_changed", "deal.closed_won", "deal.closed_lost",
-                        "deal.deleted"])
+change = st.fixed_dictionaries(
+    {},
+    optional={
+        "stage": st.sampled_from(
+            ["Prospecting", "Value Proposition", "Negotiation/Review", "Closed Won", "Closed Lost"]
+        ),
+        "amount": st.integers(0, 10**6) | st.floats(0, 10**6, allow_nan=False).map(lambda x: round(x, 2)),
+        "close_date": close_date,
+    },
+)
+kind = st.sampled_from(
+    ["deal.created", "deal.updated", "deal.stage_changed", "deal.closed_won", "deal.closed_lost", "deal.deleted"]
+)
 
 
 @st.composite
@@ -36,9 +42,13 @@ def histories(draw):
     for d in range(draw(st.integers(1, 6))):
         deal_id = f"api:f{d}"
         deals[deal_id] = [
-            event(deal_id=deal_id, type=draw(kind), event_id=f"{deal_id}-{i}",
-                  at=EPOCH + dt.timedelta(days=draw(st.integers(0, SPAN_DAYS)), hours=draw(st.integers(0, 23))),
-                  **draw(change))
+            event(
+                deal_id=deal_id,
+                type=draw(kind),
+                event_id=f"{deal_id}-{i}",
+                at=EPOCH + dt.timedelta(days=draw(st.integers(0, SPAN_DAYS)), hours=draw(st.integers(0, 23))),
+                **draw(change),
+            )
             for i in range(draw(st.integers(1, 8)))
         ]
     as_of = EPOCH + dt.timedelta(days=draw(st.integers(61, SPAN_DAYS)))  # from the quarter's first day on
@@ -47,8 +57,12 @@ def histories(draw):
 
 def in_quarter(state) -> bool:
     first, last = (BEGINS.date(), (ENDS - dt.timedelta(days=1)).date())
-    return state is not None and state.status == "open" and state.close_date() is not None \
+    return (
+        state is not None
+        and state.status == "open"
+        and state.close_date() is not None
         and first <= state.close_date() <= last
+    )
 
 
 @settings(max_examples=300, deadline=None)
@@ -65,8 +79,10 @@ def test_the_buckets_reconcile_for_any_event_history(drawn):
     buckets = mv.flow_totals(parts)
     assert mv.reconciliation_gap(buckets) == pytest.approx(0, abs=0.01 * (len(deals) + 1))
     counts = {name: b["count"] for name, b in buckets.items()}
-    assert counts["start"] + counts["new"] + counts["pulled_in"] - counts["pushed_out"] - counts["won"] \
-        - counts["lost"] == counts["end"]
+    assert (
+        counts["start"] + counts["new"] + counts["pulled_in"] - counts["pushed_out"] - counts["won"] - counts["lost"]
+        == counts["end"]
+    )
 
 
 @settings(max_examples=300, deadline=None)

@@ -6,8 +6,14 @@ from services.ingest.app import BadRequest, parse_events
 from services.shared.events import decode_event, encode_event
 
 pytestmark = pytest.mark.unit
-GOOD = {"event_id": "e1", "source": "api", "deal_id": "api:1", "occurred_at": "2026-11-20T09:00:00Z",
-        "type": "deal.created", "changes": {"amount": 10, "next_step": None}}
+GOOD = {
+    "event_id": "e1",
+    "source": "api",
+    "deal_id": "api:1",
+    "occurred_at": "2026-11-20T09:00:00Z",
+    "type": "deal.created",
+    "changes": {"amount": 10, "next_step": None},
+}
 
 
 def test_one_event_or_a_batch():
@@ -53,11 +59,14 @@ def test_encoding_keeps_absent_and_null_apart():
     assert event.changed_fields() == {"amount": 10, "next_step": None}
 
 
-@pytest.mark.parametrize("given", [
-    GOOD,  # schema_version left out: the encoder adds it
-    GOOD | {"schema_version": 1},  # everything given: pydantic writes the JSON directly
-    {k: v for k, v in GOOD.items() if k != "changes"} | {"type": "deal.deleted"},  # no changes at all
-])
+@pytest.mark.parametrize(
+    "given",
+    [
+        GOOD,  # schema_version left out: the encoder adds it
+        GOOD | {"schema_version": 1},  # everything given: pydantic writes the JSON directly
+        {k: v for k, v in GOOD.items() if k != "changes"} | {"type": "deal.deleted"},  # no changes at all
+    ],
+)
 def test_both_encoding_paths_write_the_same_contract(given):
     raw = json.loads(encode_event(parse_events(given, 1)[0]))
     assert raw["schema_version"] == 1

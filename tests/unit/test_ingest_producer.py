@@ -51,6 +51,7 @@ class FakeKafka:
 
 def producer_with(fake: FakeKafka, clock=time.monotonic, **options) -> EventProducer:
     producer = EventProducer("127.0.0.1:1", **{"timeout": 0.3, "fast_fail": 2.0, **options}, clock=clock)
+
     def connect():
         fake.connects += 1
         return fake

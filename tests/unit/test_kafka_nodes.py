@@ -13,16 +13,24 @@ KAFKA_SH = Path(__file__).resolve().parents[2] / "deploy" / "kafka.sh"
 
 def kafka_sh(tmp_path, action: str, **env: str) -> subprocess.CompletedProcess:
     # Ports nobody listens on in these tests' state: every node reads as down.
-    return subprocess.run([str(KAFKA_SH), action], capture_output=True, text=True, timeout=30,
-                          env={**os.environ, "PR_STATE_DIR": str(tmp_path), **env})
+    return subprocess.run(
+        [str(KAFKA_SH), action],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "PR_STATE_DIR": str(tmp_path), **env},
+    )
 
 
 def test_a_three_node_status_names_each_node_on_consecutive_ports(tmp_path):
     done = kafka_sh(tmp_path, "status", PR_KAFKA_NODES="3", PR_KAFKA_PORT="1")
 
     assert done.returncode == 1  # none of them runs
-    assert done.stdout.splitlines() == ["broker 1 127.0.0.1:1 down", "broker 2 127.0.0.1:2 down",
-                                        "broker 3 127.0.0.1:3 down"]
+    assert done.stdout.splitlines() == [
+        "broker 1 127.0.0.1:1 down",
+        "broker 2 127.0.0.1:2 down",
+        "broker 3 127.0.0.1:3 down",
+    ]
 
 
 def test_a_single_node_status_stays_silent_as_before(tmp_path):

@@ -14,8 +14,12 @@ from services.shared.kafka_config import faust_broker_credentials, kafka_client_
 from services.shared.settings import CommonSettings
 
 pytestmark = pytest.mark.unit
-SASL = dict(kafka_security_protocol="SASL_SSL", kafka_sasl_mechanism="SCRAM-SHA-512",
-            kafka_sasl_username="svc", kafka_sasl_password="kafka-pw-123")
+SASL = dict(
+    kafka_security_protocol="SASL_SSL",
+    kafka_sasl_mechanism="SCRAM-SHA-512",
+    kafka_sasl_username="svc",
+    kafka_sasl_password="kafka-pw-123",
+)
 
 
 def test_plaintext_is_the_default_and_adds_nothing_but_the_protocol():
@@ -30,8 +34,12 @@ def test_sasl_ssl_gives_a_verifying_tls_context_and_the_credentials():
     context = options.pop("ssl_context")
     assert isinstance(context, ssl.SSLContext)
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
-    assert options == {"security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-512",
-                       "sasl_plain_username": "svc", "sasl_plain_password": "kafka-pw-123"}
+    assert options == {
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": "svc",
+        "sasl_plain_password": "kafka-pw-123",
+    }
     credentials = faust_broker_credentials(settings)
     assert isinstance(credentials, faust.SASLCredentials)
     assert (credentials.protocol.value, credentials.mechanism.value) == ("SASL_SSL", "SCRAM-SHA-512")
@@ -55,9 +63,13 @@ def test_ssl_without_sasl_gives_faust_ssl_credentials():
 def test_the_settings_are_read_from_the_environment(monkeypatch, tmp_path):
     cafile = tmp_path / "ca.pem"
     cafile.write_text("not parsed by the settings")
-    for name, value in {"PR_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "PR_KAFKA_SASL_MECHANISM": "SCRAM-SHA-256",
-                        "PR_KAFKA_SASL_USERNAME": "svc", "PR_KAFKA_SASL_PASSWORD": "pw",
-                        "PR_KAFKA_SSL_CAFILE": str(cafile)}.items():
+    for name, value in {
+        "PR_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "PR_KAFKA_SASL_MECHANISM": "SCRAM-SHA-256",
+        "PR_KAFKA_SASL_USERNAME": "svc",
+        "PR_KAFKA_SASL_PASSWORD": "pw",
+        "PR_KAFKA_SSL_CAFILE": str(cafile),
+    }.items():
         monkeypatch.setenv(name, value)
     settings = CommonSettings()
     assert settings.kafka_sasl_mechanism == "SCRAM-SHA-256" and settings.kafka_ssl_cafile == cafile
@@ -114,6 +126,11 @@ def test_redis_clients_take_rediss_urls_with_acl_user_and_ca_file():
     pool = aioredis.Redis.from_url(url.get_secret_value()).connection_pool
     assert pool.connection_class is SSLConnection
     assert {k: pool.connection_kwargs[k] for k in ("host", "port", "db", "username", "password", "ssl_ca_certs")} == {
-        "host": "cache", "port": 6380, "db": 2, "username": "app", "password": "redis-pw-456",
-        "ssl_ca_certs": "/etc/pr/ca.pem"}
+        "host": "cache",
+        "port": 6380,
+        "db": 2,
+        "username": "app",
+        "password": "redis-pw-456",
+        "ssl_ca_certs": "/etc/pr/ca.pem",
+    }
     assert "redis-pw-456" not in repr(pool)

@@ -35,7 +35,12 @@ def test_only_open_early_deals_are_on_the_leader_list():
 def test_leader_ranking_orders_by_potential_times_winnability():
     big_unqualified = place(deal("a", stage="Prospecting", amount=1_000_000), STAGES)
     small_qualified = place(
-        deal("b", stage="Prospecting", amount=250_000, qualification=dict.fromkeys(("economic_buyer", "champion", "pain"), "known")),
+        deal(
+            "b",
+            stage="Prospecting",
+            amount=250_000,
+            qualification=dict.fromkeys(("economic_buyer", "champion", "pain"), "known"),
+        ),
         STAGES,
     )
     potential = place(deal("c", stage="Prospecting", amount=10, potential_value=2_000_000), STAGES)
@@ -53,8 +58,10 @@ def test_manager_list_membership_is_by_close_quarter_and_amount():
 @pytest.mark.parametrize("closing", ["deal.closed_won", "deal.closed_lost", "deal.deleted"])
 def test_won_lost_and_deleted_deals_leave_both_lists(closing):
     state = fold(
-        [event(deal_id="x", type="deal.created", at=0, stage="Prospecting", amount=5, close_date="2026-12-01"),
-         event(deal_id="x", type=closing, at=1)],
+        [
+            event(deal_id="x", type="deal.created", at=0, stage="Prospecting", amount=5, close_date="2026-12-01"),
+            event(deal_id="x", type=closing, at=1),
+        ],
         STAGES,
     )
     placed = place(state, STAGES)
@@ -62,11 +69,35 @@ def test_won_lost_and_deleted_deals_leave_both_lists(closing):
 
 
 def test_list_item_has_the_design_fields():
-    card = place(deal("a", stage="Prospecting", amount=10, name="N", account="Acc", owner_id="o", team="t",
-                      close_date="2026-12-01"), STAGES).card
+    card = place(
+        deal(
+            "a",
+            stage="Prospecting",
+            amount=10,
+            name="N",
+            account="Acc",
+            owner_id="o",
+            team="t",
+            close_date="2026-12-01",
+        ),
+        STAGES,
+    ).card
     item = list_item(card, "leader")
-    for name in ("deal_id", "name", "account", "owner_id", "team", "stage", "phase", "amount", "potential_value",
-                 "close_date", "score", "score_parts", "questions"):
+    for name in (
+        "deal_id",
+        "name",
+        "account",
+        "owner_id",
+        "team",
+        "stage",
+        "phase",
+        "amount",
+        "potential_value",
+        "close_date",
+        "score",
+        "score_parts",
+        "questions",
+    ):
         assert name in item
     assert item["phase"] == "early"
     assert "timeline" not in item

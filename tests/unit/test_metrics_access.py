@@ -32,11 +32,18 @@ def test_metrics_are_open_only_while_the_service_itself_runs_open():
     assert locked.get("/v1/events").status_code == 405  # the rest of the service is unchanged
 
 
-@pytest.mark.parametrize("headers", [
-    {}, {"Authorization": "Bearer wrong-token-000"}, {"Authorization": f"Bearer {TOKEN}x"},
-    {"Authorization": f"Basic {TOKEN}"}, {"Authorization": "Bearer "}, {"Authorization": "Bearer \u00e9t\u00e9".encode("latin-1")},
-    {"X-API-Key": TOKEN[:-1]},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong-token-000"},
+        {"Authorization": f"Bearer {TOKEN}x"},
+        {"Authorization": f"Basic {TOKEN}"},
+        {"Authorization": "Bearer "},
+        {"Authorization": "Bearer \u00e9t\u00e9".encode("latin-1")},
+        {"X-API-Key": TOKEN[:-1]},
+    ],
+)
 def test_with_a_token_only_that_token_reads_metrics_even_in_open_mode(headers):
     for app in (ingest(keys=LOADER, token=TOKEN), ingest(keys=None, token=TOKEN)):
         assert app.get("/metrics", headers=headers).status_code == 401

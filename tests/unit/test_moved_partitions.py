@@ -46,8 +46,9 @@ def setup():
     async def faust_on_rebalance(assigned, revoked, newly_assigned, generation_id=0):
         calls.append((set(store), generation_id))  # what the store held when faust's handler ran
 
-    table = SimpleNamespace(data=store, on_rebalance=faust_on_rebalance,
-                            changelog_topic=SimpleNamespace(get_topic_name=lambda: CHANGELOG))
+    table = SimpleNamespace(
+        data=store, on_rebalance=faust_on_rebalance, changelog_topic=SimpleNamespace(get_topic_name=lambda: CHANGELOG)
+    )
     recovery = FakeRecovery()
     app = SimpleNamespace(tables=SimpleNamespace(recovery=recovery))
     ForgetMovedPartitions(app, table, EVENTS, lambda moved: drop_partitions(store, moved, PARTITIONS)).install()

@@ -27,13 +27,18 @@ def created(deal_id="api:m1", when="2026-10-01", **changes):
 
 # -- card fields ---------------------------------------------------------------------------
 
+
 def test_push_count_counts_moves_to_a_later_quarter_only():
-    state = fold([created(),
-                  event(deal_id="api:m1", at=at("2026-10-05"), close_date="2026-12-20"),  # same quarter
-                  event(deal_id="api:m1", at=at("2026-10-10"), close_date="2027-01-15"),  # pushed
-                  event(deal_id="api:m1", at=at("2026-10-20"), close_date="2026-11-30"),  # pulled in
-                  event(deal_id="api:m1", at=at("2026-11-01"), close_date="2027-04-01")],  # pushed
-                 STAGES)
+    state = fold(
+        [
+            created(),
+            event(deal_id="api:m1", at=at("2026-10-05"), close_date="2026-12-20"),  # same quarter
+            event(deal_id="api:m1", at=at("2026-10-10"), close_date="2027-01-15"),  # pushed
+            event(deal_id="api:m1", at=at("2026-10-20"), close_date="2026-11-30"),  # pulled in
+            event(deal_id="api:m1", at=at("2026-11-01"), close_date="2027-04-01"),
+        ],  # pushed
+        STAGES,
+    )
     assert mv.push_count(state) == 2
     history = mv.close_date_history(state)
     assert [h["close_date"] for h in history] == ["2026-12-15", "2026-12-20", "2027-01-15", "2026-11-30", "2027-04-01"]
@@ -41,19 +46,25 @@ def test_push_count_counts_moves_to_a_later_quarter_only():
 
 
 def test_movement_follows_the_crm_order_not_the_arrival_order():
-    events = [created(),
-              event(deal_id="api:m1", at=at("2026-10-10"), close_date="2027-01-15"),
-              event(deal_id="api:m1", at=at("2026-10-20"), close_date="2027-05-01")]
+    events = [
+        created(),
+        event(deal_id="api:m1", at=at("2026-10-10"), close_date="2027-01-15"),
+        event(deal_id="api:m1", at=at("2026-10-20"), close_date="2027-05-01"),
+    ]
     late_first = fold([events[0], events[2], events[1]], STAGES)
     assert mv.push_count(late_first) == 2  # in arrival order it would look like one push and a pull-in
     assert late_first.movement == fold(events, STAGES).movement
 
 
 def test_stage_entered_at_ignores_a_restated_stage_and_restarts_on_a_move():
-    state = fold([created(),
-                  event(deal_id="api:m1", at=at("2026-10-08"), stage="Prospecting", amount=120_000),
-                  event(deal_id="api:m1", type="deal.stage_changed", at=at("2026-10-12"), stage="Qualification")],
-                 STAGES)
+    state = fold(
+        [
+            created(),
+            event(deal_id="api:m1", at=at("2026-10-08"), stage="Prospecting", amount=120_000),
+            event(deal_id="api:m1", type="deal.stage_changed", at=at("2026-10-12"), stage="Qualification"),
+        ],
+        STAGES,
+    )
     assert mv.stage_entered_at(state) == at("2026-10-12")
     again = fold([created(), event(deal_id="api:m1", at=at("2026-10-08"), stage="prospecting")], STAGES)
     assert mv.stage_entered_at(again) == at("2026-10-01")
@@ -70,8 +81,9 @@ def test_days_in_stage_is_computed_when_read():
 
 
 def test_the_card_carries_movement_and_the_list_item_leaves_the_history_out():
-    card = place(fold([created(), event(deal_id="api:m1", at=at("2026-10-10"), close_date="2027-01-15")], STAGES),
-                 STAGES).card
+    card = place(
+        fold([created(), event(deal_id="api:m1", at=at("2026-10-10"), close_date="2027-01-15")], STAGES), STAGES
+    ).card
     assert card["push_count"] == 1
     assert card["stage_entered_at"] == at("2026-10-01").isoformat()
     assert card["last_change_at"] == at("2026-10-10").isoformat()
@@ -83,6 +95,7 @@ def test_the_card_carries_movement_and_the_list_item_leaves_the_history_out():
 
 
 # -- close_date_pushed -----------------------------------------------------------------------
+
 
 def pushed(events, horizon=1):
     state = fold(events, STAGES)
@@ -99,10 +112,13 @@ def test_a_close_date_leaving_the_horizon_for_a_later_quarter_alerts():
     assert alert["occurred_at"] == at("2026-11-02").isoformat()
 
 
-@pytest.mark.parametrize("change, why", [
-    ({"close_date": "2026-12-30"}, "same quarter"),
-    ({"amount": 5}, "no close-date change"),
-])
+@pytest.mark.parametrize(
+    "change, why",
+    [
+        ({"close_date": "2026-12-30"}, "same quarter"),
+        ({"amount": 5}, "no close-date change"),
+    ],
+)
 def test_no_push_alert_without_a_move_to_a_later_quarter(change, why):
     assert pushed([created(), event(deal_id="api:m1", at=at("2026-11-02"), **change)]) is None, why
 
@@ -115,8 +131,11 @@ def test_no_push_alert_when_the_old_date_was_outside_the_horizon():
 
 
 def test_no_push_alert_on_a_closed_deal():
-    events = [created(), event(deal_id="api:m1", type="deal.closed_lost", at=at("2026-11-01")),
-              event(deal_id="api:m1", at=at("2026-11-02"), close_date="2027-02-10")]
+    events = [
+        created(),
+        event(deal_id="api:m1", type="deal.closed_lost", at=at("2026-11-01")),
+        event(deal_id="api:m1", at=at("2026-11-02"), close_date="2027-02-10"),
+    ]
     assert pushed(events) is None
 
 
@@ -131,9 +150,15 @@ def test_a_push_that_arrives_late_compares_with_the_date_before_it_in_crm_order(
 
 # -- qualification_gap -----------------------------------------------------------------------
 
+
 def test_entering_late_with_the_economic_buyer_or_champion_unknown_alerts():
-    enter = event(deal_id="api:m1", type="deal.stage_changed", at=at("2026-11-02"), stage="Proposal/Price Quote",
-                  qualification={"champion": "known"})
+    enter = event(
+        deal_id="api:m1",
+        type="deal.stage_changed",
+        at=at("2026-11-02"),
+        stage="Proposal/Price Quote",
+        qualification={"champion": "known"},
+    )
     state = fold([created(), enter], STAGES)
     alert = mv.qualification_gap_alert(enter, state, STAGES)
     assert alert["kind"] == "qualification_gap" and alert["missing"] == ["economic_buyer"]
@@ -161,6 +186,7 @@ def test_a_late_arriving_old_stage_move_enters_nothing():
 
 # -- stalled ---------------------------------------------------------------------------------
 
+
 def test_an_early_deal_past_its_stages_stall_days_is_stalled_once_per_stall():
     state = fold([created(potential_value=400_000)], STAGES)  # Prospecting: 14 days
     assert mv.stalled_alert(state, STAGES, at("2026-10-14")) is None
@@ -174,6 +200,7 @@ def test_an_early_deal_past_its_stages_stall_days_is_stalled_once_per_stall():
     assert mv.stall_due(state, STAGES) is None
     # An update that does not move the stage keeps it the same stall...
     from services.domain.state import apply_event
+
     state = apply_event(state, event(deal_id="api:m1", at=at("2026-10-26"), amount=90_000), STAGES).state
     assert mv.stalled_alert(state, STAGES, at("2026-10-27")) is None
     # ...a move starts a new one, with its own alert id.
@@ -186,8 +213,12 @@ def test_an_early_deal_past_its_stages_stall_days_is_stalled_once_per_stall():
 def test_late_closed_and_unmapped_deals_never_stall():
     far = at("2027-06-01")
     assert mv.stalled_alert(fold([created(stage="Negotiation/Review")], STAGES), STAGES, far) is None
-    assert mv.stalled_alert(fold([created(), event(deal_id="api:m1", type="deal.closed_won", at=at("2026-10-02"))],
-                                 STAGES), STAGES, far) is None
+    assert (
+        mv.stalled_alert(
+            fold([created(), event(deal_id="api:m1", type="deal.closed_won", at=at("2026-10-02"))], STAGES), STAGES, far
+        )
+        is None
+    )
     assert mv.stalled_alert(fold([created(stage="Some custom stage")], STAGES), STAGES, far) is None
 
 
@@ -208,6 +239,7 @@ def test_a_bad_stall_days_value_is_refused(tmp_path, value):
 
 # -- flow of the quarter ---------------------------------------------------------------------
 
+
 def flows(events_by_deal, quarter="2026Q4", as_of=at("2026-12-01")):  # noqa: B008 - a datetime: immutable
     return {deal: mv.deal_flow(fold(events, STAGES), quarter, as_of) for deal, events in events_by_deal.items()}
 
@@ -215,19 +247,31 @@ def flows(events_by_deal, quarter="2026Q4", as_of=at("2026-12-01")):  # noqa: B0
 def test_the_worked_example_of_the_docs_reconciles():
     """The example of docs/movement.md, deal by deal."""
     history = {
-        "A": [created("A", "2026-09-01", amount=100_000, close_date="2026-11-15"),
-              event(deal_id="A", at=at("2026-10-10"), amount=120_000)],
-        "B": [created("B", "2026-09-02", amount=80_000, close_date="2026-12-10"),
-              event(deal_id="B", at=at("2026-11-03"), close_date="2027-02-01")],
-        "C": [created("C", "2026-09-03", amount=50_000, close_date="2026-10-30"),
-              event(deal_id="C", type="deal.closed_won", at=at("2026-10-28"), amount=45_000)],
+        "A": [
+            created("A", "2026-09-01", amount=100_000, close_date="2026-11-15"),
+            event(deal_id="A", at=at("2026-10-10"), amount=120_000),
+        ],
+        "B": [
+            created("B", "2026-09-02", amount=80_000, close_date="2026-12-10"),
+            event(deal_id="B", at=at("2026-11-03"), close_date="2027-02-01"),
+        ],
+        "C": [
+            created("C", "2026-09-03", amount=50_000, close_date="2026-10-30"),
+            event(deal_id="C", type="deal.closed_won", at=at("2026-10-28"), amount=45_000),
+        ],
         "D": [created("D", "2026-10-05", amount=30_000, close_date="2026-12-20")],
-        "E": [created("E", "2026-08-01", amount=60_000, close_date="2027-03-01"),
-              event(deal_id="E", at=at("2026-11-10"), close_date="2026-12-15")],
-        "F": [created("F", "2026-09-05", amount=40_000, close_date="2026-12-01"),
-              event(deal_id="F", type="deal.closed_lost", at=at("2026-11-20"))],
-        "G": [created("G", "2026-10-02", amount=20_000, close_date="2026-11-01"),
-              event(deal_id="G", type="deal.closed_won", at=at("2026-10-30"))],
+        "E": [
+            created("E", "2026-08-01", amount=60_000, close_date="2027-03-01"),
+            event(deal_id="E", at=at("2026-11-10"), close_date="2026-12-15"),
+        ],
+        "F": [
+            created("F", "2026-09-05", amount=40_000, close_date="2026-12-01"),
+            event(deal_id="F", type="deal.closed_lost", at=at("2026-11-20")),
+        ],
+        "G": [
+            created("G", "2026-10-02", amount=20_000, close_date="2026-11-01"),
+            event(deal_id="G", type="deal.closed_won", at=at("2026-10-30")),
+        ],
     }
     parts = flows(history)
     assert parts["A"] == {"start": 100_000, "increased": 20_000, "end": 120_000}
@@ -239,14 +283,26 @@ def test_the_worked_example_of_the_docs_reconciles():
     assert parts["G"] == {"new": 20_000, "won": 20_000}
     buckets = mv.flow_totals(parts.values())
     assert {name: b["amount"] for name, b in buckets.items()} == {
-        "start": 270_000, "new": 50_000, "pulled_in": 60_000, "pushed_out": 80_000, "increased": 20_000,
-        "decreased": 5_000, "won": 65_000, "lost": 40_000, "end": 210_000}
+        "start": 270_000,
+        "new": 50_000,
+        "pulled_in": 60_000,
+        "pushed_out": 80_000,
+        "increased": 20_000,
+        "decreased": 5_000,
+        "won": 65_000,
+        "lost": 40_000,
+        "end": 210_000,
+    }
     assert mv.reconciliation_gap(buckets) == 0
     assert buckets["start"]["count"] == 4 and buckets["end"]["count"] == 3
 
 
 def test_a_past_quarter_ends_at_its_last_instant():
-    history = {"A": [created("A", "2026-08-01", close_date="2026-09-20"),
-                     event(deal_id="A", at=at("2026-10-03"), close_date="2026-12-01")]}
+    history = {
+        "A": [
+            created("A", "2026-08-01", close_date="2026-09-20"),
+            event(deal_id="A", at=at("2026-10-03"), close_date="2026-12-01"),
+        ]
+    }
     assert flows(history, "2026Q3")["A"] == {"new": 100_000, "end": 100_000}  # as it was on Sep 30
     assert flows(history, "2026Q4")["A"] == {"pulled_in": 100_000, "end": 100_000}

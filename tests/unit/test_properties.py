@@ -13,7 +13,9 @@ from tests.helpers import event
 pytestmark = pytest.mark.unit
 STAGES = StageMap.load(DEFAULT_STAGE_MAP)
 
-stage = st.sampled_from(["Prospecting", "Qualification", "Value Proposition", "Negotiation/Review", "Closed Won", "Closed Lost"])
+stage = st.sampled_from(
+    ["Prospecting", "Qualification", "Value Proposition", "Negotiation/Review", "Closed Won", "Closed Lost"]
+)
 change = st.fixed_dictionaries(
     {},
     optional={
@@ -25,16 +27,31 @@ change = st.fixed_dictionaries(
         "next_step": st.none() | st.text(max_size=5),
     },
 )
-kind = st.sampled_from(["deal.created", "deal.updated", "deal.stage_changed", "deal.discount_requested",
-                        "deal.closed_won", "deal.closed_lost", "deal.deleted"])
+kind = st.sampled_from(
+    [
+        "deal.created",
+        "deal.updated",
+        "deal.stage_changed",
+        "deal.discount_requested",
+        "deal.closed_won",
+        "deal.closed_lost",
+        "deal.deleted",
+    ]
+)
 
 
 @st.composite
 def streams(draw):
     n = draw(st.integers(1, 12))
     events = [
-        event(deal_id="api:p", type=draw(kind), at=draw(st.integers(0, 20)), sequence=draw(st.none() | st.integers(0, 3)),
-              event_id=f"e{i}", **draw(change))
+        event(
+            deal_id="api:p",
+            type=draw(kind),
+            at=draw(st.integers(0, 20)),
+            sequence=draw(st.none() | st.integers(0, 3)),
+            event_id=f"e{i}",
+            **draw(change),
+        )
         for i in range(n)
     ]
     ordered = sorted(events, key=lambda e: (e.occurred_at, e.sequence if e.sequence is not None else -1, e.event_id))

@@ -18,12 +18,26 @@ pytestmark = pytest.mark.unit
 
 def every_key(keys: RedisKeys) -> list[str]:
     return [
-        keys.deal("salesforce:006SM0000001Tb3YAE"), keys.deal("{odd}}id{"), keys.leader_rank(),
-        keys.leader_rank("team", "East"), keys.manager_rank("2026Q4"), keys.manager_rank("2026Q4", "owner", "u{1}"),
-        keys.deleted_deals(), keys.alerts_stream(), keys.alert_positions(), keys.alert_acks(),
-        keys.stream_token("ab" * 32), keys.scoring_synced(), keys.alert_feed_synced(),
+        keys.deal("salesforce:006SM0000001Tb3YAE"),
+        keys.deal("{odd}}id{"),
+        keys.leader_rank(),
+        keys.leader_rank("team", "East"),
+        keys.manager_rank("2026Q4"),
+        keys.manager_rank("2026Q4", "owner", "u{1}"),
+        keys.deleted_deals(),
+        keys.alerts_stream(),
+        keys.alert_positions(),
+        keys.alert_acks(),
+        keys.stream_token("ab" * 32),
+        keys.scoring_synced(),
+        keys.alert_feed_synced(),
         f"{keys.prefix}:tmp:manager:2026Q4+2027Q1:team:East",
-        keys.webhook_subscriptions(), keys.webhook_jobs(), keys.webhook_due(), keys.webhook_inflight(), keys.webhook_stats("s1"), keys.webhook_dead_letters("s1"),
+        keys.webhook_subscriptions(),
+        keys.webhook_jobs(),
+        keys.webhook_due(),
+        keys.webhook_inflight(),
+        keys.webhook_stats("s1"),
+        keys.webhook_dead_letters("s1"),
     ]
 
 

@@ -36,24 +36,39 @@ def facts_of(*deals):
 
 def three_deals():
     """ana works early deals; bob works late ones and approves a discount (hand-computed below)."""
-    d1 = [event("api:d1", "deal.created", at=0, stage="Prospecting", amount=100_000, potential_value=400_000,
-                team="East"),
-          action("api:d1", at=1 * DAY, by="ana", questions=["Who signs?"]),
-          action("api:d1", "deal.help_offered", at=2 * DAY, by="ana", kind="access"),
-          event("api:d1", at=10 * DAY, qualification={"economic_buyer": "known"}),
-          # A later stage change does not rewrite what ana's actions touched.
-          event("api:d1", "deal.stage_changed", at=30 * DAY, stage="Negotiation/Review")]
-    d2 = [event("api:d2", "deal.created", at=0, stage="Negotiation/Review", amount=200_000, team="East"),
-          action("api:d2", at=1 * DAY, by="bob"),
-          event("api:d2", "deal.discount_requested", at=2 * DAY, discount_pct=10, requested_by="rep"),
-          action("api:d2", "deal.discount_decided", at=3 * DAY, by="bob", alert_id=ALERT, decision="approved",
-                 discount_pct=10, requested_pct=10),
-          event("api:d2", "deal.closed_won", at=5 * DAY, stage="Closed Won")]
-    d3 = [event("api:d3", "deal.created", at=0, stage="Prospecting", amount=50_000, team="West"),
-          action("api:d3", at=1 * DAY, by="ana"),
-          event("api:d3", "deal.stage_changed", at=14 * DAY, stage="Negotiation/Review"),
-          action("api:d3", at=15 * DAY, by="bob"),
-          event("api:d3", "deal.closed_won", at=20 * DAY, stage="Closed Won")]
+    d1 = [
+        event(
+            "api:d1", "deal.created", at=0, stage="Prospecting", amount=100_000, potential_value=400_000, team="East"
+        ),
+        action("api:d1", at=1 * DAY, by="ana", questions=["Who signs?"]),
+        action("api:d1", "deal.help_offered", at=2 * DAY, by="ana", kind="access"),
+        event("api:d1", at=10 * DAY, qualification={"economic_buyer": "known"}),
+        # A later stage change does not rewrite what ana's actions touched.
+        event("api:d1", "deal.stage_changed", at=30 * DAY, stage="Negotiation/Review"),
+    ]
+    d2 = [
+        event("api:d2", "deal.created", at=0, stage="Negotiation/Review", amount=200_000, team="East"),
+        action("api:d2", at=1 * DAY, by="bob"),
+        event("api:d2", "deal.discount_requested", at=2 * DAY, discount_pct=10, requested_by="rep"),
+        action(
+            "api:d2",
+            "deal.discount_decided",
+            at=3 * DAY,
+            by="bob",
+            alert_id=ALERT,
+            decision="approved",
+            discount_pct=10,
+            requested_pct=10,
+        ),
+        event("api:d2", "deal.closed_won", at=5 * DAY, stage="Closed Won"),
+    ]
+    d3 = [
+        event("api:d3", "deal.created", at=0, stage="Prospecting", amount=50_000, team="West"),
+        action("api:d3", at=1 * DAY, by="ana"),
+        event("api:d3", "deal.stage_changed", at=14 * DAY, stage="Negotiation/Review"),
+        action("api:d3", at=15 * DAY, by="bob"),
+        event("api:d3", "deal.closed_won", at=20 * DAY, stage="Closed Won"),
+    ]
     return d1, d2, d3
 
 
@@ -98,11 +113,23 @@ def test_late_discounts_and_their_intensity_against_the_won_amount():
 
 def test_the_latest_decision_on_an_alert_stands():
     _d1, d2, _d3 = three_deals()
-    d2 = d2[:3] + [
-        action("api:d2", "deal.discount_decided", at=3 * DAY, by="bob", alert_id=ALERT, decision="rejected"),
-        action("api:d2", "deal.discount_decided", at=4 * DAY, by="cy", alert_id=ALERT, decision="countered",
-               discount_pct=5, requested_pct=10),
-    ] + d2[4:]
+    d2 = (
+        d2[:3]
+        + [
+            action("api:d2", "deal.discount_decided", at=3 * DAY, by="bob", alert_id=ALERT, decision="rejected"),
+            action(
+                "api:d2",
+                "deal.discount_decided",
+                at=4 * DAY,
+                by="cy",
+                alert_id=ALERT,
+                decision="countered",
+                discount_pct=5,
+                requested_pct=10,
+            ),
+        ]
+        + d2[4:]
+    )
     cards = by_actor(scorecards(facts_of(d2), "2026Q4", day(40)))
     assert cards["bob"]["late_discounts"] == {"count": 0, "value": 0}
     assert cards["cy"]["late_discounts"] == {"count": 1, "value": 10_000}  # 200k x 5 %
@@ -116,11 +143,22 @@ def test_a_granted_discount_updates_the_deal_and_a_rejected_one_only_records_its
     assert card["discount"]["discount_pct"] == 10
     assert card["discount"]["decision"] == "approved"
     assert card["discount"]["decided_by"] == "bob"
-    countered = d2[:3] + [action("api:d2", "deal.discount_decided", at=3 * DAY, by="bob", alert_id=ALERT,
-                                 decision="countered", discount_pct=4, requested_pct=10)]
+    countered = d2[:3] + [
+        action(
+            "api:d2",
+            "deal.discount_decided",
+            at=3 * DAY,
+            by="bob",
+            alert_id=ALERT,
+            decision="countered",
+            discount_pct=4,
+            requested_pct=10,
+        )
+    ]
     assert place(fold(countered, STAGES), STAGES, day(4)).card["discount"]["discount_pct"] == 4
-    rejected = d2[:3] + [action("api:d2", "deal.discount_decided", at=3 * DAY, by="bob", alert_id=ALERT,
-                                decision="rejected")]
+    rejected = d2[:3] + [
+        action("api:d2", "deal.discount_decided", at=3 * DAY, by="bob", alert_id=ALERT, decision="rejected")
+    ]
     card = place(fold(rejected, STAGES), STAGES, day(4)).card
     assert card["discount"]["discount_pct"] == 10  # still the request
     assert card["discount"]["decision"] == "rejected"
@@ -138,8 +176,11 @@ def test_help_counts_items_made_known_within_21_days_against_reviews_without_hel
     assert access["known_rate"] == 0.5
     # Baseline: early-phase reviews with no help in the 21 days after: ana's review of d3 (the review
     # of d1 was followed by help). Neither access item of d3 became known.
-    assert access["baseline"] == {"phases": ["early"], "items": {"known": 0, "not_known": 2, "pending": 0},
-                                  "known_rate": 0.0}
+    assert access["baseline"] == {
+        "phases": ["early"],
+        "items": {"known": 0, "not_known": 2, "pending": 0},
+        "known_rate": 0.0,
+    }
     assert access["lift"] == 0.5
     assert cards["ana"]["help"]["qualification"]["offered"] == 0
 
@@ -164,14 +205,18 @@ def test_verdicts_follow_the_thresholds():
     assert verdict(0.2, 0, 0, limits) == "mixed"  # late attention, nothing given away
     assert verdict(0.2, 500, 0, limits) == "manager"  # discounts with nothing won
     assert verdict(None, 0, 0, limits) == "mixed"  # no action touched any value
-    assert by_actor(scorecards(facts_of(*three_deals()), "2026Q4", day(40), Thresholds(0.5, 0.1)))["bob"][
-        "verdict"] == "mixed"
+    assert (
+        by_actor(scorecards(facts_of(*three_deals()), "2026Q4", day(40), Thresholds(0.5, 0.1)))["bob"]["verdict"]
+        == "mixed"
+    )
 
 
 def test_a_deal_closed_in_another_quarter_adds_its_close_there():
-    events = [event("api:d9", "deal.created", at=0, stage="Prospecting", amount=10, team="East"),
-              action("api:d9", at=DAY, by="ana"),
-              event("api:d9", "deal.closed_won", at=70 * DAY, stage="Closed Won")]
+    events = [
+        event("api:d9", "deal.created", at=0, stage="Prospecting", amount=10, team="East"),
+        action("api:d9", at=DAY, by="ana"),
+        event("api:d9", "deal.closed_won", at=70 * DAY, stage="Closed Won"),
+    ]
     facts = place(fold(events, STAGES), STAGES, day(80)).scorecard
     assert set(facts) == {"2026Q4", "2027Q1"}
     assert "closed" not in facts["2026Q4"] and facts["2027Q1"]["actions"] == []
@@ -179,23 +224,34 @@ def test_a_deal_closed_in_another_quarter_adds_its_close_there():
 
 
 def test_actions_are_canonical_events_and_round_trip():
-    decided = action("api:d2", "deal.discount_decided", by="bob", alert_id=ALERT, decision="countered",
-                     discount_pct=5, requested_pct=10, note="meet halfway")
+    decided = action(
+        "api:d2",
+        "deal.discount_decided",
+        by="bob",
+        alert_id=ALERT,
+        decision="countered",
+        discount_pct=5,
+        requested_pct=10,
+        note="meet halfway",
+    )
     assert decode_event(encode_event(decided)) == decided
     assert fold([decided, decided], STAGES).actions.__len__() == 1  # a duplicate is a no-op
 
 
-@pytest.mark.parametrize("type_, fields, wrong", [
-    ("deal.help_offered", {}, "action.kind"),
-    ("deal.help_offered", {"kind": "bribe"}, "kind"),
-    ("deal.discount_decided", {"decision": "approved", "discount_pct": 5}, "alert_id"),
-    ("deal.discount_decided", {"alert_id": ALERT, "decision": "maybe"}, "decision"),
-    ("deal.discount_decided", {"alert_id": ALERT, "decision": "countered"}, "discount_pct"),
-    ("deal.discount_decided", {"alert_id": ALERT, "decision": "rejected", "discount_pct": 3}, "grants none"),
-    ("deal.discount_decided", {"alert_id": "al-../x", "decision": "rejected"}, "alert_id"),
-    ("deal.reviewed", {"note": "x" * 501}, "note"),
-    ("deal.reviewed", {"questions": ["q"] * 21}, "questions"),
-])
+@pytest.mark.parametrize(
+    "type_, fields, wrong",
+    [
+        ("deal.help_offered", {}, "action.kind"),
+        ("deal.help_offered", {"kind": "bribe"}, "kind"),
+        ("deal.discount_decided", {"decision": "approved", "discount_pct": 5}, "alert_id"),
+        ("deal.discount_decided", {"alert_id": ALERT, "decision": "maybe"}, "decision"),
+        ("deal.discount_decided", {"alert_id": ALERT, "decision": "countered"}, "discount_pct"),
+        ("deal.discount_decided", {"alert_id": ALERT, "decision": "rejected", "discount_pct": 3}, "grants none"),
+        ("deal.discount_decided", {"alert_id": "al-../x", "decision": "rejected"}, "alert_id"),
+        ("deal.reviewed", {"note": "x" * 501}, "note"),
+        ("deal.reviewed", {"questions": ["q"] * 21}, "questions"),
+    ],
+)
 def test_malformed_actions_are_refused(type_, fields, wrong):
     with pytest.raises(ValidationError, match=wrong):
         action(type=type_, **fields)
@@ -203,11 +259,26 @@ def test_malformed_actions_are_refused(type_, fields, wrong):
 
 def test_only_action_types_carry_an_action_and_they_must():
     with pytest.raises(ValidationError, match="only"):
-        decode_event({"event_id": "e", "source": "api", "deal_id": "api:x", "occurred_at": T0.isoformat(),
-                      "type": "deal.updated", "action": {"by": "ana"}})
+        decode_event(
+            {
+                "event_id": "e",
+                "source": "api",
+                "deal_id": "api:x",
+                "occurred_at": T0.isoformat(),
+                "type": "deal.updated",
+                "action": {"by": "ana"},
+            }
+        )
     with pytest.raises(ValidationError, match="required"):
-        decode_event({"event_id": "e", "source": "api", "deal_id": "api:x", "occurred_at": T0.isoformat(),
-                      "type": "deal.reviewed"})
+        decode_event(
+            {
+                "event_id": "e",
+                "source": "api",
+                "deal_id": "api:x",
+                "occurred_at": T0.isoformat(),
+                "type": "deal.reviewed",
+            }
+        )
     with pytest.raises(ValidationError, match="printable"):
         action(by="ana\nadmin")
 
@@ -219,8 +290,10 @@ def test_any_arrival_order_gives_the_same_facts(seed):
     import random
 
     d1, d2, d3 = three_deals()
-    extra = [event("api:d1", at=DAY // 2, qualification={"champion": "known"}),
-             event("api:d3", at=DAY // 2, amount=70_000)]
+    extra = [
+        event("api:d1", at=DAY // 2, qualification={"champion": "known"}),
+        event("api:d3", at=DAY // 2, amount=70_000),
+    ]
     events = d1 + d2 + d3 + extra
     in_order = sorted(events, key=lambda e: e.occurred_at)
     shuffled = list(events)

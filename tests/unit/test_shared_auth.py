@@ -35,12 +35,15 @@ def test_env_text_is_a_json_list_or_compact_entries():
     assert parse_keys_text("  ", "PR_X", compact) == []
 
 
-@pytest.mark.parametrize("text, problem", [
-    ("[{not json", "PR_X: not valid JSON"),
-    ('[{"key": "short"}]', "PR_X entry 1: key must be a string of at least 8"),
-    ('["k-123456"]', "PR_X entry 1: each key must be an object"),
-    ('{"keys": 3}', "PR_X: expected a list"),
-])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("[{not json", "PR_X: not valid JSON"),
+        ('[{"key": "short"}]', "PR_X entry 1: key must be a string of at least 8"),
+        ('["k-123456"]', "PR_X entry 1: each key must be an object"),
+        ('{"keys": 3}', "PR_X: expected a list"),
+    ],
+)
 def test_malformed_key_text_names_the_variable_and_entry(text, problem):
     with pytest.raises(KeyConfigError, match=problem):
         parse_keys_text(text, "PR_X", compact)
@@ -73,7 +76,7 @@ def test_the_key_comes_from_x_api_key_or_bearer_only():
 
 
 def test_ingest_entries_name_the_sources_a_key_may_post(tmp_path):
-    table = ingest_key_table('k-default-1,k-crm-0001:salesforce|api', None)
+    table = ingest_key_table("k-default-1,k-crm-0001:salesforce|api", None)
     assert table.resolve("k-default-1") == IngestKey(name="key-1:api|csv", sources=DEFAULT_SOURCES)
     assert table.resolve("k-crm-0001").sources == {"salesforce", "api"}
     json_table = ingest_key_table('[{"key": "k-bridge-01", "name": "bridge", "sources": ["hubspot"]}]', None)
@@ -92,28 +95,62 @@ def test_clients_pick_a_configured_key_that_may_post_their_source(tmp_path):
     assert client_key(None, None, {"api"}) is None
 
 
-@pytest.mark.parametrize("host, loopback", [
-    ("127.0.0.1", True), ("127.8.0.1", True), ("::1", True), ("[::1]", True), ("localhost", True),
-    ("0.0.0.0", False), ("::", False), ("10.0.0.5", False), ("example.com", False),
-])
+@pytest.mark.parametrize(
+    "host, loopback",
+    [
+        ("127.0.0.1", True),
+        ("127.8.0.1", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("10.0.0.5", False),
+        ("example.com", False),
+    ],
+)
 def test_loopback_hosts(host, loopback):
     assert is_loopback_host(host) is loopback
 
 
 def test_open_on_loopback_is_allowed_and_said_loudly(caplog):
     with caplog.at_level(logging.WARNING):
-        assert decide_open_mode(service="ingest", host="127.0.0.1", credentials_configured=False,
-                                keys_variable="PR_INGEST_API_KEYS", allow_open=False, log=log)
+        assert decide_open_mode(
+            service="ingest",
+            host="127.0.0.1",
+            credentials_configured=False,
+            keys_variable="PR_INGEST_API_KEYS",
+            allow_open=False,
+            log=log,
+        )
     assert "runs OPEN" in caplog.text
-    assert not decide_open_mode(service="ingest", host="0.0.0.0", credentials_configured=True,
-                                keys_variable="PR_INGEST_API_KEYS", allow_open=False, log=log)
+    assert not decide_open_mode(
+        service="ingest",
+        host="0.0.0.0",
+        credentials_configured=True,
+        keys_variable="PR_INGEST_API_KEYS",
+        allow_open=False,
+        log=log,
+    )
 
 
 def test_open_on_another_address_is_refused_unless_allowed(caplog):
     with pytest.raises(OpenModeRefused, match=r"PR_INGEST_API_KEYS.*PR_ALLOW_OPEN=true"):
-        decide_open_mode(service="ingest", host="0.0.0.0", credentials_configured=False,
-                         keys_variable="PR_INGEST_API_KEYS", allow_open=False, log=log)
+        decide_open_mode(
+            service="ingest",
+            host="0.0.0.0",
+            credentials_configured=False,
+            keys_variable="PR_INGEST_API_KEYS",
+            allow_open=False,
+            log=log,
+        )
     with caplog.at_level(logging.WARNING):
-        assert decide_open_mode(service="review", host="0.0.0.0", credentials_configured=False,
-                                keys_variable="PR_REVIEW_API_KEYS", allow_open=True, log=log)
+        assert decide_open_mode(
+            service="review",
+            host="0.0.0.0",
+            credentials_configured=False,
+            keys_variable="PR_REVIEW_API_KEYS",
+            allow_open=True,
+            log=log,
+        )
     assert "PR_ALLOW_OPEN=true" in caplog.text and "not a loopback address" in caplog.text

@@ -35,11 +35,16 @@ def test_a_service_that_exits_is_restarted_with_backoff_and_each_restart_is_logg
     venv, state = tmp_path / "venv", tmp_path / "state"
     (venv / "bin").mkdir(parents=True)
     fake = venv / "bin" / "pr-ingest"
-    fake.write_text("#!/usr/bin/env bash\necho \"run $$\"\nexit 3\n")  # dies at once, every time
+    fake.write_text('#!/usr/bin/env bash\necho "run $$"\nexit 3\n')  # dies at once, every time
     fake.chmod(0o755)
     env = {**os.environ, "PR_VENV": str(venv), "PR_STATE_DIR": str(state)}
-    supervisor = subprocess.Popen([str(ROOT / "deploy/stack.sh"), "supervise", "ingest"], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    supervisor = subprocess.Popen(
+        [str(ROOT / "deploy/stack.sh"), "supervise", "ingest"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     log = state / "logs" / "supervisor.log"
     try:
         assert wait_for(lambda: log.exists() and len(log.read_text().splitlines()) >= 2, timeout=15)

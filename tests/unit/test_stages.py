@@ -55,7 +55,11 @@ def test_unknown_or_missing_stage_is_unknown_and_open():
 
 def test_pipedrive_stage_ids_have_names():
     assert [STAGES.stage_name("pipedrive", i) for i in range(1, 6)] == [
-        "Qualified", "Contact Made", "Demo Scheduled", "Proposal Made", "Negotiations Started"
+        "Qualified",
+        "Contact Made",
+        "Demo Scheduled",
+        "Proposal Made",
+        "Negotiations Started",
     ]
     assert STAGES.stage_name("pipedrive", 99) is None
 

@@ -56,8 +56,13 @@ def test_closing_events_close_the_deal(closing, phase):
 
 
 def test_a_stage_named_closed_won_closes_and_a_regression_reopens():
-    state = fold([event(type="deal.created", at=0, stage="Negotiation/Review"),
-                  event(type="deal.stage_changed", at=1, stage="Closed Won")], STAGES)
+    state = fold(
+        [
+            event(type="deal.created", at=0, stage="Negotiation/Review"),
+            event(type="deal.stage_changed", at=1, stage="Closed Won"),
+        ],
+        STAGES,
+    )
     assert state.phase(STAGES) is Phase.WON
     state = fold([event(type="deal.stage_changed", at=2, stage="Prospecting")], STAGES, state)
     assert state.status == "open"
@@ -65,8 +70,14 @@ def test_a_stage_named_closed_won_closes_and_a_regression_reopens():
 
 
 def test_deleted_deals_stay_deleted_against_older_events():
-    state = fold([event(type="deal.created", at=0), event(type="deal.deleted", at=5),
-                  event(type="deal.created", at=1, stage="Prospecting")], STAGES)
+    state = fold(
+        [
+            event(type="deal.created", at=0),
+            event(type="deal.deleted", at=5),
+            event(type="deal.created", at=1, stage="Prospecting"),
+        ],
+        STAGES,
+    )
     assert state.status == "deleted"
 
 

@@ -40,7 +40,10 @@ def test_one_broker_by_default_every_topic_one_replica_and_one_in_sync():
 def test_on_a_cluster_every_topic_gets_the_replicas_and_the_in_sync_minimum():
     specs = topic_specs("p-", 6, replication_factor=3, min_insync_replicas=2)
     assert {spec.name: (spec.replication_factor, spec.config["min.insync.replicas"]) for spec in specs} == {
-        "p-deal-events": (3, "2"), "p-deal-alerts": (3, "2"), "p-deal-events-dlq": (3, "2")}
+        "p-deal-events": (3, "2"),
+        "p-deal-alerts": (3, "2"),
+        "p-deal-events-dlq": (3, "2"),
+    }
 
 
 def test_more_in_sync_replicas_than_replicas_is_refused_by_name(monkeypatch):

@@ -73,13 +73,28 @@ def test_the_standard_otel_variable_sets_the_endpoint(monkeypatch):
     assert tracing.traces_url("http://c:4318/v1/traces") == "http://c:4318/v1/traces"
 
 
-@pytest.mark.parametrize("value", [
-    "garbage", "00-" + "0" * 32 + f"-{PARENT}-01", f"00-{TRACE_ID}-{'0' * 16}-01", f"ff-{TRACE_ID}-{PARENT}-01",
-    f"00-{TRACE_ID.upper()}-{PARENT}-01", TRACEPARENT + "x" * 10_000, "\u00e9" * 55, "", f"00-{TRACE_ID}-{PARENT}",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "garbage",
+        "00-" + "0" * 32 + f"-{PARENT}-01",
+        f"00-{TRACE_ID}-{'0' * 16}-01",
+        f"ff-{TRACE_ID}-{PARENT}-01",
+        f"00-{TRACE_ID.upper()}-{PARENT}-01",
+        TRACEPARENT + "x" * 10_000,
+        "\u00e9" * 55,
+        "",
+        f"00-{TRACE_ID}-{PARENT}",
+    ],
+)
 def test_malformed_trace_context_starts_a_new_trace_and_never_fails(spans, value):
-    for headers in ([("traceparent", value.encode("utf-8"))], {"traceparent": value}, [("TRACEPARENT", value)],
-                    [(None, b"x"), ("traceparent", 7)], None):
+    for headers in (
+        [("traceparent", value.encode("utf-8"))],
+        {"traceparent": value},
+        [("TRACEPARENT", value)],
+        [(None, b"x"), ("traceparent", 7)],
+        None,
+    ):
         context = tracing.context_from_headers(headers)
         with tracing.tracer().start_as_current_span("s", context=context) as span:
             assert format_trace_id(span.get_span_context().trace_id) != TRACE_ID
@@ -88,8 +103,12 @@ def test_malformed_trace_context_starts_a_new_trace_and_never_fails(spans, value
 def test_ingest_continues_the_callers_trace_into_the_kafka_headers(spans):
     producer = HeaderProducer()
     app = TestClient(create_app(IngestSettings(), producer))
-    assert app.post("/v1/events", json=[api_event(), api_event(event_id="e2")],
-                    headers={"traceparent": TRACEPARENT}).status_code == 202
+    assert (
+        app.post(
+            "/v1/events", json=[api_event(), api_event(event_id="e2")], headers={"traceparent": TRACEPARENT}
+        ).status_code
+        == 202
+    )
     finished = {s.name: s for s in spans.get_finished_spans()}
     request, send = finished["POST /v1/events"], finished["send deal-events"]
     assert request.kind is SpanKind.SERVER and format_span_id(request.parent.span_id) == PARENT
@@ -112,8 +131,11 @@ def fake_event(value: bytes, headers, offset: int):
 def test_a_fold_span_per_event_continues_its_record_and_its_alert_carries_the_fold(spans):
     traced = event("api:d1", "deal.discount_requested", 0, event_id="ev-traced", discount_pct=10)
     plain = event("api:d2", "deal.created", 0, event_id="ev-plain")
-    events = [fake_event(encode_event(traced), [("traceparent", TRACEPARENT.encode())], 1),
-              fake_event(encode_event(plain), None, 2), fake_event(b"not json", (), 3)]
+    events = [
+        fake_event(encode_event(traced), [("traceparent", TRACEPARENT.encode())], 1),
+        fake_event(encode_event(plain), None, 2),
+        fake_event(b"not json", (), 3),
+    ]
     changelog = SimpleNamespace(alert_headers=None)
     with fold_spans(events, changelog):
         headers = changelog.alert_headers(SimpleNamespace(event_id="ev-traced"))

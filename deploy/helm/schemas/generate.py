@@ -25,9 +25,15 @@ import yaml
 HERE = Path(__file__).resolve().parent
 # The kinds the chart renders (and a few it may, such as ServiceMonitor-free core kinds).
 K8S_KINDS = [
-    "configmap-v1", "secret-v1", "service-v1", "serviceaccount-v1",
-    "deployment-apps-v1", "horizontalpodautoscaler-autoscaling-v2", "poddisruptionbudget-policy-v1",
-    "networkpolicy-networking-v1", "job-batch-v1",
+    "configmap-v1",
+    "secret-v1",
+    "service-v1",
+    "serviceaccount-v1",
+    "deployment-apps-v1",
+    "horizontalpodautoscaler-autoscaling-v2",
+    "poddisruptionbudget-policy-v1",
+    "networkpolicy-networking-v1",
+    "job-batch-v1",
 ]
 REF = re.compile(r"^(?:/api/_definitions\.json)?#/\$defs/(.+)$")
 
@@ -78,9 +84,12 @@ def strict_crd_schema(node, *, top: bool = True):
         return [strict_crd_schema(v, top=False) for v in node]
     if not isinstance(node, dict):
         return node
-    node = {k: strict_crd_schema(v, top=False) if k in ("items", "additionalProperties", "allOf", "anyOf", "oneOf",
-                                                          "not") else v
-            for k, v in node.items()}
+    node = {
+        k: strict_crd_schema(v, top=False)
+        if k in ("items", "additionalProperties", "allOf", "anyOf", "oneOf", "not")
+        else v
+        for k, v in node.items()
+    }
     if "properties" in node and isinstance(node["properties"], dict):
         node["properties"] = {k: strict_crd_schema(v, top=False) for k, v in node["properties"].items()}
     if node.pop("x-kubernetes-int-or-string", False):

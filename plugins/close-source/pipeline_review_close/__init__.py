@@ -65,7 +65,8 @@ class CloseSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PR_CLOSE_", extra="ignore")
 
     signature_key: SecretStr | None = Field(
-        None, description="The webhook subscription's signature_key (hex); requests must carry a valid close-sig-hash.")
+        None, description="The webhook subscription's signature_key (hex); requests must carry a valid close-sig-hash."
+    )
     max_signature_age: float = Field(300.0, gt=0, description="Oldest accepted close-sig-timestamp (s).")
 
 
@@ -78,13 +79,20 @@ class CloseAdapter(SourceAdapter):
 
     name = "close"
 
-    def __init__(self, stage_map: StageMap, signature_key: str | None = None, max_age: float = 300.0,
-                 clock: Callable[[], dt.datetime] = _utc_now):
+    def __init__(
+        self,
+        stage_map: StageMap,
+        signature_key: str | None = None,
+        max_age: float = 300.0,
+        clock: Callable[[], dt.datetime] = _utc_now,
+    ):
         self.stage_map = stage_map
         try:
             self._key = bytes.fromhex(signature_key) if signature_key else None
         except ValueError:
-            raise ValueError(f"{SIGNATURE_VARIABLE}: must be the hex signature_key of the webhook subscription") from None
+            raise ValueError(
+                f"{SIGNATURE_VARIABLE}: must be the hex signature_key of the webhook subscription"
+            ) from None
         self.max_age = dt.timedelta(seconds=max_age)
         self.clock = clock
         self.auth = SourceAuth("close-signature", (SIGNATURE_VARIABLE,), configured=self._key is not None)
@@ -117,7 +125,9 @@ class CloseAdapter(SourceAdapter):
             raise PayloadError("event", "expected an object with an 'event' object")
         event = payload["event"]
         if event.get("object_type") != "opportunity":
-            return MappingResult(dead_letters=[DeadLetter(f"object_type {event.get('object_type')!r} is not an opportunity", payload)])
+            return MappingResult(
+                dead_letters=[DeadLetter(f"object_type {event.get('object_type')!r} is not an opportunity", payload)]
+            )
         action = event.get("action")
         if action not in ("created", "updated", "deleted"):
             return MappingResult(dead_letters=[DeadLetter(f"action {action!r} is not mapped", payload)])
@@ -125,8 +135,17 @@ class CloseAdapter(SourceAdapter):
         event_id = f"close:{source_id(event.get('id'), 'event.id')}"
         occurred_at = parse_timestamp(event.get("date_created"), "event.date_created")
         if action == "deleted":
-            return MappingResult(events=[build_event(source="close", event_id=event_id, deal_id=deal_id,
-                                                     occurred_at=occurred_at, type=EventType.DELETED)])
+            return MappingResult(
+                events=[
+                    build_event(
+                        source="close",
+                        event_id=event_id,
+                        deal_id=deal_id,
+                        occurred_at=occurred_at,
+                        type=EventType.DELETED,
+                    )
+                ]
+            )
         data = event.get("data")
         if not isinstance(data, dict):
             raise PayloadError("event.data", "expected an object")
@@ -143,8 +162,19 @@ class CloseAdapter(SourceAdapter):
                 changes[FIELDS[name]] = coerce_change(FIELDS[name], data.get(name), path)
                 paths[FIELDS[name]] = path
         kind = EventType.CREATED if action == "created" else choose_type(changes, self.stage_map, "close")
-        return MappingResult(events=[build_event(source="close", event_id=event_id, deal_id=deal_id,
-                                                 occurred_at=occurred_at, type=kind, changes=changes, paths=paths)])
+        return MappingResult(
+            events=[
+                build_event(
+                    source="close",
+                    event_id=event_id,
+                    deal_id=deal_id,
+                    occurred_at=occurred_at,
+                    type=kind,
+                    changes=changes,
+                    paths=paths,
+                )
+            ]
+        )
 
 
 def make_adapter(stage_map: StageMap) -> CloseAdapter:

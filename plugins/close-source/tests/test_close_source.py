@@ -18,26 +18,54 @@ NOW = dt.datetime(2026, 11, 26, tzinfo=dt.UTC)
 
 
 def webhook(action, data=None, previous=None, object_type="opportunity"):
-    return {"subscription_id": "whsub_1", "event": {
-        "id": "ev_5Kp2", "object_type": object_type, "action": action, "object_id": "oppo_8Xy",
-        "date_created": "2026-11-20T10:15:00.123000+00:00", "data": data or {}, "previous_data": previous or {}}}
+    return {
+        "subscription_id": "whsub_1",
+        "event": {
+            "id": "ev_5Kp2",
+            "object_type": object_type,
+            "action": action,
+            "object_id": "oppo_8Xy",
+            "date_created": "2026-11-20T10:15:00.123000+00:00",
+            "data": data or {},
+            "previous_data": previous or {},
+        },
+    }
 
 
 def test_created_opportunity_maps_to_a_canonical_event():
-    result = CloseAdapter(STAGES).map(webhook("created", {
-        "value": 1250000, "value_currency": "USD", "lead_name": "Wayne Enterprises", "status_label": "Active",
-        "user_id": "user_7", "expected_date": "2027-01-15", "confidence": 40}), NOW)
+    result = CloseAdapter(STAGES).map(
+        webhook(
+            "created",
+            {
+                "value": 1250000,
+                "value_currency": "USD",
+                "lead_name": "Wayne Enterprises",
+                "status_label": "Active",
+                "user_id": "user_7",
+                "expected_date": "2027-01-15",
+                "confidence": 40,
+            },
+        ),
+        NOW,
+    )
     [event] = result.events
     assert event.deal_id == "close:oppo_8Xy" and event.event_id == "close:ev_5Kp2"
     assert event.type.value == "deal.created"
-    assert event.changed_fields() == {"amount": 12500.0, "currency": "USD", "account": "Wayne Enterprises",
-                                      "stage": "Active", "owner_id": "user_7", "close_date": "2027-01-15",
-                                      "probability": 40.0}
+    assert event.changed_fields() == {
+        "amount": 12500.0,
+        "currency": "USD",
+        "account": "Wayne Enterprises",
+        "stage": "Active",
+        "owner_id": "user_7",
+        "close_date": "2027-01-15",
+        "probability": 40.0,
+    }
 
 
 def test_update_carries_only_the_changed_fields():
-    result = CloseAdapter(STAGES).map(webhook("updated", {"value": 900000, "note": "call CFO", "status_label": "Active"},
-                                              {"value": 1250000}), NOW)
+    result = CloseAdapter(STAGES).map(
+        webhook("updated", {"value": 900000, "note": "call CFO", "status_label": "Active"}, {"value": 1250000}), NOW
+    )
     assert result.events[0].changed_fields() == {"amount": 9000.0}
     assert result.events[0].type.value == "deal.updated"
 
@@ -73,14 +101,17 @@ def test_the_plugin_declares_its_signature_and_the_setting_holding_the_key():
     adapter.authenticate(signed())
 
 
-@pytest.mark.parametrize("request_, problem", [
-    (signed(), None),  # signed, then the body changed on the way
-    (signed(key="00" * 16), "does not match"),
-    (signed(at=NOW - dt.timedelta(hours=1)), "away from now"),
-    (signed(**{"close-sig-timestamp": "\u00b2"}), "required"),
-    (signed(**{"close-sig-hash": "not hex \u00e9"}), "not hex"),
-    (signed(**{"close-sig-timestamp": "9" * 30}), "out of range"),
-])
+@pytest.mark.parametrize(
+    "request_, problem",
+    [
+        (signed(), None),  # signed, then the body changed on the way
+        (signed(key="00" * 16), "does not match"),
+        (signed(at=NOW - dt.timedelta(hours=1)), "away from now"),
+        (signed(**{"close-sig-timestamp": "\u00b2"}), "required"),
+        (signed(**{"close-sig-hash": "not hex \u00e9"}), "not hex"),
+        (signed(**{"close-sig-timestamp": "9" * 30}), "out of range"),
+    ],
+)
 def test_wrong_or_malformed_signatures_raise_auth_errors_only(request_, problem):
     adapter = CloseAdapter(STAGES, signature_key=KEY, clock=lambda: NOW)
     tampered = RawRequest(request_.method, request_.url, request_.headers, request_.body + b" ")

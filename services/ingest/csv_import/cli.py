@@ -116,9 +116,13 @@ ShiftOpt = Annotated[
 BatchOpt = Annotated[int, typer.Option(min=1, max=5000, help="Events per request.")]
 UrlOpt = Annotated[str, typer.Option(envvar="PR_INGEST_URL", help="Base URL of ingest.")]
 LimitOpt = Annotated[int | None, typer.Option(min=1, help="Use only the first N rows.")]
-KeyOpt = Annotated[str | None, typer.Option(
-    envvar="PR_API_KEY",
-    help="Sent as the X-API-Key header; default: the first key in PR_INGEST_API_KEYS(_FILE) that may post csv.")]
+KeyOpt = Annotated[
+    str | None,
+    typer.Option(
+        envvar="PR_API_KEY",
+        help="Sent as the X-API-Key header; default: the first key in PR_INGEST_API_KEYS(_FILE) that may post csv.",
+    ),
+]
 RetriesOpt = Annotated[int, typer.Option(min=1, max=20, help="Attempts per batch on 503 or connection errors.")]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Map and derive events, send nothing.")]
 
@@ -182,8 +186,11 @@ def main(
         events, redated = not_after(derived.events, dt.datetime.now(dt.UTC))
         derived = dataclasses.replace(derived, events=events)
         if redated:
-            err.print(f"{redated} events dated later than now are dated now (ingest refuses future events)",
-                      markup=False, highlight=False)
+            err.print(
+                f"{redated} events dated later than now are dated now (ingest refuses future events)",
+                markup=False,
+                highlight=False,
+            )
         err.print(_plan_line(file, mode, mapped, derived), markup=False, highlight=False)
         report = SendReport()
         if not dry_run and derived.events:

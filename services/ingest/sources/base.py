@@ -136,8 +136,11 @@ class SourceAdapter(abc.ABC):
         item, through :meth:`map_item`; an adapter whose payloads differ overrides this.
         """
         result = MappingResult()
-        items = ((f"[{index}]", item) for index, item in enumerate(payload)) if isinstance(payload, list) \
+        items = (
+            ((f"[{index}]", item) for index, item in enumerate(payload))
+            if isinstance(payload, list)
             else (("", payload),)
+        )
         for path, item in items:
             result.extend(self.map_item(item, path, received_at))
         return result
@@ -328,8 +331,19 @@ def join_path(base: str, *parts: str | int) -> str:
 
 # Canonical names an adapter may map a plain vendor field to, by value kind.
 TEXT_FIELDS = frozenset(
-    {"name", "account", "owner_id", "owner_name", "team", "manager_id", "stage", "currency",
-     "discount_reason", "requested_by", "next_step"}
+    {
+        "name",
+        "account",
+        "owner_id",
+        "owner_name",
+        "team",
+        "manager_id",
+        "stage",
+        "currency",
+        "discount_reason",
+        "requested_by",
+        "next_step",
+    }
 )
 NUMBER_FIELDS = frozenset({"amount", "potential_value", "probability", "discount_pct"})
 DATE_FIELDS = frozenset({"close_date"})

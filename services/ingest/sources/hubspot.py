@@ -61,8 +61,18 @@ TIMESTAMP_HEADER = "x-hubspot-request-timestamp"
 
 # Characters HubSpot decodes in the request URI before signing it (v3 signature).
 _URI_DECODE = {
-    "%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24": "$",
-    "%27": "'", "%28": "(", "%29": ")", "%2A": "*", "%2C": ",", "%3B": ";",
+    "%3A": ":",
+    "%2F": "/",
+    "%3F": "?",
+    "%40": "@",
+    "%21": "!",
+    "%24": "$",
+    "%27": "'",
+    "%28": "(",
+    "%29": ")",
+    "%2A": "*",
+    "%2C": ",",
+    "%3B": ";",
 }
 
 
@@ -99,7 +109,9 @@ class HubSpotWebhookAdapter(SourceAdapter):
         self.client_secret = client_secret
         self.max_age = max_age if isinstance(max_age, dt.timedelta) else dt.timedelta(seconds=max_age)
         self.clock = clock
-        self.auth = SourceAuth("hubspot-v3-signature", ("PR_INGEST_HUBSPOT_CLIENT_SECRET",), configured=bool(client_secret))
+        self.auth = SourceAuth(
+            "hubspot-v3-signature", ("PR_INGEST_HUBSPOT_CLIENT_SECRET",), configured=bool(client_secret)
+        )
         props = dict(DEAL_PROPERTIES)
         props.update(check_field_map(extra_properties or {}, "extra_properties"))
         props[discount_property] = "discount_pct"
@@ -129,8 +141,10 @@ class HubSpotWebhookAdapter(SourceAdapter):
             raise AuthError("hubspot: request timestamp is in the future")
         try:
             given = signature.strip().encode()
-            signed = [request.method.upper().encode() + uri.encode() + request.body + timestamp.strip().encode()
-                      for uri in _uri_variants(request.url)]
+            signed = [
+                request.method.upper().encode() + uri.encode() + request.body + timestamp.strip().encode()
+                for uri in _uri_variants(request.url)
+            ]
         except UnicodeError:  # a lone surrogate cannot be what HubSpot signed: a mismatch, not a crash
             raise AuthError("hubspot: X-HubSpot-Signature-v3 does not match") from None
         for message in signed:
@@ -174,8 +188,13 @@ class HubSpotWebhookAdapter(SourceAdapter):
                 raise PayloadError(where, "is required")
             return "hubspot:" + source_id(raw, where)
 
-        def event(deal_id: str, event_type: EventType, changes: dict | None = None, suffix: str = "",
-                  paths: dict | None = None):
+        def event(
+            deal_id: str,
+            event_type: EventType,
+            changes: dict | None = None,
+            suffix: str = "",
+            paths: dict | None = None,
+        ):
             return build_event(
                 source=self.name,
                 event_id=f"hubspot:{event_key}{suffix}",

@@ -56,8 +56,15 @@ DEAL_FIELDS: dict[str, str] = {
 """Deal field in ``data`` -> canonical change name (stage and status are handled apart)."""
 
 ACTIONS = ("create", "change", "delete")
-_DELIVERY_FIELDS = ("attempt", "retry", "webhook_id", "webhook_owner_id", "permitted_user_ids",
-                    "next_attempt_ts", "host")
+_DELIVERY_FIELDS = (
+    "attempt",
+    "retry",
+    "webhook_id",
+    "webhook_owner_id",
+    "permitted_user_ids",
+    "next_attempt_ts",
+    "host",
+)
 
 
 class PipedriveWebhookAdapter(SourceAdapter):
@@ -90,8 +97,11 @@ class PipedriveWebhookAdapter(SourceAdapter):
         self.stage_map = stage_map
         self.user = user
         self.password = password
-        self.auth = SourceAuth("basic", ("PR_INGEST_PIPEDRIVE_USER", "PR_INGEST_PIPEDRIVE_PASSWORD"),
-                               configured=user is not None and password is not None)
+        self.auth = SourceAuth(
+            "basic",
+            ("PR_INGEST_PIPEDRIVE_USER", "PR_INGEST_PIPEDRIVE_PASSWORD"),
+            configured=user is not None and password is not None,
+        )
         custom = check_field_map(custom_fields or {}, "custom_fields")
         if discount_field:
             custom[discount_field] = "discount_pct"
@@ -148,9 +158,7 @@ class PipedriveWebhookAdapter(SourceAdapter):
         raw_id, id_path = _entity_id(meta, data, previous, base)
         deal_key = source_id(raw_id, id_path)
         occurred_at = self._occurred_at(meta, data, base, received_at)
-        fingerprint = content_hash(
-            {k: v for k, v in meta.items() if k not in _DELIVERY_FIELDS}, data, previous
-        )
+        fingerprint = content_hash({k: v for k, v in meta.items() if k not in _DELIVERY_FIELDS}, data, previous)
         event_id = f"pipedrive:{deal_key}:{action}:{fingerprint}"
 
         changes: dict[str, Any] = {}
@@ -269,8 +277,12 @@ def _object_or_none(item: dict, key: str, base: str) -> dict | None:
 
 
 def _entity_id(meta: dict, data: dict | None, previous: dict | None, base: str) -> tuple[Any, str]:
-    for container, name, key in ((meta, "meta", "entity_id"), (data, "data", "id"), (previous, "previous", "id"),
-                                 (meta, "meta", "id")):
+    for container, name, key in (
+        (meta, "meta", "entity_id"),
+        (data, "data", "id"),
+        (previous, "previous", "id"),
+        (meta, "meta", "id"),
+    ):
         if container and container.get(key) not in (None, ""):
             return container[key], join_path(base, name, key)
     raise PayloadError(join_path(base, "meta", "entity_id"), "is required (the deal id)")

@@ -93,8 +93,9 @@ def load_plugins(group: str = ENTRY_POINT_GROUP) -> dict[str, AdapterFactory]:
     return factories
 
 
-def make_plugin_adapters(factories: Mapping[str, AdapterFactory], stage_map: StageMap, *,
-                         open_mode: bool = False) -> dict[str, SourceAdapter]:
+def make_plugin_adapters(
+    factories: Mapping[str, AdapterFactory], stage_map: StageMap, *, open_mode: bool = False
+) -> dict[str, SourceAdapter]:
     """Call each plug-in factory with the stage map; checks each adapter's ``name`` and ``auth``.
 
     A plug-in that declares no authentication (``auth`` is not a :class:`SourceAuth`) is

@@ -105,7 +105,9 @@ class SalesforceCDCAdapter(SourceAdapter):
         scheme, _, value = given.partition(" ")
         # Encoded as UTF-8 first: compare_digest refuses str with non-ASCII characters.
         if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), self.token.encode()):
-            raise AuthError("salesforce: missing or wrong bearer token (Authorization: Bearer <PR_INGEST_SALESFORCE_TOKEN>)")
+            raise AuthError(
+                "salesforce: missing or wrong bearer token (Authorization: Bearer <PR_INGEST_SALESFORCE_TOKEN>)"
+            )
 
     # ------------------------------------------------------------------ internals
 
@@ -210,8 +212,9 @@ class SalesforceCDCAdapter(SourceAdapter):
                     out[sf_field] = (body[sf_field], path)
         return out
 
-    def _opportunity(self, *, body, body_path, change_type, record_id, event_id, occurred_at, sequence,
-                     changed, nulled, commit_user):
+    def _opportunity(
+        self, *, body, body_path, change_type, record_id, event_id, occurred_at, sequence, changed, nulled, commit_user
+    ):
         changes: dict[str, Any] = {}
         paths: dict[str, str] = {}
         for sf_field, (raw, path) in self._field_values(
@@ -240,8 +243,9 @@ class SalesforceCDCAdapter(SourceAdapter):
             base_path=body_path,
         )
 
-    def _quote(self, *, body, body_path, change_type, record_id, event_id, occurred_at, sequence,
-               changed, nulled, commit_user):
+    def _quote(
+        self, *, body, body_path, change_type, record_id, event_id, occurred_at, sequence, changed, nulled, commit_user
+    ):
         if change_type == "DELETE":
             return DeadLetter(f"salesforce quote {record_id} deleted: not a deal change", None)
         values = self._field_values(body, body_path, self.quote_discount_fields, change_type, changed, nulled)
@@ -307,8 +311,10 @@ def _integer(header: dict, key: str, header_path: str) -> int:
     value = header.get(key)
     if isinstance(value, str) and ascii_integer(value) is not None:
         value = ascii_integer(value)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
-        isinstance(value, float) and not value.is_integer()
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or (isinstance(value, float) and not value.is_integer())
     ):
         raise PayloadError(join_path(header_path, key), "is required and must be an integer")
     number = int(value)

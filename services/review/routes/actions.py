@@ -52,26 +52,35 @@ class _ActionBody(BaseModel):
 
 
 class ReviewRequest(_ActionBody):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"questions": ["Who signs, and have we met them?"], "note": "cadence call"}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"questions": ["Who signs, and have we met them?"], "note": "cadence call"}]},
+    )
 
-    questions: list[ShortText] = Field(default_factory=list, max_length=20,
-                                       description="The questions asked in the review (at most 20).")
+    questions: list[ShortText] = Field(
+        default_factory=list, max_length=20, description="The questions asked in the review (at most 20)."
+    )
 
 
 class HelpRequest(_ActionBody):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"kind": "access", "note": "intro to CFO"}]})
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"kind": "access", "note": "intro to CFO"}]}
+    )
 
     kind: HelpKind
 
 
 class DecisionRequest(_ActionBody):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"decision": "countered", "discount_pct": 5}]})
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"decision": "countered", "discount_pct": 5}]}
+    )
 
     decision: Decision
     discount_pct: Percent | None = Field(
-        None, description="countered: the counter-offer (required, below the request); approved: the request's, if "
-                          "given; rejected: must be left out.")
+        None,
+        description="countered: the counter-offer (required, below the request); approved: the request's, if "
+        "given; rejected: must be left out.",
+    )
 
 
 class ActionAccepted(BaseModel):
@@ -82,11 +91,13 @@ class ActionAccepted(BaseModel):
     action: dict[str, Any]
 
 
-ACTION_ERRORS = {**ACCESS_ERRORS,
-                 404: {"model": Problem, "description": "No such deal or alert (or not in the key's teams)"},
-                 409: {"model": Problem, "description": "The deal is closed, or the alert has no discount to decide"},
-                 422: {"model": Problem, "description": "Invalid body or id; `detail` names the field"},
-                 503: {"model": Problem, "description": "Kafka did not acknowledge; nothing was recorded"}}
+ACTION_ERRORS = {
+    **ACCESS_ERRORS,
+    404: {"model": Problem, "description": "No such deal or alert (or not in the key's teams)"},
+    409: {"model": Problem, "description": "The deal is closed, or the alert has no discount to decide"},
+    422: {"model": Problem, "description": "Invalid body or id; `detail` names the field"},
+    503: {"model": Problem, "description": "Kafka did not acknowledge; nothing was recorded"},
+}
 
 
 def actor_of(principal: Principal, by: str | None) -> str:
@@ -124,34 +135,59 @@ async def send_action(producer, settings, metrics, event: DealEvent) -> None:
     # With tracing on, the record carries the request's trace context: the fold's span joins this request's trace.
     headers = tracing.kafka_headers() if tracing.enabled() else None
     try:
-        await producer.send(settings.common.deal_events_topic, [(event.deal_id.encode(), encode_event(event))],
-                            headers=headers)
+        await producer.send(
+            settings.common.deal_events_topic, [(event.deal_id.encode(), encode_event(event))], headers=headers
+        )
     except KafkaUnavailable as exc:
-        raise HTTPException(503, f"Kafka unavailable, the action was not recorded: {exc}",
-                            headers={"Retry-After": "2"}) from None
+        raise HTTPException(
+            503, f"Kafka unavailable, the action was not recorded: {exc}", headers={"Retry-After": "2"}
+        ) from None
     metrics.actions.labels(event.type.value).inc()
 
 
 def action_event(deal_id: str, type_: EventType, action: dict[str, Any], now) -> DealEvent:
-    return DealEvent(event_id=f"rv-{uuid.uuid4().hex}", source="review", deal_id=deal_id, occurred_at=now,
-                     type=type_, action=ManagerAction.model_validate(action))
+    return DealEvent(
+        event_id=f"rv-{uuid.uuid4().hex}",
+        source="review",
+        deal_id=deal_id,
+        occurred_at=now,
+        type=type_,
+        action=ManagerAction.model_validate(action),
+    )
 
 
 def accepted(event: DealEvent) -> JSONResponse:
     assert event.action is not None  # built by action_event
-    body = ActionAccepted(event_id=event.event_id, deal_id=event.deal_id, type=event.type.value,
-                          occurred_at=event.occurred_at.isoformat(),
-                          action=event.action.model_dump(mode="json", exclude_none=True))
+    body = ActionAccepted(
+        event_id=event.event_id,
+        deal_id=event.deal_id,
+        type=event.type.value,
+        occurred_at=event.occurred_at.isoformat(),
+        action=event.action.model_dump(mode="json", exclude_none=True),
+    )
     return JSONResponse(body.model_dump(), status_code=202)
 
 
-@router.post("/v1/deals/{deal_id}/reviews", status_code=202, response_model=ActionAccepted, responses=ACTION_ERRORS,
-             summary="Log a cadence-call review of a deal (deal.reviewed)",
-             description="Answered 202 once Kafka acknowledged the `deal.reviewed` event. Manager keys act only on "
-                         "their teams' deals; dashboard keys never act.")
-async def log_review(deal_id: DealId, body: ReviewRequest, principal: CurrentPrincipal, redis: Redis,
-                     keys: ReadModelKeys, settings: Settings, producer: Producer, clock: Clock,
-                     metrics: ReviewMetrics) -> JSONResponse:
+@router.post(
+    "/v1/deals/{deal_id}/reviews",
+    status_code=202,
+    response_model=ActionAccepted,
+    responses=ACTION_ERRORS,
+    summary="Log a cadence-call review of a deal (deal.reviewed)",
+    description="Answered 202 once Kafka acknowledged the `deal.reviewed` event. Manager keys act only on "
+    "their teams' deals; dashboard keys never act.",
+)
+async def log_review(
+    deal_id: DealId,
+    body: ReviewRequest,
+    principal: CurrentPrincipal,
+    redis: Redis,
+    keys: ReadModelKeys,
+    settings: Settings,
+    producer: Producer,
+    clock: Clock,
+    metrics: ReviewMetrics,
+) -> JSONResponse:
     by = actor_of(principal, body.by)
     await open_deal(redis, keys, principal, deal_id)
     fields = {"by": by, "questions": body.questions or None, "note": body.note}
@@ -160,13 +196,26 @@ async def log_review(deal_id: DealId, body: ReviewRequest, principal: CurrentPri
     return accepted(event)
 
 
-@router.post("/v1/deals/{deal_id}/help", status_code=202, response_model=ActionAccepted, responses=ACTION_ERRORS,
-             summary="Offer help on a deal (deal.help_offered)",
-             description="`kind`: access, qualification, acceleration, executive_sponsor or discount. Answered 202 "
-                         "once Kafka acknowledged the event.")
-async def offer_help(deal_id: DealId, body: HelpRequest, principal: CurrentPrincipal, redis: Redis,
-                     keys: ReadModelKeys, settings: Settings, producer: Producer, clock: Clock,
-                     metrics: ReviewMetrics) -> JSONResponse:
+@router.post(
+    "/v1/deals/{deal_id}/help",
+    status_code=202,
+    response_model=ActionAccepted,
+    responses=ACTION_ERRORS,
+    summary="Offer help on a deal (deal.help_offered)",
+    description="`kind`: access, qualification, acceleration, executive_sponsor or discount. Answered 202 "
+    "once Kafka acknowledged the event.",
+)
+async def offer_help(
+    deal_id: DealId,
+    body: HelpRequest,
+    principal: CurrentPrincipal,
+    redis: Redis,
+    keys: ReadModelKeys,
+    settings: Settings,
+    producer: Producer,
+    clock: Clock,
+    metrics: ReviewMetrics,
+) -> JSONResponse:
     by = actor_of(principal, body.by)
     await open_deal(redis, keys, principal, deal_id)
     fields = {"by": by, "kind": body.kind.value, "note": body.note}
@@ -183,8 +232,9 @@ def granted_pct(body: DecisionRequest, requested: float) -> float | None:
         return None
     if body.decision is Decision.APPROVED:
         if body.discount_pct is not None and body.discount_pct != requested:
-            raise HTTPException(422, f"discount_pct: approving grants the {requested:g} % requested; "
-                                     "counter to grant another")
+            raise HTTPException(
+                422, f"discount_pct: approving grants the {requested:g} % requested; counter to grant another"
+            )
         return requested
     if body.discount_pct is None:
         raise HTTPException(422, "discount_pct: required to counter")
@@ -193,15 +243,27 @@ def granted_pct(body: DecisionRequest, requested: float) -> float | None:
     return body.discount_pct
 
 
-@router.post("/v1/alerts/{alert_id}/decision", status_code=202, response_model=ActionAccepted,
-             responses=ACTION_ERRORS, summary="Approve, reject or counter a requested discount (deal.discount_decided)",
-             description="On a `late_stage_discount` or `discount_info` alert. A `high` severity alert needs an admin "
-                         "key unless PR_REVIEW_HIGH_SEVERITY_DECISION_ROLE=manager. Answered 202 once Kafka "
-                         "acknowledged the event; the alert then shows the decision, and an approved or countered "
-                         "discount becomes the deal's discount_pct.")
-async def decide_discount(alert_id: AlertId, body: DecisionRequest, principal: CurrentPrincipal, store: Store,
-                          settings: Settings, producer: Producer, clock: Clock,
-                          metrics: ReviewMetrics) -> JSONResponse:
+@router.post(
+    "/v1/alerts/{alert_id}/decision",
+    status_code=202,
+    response_model=ActionAccepted,
+    responses=ACTION_ERRORS,
+    summary="Approve, reject or counter a requested discount (deal.discount_decided)",
+    description="On a `late_stage_discount` or `discount_info` alert. A `high` severity alert needs an admin "
+    "key unless PR_REVIEW_HIGH_SEVERITY_DECISION_ROLE=manager. Answered 202 once Kafka "
+    "acknowledged the event; the alert then shows the decision, and an approved or countered "
+    "discount becomes the deal's discount_pct.",
+)
+async def decide_discount(
+    alert_id: AlertId,
+    body: DecisionRequest,
+    principal: CurrentPrincipal,
+    store: Store,
+    settings: Settings,
+    producer: Producer,
+    clock: Clock,
+    metrics: ReviewMetrics,
+) -> JSONResponse:
     by = actor_of(principal, body.by)
     if not re.fullmatch(r"al-[0-9a-f]{20}", alert_id):
         raise HTTPException(422, "alert_id: expected al- and 20 hex digits")
@@ -210,16 +272,34 @@ async def decide_discount(alert_id: AlertId, body: DecisionRequest, principal: C
         raise HTTPException(404, f"alert_id: no alert {alert_id!r}")
     if alert.get("kind") not in DISCOUNT_KINDS or not alert.get("discount_pct"):
         raise HTTPException(409, f"alert_id: a {alert.get('kind')} alert has no discount to decide")
-    if (alert.get("severity") == "high" and settings.high_severity_decision_role == Role.ADMIN.value
-            and principal.role != Role.ADMIN):
+    if (
+        alert.get("severity") == "high"
+        and settings.high_severity_decision_role == Role.ADMIN.value
+        and principal.role != Role.ADMIN
+    ):
         raise HTTPException(403, "a high severity discount needs an admin key (PR_REVIEW_HIGH_SEVERITY_DECISION_ROLE)")
     requested = float(alert["discount_pct"])
     granted = granted_pct(body, requested)
-    fields = {"by": by, "alert_id": alert_id, "decision": body.decision.value, "discount_pct": granted,
-              "requested_pct": requested, "note": body.note}
-    event = action_event(alert["deal_id"], EventType.DISCOUNT_DECIDED,
-                         {k: v for k, v in fields.items() if v is not None}, clock())
+    fields = {
+        "by": by,
+        "alert_id": alert_id,
+        "decision": body.decision.value,
+        "discount_pct": granted,
+        "requested_pct": requested,
+        "note": body.note,
+    }
+    event = action_event(
+        alert["deal_id"], EventType.DISCOUNT_DECIDED, {k: v for k, v in fields.items() if v is not None}, clock()
+    )
     await send_action(producer, settings, metrics, event)
-    await store.decide(alert_id, {"decision": body.decision.value, "discount_pct": granted, "by": by,
-                                  "at": event.occurred_at.isoformat(), "event_id": event.event_id})
+    await store.decide(
+        alert_id,
+        {
+            "decision": body.decision.value,
+            "discount_pct": granted,
+            "by": by,
+            "at": event.occurred_at.isoformat(),
+            "event_id": event.event_id,
+        },
+    )
     return accepted(event)

@@ -24,9 +24,11 @@ from .common import ACCESS_ERRORS, CursorQ, Kind, Limit, Manager, Problem, Since
 
 log = logging.getLogger("services.review")
 
+
 def delivery_span(name: str, item: Any):
     """The delivery span of a feed item that carries trace context (tracing on only)."""
     return tracing.start_delivery_span(name, getattr(item, "trace", None), {"alert_id": str(item.get("alert_id", ""))})
+
 
 router = APIRouter()
 
@@ -57,24 +59,32 @@ STREAM_TOKEN_DESCRIPTION = """Trade the API key (sent in a header) for a short-l
 opens one stream, once, and expires after `PR_REVIEW_STREAM_TOKEN_TTL` seconds (at most 60). It opens nothing
 else. Any review instance sharing the Redis accepts it."""
 
-SSE_EXAMPLE = ("id: 1763631000123-0\nevent: alert\n"
-               'data: {"alert_id": "al-3f9c2a1b7d04e5c6a8b9", "kind": "late_stage_discount", "cursor": "1763631000123-0", '
-               '"ack": null, "...": "..."}\n\n: ping - 2026-11-20 09:30:15\n\n')
+SSE_EXAMPLE = (
+    "id: 1763631000123-0\nevent: alert\n"
+    'data: {"alert_id": "al-3f9c2a1b7d04e5c6a8b9", "kind": "late_stage_discount", "cursor": "1763631000123-0", '
+    '"ack": null, "...": "..."}\n\n: ping - 2026-11-20 09:30:15\n\n'
+)
 
 
 class StreamTokenAnswer(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"token": "q3Jx0w8...", "expires_at": "2026-11-20T09:31:00Z"}]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"token": "q3Jx0w8...", "expires_at": "2026-11-20T09:31:00Z"}]}
+    )
 
     token: str = Field(description="Pass as ?token= to /v1/alerts/stream or /v1/alerts/ws; usable once.")
     expires_at: dt.datetime = Field(description="When the token stops opening a stream.")
 
 
-def alert_filter(principal: Principal, team: str | None, manager: str | None, kind: str | None,
-                 since: dt.datetime | None) -> AlertFilter:
+def alert_filter(
+    principal: Principal, team: str | None, manager: str | None, kind: str | None, since: dt.datetime | None
+) -> AlertFilter:
     """The feed filter of a request, limited to the caller's teams (403 beyond them)."""
-    return AlertFilter(teams=teams_in_scope(team, principal), manager=manager,
-                       kinds=frozenset({kind}) if kind is not None else None, since=since)
+    return AlertFilter(
+        teams=teams_in_scope(team, principal),
+        manager=manager,
+        kinds=frozenset({kind}) if kind is not None else None,
+        since=since,
+    )
 
 
 async def resolve_position(store: AlertStore, name: str, value: str) -> str:
@@ -87,13 +97,25 @@ async def resolve_position(store: AlertStore, name: str, value: str) -> str:
     return position
 
 
-@router.get("/v1/alerts", response_model=AlertPage, responses={400: {"model": Problem}, **ACCESS_ERRORS},
-            summary="The alert feed, newest first; ?after= for pollers", description=ALERTS_DESCRIPTION)
-async def list_alerts(principal: CurrentPrincipal, store: Store, settings: Settings, team: Team = None,
-                      manager: Manager = None, kind: Kind = None, since: Since = None, limit: Limit = 50,
-                      cursor: CursorQ = None,
-                      after: Annotated[str | None, Query(description="An alert_id or cursor: only newer alerts, oldest first.")] = None,
-                      ) -> AlertPage:
+@router.get(
+    "/v1/alerts",
+    response_model=AlertPage,
+    responses={400: {"model": Problem}, **ACCESS_ERRORS},
+    summary="The alert feed, newest first; ?after= for pollers",
+    description=ALERTS_DESCRIPTION,
+)
+async def list_alerts(
+    principal: CurrentPrincipal,
+    store: Store,
+    settings: Settings,
+    team: Team = None,
+    manager: Manager = None,
+    kind: Kind = None,
+    since: Since = None,
+    limit: Limit = 50,
+    cursor: CursorQ = None,
+    after: Annotated[str | None, Query(description="An alert_id or cursor: only newer alerts, oldest first.")] = None,
+) -> AlertPage:
     flt = alert_filter(principal, team, manager, kind, since)
     if after is not None and cursor is not None:
         raise HTTPException(400, "after: cannot be combined with cursor")
@@ -110,16 +132,28 @@ async def list_alerts(principal: CurrentPrincipal, store: Store, settings: Setti
     return AlertPage(items=page.items, next_cursor=page.next_cursor)
 
 
-@router.post("/v1/alerts/{alert_id}/ack", response_model=AlertItem,
-             responses={404: {"model": Problem, "description": "No such alert (or not in the key's teams)"},
-                        422: {"description": "`by` missing and the key names nobody (open mode)"}, **ACCESS_ERRORS},
-             summary="Acknowledge an alert (the first acknowledgement is kept)",
-             description="Records who acknowledged the alert and when. Acknowledging again changes nothing and "
-                         "returns the first acknowledgement. `by` defaults to the API key's name. Dashboard keys "
-                         "cannot acknowledge; manager keys only their teams' alerts (another team's alert is a "
-                         "404, as if it did not exist).")
-async def ack_alert(alert_id: str, principal: CurrentPrincipal, store: Store, clock: Clock, metrics: ReviewMetrics,
-                    body: Annotated[AckRequest | None, Body()] = None) -> AlertItem:
+@router.post(
+    "/v1/alerts/{alert_id}/ack",
+    response_model=AlertItem,
+    responses={
+        404: {"model": Problem, "description": "No such alert (or not in the key's teams)"},
+        422: {"description": "`by` missing and the key names nobody (open mode)"},
+        **ACCESS_ERRORS,
+    },
+    summary="Acknowledge an alert (the first acknowledgement is kept)",
+    description="Records who acknowledged the alert and when. Acknowledging again changes nothing and "
+    "returns the first acknowledgement. `by` defaults to the API key's name. Dashboard keys "
+    "cannot acknowledge; manager keys only their teams' alerts (another team's alert is a "
+    "404, as if it did not exist).",
+)
+async def ack_alert(
+    alert_id: str,
+    principal: CurrentPrincipal,
+    store: Store,
+    clock: Clock,
+    metrics: ReviewMetrics,
+    body: Annotated[AckRequest | None, Body()] = None,
+) -> AlertItem:
     if not principal.can_write:
         raise HTTPException(403, "this key is read-only (dashboard)")
     item = await store.get(alert_id)
@@ -138,28 +172,46 @@ async def ack_alert(alert_id: str, principal: CurrentPrincipal, store: Store, cl
     return AlertItem.model_validate({**item, "ack": ack})
 
 
-@router.post("/v1/alerts/stream-token", response_model=StreamTokenAnswer, status_code=201, responses=ACCESS_ERRORS,
-             summary="A short-lived token that opens the live stream (keys never go in URLs)",
-             description=STREAM_TOKEN_DESCRIPTION)
+@router.post(
+    "/v1/alerts/stream-token",
+    response_model=StreamTokenAnswer,
+    status_code=201,
+    responses=ACCESS_ERRORS,
+    summary="A short-lived token that opens the live stream (keys never go in URLs)",
+    description=STREAM_TOKEN_DESCRIPTION,
+)
 async def stream_token(principal: CurrentPrincipal, stream_tokens: Tokens, clock: Clock) -> StreamTokenAnswer:
     issued = await stream_tokens.issue(principal, clock())
     return StreamTokenAnswer(token=issued.token, expires_at=issued.expires_at)
 
 
-@router.get("/v1/alerts/stream", summary="Live alerts as Server-Sent Events, resumable",
-            description=STREAM_DESCRIPTION, response_class=EventSourceResponse,
-            responses={200: {"content": {"text/event-stream": {"example": SSE_EXAMPLE}},
-                             "description": "An endless event stream"},
-                       400: {"model": Problem}, **ACCESS_ERRORS})
-async def alert_stream(principal: CurrentPrincipal, store: Store, hub: Hub, settings: Settings,
-                       metrics: ReviewMetrics, team: Team = None, manager: Manager = None, kind: Kind = None,
-                       since: Since = None,
-                       cursor: Annotated[str | None, Query(description="Resume after this cursor or alert id.")] = None,
-                       last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None):
+@router.get(
+    "/v1/alerts/stream",
+    summary="Live alerts as Server-Sent Events, resumable",
+    description=STREAM_DESCRIPTION,
+    response_class=EventSourceResponse,
+    responses={
+        200: {"content": {"text/event-stream": {"example": SSE_EXAMPLE}}, "description": "An endless event stream"},
+        400: {"model": Problem},
+        **ACCESS_ERRORS,
+    },
+)
+async def alert_stream(
+    principal: CurrentPrincipal,
+    store: Store,
+    hub: Hub,
+    settings: Settings,
+    metrics: ReviewMetrics,
+    team: Team = None,
+    manager: Manager = None,
+    kind: Kind = None,
+    since: Since = None,
+    cursor: Annotated[str | None, Query(description="Resume after this cursor or alert id.")] = None,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+):
     flt = alert_filter(principal, team, manager, kind, since)
     resume = last_event_id or cursor
-    start = (await resolve_position(store, "Last-Event-ID" if last_event_id else "cursor", resume)
-             if resume else None)
+    start = await resolve_position(store, "Last-Event-ID" if last_event_id else "cursor", resume) if resume else None
 
     async def events():
         metrics.stream_clients.inc()
@@ -176,9 +228,18 @@ async def alert_stream(principal: CurrentPrincipal, store: Store, hub: Hub, sett
 
 
 @router.websocket("/v1/alerts/ws", name="alert_websocket")
-async def alert_websocket(websocket: WebSocket, store: Store, hub: Hub, settings: Settings, metrics: ReviewMetrics,
-                          team: Team = None, manager: Manager = None, kind: Kind = None, since: Since = None,
-                          cursor: CursorQ = None):
+async def alert_websocket(
+    websocket: WebSocket,
+    store: Store,
+    hub: Hub,
+    settings: Settings,
+    metrics: ReviewMetrics,
+    team: Team = None,
+    manager: Manager = None,
+    kind: Kind = None,
+    since: Since = None,
+    cursor: CursorQ = None,
+):
     """JSON messages ``{"type": "alert", "cursor", "alert"}`` and ``{"type": "heartbeat"}``; ``?cursor=`` resumes.
 
     Opened with an API key in a header or ``?token=`` from ``POST /v1/alerts/stream-token``."""
@@ -195,10 +256,14 @@ async def alert_websocket(websocket: WebSocket, store: Store, hub: Hub, settings
 
     async def send_all() -> None:
         async for item in follow(store, hub, flt, start, heartbeat=settings.stream_heartbeat):
-            message = ({"type": "heartbeat"} if item is HEARTBEAT
-                       else {"type": "alert", "cursor": item["cursor"], "alert": item})
-            span = delivery_span("deliver alert websocket", item) if tracing.enabled() and item is not HEARTBEAT \
-                else None
+            message = (
+                {"type": "heartbeat"}
+                if item is HEARTBEAT
+                else {"type": "alert", "cursor": item["cursor"], "alert": item}
+            )
+            span = (
+                delivery_span("deliver alert websocket", item) if tracing.enabled() and item is not HEARTBEAT else None
+            )
             # A client that cannot take one message in time is dropped, never waited for.
             await asyncio.wait_for(websocket.send_json(message), settings.stream_send_timeout)
             if span is not None:
@@ -215,8 +280,11 @@ async def alert_websocket(websocket: WebSocket, store: Store, hub: Hub, settings
         for task in pending:
             task.cancel()
         for task in done:
-            if not task.cancelled() and task.exception() is not None and \
-                    not isinstance(task.exception(), (WebSocketDisconnect, TimeoutError)):
+            if (
+                not task.cancelled()
+                and task.exception() is not None
+                and not isinstance(task.exception(), (WebSocketDisconnect, TimeoutError))
+            ):
                 log.info("websocket stream ended: %r", task.exception())
         with suppress(Exception):
             await websocket.close(code=1013, reason="too slow, resume with ?cursor=")

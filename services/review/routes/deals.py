@@ -16,12 +16,15 @@ from .common import ACCESS_ERRORS, Problem
 router = APIRouter()
 
 
-@router.get("/v1/deals/{deal_id}", summary="The deal card: state, phase, both scores and the event timeline",
-            description="A manager key gets 404 for a deal of another team, as if it did not exist.",
-            responses={404: {"model": Problem, "description": "No such deal (or not in the key's teams)"},
-                       **ACCESS_ERRORS})
-async def deal_card(deal_id: str, principal: CurrentPrincipal, redis: Redis, keys: ReadModelKeys,
-                    clock: Clock) -> dict[str, Any]:
+@router.get(
+    "/v1/deals/{deal_id}",
+    summary="The deal card: state, phase, both scores and the event timeline",
+    description="A manager key gets 404 for a deal of another team, as if it did not exist.",
+    responses={404: {"model": Problem, "description": "No such deal (or not in the key's teams)"}, **ACCESS_ERRORS},
+)
+async def deal_card(
+    deal_id: str, principal: CurrentPrincipal, redis: Redis, keys: ReadModelKeys, clock: Clock
+) -> dict[str, Any]:
     raw = await redis.get(keys.deal(deal_id))
     card: DealCard | None = json.loads(raw) if raw is not None else None
     # 404 rather than 403 for another team's deal: a scoped key must not learn it exists.

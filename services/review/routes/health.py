@@ -15,16 +15,36 @@ async def healthz() -> dict:
     return {"status": "ok", "service": "review"}
 
 
-@router.get("/readyz", summary="Readiness: Redis reachable and the alert consumer started",
-            description="503 until Redis answers and the alert consumer has connected once. A consumer that "
-                        "later loses Kafka is reported as `reconnecting` without failing readiness: the lists "
-                        "and the feed already in Redis are still served.",
-            responses={200: {"content": {"application/json": {"example": {
-                "status": "ready", "alert_feed": {"state": "running", "group": "pr-review-alerts",
-                                                  "topic": "deal-alerts", "assigned_partitions": 3, "appended": 12,
-                                                  "duplicates": 1, "rejected": 0, "error": None},
-                "stream_clients": 2}}}},
-                503: {"description": "Not ready"}})
+@router.get(
+    "/readyz",
+    summary="Readiness: Redis reachable and the alert consumer started",
+    description="503 until Redis answers and the alert consumer has connected once. A consumer that "
+    "later loses Kafka is reported as `reconnecting` without failing readiness: the lists "
+    "and the feed already in Redis are still served.",
+    responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "example": {
+                        "status": "ready",
+                        "alert_feed": {
+                            "state": "running",
+                            "group": "pr-review-alerts",
+                            "topic": "deal-alerts",
+                            "assigned_partitions": 3,
+                            "appended": 12,
+                            "duplicates": 1,
+                            "rejected": 0,
+                            "error": None,
+                        },
+                        "stream_clients": 2,
+                    }
+                }
+            }
+        },
+        503: {"description": "Not ready"},
+    },
+)
 async def readyz(redis: Redis, hub: Hub, ingestor: Ingestor) -> JSONResponse:
     feed = ingestor.status() if ingestor is not None else {"state": "disabled"}
     body = {"alert_feed": feed, "stream_clients": len(hub.subscribers)}

@@ -33,16 +33,26 @@ MANAGING_ROLES = ("admin", "manager")
 class WebhookCreate(BaseModel):
     """A subscription request."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "url": "https://hooks.example.com/pipeline-review",
-        "format": "json",
-        "filter": {"teams": ["East"], "min_severity": "medium"},
-        "description": "East team discount alerts",
-    }]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "url": "https://hooks.example.com/pipeline-review",
+                    "format": "json",
+                    "filter": {"teams": ["East"], "min_severity": "medium"},
+                    "description": "East team discount alerts",
+                }
+            ]
+        },
+    )
 
-    url: str = Field(max_length=2048, description="Where alerts are POSTed (http or https, a public address, "
-                                                  "no user:password@).")
-    format: Format = Field("json", description="json (the alert in an envelope) or slack (an incoming-webhook message).")
+    url: str = Field(
+        max_length=2048, description="Where alerts are POSTed (http or https, a public address, no user:password@)."
+    )
+    format: Format = Field(
+        "json", description="json (the alert in an envelope) or slack (an incoming-webhook message)."
+    )
     filter: WebhookFilter = Field(default_factory=WebhookFilter, description="Which alerts to send.")
     description: str | None = Field(None, max_length=500)
 
@@ -77,8 +87,9 @@ class WebhookPage(BaseModel):
 
 
 class DeadLetterPage(BaseModel):
-    items: list[dict[str, Any]] = Field(description="Newest first: subscription, host (url for admins), alert, "
-                                                    "attempts, last error.")
+    items: list[dict[str, Any]] = Field(
+        description="Newest first: subscription, host (url for admins), alert, attempts, last error."
+    )
     next_cursor: str | None
 
 
@@ -92,8 +103,11 @@ def caller_of(request: Request) -> Principal:
     if isinstance(principal, Principal):
         return principal
     teams = getattr(principal, "teams", None)
-    return Principal(getattr(principal, "name", None), getattr(principal, "role", ""),
-                     frozenset(teams) if teams is not None else None)
+    return Principal(
+        getattr(principal, "name", None),
+        getattr(principal, "role", ""),
+        frozenset(teams) if teams is not None else None,
+    )
 
 
 def require_manager(caller: Principal) -> None:
@@ -130,12 +144,21 @@ def scoped_filter(caller: Principal, flt: WebhookFilter) -> WebhookFilter:
     if "teams" not in flt.model_fields_set:
         return flt.model_copy(update={"teams": sorted(caller.teams)})
     if flt.teams is None or not set(flt.teams) <= caller.teams:
-        raise HTTPException(403, f"filter.teams: a manager may only subscribe to its own teams ({', '.join(sorted(caller.teams))})")
+        raise HTTPException(
+            403, f"filter.teams: a manager may only subscribe to its own teams ({', '.join(sorted(caller.teams))})"
+        )
     return flt
 
 
-def add_webhook_routes(app: FastAPI, redis, keys: RedisKeys, *, path: str = "/v1/webhooks",
-                       settings: WebhookSettings | None = None, resolver: Resolver = system_resolve) -> WebhookStore:
+def add_webhook_routes(
+    app: FastAPI,
+    redis,
+    keys: RedisKeys,
+    *,
+    path: str = "/v1/webhooks",
+    settings: WebhookSettings | None = None,
+    resolver: Resolver = system_resolve,
+) -> WebhookStore:
     """Add the webhook subscription routes to ``app``; returns the store they use.
 
     ``settings`` default to the review app's (``app.state.settings.webhook``), else the
@@ -156,11 +179,17 @@ def add_webhook_routes(app: FastAPI, redis, keys: RedisKeys, *, path: str = "/v1
             raise HTTPException(404, f"id: no webhook {subscription_id!r}")
         return caller, sub
 
-    @router.post("", status_code=201, response_model=WebhookCreated, summary="Subscribe a URL to alerts",
-                 responses={403: {"description": "Filter outside the caller's teams, or a read-only caller"},
-                            409: {"description": "The caller holds the most subscriptions allowed"},
-                            422: {"description": "Invalid URL (or one reaching a non-public address), format "
-                                                 "or filter"}})
+    @router.post(
+        "",
+        status_code=201,
+        response_model=WebhookCreated,
+        summary="Subscribe a URL to alerts",
+        responses={
+            403: {"description": "Filter outside the caller's teams, or a read-only caller"},
+            409: {"description": "The caller holds the most subscriptions allowed"},
+            422: {"description": "Invalid URL (or one reaching a non-public address), format or filter"},
+        },
+    )
     async def create_webhook(body: WebhookCreate, request: Request, response: Response) -> WebhookCreated:
         caller = caller_of(request)
         flt = scoped_filter(caller, body.filter)
@@ -168,20 +197,29 @@ def add_webhook_routes(app: FastAPI, redis, keys: RedisKeys, *, path: str = "/v1
             await check_url(body.url, allow_nets, resolver)
         except AddressRefused as exc:
             # The same shape as pydantic's own 422s, so clients find the field the same way.
-            raise RequestValidationError([{"type": "value_error", "loc": ("body", "url"), "msg": str(exc),
-                                           "input": body.url}]) from None
+            raise RequestValidationError(
+                [{"type": "value_error", "loc": ("body", "url"), "msg": str(exc), "input": body.url}]
+            ) from None
         try:
-            sub = await store.create(body.url, body.format, flt, body.description, caller.name,
-                                     max_per_caller=settings.max_per_caller)
+            sub = await store.create(
+                body.url, body.format, flt, body.description, caller.name, max_per_caller=settings.max_per_caller
+            )
         except TooManySubscriptions:
-            raise HTTPException(409, f"{caller.name or 'this caller'} already holds {settings.max_per_caller} webhook "
-                                     "subscriptions (PR_REVIEW_WEBHOOK_MAX_PER_CALLER); delete one first") from None
+            raise HTTPException(
+                409,
+                f"{caller.name or 'this caller'} already holds {settings.max_per_caller} webhook "
+                "subscriptions (PR_REVIEW_WEBHOOK_MAX_PER_CALLER); delete one first",
+            ) from None
         response.headers["Location"] = f"{path}/{sub.id}"
         # The creator just sent the URL, so the answer echoes it whatever the role.
         return WebhookCreated(**sub.public(), host=host_of(sub.url), secret=sub.secret)
 
-    @router.get("", response_model=WebhookPage, summary="The subscriptions the caller may see",
-                responses={403: {"description": "A dashboard key (or any role but admin and manager)"}})
+    @router.get(
+        "",
+        response_model=WebhookPage,
+        summary="The subscriptions the caller may see",
+        responses={403: {"description": "A dashboard key (or any role but admin and manager)"}},
+    )
     async def list_webhooks(request: Request, limit: Limit = 50, cursor: CursorQ = None) -> WebhookPage:
         caller = caller_of(request)
         require_manager(caller)
@@ -190,30 +228,46 @@ def add_webhook_routes(app: FastAPI, redis, keys: RedisKeys, *, path: str = "/v1
             ids = [s.id for s in subs]
             if cursor not in ids:
                 raise HTTPException(400, "cursor: not a cursor returned by this API")
-            subs = subs[ids.index(cursor) + 1:]
+            subs = subs[ids.index(cursor) + 1 :]
         page = subs[:limit]
-        return WebhookPage(items=[WebhookOut(**shown(caller, s.public())) for s in page],
-                           next_cursor=page[-1].id if len(subs) > limit else None)
+        return WebhookPage(
+            items=[WebhookOut(**shown(caller, s.public())) for s in page],
+            next_cursor=page[-1].id if len(subs) > limit else None,
+        )
 
-    @router.get("/{subscription_id}", response_model=WebhookDetail, summary="A subscription and its delivery stats",
-                responses={403: {"description": "A dashboard key"},
-                           404: {"description": "No such webhook (or not in the caller's scope)"}})
+    @router.get(
+        "/{subscription_id}",
+        response_model=WebhookDetail,
+        summary="A subscription and its delivery stats",
+        responses={
+            403: {"description": "A dashboard key"},
+            404: {"description": "No such webhook (or not in the caller's scope)"},
+        },
+    )
     async def get_webhook(subscription_id: str, request: Request) -> WebhookDetail:
         caller, sub = await visible(request, subscription_id)
         return WebhookDetail(**shown(caller, sub.public()), stats=await store.stats(sub.id))
 
-    @router.delete("/{subscription_id}", status_code=204, summary="Unsubscribe",
-                   responses={403: {"description": "A read-only caller"}, 404: {"description": "No such webhook"}})
+    @router.delete(
+        "/{subscription_id}",
+        status_code=204,
+        summary="Unsubscribe",
+        responses={403: {"description": "A read-only caller"}, 404: {"description": "No such webhook"}},
+    )
     async def delete_webhook(subscription_id: str, request: Request) -> Response:
         _, sub = await visible(request, subscription_id)
         await store.delete(sub.id)
         return Response(status_code=204)
 
-    @router.get("/{subscription_id}/dead-letters", response_model=DeadLetterPage,
-                summary="Deliveries that failed every attempt, newest first",
-                responses={403: {"description": "A dashboard key"}, 404: {"description": "No such webhook"}})
-    async def dead_letters(subscription_id: str, request: Request, limit: Limit = 50,
-                           cursor: CursorQ = None) -> DeadLetterPage:
+    @router.get(
+        "/{subscription_id}/dead-letters",
+        response_model=DeadLetterPage,
+        summary="Deliveries that failed every attempt, newest first",
+        responses={403: {"description": "A dashboard key"}, 404: {"description": "No such webhook"}},
+    )
+    async def dead_letters(
+        subscription_id: str, request: Request, limit: Limit = 50, cursor: CursorQ = None
+    ) -> DeadLetterPage:
         caller, sub = await visible(request, subscription_id)
         try:
             items, next_cursor = await store.dead_letters(sub.id, limit, cursor)

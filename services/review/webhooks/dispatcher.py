@@ -78,10 +78,18 @@ class WebhookDispatcher:
     and the due-jobs set.
     """
 
-    def __init__(self, redis, keys: RedisKeys, settings: WebhookSettings | None = None, *,
-                 http: httpx.AsyncClient | None = None, clock: Callable[[], float] = time.time,
-                 rand: Callable[[], float] = random.random, consumer: str | None = None,
-                 resolver: Resolver = system_resolve):
+    def __init__(
+        self,
+        redis,
+        keys: RedisKeys,
+        settings: WebhookSettings | None = None,
+        *,
+        http: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.time,
+        rand: Callable[[], float] = random.random,
+        consumer: str | None = None,
+        resolver: Resolver = system_resolve,
+    ):
         """``http`` replaces the guarded client (it then decides where connections go);
         ``resolver`` replaces DNS in the guard (tests)."""
         self.redis = redis
@@ -135,10 +143,14 @@ class WebhookDispatcher:
         if self._http is None:
             # Every connection goes through the address guard; redirects are not followed
             # (a 3xx could point anywhere) and no proxy from the environment is used.
-            transport = GuardedTransport(self.settings.allowed_networks, self._resolver,
-                                         limits=httpx.Limits(max_connections=self.settings.concurrency))
-            self._http = httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False,
-                                           headers={"User-Agent": USER_AGENT})
+            transport = GuardedTransport(
+                self.settings.allowed_networks,
+                self._resolver,
+                limits=httpx.Limits(max_connections=self.settings.concurrency),
+            )
+            self._http = httpx.AsyncClient(
+                transport=transport, follow_redirects=False, trust_env=False, headers={"User-Agent": USER_AGENT}
+            )
         await self._join_group(stop_event)
         waker = asyncio.create_task(self._wake_on(stop_event))
         try:
@@ -186,8 +198,9 @@ class WebhookDispatcher:
         # A consumer with nothing pending can go; one with pending entries stays so that
         # XAUTOCLAIM can hand them over (deleting it would lose them).
         try:
-            pending = await self.redis.xpending_range(self.stream, self.settings.consumer_group, min="-", max="+",
-                                                      count=1, consumername=self.consumer)
+            pending = await self.redis.xpending_range(
+                self.stream, self.settings.consumer_group, min="-", max="+", count=1, consumername=self.consumer
+            )
             if not pending:
                 await self.redis.xgroup_delconsumer(self.stream, self.settings.consumer_group, self.consumer)
         except RedisError as exc:
@@ -224,9 +237,14 @@ class WebhookDispatcher:
         """Take over entries another (crashed) instance read but never acknowledged."""
         start = "0-0"
         for _ in range(100):  # bounded: at most 10 000 entries per pass
-            reply = await self.redis.xautoclaim(self.stream, self.settings.consumer_group, self.consumer,
-                                                min_idle_time=int(self.settings.claim_idle * 1000),
-                                                start_id=start, count=100)
+            reply = await self.redis.xautoclaim(
+                self.stream,
+                self.settings.consumer_group,
+                self.consumer,
+                min_idle_time=int(self.settings.claim_idle * 1000),
+                start_id=start,
+                count=100,
+            )
             start, entries = as_text(reply[0]), reply[1]
             await self._handle([e for e in entries if e and e[1] is not None])
             if start == "0-0":
@@ -265,8 +283,12 @@ class WebhookDispatcher:
                 await self._move_due(keys=[self.keys.webhook_inflight(), self.keys.webhook_due()], args=[now, now, 100])
                 free = self.settings.concurrency - len(self._tasks)
                 if free > 0:
-                    ids = [as_text(i) for i in await self._move_due(keys=[self.keys.webhook_due(), self.keys.webhook_inflight()],
-                                                                  args=[now, lease, free])]
+                    ids = [
+                        as_text(i)
+                        for i in await self._move_due(
+                            keys=[self.keys.webhook_due(), self.keys.webhook_inflight()], args=[now, lease, free]
+                        )
+                    ]
                     if ids:
                         for job_id, raw in zip(ids, await self.redis.hmget(self.keys.webhook_jobs(), ids)):
                             self._spawn(job_id, raw)
@@ -310,9 +332,11 @@ class WebhookDispatcher:
                 await self._forget(job_id)
                 return
             attempt = int(job["attempts"]) + 1
-            span = tracing.start_delivery_span("deliver alert webhook", job.get("trace"),
-                                               {"alert_id": str(job["alert"].get("alert_id", "")),
-                                                "webhook.id": sub.id, "webhook.attempt": attempt})
+            span = tracing.start_delivery_span(
+                "deliver alert webhook",
+                job.get("trace"),
+                {"alert_id": str(job["alert"].get("alert_id", "")), "webhook.id": sub.id, "webhook.attempt": attempt},
+            )
             outcome = await self.attempt(sub, job["alert"], attempt, span)
             if span is not None:
                 span.set_attribute("webhook.outcome", "delivered" if outcome.ok else outcome.error or "failed")
@@ -341,8 +365,9 @@ class WebhookDispatcher:
         try:
             # The overall deadline also bounds a receiver that trickles its answer.
             async with asyncio.timeout(self.settings.timeout):
-                async with self._http.stream("POST", sub.url, content=body, headers=headers,
-                                             timeout=self.settings.timeout) as response:
+                async with self._http.stream(
+                    "POST", sub.url, content=body, headers=headers, timeout=self.settings.timeout
+                ) as response:
                     status, retry_after = response.status_code, response.headers.get("retry-after")
         except (TimeoutError, httpx.TimeoutException):
             return Outcome(False, error=TIMEOUT)
@@ -368,26 +393,53 @@ class WebhookDispatcher:
             if outcome.ok:
                 pipe.hdel(self.keys.webhook_jobs(), job_id)
                 pipe.hincrby(stats, "delivered", 1)
-                pipe.hset(stats, mapping={"last_status": outcome.status or "", "last_success_at": stamp,
-                                          "last_attempt_at": stamp})
+                pipe.hset(
+                    stats,
+                    mapping={"last_status": outcome.status or "", "last_success_at": stamp, "last_attempt_at": stamp},
+                )
             else:
                 pipe.hincrby(stats, "failed_attempts", 1)
-                pipe.hset(stats, mapping={"last_status": outcome.status or "", "last_error": outcome.error or "",
-                                          "last_failure_at": stamp, "last_attempt_at": stamp})
+                pipe.hset(
+                    stats,
+                    mapping={
+                        "last_status": outcome.status or "",
+                        "last_error": outcome.error or "",
+                        "last_failure_at": stamp,
+                        "last_attempt_at": stamp,
+                    },
+                )
                 if attempt >= self.settings.max_attempts:
-                    record = {"subscription_id": sub.id, "url": sub.url, "alert": job["alert"], "attempts": attempt,
-                              "last_error": outcome.error, "last_status": outcome.status,
-                              "first_attempt_at": dt.datetime.fromtimestamp(job["first_at"], dt.UTC).isoformat(),
-                              "dead_at": stamp}
+                    record = {
+                        "subscription_id": sub.id,
+                        "url": sub.url,
+                        "alert": job["alert"],
+                        "attempts": attempt,
+                        "last_error": outcome.error,
+                        "last_status": outcome.status,
+                        "first_attempt_at": dt.datetime.fromtimestamp(job["first_at"], dt.UTC).isoformat(),
+                        "dead_at": stamp,
+                    }
                     pipe.hdel(self.keys.webhook_jobs(), job_id)
-                    pipe.xadd(self.keys.webhook_dead_letters(sub.id), {"record": json.dumps(record)},
-                              maxlen=DEAD_LETTERS_KEPT, approximate=True)
+                    pipe.xadd(
+                        self.keys.webhook_dead_letters(sub.id),
+                        {"record": json.dumps(record)},
+                        maxlen=DEAD_LETTERS_KEPT,
+                        approximate=True,
+                    )
                     pipe.hincrby(stats, "dead_letters", 1)
                 else:
-                    delay = backoff_delay(attempt, self.settings.backoff_base, self.settings.backoff_max,
-                                          retry_after=outcome.retry_after, rand=self.rand)
-                    pipe.hset(self.keys.webhook_jobs(), job_id, json.dumps(job | {"attempts": attempt,
-                                                                           "last_error": outcome.error}))
+                    delay = backoff_delay(
+                        attempt,
+                        self.settings.backoff_base,
+                        self.settings.backoff_max,
+                        retry_after=outcome.retry_after,
+                        rand=self.rand,
+                    )
+                    pipe.hset(
+                        self.keys.webhook_jobs(),
+                        job_id,
+                        json.dumps(job | {"attempts": attempt, "last_error": outcome.error}),
+                    )
                     pipe.zadd(self.keys.webhook_due(), {job_id: now + delay})
             await pipe.execute()
         self.on_outcome("delivered" if outcome.ok else "dead" if attempt >= self.settings.max_attempts else "failed")

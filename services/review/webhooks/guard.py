@@ -108,8 +108,9 @@ async def system_resolve(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
-async def checked_addresses(host: str, port: int, allow_nets: Sequence[Network],
-                            resolver: Resolver = system_resolve) -> list[IPAddress]:
+async def checked_addresses(
+    host: str, port: int, allow_nets: Sequence[Network], resolver: Resolver = system_resolve
+) -> list[IPAddress]:
     """The addresses of ``host``, every one allowed; AddressRefused otherwise.
 
     One forbidden address is enough to refuse: a name that answers with a public and an
@@ -134,8 +135,9 @@ async def checked_addresses(host: str, port: int, allow_nets: Sequence[Network],
             raise AddressRefused(f"host {host!r} resolves to something that is not an address") from None
         problem = address_problem(ip, allow_nets)
         if problem is not None:
-            raise AddressRefused(f"host {host!r} resolves to {ip}, a {problem} address; "
-                                 "webhooks may only reach public addresses")
+            raise AddressRefused(
+                f"host {host!r} resolves to {ip}, a {problem} address; webhooks may only reach public addresses"
+            )
         addresses.append(ip)
     return addresses
 
@@ -158,15 +160,24 @@ class RefusedConnect(httpcore.ConnectError):
 class GuardedBackend(httpcore.AsyncNetworkBackend):
     """httpcore's network backend, connecting only to checked addresses."""
 
-    def __init__(self, allow_nets: Sequence[Network], resolver: Resolver = system_resolve,
-                 inner: httpcore.AsyncNetworkBackend | None = None):
+    def __init__(
+        self,
+        allow_nets: Sequence[Network],
+        resolver: Resolver = system_resolve,
+        inner: httpcore.AsyncNetworkBackend | None = None,
+    ):
         self.allow_nets = tuple(allow_nets)
         self.resolver = resolver
         self.inner = inner or httpcore.AnyIOBackend()
 
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                          local_address: str | None = None,
-                          socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
         try:
             addresses = await checked_addresses(host, port, self.allow_nets, self.resolver)
         except AddressRefused as exc:
@@ -174,8 +185,9 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         last_error: Exception | None = None
         for ip in addresses:
             try:
-                stream = await self.inner.connect_tcp(str(ip), port, timeout=timeout, local_address=local_address,
-                                                      socket_options=socket_options)
+                stream = await self.inner.connect_tcp(
+                    str(ip), port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 last_error = exc
                 continue
@@ -188,8 +200,9 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         assert last_error is not None
         raise last_error
 
-    async def connect_unix_socket(self, path: str, timeout: float | None = None,
-                                  socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
         raise RefusedConnect("webhooks never use unix sockets")
 
     async def sleep(self, seconds: float) -> None:
@@ -199,8 +212,14 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
 class GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx's transport with :class:`GuardedBackend` underneath; never uses proxies from the environment."""
 
-    def __init__(self, allow_nets: Sequence[Network], resolver: Resolver = system_resolve, *,
-                 limits: httpx.Limits = httpx.Limits(), ssl_context: ssl.SSLContext | None = None):
+    def __init__(
+        self,
+        allow_nets: Sequence[Network],
+        resolver: Resolver = system_resolve,
+        *,
+        limits: httpx.Limits = httpx.Limits(),
+        ssl_context: ssl.SSLContext | None = None,
+    ):
         super().__init__(trust_env=False, limits=limits)
         # httpx offers no public way to give its pool a network backend; httpcore's pool
         # takes one, so the pool is rebuilt with the same settings (see docs/decisions.md).

@@ -39,27 +39,34 @@ class WebhookFilter(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    teams: list[str] | None = Field(None, min_length=1, max_length=100, description="Only these teams; null = all teams.")
+    teams: list[str] | None = Field(
+        None, min_length=1, max_length=100, description="Only these teams; null = all teams."
+    )
     manager_id: str | None = Field(None, max_length=200, description="Only deals of this manager id.")
     kinds: list[AlertKind] = Field(
-        default_factory=lambda: list[AlertKind](["late_stage_discount"]), min_length=1,
+        default_factory=lambda: list[AlertKind](["late_stage_discount"]),
+        min_length=1,
         description="Alert kinds; add discount_info for discounts on early and mid deals, and close_date_pushed, "
-                    "qualification_gap or stalled for pipeline movement.",
+        "qualification_gap or stalled for pipeline movement.",
     )
-    min_severity: Severity | None = Field(None, description="Only alerts at least this severe (info < low < medium < high).")
+    min_severity: Severity | None = Field(
+        None, description="Only alerts at least this severe (info < low < medium < high)."
+    )
     min_value_at_risk: float | None = Field(None, ge=0, description="Only alerts with at least this value at risk.")
 
     def alert_filter(self) -> AlertFilter:
         """The same conditions as the feed's filter: one matching rule for the feed, streams and webhooks."""
-        return AlertFilter(teams=frozenset(self.teams) if self.teams is not None else None, manager=self.manager_id,
-                           kinds=frozenset(self.kinds), min_severity=self.min_severity,
-                           min_value_at_risk=self.min_value_at_risk)
+        return AlertFilter(
+            teams=frozenset(self.teams) if self.teams is not None else None,
+            manager=self.manager_id,
+            kinds=frozenset(self.kinds),
+            min_severity=self.min_severity,
+            min_value_at_risk=self.min_value_at_risk,
+        )
 
     def matches(self, alert: Mapping[str, Any]) -> bool:
         """True when ``alert`` passes every condition."""
         return self.alert_filter().matches(alert)
-
-
 
 
 def validate_webhook_url(url: str) -> str:
@@ -176,16 +183,27 @@ def slack_body(alert: dict[str, Any]) -> dict[str, Any]:
             "type": "section",
             "text": {
                 "type": "mrkdwn",
-                "text": _short(f"*{deal}*" + (f" · {account}" if account else "")
-                               + f"\n{who} asked for {pct} off: *{at_risk}* at risk.", 3000),
+                "text": _short(
+                    f"*{deal}*"
+                    + (f" · {account}" if account else "")
+                    + f"\n{who} asked for {pct} off: *{at_risk}* at risk.",
+                    3000,
+                ),
             },
         },
         {"type": "section", "fields": [{"type": "mrkdwn", "text": _short(f"*{k}*\n{v}", 2000)} for k, v in fields]},
         {
             "type": "context",
-            "elements": [{"type": "mrkdwn", "text": _short(
-                f"deal {_slack_escape(alert.get('deal_id'))} · alert {_slack_escape(alert.get('alert_id'))}"
-                f" · {_slack_escape(alert.get('occurred_at'))}", 3000)}],
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": _short(
+                        f"deal {_slack_escape(alert.get('deal_id'))} · alert {_slack_escape(alert.get('alert_id'))}"
+                        f" · {_slack_escape(alert.get('occurred_at'))}",
+                        3000,
+                    ),
+                }
+            ],
         },
     ]
     return {"text": _short(text, 3000), "blocks": blocks}
@@ -203,8 +221,9 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={mac}"
 
 
-def verify_signature(secret: str, header: str | None, body: bytes, *, tolerance: float = 300.0,
-                     now: float | None = None) -> bool:
+def verify_signature(
+    secret: str, header: str | None, body: bytes, *, tolerance: float = 300.0, now: float | None = None
+) -> bool:
     """For receivers: True when ``header`` signs ``body`` (the raw request bytes) with ``secret``.
 
     Rejects timestamps more than ``tolerance`` seconds from ``now`` (replay protection).
@@ -228,8 +247,14 @@ def verify_signature(secret: str, header: str | None, body: bytes, *, tolerance:
     return any(hmac.compare_digest(expected, c) for c in candidates)
 
 
-def backoff_delay(failures: int, base: float, maximum: float, *, retry_after: float | None = None,
-                  rand: Callable[[], float] = random.random) -> float:
+def backoff_delay(
+    failures: int,
+    base: float,
+    maximum: float,
+    *,
+    retry_after: float | None = None,
+    rand: Callable[[], float] = random.random,
+) -> float:
     """Seconds to wait after the ``failures``-th failed attempt (1 = the first).
 
     ``base * 2**(failures-1)`` capped at ``maximum``, scaled by a jitter factor in

@@ -58,21 +58,37 @@ class WebhookStore:
         self.keys = keys
         self._create_capped = redis.register_script(_CREATE_CAPPED)
 
-    async def create(self, url: str, fmt: Format, flt: WebhookFilter, description: str | None = None,
-                     created_by: str | None = None, *, max_per_caller: int | None = None) -> Subscription:
+    async def create(
+        self,
+        url: str,
+        fmt: Format,
+        flt: WebhookFilter,
+        description: str | None = None,
+        created_by: str | None = None,
+        *,
+        max_per_caller: int | None = None,
+    ) -> Subscription:
         """Store a new subscription with a fresh id and secret.
 
         With ``max_per_caller``, raises TooManySubscriptions when ``created_by`` already
         holds that many.
         """
         sub = Subscription(
-            id=f"wh-{uuid.uuid4().hex[:16]}", url=url, format=fmt, filter=flt, description=description,
-            created_by=created_by, created_at=utc_now_iso(), secret=f"whsec_{secrets.token_urlsafe(32)}",
+            id=f"wh-{uuid.uuid4().hex[:16]}",
+            url=url,
+            format=fmt,
+            filter=flt,
+            description=description,
+            created_by=created_by,
+            created_at=utc_now_iso(),
+            secret=f"whsec_{secrets.token_urlsafe(32)}",
         )
         if max_per_caller is None:
             await self.redis.hset(self.keys.webhook_subscriptions(), sub.id, sub.model_dump_json())
-        elif not await self._create_capped(keys=[self.keys.webhook_subscriptions()],
-                                           args=[sub.id, sub.model_dump_json(), created_by or "", max_per_caller]):
+        elif not await self._create_capped(
+            keys=[self.keys.webhook_subscriptions()],
+            args=[sub.id, sub.model_dump_json(), created_by or "", max_per_caller],
+        ):
             raise TooManySubscriptions(max_per_caller)
         return sub
 
@@ -101,7 +117,10 @@ class WebhookStore:
 
     async def stats(self, subscription_id: str) -> dict[str, Any]:
         """Delivery counters and the last outcome of a subscription."""
-        raw: dict[str, Any] = {as_text(k): as_text(v) for k, v in (await self.redis.hgetall(self.keys.webhook_stats(subscription_id))).items()}
+        raw: dict[str, Any] = {
+            as_text(k): as_text(v)
+            for k, v in (await self.redis.hgetall(self.keys.webhook_stats(subscription_id))).items()
+        }
         out: dict[str, Any] = {name: int(raw.pop(name, 0)) for name in _COUNTERS}
         if "last_status" in raw:
             raw["last_status"] = int(raw["last_status"]) if raw["last_status"] else None
@@ -109,13 +128,16 @@ class WebhookStore:
             raw["last_error"] = generic_error(raw["last_error"]) if raw["last_error"] else None
         return out | raw
 
-    async def dead_letters(self, subscription_id: str, limit: int = 50,
-                           cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    async def dead_letters(
+        self, subscription_id: str, limit: int = 50, cursor: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
         """Dead letters newest first, and the cursor of the next page (None on the last)."""
         if cursor is not None and not STREAM_ID.match(cursor):
             raise ValueError("cursor: not a cursor returned by this API")
         top = f"({cursor}" if cursor else "+"
-        rows = await self.redis.xrevrange(self.keys.webhook_dead_letters(subscription_id), max=top, min="-", count=limit + 1)
+        rows = await self.redis.xrevrange(
+            self.keys.webhook_dead_letters(subscription_id), max=top, min="-", count=limit + 1
+        )
         items = []
         for entry_id, fields in rows[:limit]:
             record = json.loads(fields.get(b"record") or fields.get("record"))

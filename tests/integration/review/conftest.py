@@ -16,16 +16,36 @@ from tests.conftest import settings_env
 _n = itertools.count(1)
 
 
-def make_alert(team: str = "East", kind: str = "late_stage_discount", manager_id: str = "m-1",
-               occurred_at: str = "2026-11-20T09:30:00+00:00", **extra) -> dict:
+def make_alert(
+    team: str = "East",
+    kind: str = "late_stage_discount",
+    manager_id: str = "m-1",
+    occurred_at: str = "2026-11-20T09:30:00+00:00",
+    **extra,
+) -> dict:
     """An alert shaped like scoring's discount_alert(), with a fresh alert_id."""
     n = next(_n)
-    return {"alert_id": f"al-{uuid.uuid4().hex[:12]}-{n}", "kind": kind, "severity": "high",
-            "deal_id": f"api:deal-{n}", "event_id": f"ev-{n}", "name": f"Deal {n}", "account": "Acme",
-            "owner_id": "u-1", "team": team, "manager_id": manager_id, "stage": "Negotiation/Review",
-            "phase": "late", "amount": 100000.0, "currency": "EUR", "discount_pct": 10.0,
-            "discount_reason": "price", "value_at_risk": 10000.0, "requested_by": "u-1",
-            "occurred_at": occurred_at} | extra
+    return {
+        "alert_id": f"al-{uuid.uuid4().hex[:12]}-{n}",
+        "kind": kind,
+        "severity": "high",
+        "deal_id": f"api:deal-{n}",
+        "event_id": f"ev-{n}",
+        "name": f"Deal {n}",
+        "account": "Acme",
+        "owner_id": "u-1",
+        "team": team,
+        "manager_id": manager_id,
+        "stage": "Negotiation/Review",
+        "phase": "late",
+        "amount": 100000.0,
+        "currency": "EUR",
+        "discount_pct": 10.0,
+        "discount_reason": "price",
+        "value_at_risk": 10000.0,
+        "requested_by": "u-1",
+        "occurred_at": occurred_at,
+    } | extra
 
 
 def produce(settings, alerts: list[dict]) -> None:
@@ -33,8 +53,7 @@ def produce(settings, alerts: list[dict]) -> None:
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
     try:
         for alert in alerts:
-            producer.send(settings.deal_alerts_topic, key=alert["deal_id"].encode(),
-                          value=json.dumps(alert).encode())
+            producer.send(settings.deal_alerts_topic, key=alert["deal_id"].encode(), value=json.dumps(alert).encode())
         producer.flush(30)
     finally:
         producer.close()
@@ -47,8 +66,12 @@ def review_process(common_settings, tmp_path):
 
     def start(port: int | None = None, **env: str) -> tuple[Service, str]:
         port = port or free_port()
-        service = Service("review", settings_env(common_settings) | {"PR_REVIEW_PORT": str(port)} | env,
-                          f"http://127.0.0.1:{port}/readyz", tmp_path)
+        service = Service(
+            "review",
+            settings_env(common_settings) | {"PR_REVIEW_PORT": str(port)} | env,
+            f"http://127.0.0.1:{port}/readyz",
+            tmp_path,
+        )
         started.append(service)
         service.start()
         return service, f"http://127.0.0.1:{port}"

@@ -23,11 +23,13 @@ pytestmark = pytest.mark.integration
 
 STAGES = StageMap.load(DEFAULT_STAGE_MAP)
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
-KEYS = json.dumps([
-    {"key": "admin-key-01", "role": "admin", "name": "ceo"},
-    {"key": "east-key-01", "role": "manager", "teams": ["East"], "name": "ana"},
-    {"key": "dash-key-001", "role": "dashboard", "name": "wall"},
-])
+KEYS = json.dumps(
+    [
+        {"key": "admin-key-01", "role": "admin", "name": "ceo"},
+        {"key": "east-key-01", "role": "manager", "teams": ["East"], "name": "ana"},
+        {"key": "dash-key-001", "role": "dashboard", "name": "wall"},
+    ]
+)
 ADMIN, ANA, DASH = ({"X-API-Key": k} for k in ("admin-key-01", "east-key-01", "dash-key-001"))
 
 
@@ -51,8 +53,7 @@ class Pipeline:
         self.alerts: list = []
         self.app = app
         self.redis = aioredis.Redis.from_url(common_settings.redis_url.get_secret_value())
-        self.processor = DealProcessor({}, self.redis, common_settings.keys, STAGES, self._alert,
-                                       clock=lambda: NOW)
+        self.processor = DealProcessor({}, self.redis, common_settings.keys, STAGES, self._alert, clock=lambda: NOW)
 
     async def _alert(self, alert):
         self.alerts.append(alert)
@@ -67,8 +68,12 @@ class Pipeline:
 
 
 def actions_on_kafka(common_settings, expected: int) -> list:
-    consumer = KafkaConsumer(common_settings.deal_events_topic, bootstrap_servers=common_settings.kafka_bootstrap,
-                             auto_offset_reset="earliest", consumer_timeout_ms=3000)
+    consumer = KafkaConsumer(
+        common_settings.deal_events_topic,
+        bootstrap_servers=common_settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=3000,
+    )
     try:
         found = []
         for record in consumer:
@@ -84,15 +89,22 @@ def actions_on_kafka(common_settings, expected: int) -> list:
 
 
 DEALS = [
-    event("api:east-early", "deal.created", at=T0, team="East", stage="Prospecting", amount=100_000,
-          potential_value=300_000),
+    event(
+        "api:east-early",
+        "deal.created",
+        at=T0,
+        team="East",
+        stage="Prospecting",
+        amount=100_000,
+        potential_value=300_000,
+    ),
     event("api:east-late", "deal.created", at=T0, team="East", stage="Negotiation/Review", amount=200_000),
     event("api:east-big", "deal.created", at=T0, team="East", stage="Negotiation/Review", amount=300_000),
     event("api:west", "deal.created", at=T0, team="West", stage="Prospecting", amount=10),
-    event("api:east-late", "deal.discount_requested", at=T0 + dt.timedelta(days=1), discount_pct=10,
-          requested_by="rep"),
-    event("api:east-big", "deal.discount_requested", at=T0 + dt.timedelta(days=1), discount_pct=30,
-          requested_by="rep"),
+    event(
+        "api:east-late", "deal.discount_requested", at=T0 + dt.timedelta(days=1), discount_pct=10, requested_by="rep"
+    ),
+    event("api:east-big", "deal.discount_requested", at=T0 + dt.timedelta(days=1), discount_pct=30, requested_by="rep"),
 ]
 
 
@@ -103,8 +115,9 @@ async def test_actions_are_acknowledged_by_kafka_folded_and_scored(common_settin
         late, big = pipeline.discounts()
         assert (late.severity, big.severity) == ("medium", "high")
 
-        review = await client.post("/v1/deals/api:east-early/reviews", headers=ANA,
-                                   json={"questions": ["Who signs?"], "note": "first call"})
+        review = await client.post(
+            "/v1/deals/api:east-early/reviews", headers=ANA, json={"questions": ["Who signs?"], "note": "first call"}
+        )
         assert review.status_code == 202, review.text
         assert review.json()["action"] == {"by": "ana", "questions": ["Who signs?"], "note": "first call"}
         help_ = await client.post("/v1/deals/api:east-early/help", headers=ANA, json={"kind": "access"})
@@ -113,15 +126,19 @@ async def test_actions_are_acknowledged_by_kafka_folded_and_scored(common_settin
         assert decided.status_code == 202, decided.text
         assert decided.json()["action"]["discount_pct"] == 10
         # A high severity discount needs an admin by default.
-        refused = await client.post(f"/v1/alerts/{big.alert_id}/decision", headers=ANA,
-                                    json={"decision": "countered", "discount_pct": 15})
+        refused = await client.post(
+            f"/v1/alerts/{big.alert_id}/decision", headers=ANA, json={"decision": "countered", "discount_pct": 15}
+        )
         assert refused.status_code == 403 and "admin" in refused.json()["detail"]
-        countered = await client.post(f"/v1/alerts/{big.alert_id}/decision", headers=ADMIN,
-                                      json={"decision": "countered", "discount_pct": 15})
+        countered = await client.post(
+            f"/v1/alerts/{big.alert_id}/decision", headers=ADMIN, json={"decision": "countered", "discount_pct": 15}
+        )
         assert countered.status_code == 202
 
-        counted = {t: app.state.metrics.registry.get_sample_value("review_actions_total", {"type": t})
-                   for t in ("deal.reviewed", "deal.help_offered", "deal.discount_decided")}
+        counted = {
+            t: app.state.metrics.registry.get_sample_value("review_actions_total", {"type": t})
+            for t in ("deal.reviewed", "deal.help_offered", "deal.discount_decided")
+        }
         assert counted == {"deal.reviewed": 1, "deal.help_offered": 1, "deal.discount_decided": 2}
         # The alert shows its decision at once.
         shown = (await client.get("/v1/alerts?kind=late_stage_discount", headers=ADMIN)).json()["items"]
@@ -181,12 +198,27 @@ async def test_hostile_and_wrong_actions_are_refused_with_the_field_named(common
             (ANA, "/v1/deals/" + "d" * 201 + "/reviews", {}, 422, "deal_id"),
             (ANA, f"/v1/alerts/{late.alert_id}/decision", {"decision": "maybe"}, 422, "decision"),
             (ANA, f"/v1/alerts/{late.alert_id}/decision", {"decision": "countered"}, 422, "discount_pct"),
-            (ANA, f"/v1/alerts/{late.alert_id}/decision", {"decision": "countered", "discount_pct": 10}, 422,
-             "discount_pct"),
-            (ANA, f"/v1/alerts/{late.alert_id}/decision", {"decision": "rejected", "discount_pct": 2}, 422,
-             "discount_pct"),
-            (ANA, f"/v1/alerts/{late.alert_id}/decision", {"decision": "approved", "discount_pct": 12}, 422,
-             "discount_pct"),
+            (
+                ANA,
+                f"/v1/alerts/{late.alert_id}/decision",
+                {"decision": "countered", "discount_pct": 10},
+                422,
+                "discount_pct",
+            ),
+            (
+                ANA,
+                f"/v1/alerts/{late.alert_id}/decision",
+                {"decision": "rejected", "discount_pct": 2},
+                422,
+                "discount_pct",
+            ),
+            (
+                ANA,
+                f"/v1/alerts/{late.alert_id}/decision",
+                {"decision": "approved", "discount_pct": 12},
+                422,
+                "discount_pct",
+            ),
             (ANA, "/v1/alerts/al-not-hex%20x/decision", {"decision": "rejected"}, 422, "alert_id"),
             (ANA, "/v1/alerts/al-" + "f" * 20 + "/decision", {"decision": "rejected"}, 404, "alert_id"),
         ]

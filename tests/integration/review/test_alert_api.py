@@ -66,8 +66,13 @@ async def test_newest_first_pages_with_a_stable_cursor(common_settings):
         await add(app, *alerts)
         seen, cursor = [], None
         while True:
-            page = (await client.get("/v1/alerts", params={"limit": 3} | ({"cursor": cursor} if cursor else {}),
-                                     headers=h("admin-key-01"))).json()
+            page = (
+                await client.get(
+                    "/v1/alerts",
+                    params={"limit": 3} | ({"cursor": cursor} if cursor else {}),
+                    headers=h("admin-key-01"),
+                )
+            ).json()
             seen.append([i["alert_id"] for i in page["items"]])
             cursor = page["next_cursor"]
             if cursor is None:
@@ -92,7 +97,9 @@ async def test_after_returns_only_newer_alerts_oldest_first_for_pollers(common_s
         # A poller walking with limit=2 gets everything, in order, then an empty answer.
         got, after = [], "0"
         for _ in range(5):
-            page = (await client.get("/v1/alerts", params={"after": after, "limit": 2}, headers=h("admin-key-01"))).json()
+            page = (
+                await client.get("/v1/alerts", params={"after": after, "limit": 2}, headers=h("admin-key-01"))
+            ).json()
             got += [i["alert_id"] for i in page["items"]]
             if page["items"]:
                 after = page["items"][-1]["cursor"]
@@ -135,7 +142,9 @@ async def test_ack_records_who_and_when_and_keeps_the_first(common_settings):
         assert second.status_code == 200 and second.json()["ack"]["by"] == "ana"
         listed = (await client.get("/v1/alerts", headers=h("dash-key-001"))).json()["items"]
         assert listed[0]["ack"] == {"by": "ana", "at": "2026-11-26T12:00:00Z"}
-        assert (await client.post("/v1/alerts/al-unknown/ack", json={"by": "x"}, headers=h("admin-key-01"))).status_code == 404
+        assert (
+            await client.post("/v1/alerts/al-unknown/ack", json={"by": "x"}, headers=h("admin-key-01"))
+        ).status_code == 404
 
         other = make_alert(team="North")
         await add(app, other)
@@ -169,7 +178,9 @@ async def test_access_to_alerts_by_role_and_team(common_settings):
         assert unknown.json()["detail"] == "alert_id: no alert 'al-unknown'"
         assert (await client.post(f"/v1/alerts/{east['alert_id']}/ack", headers=h("east-key-01"))).status_code == 200
         # The stream refuses out-of-scope teams before streaming anything.
-        assert (await client.get("/v1/alerts/stream", params={"team": "West"}, headers=h("east-key-01"))).status_code == 403
+        assert (
+            await client.get("/v1/alerts/stream", params={"team": "West"}, headers=h("east-key-01"))
+        ).status_code == 403
         assert (await client.get("/v1/alerts/stream")).status_code == 401
         # Probes and docs stay open; /metrics of a locked review needs PR_METRICS_TOKEN, even with a valid key.
         for path in ("/healthz", "/readyz", "/openapi.json"):
@@ -194,17 +205,27 @@ async def _no_alerts(_alert):
 
 async def test_manager_keys_see_only_their_teams_on_lists_and_deal_cards(common_settings):
     async with running(common_settings) as (_app, client):
-        await feed_deals(common_settings, *[
-            event(deal_id=f"d{i}", type="deal.created", stage="Prospecting", amount=1000 * i,
-                  team=("East", "West", "North")[i % 3], close_date="2026-12-15")
-            for i in range(1, 10)
-        ])
+        await feed_deals(
+            common_settings,
+            *[
+                event(
+                    deal_id=f"d{i}",
+                    type="deal.created",
+                    stage="Prospecting",
+                    amount=1000 * i,
+                    team=("East", "West", "North")[i % 3],
+                    close_date="2026-12-15",
+                )
+                for i in range(1, 10)
+            ],
+        )
 
         async def walk(path, key, limit=2, **params):
             ids, cursor = [], None
             while True:
-                answer = await client.get(path, params={"limit": limit, **params} | ({"cursor": cursor} if cursor else {}),
-                                          headers=h(key))
+                answer = await client.get(
+                    path, params={"limit": limit, **params} | ({"cursor": cursor} if cursor else {}), headers=h(key)
+                )
                 assert answer.status_code == 200, answer.text
                 ids += [i["deal_id"] for i in answer.json()["items"]]
                 cursor = answer.json()["next_cursor"]
@@ -217,7 +238,9 @@ async def test_manager_keys_see_only_their_teams_on_lists_and_deal_cards(common_
         assert await walk("/v1/lists/leader", "multi-key-01") == ["d9", "d7", "d6", "d4", "d3", "d1"]
         assert await walk("/v1/lists/manager", "multi-key-01", limit=4) == ["d9", "d7", "d6", "d4", "d3", "d1"]
         assert await walk("/v1/lists/manager", "multi-key-01", team="West") == ["d7", "d4", "d1"]
-        assert (await client.get("/v1/lists/leader", params={"team": "North"}, headers=h("east-key-01"))).status_code == 403
+        assert (
+            await client.get("/v1/lists/leader", params={"team": "North"}, headers=h("east-key-01"))
+        ).status_code == 403
         assert (await client.get("/v1/lists/manager")).status_code == 401
         assert (await client.get("/v1/deals/d3", headers=h("east-key-01"))).json()["team"] == "East"
         # Another team's deal looks absent to a manager key.
@@ -241,20 +264,28 @@ async def test_open_mode_without_keys_lets_everyone_in_and_warns(common_settings
 
 async def test_principal_is_on_request_state_for_other_routes(common_settings):
     async with running(common_settings) as (app, client):
+
         @app.get("/v1/whoami")
         async def whoami(request: __import__("fastapi").Request):
             p = request.state.principal
             return {"name": p.name, "role": p.role, "teams": sorted(p.teams) if p.teams is not None else None}
 
-        assert (await client.get("/v1/whoami", headers=h("multi-key-01"))).json() == \
-            {"name": "manager:East|West", "role": "manager", "teams": ["East", "West"]}
+        assert (await client.get("/v1/whoami", headers=h("multi-key-01"))).json() == {
+            "name": "manager:East|West",
+            "role": "manager",
+            "teams": ["East", "West"],
+        }
         assert (await client.get("/v1/whoami")).status_code == 401
 
 
 async def test_openapi_documents_the_alert_endpoints_with_examples(common_settings):
     async with running(common_settings) as (_app, client):
         spec = (await client.get("/openapi.json")).json()
-        for path, method in (("/v1/alerts", "get"), ("/v1/alerts/{alert_id}/ack", "post"), ("/v1/alerts/stream", "get")):
+        for path, method in (
+            ("/v1/alerts", "get"),
+            ("/v1/alerts/{alert_id}/ack", "post"),
+            ("/v1/alerts/stream", "get"),
+        ):
             operation = spec["paths"][path][method]
             assert operation["description"], path
             assert "401" in operation["responses"] and "403" in operation["responses"]
@@ -284,17 +315,31 @@ async def test_hostile_cursors_and_amounts_get_a_4xx_naming_the_parameter(common
             assert answer.status_code == 422, answer.text
             assert answer.json()["detail"][0]["loc"] == ["query", "min_amount"]
         huge = f"{2**64}-0"
-        for params in ({"cursor": huge}, {"cursor": f"1-{2**64}"}, {"cursor": "0-0"}, {"cursor": "0"},
-                       {"after": huge}, {"after": "99999999999999999999-99999999999999999999"}):
+        for params in (
+            {"cursor": huge},
+            {"cursor": f"1-{2**64}"},
+            {"cursor": "0-0"},
+            {"cursor": "0"},
+            {"after": huge},
+            {"after": "99999999999999999999-99999999999999999999"},
+        ):
             answer = await client.get("/v1/alerts", params=params, headers=h("admin-key-01"))
             assert answer.status_code == 400, (params, answer.text)
             assert answer.json()["detail"].startswith(("cursor:", "after:")), answer.text
         # The edges that are valid positions answer normally.
         largest = f"{2**64 - 1}-{2**64 - 1}"
-        assert (await client.get("/v1/alerts", params={"after": largest}, headers=h("admin-key-01"))).json() == \
-            {"items": [], "next_cursor": None}
-        assert len((await client.get("/v1/alerts", params={"after": "0-0"}, headers=h("admin-key-01"))).json()["items"]) == 1
-        assert len((await client.get("/v1/alerts", params={"cursor": largest}, headers=h("admin-key-01"))).json()["items"]) == 1
+        assert (await client.get("/v1/alerts", params={"after": largest}, headers=h("admin-key-01"))).json() == {
+            "items": [],
+            "next_cursor": None,
+        }
+        assert (
+            len((await client.get("/v1/alerts", params={"after": "0-0"}, headers=h("admin-key-01"))).json()["items"])
+            == 1
+        )
+        assert (
+            len((await client.get("/v1/alerts", params={"cursor": largest}, headers=h("admin-key-01"))).json()["items"])
+            == 1
+        )
         stream = await client.get("/v1/alerts/stream", params={"cursor": huge}, headers=h("admin-key-01"))
         assert stream.status_code == 400 and stream.json()["detail"].startswith("cursor:")
 
@@ -352,22 +397,33 @@ async def test_alert_pages_read_a_bounded_number_of_entries_and_say_where_to_go_
             # Newest first: east[1], then 12 West entries before east[0]; pages stop after 5 entries read.
             pages, cursor = [], None
             while True:
-                answer = (await client.get("/v1/alerts", params={"team": "East", "limit": 10}
-                                           | ({"cursor": cursor} if cursor else {}), headers=h("admin-key-01"))).json()
+                answer = (
+                    await client.get(
+                        "/v1/alerts",
+                        params={"team": "East", "limit": 10} | ({"cursor": cursor} if cursor else {}),
+                        headers=h("admin-key-01"),
+                    )
+                ).json()
                 pages.append([i["alert_id"] for i in answer["items"]])
                 cursor = answer["next_cursor"]
                 if cursor is None:
                     break
             assert pages == [[east[1]["alert_id"]], [], [east[0]["alert_id"]]]
             # Pollers too: oldest first from the start, with a continuation cursor past non-matching entries.
-            first = (await client.get("/v1/alerts", params={"team": "East", "after": "0", "limit": 10},
-                                      headers=h("admin-key-01"))).json()
+            first = (
+                await client.get(
+                    "/v1/alerts", params={"team": "East", "after": "0", "limit": 10}, headers=h("admin-key-01")
+                )
+            ).json()
             assert [i["alert_id"] for i in first["items"]] == [east[0]["alert_id"]]
             assert first["next_cursor"] == cursors[4]
             got, after = [], first["next_cursor"]
             while after is not None:
-                page = (await client.get("/v1/alerts", params={"team": "East", "after": after, "limit": 10},
-                                         headers=h("admin-key-01"))).json()
+                page = (
+                    await client.get(
+                        "/v1/alerts", params={"team": "East", "after": after, "limit": 10}, headers=h("admin-key-01")
+                    )
+                ).json()
                 got += [i["alert_id"] for i in page["items"]]
                 after = page["next_cursor"]
             assert got == [east[1]["alert_id"]]
@@ -383,18 +439,28 @@ async def test_list_pages_read_a_bounded_number_of_rows_and_say_where_to_go_on(c
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://review") as client:
             # d1..d10 ranked by amount; East holds the even ones, West the odd ones; owner u-1 only d10, d3, d2.
-            await feed_deals(common_settings, *[
-                event(deal_id=f"d{i}", type="deal.created", stage="Prospecting", amount=1000 * i,
-                      team=("East", "West")[i % 2], close_date="2026-12-15",
-                      owner_id="u-1" if i in (10, 3, 2) else "u-2")
-                for i in range(1, 11)
-            ])
+            await feed_deals(
+                common_settings,
+                *[
+                    event(
+                        deal_id=f"d{i}",
+                        type="deal.created",
+                        stage="Prospecting",
+                        amount=1000 * i,
+                        team=("East", "West")[i % 2],
+                        close_date="2026-12-15",
+                        owner_id="u-1" if i in (10, 3, 2) else "u-2",
+                    )
+                    for i in range(1, 11)
+                ],
+            )
 
             async def walk(path, key, limit, **params):
                 pages, cursor = [], None
                 while True:
-                    answer = await client.get(path, params={"limit": limit, **params}
-                                              | ({"cursor": cursor} if cursor else {}), headers=h(key))
+                    answer = await client.get(
+                        path, params={"limit": limit, **params} | ({"cursor": cursor} if cursor else {}), headers=h(key)
+                    )
                     assert answer.status_code == 200, answer.text
                     pages.append([i["deal_id"] for i in answer.json()["items"]])
                     cursor = answer.json()["next_cursor"]
@@ -404,14 +470,20 @@ async def test_list_pages_read_a_bounded_number_of_rows_and_say_where_to_go_on(c
             # team East is a ranking; the owner is checked on the cards. The first page reads 4 rows
             # (d10 d8 d6 d4) and stops short of full, with a cursor; the next reads d2 and ends.
             for which in ("leader", "manager"):
-                assert await walk(f"/v1/lists/{which}", "admin-key-01", 10, team="East", owner="u-1") == \
-                    [["d10"], ["d2"]]
+                assert await walk(f"/v1/lists/{which}", "admin-key-01", 10, team="East", owner="u-1") == [
+                    ["d10"],
+                    ["d2"],
+                ]
             # Several teams (a manager key's scope): East stops after d4, West after d3; the merged page
             # may only go down to d4, so d3 waits for the next page.
             assert await walk("/v1/lists/leader", "multi-key-01", 10, owner="u-1") == [["d10"], ["d3", "d2"]]
             # Unfiltered pages are unchanged: full pages, and a last page without cursor.
-            assert await walk("/v1/lists/leader", "admin-key-01", 3) == [["d10", "d9", "d8"], ["d7", "d6", "d5"],
-                                                                        ["d4", "d3", "d2"], ["d1"]]
+            assert await walk("/v1/lists/leader", "admin-key-01", 3) == [
+                ["d10", "d9", "d8"],
+                ["d7", "d6", "d5"],
+                ["d4", "d3", "d2"],
+                ["d1"],
+            ]
     cleanup = aioredis.Redis.from_url(common_settings.redis_url.get_secret_value())
     async for key in cleanup.scan_iter(f"{common_settings.redis_prefix}:*"):
         await cleanup.delete(key)

@@ -95,6 +95,7 @@ async def test_review_trims_at_start_and_the_feed_no_longer_lists_old_alerts(com
     await seed.append(new)
     await redis.aclose()
     async with running(common_settings) as (app, client):
+
         async def trimmed() -> bool:
             return app.state.alert_trimmer.trimmed >= 1
 
@@ -110,8 +111,9 @@ async def test_a_reread_alert_raised_before_the_retention_is_not_brought_back(st
     stale, recent = make_alert(), make_alert()
 
     def record(alert: dict, timestamp: int) -> SimpleNamespace:
-        return SimpleNamespace(value=json.dumps(alert).encode(), timestamp=timestamp,
-                               topic="deal-alerts", partition=0, offset=1)
+        return SimpleNamespace(
+            value=json.dumps(alert).encode(), timestamp=timestamp, topic="deal-alerts", partition=0, offset=1
+        )
 
     await ingestor._store(record(stale, now_ms - 91 * DAY_MS))
     await ingestor._store(record(recent, now_ms - 89 * DAY_MS))

@@ -34,8 +34,11 @@ def test_feed_deduplicates_and_survives_a_review_restart(common_settings, review
     produce(common_settings, later + [first[2]])  # produced while review was down, plus a late duplicate
     _, base = review_process()
     expected = sorted(a["alert_id"] for a in first + later)
-    ids = wait_until(lambda: (lambda got: got if sorted(got) == expected else None)(feed_ids(base)), timeout=30,
-                     what="all six alerts after the restart")
+    ids = wait_until(
+        lambda: (lambda got: got if sorted(got) == expected else None)(feed_ids(base)),
+        timeout=30,
+        what="all six alerts after the restart",
+    )
     assert len(ids) == len(set(ids)) == 6
     # The first three keep their place: the restart appended, it did not rewrite.
     assert sorted(ids[:3]) == sorted(a["alert_id"] for a in first)
@@ -82,23 +85,36 @@ def test_sse_resumes_with_last_event_id_without_gaps_or_duplicates(common_settin
 
 def test_sse_filters_and_manager_scope(common_settings, review_process):
     _, base = review_process(**NO_FEED, PR_REVIEW_API_KEYS="east-key-01:manager:East,admin-key-01:admin")
-    east, west, east_info = make_alert(team="East"), make_alert(team="West"), make_alert(team="East", kind="discount_info")
+    east, west, east_info = (
+        make_alert(team="East"),
+        make_alert(team="West"),
+        make_alert(team="East", kind="discount_info"),
+    )
     append_direct(common_settings, [east, west, east_info])
     with httpx.Client(timeout=10) as client:
         assert client.get(f"{base}/v1/alerts/stream").status_code == 401
         assert client.get(f"{base}/v1/alerts/stream", params={"api_key": "east-key-01"}).status_code == 401
-        assert client.get(f"{base}/v1/alerts/stream", params={"team": "West", "token": token(client, base, "east-key-01")}
-                          ).status_code == 403
+        assert (
+            client.get(
+                f"{base}/v1/alerts/stream", params={"team": "West", "token": token(client, base, "east-key-01")}
+            ).status_code
+            == 403
+        )
         # EventSource cannot set headers: a short-lived token from the key rides in the query string.
-        with client.stream("GET", f"{base}/v1/alerts/stream",
-                           params={"cursor": "0", "token": token(client, base, "east-key-01")}) as response:
+        with client.stream(
+            "GET", f"{base}/v1/alerts/stream", params={"cursor": "0", "token": token(client, base, "east-key-01")}
+        ) as response:
             reader = SSEReader(response)
             assert [i["alert_id"] for i in reader.alerts(2)] == [east["alert_id"], east_info["alert_id"]]
             later_west, later_east = make_alert(team="West"), make_alert(team="East")
             append_direct(common_settings, [later_west, later_east])
             assert reader.alerts(1)[0]["alert_id"] == later_east["alert_id"]
-        with client.stream("GET", f"{base}/v1/alerts/stream",
-                           params={"cursor": "0", "kind": "discount_info"}, headers={"X-API-Key": "admin-key-01"}) as response:
+        with client.stream(
+            "GET",
+            f"{base}/v1/alerts/stream",
+            params={"cursor": "0", "kind": "discount_info"},
+            headers={"X-API-Key": "admin-key-01"},
+        ) as response:
             reader = SSEReader(response)
             assert [i["alert_id"] for i in reader.alerts(1)] == [east_info["alert_id"]]
 
@@ -159,8 +175,12 @@ def test_websocket_access_codes_and_scope(common_settings, review_process):
         spent = token(client, base, "east-key-01")
         with ws_connect(f"{url}?cursor=0&token={spent}") as ws:
             assert [a["alert_id"] for a in ws_alerts(ws, 1)] == [east["alert_id"]]
-        refusals = (("cursor=0", 4401), ("cursor=0&api_key=east-key-01", 4401), (f"cursor=0&token={spent}", 4401),
-                    (f"cursor=0&team=West&token={token(client, base, 'east-key-01')}", 4403))
+        refusals = (
+            ("cursor=0", 4401),
+            ("cursor=0&api_key=east-key-01", 4401),
+            (f"cursor=0&token={spent}", 4401),
+            (f"cursor=0&team=West&token={token(client, base, 'east-key-01')}", 4403),
+        )
     for query, code in refusals:
         with ws_connect(f"{url}?{query}") as ws:
             with pytest.raises(Exception) as closed:
@@ -194,12 +214,13 @@ def test_a_slow_client_is_dropped_while_a_fast_one_keeps_receiving(common_settin
 
     thread = threading.Thread(target=fast_reader, daemon=True)
     thread.start()
-    wait_until(lambda: httpx.get(f"{base}/readyz").json()["stream_clients"] == 2, timeout=10,
-               what="both clients subscribed")
+    wait_until(
+        lambda: httpx.get(f"{base}/readyz").json()["stream_clients"] == 2, timeout=10, what="both clients subscribed"
+    )
     padding = "x" * 3000  # big alerts fill the slow client's buffers quickly
     alerts = [make_alert(discount_reason=padding) for _ in range(total)]
     for start in range(0, total, 100):
-        append_direct(common_settings, alerts[start:start + 100])
+        append_direct(common_settings, alerts[start : start + 100])
         time.sleep(0.03)
     thread.join(60)
     assert fast_got == [a["alert_id"] for a in alerts], f"fast client got {len(fast_got)} of {total}"
@@ -218,7 +239,7 @@ def test_a_slow_client_is_dropped_while_a_fast_one_keeps_receiving(common_settin
     ids = [line.split(b": ", 1)[1].decode() for line in received.split(b"\n") if line.startswith(b"id: ")]
     assert 0 < len(ids) < total
     sent_cursors = [json.loads(line[6:])["alert_id"] for line in received.split(b"\n") if line.startswith(b"data: ")]
-    assert sent_cursors == [a["alert_id"] for a in alerts[:len(sent_cursors)]]
+    assert sent_cursors == [a["alert_id"] for a in alerts[: len(sent_cursors)]]
 
 
 def test_logs_hold_no_key_and_no_token(common_settings, review_process):
@@ -274,7 +295,10 @@ def test_feed_wiped_from_redis_is_read_again_from_kafka(common_settings, review_
     wait_until(lambda: sorted(feed_ids(base)) == expected, timeout=30, what="the wiped feed read again from Kafka")
     later = make_alert()
     produce(common_settings, [later])
-    ids = wait_until(lambda: (lambda got: got if len(got) == 5 else None)(feed_ids(base)), timeout=30,
-                     what="a new alert after the re-read")
+    ids = wait_until(
+        lambda: (lambda got: got if len(got) == 5 else None)(feed_ids(base)),
+        timeout=30,
+        what="a new alert after the re-read",
+    )
     assert sorted(ids) == sorted(expected + [later["alert_id"]])
     assert httpx.get(f"{base}/readyz").json()["alert_feed"]["rewinds"] >= 2  # the first start, then the wipe

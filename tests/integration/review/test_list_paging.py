@@ -24,7 +24,7 @@ async def test_a_moved_cursor_resumes_after_its_old_place_among_many_ties(common
             await redis.zrem(key, gone)
             rows, _ = await ranked_page(redis, key, 3, Cursor(5.0, gone))
             # What a full walk would serve after the deal's old place, minus the deal itself.
-            expected = [m for m, _ in order[[m for m, _ in order].index(gone) + 1:]][:3]
+            expected = [m for m, _ in order[[m for m, _ in order].index(gone) + 1 :]][:3]
             assert [m for m, _ in rows] == expected, gone
             await redis.zadd(key, {gone: 5.0})
     finally:

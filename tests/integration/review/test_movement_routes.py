@@ -35,19 +35,34 @@ def at(day: str) -> dt.datetime:
 
 
 def created(deal: str, day: str, team: str, amount: float, close: str, **more):
-    return event(deal_id=deal, type="deal.created", at=at(day), name=f"Deal {deal}", team=team, owner_id=f"o-{deal}",
-                 stage="Value Proposition", amount=amount, close_date=close, **more)
+    return event(
+        deal_id=deal,
+        type="deal.created",
+        at=at(day),
+        name=f"Deal {deal}",
+        team=team,
+        owner_id=f"o-{deal}",
+        stage="Value Proposition",
+        amount=amount,
+        close_date=close,
+        **more,
+    )
 
 
 WORKED_EXAMPLE = [
-    created("A", "2026-09-01", "East", 100_000, "2026-11-15"), event(deal_id="A", at=at("2026-10-10"), amount=120_000),
-    created("B", "2026-09-02", "East", 80_000, "2026-12-10"), event(deal_id="B", at=at("2026-11-03"), close_date="2027-02-01"),
+    created("A", "2026-09-01", "East", 100_000, "2026-11-15"),
+    event(deal_id="A", at=at("2026-10-10"), amount=120_000),
+    created("B", "2026-09-02", "East", 80_000, "2026-12-10"),
+    event(deal_id="B", at=at("2026-11-03"), close_date="2027-02-01"),
     created("C", "2026-09-03", "East", 50_000, "2026-10-30"),
     event(deal_id="C", type="deal.closed_won", at=at("2026-10-28"), amount=45_000),
     created("D", "2026-10-05", "East", 30_000, "2026-12-20"),
-    created("E", "2026-08-01", "West", 60_000, "2027-03-01"), event(deal_id="E", at=at("2026-11-10"), close_date="2026-12-15"),
-    created("F", "2026-09-05", "West", 40_000, "2026-12-01"), event(deal_id="F", type="deal.closed_lost", at=at("2026-11-20")),
-    created("G", "2026-10-02", "West", 20_000, "2026-11-01"), event(deal_id="G", type="deal.closed_won", at=at("2026-10-30")),
+    created("E", "2026-08-01", "West", 60_000, "2027-03-01"),
+    event(deal_id="E", at=at("2026-11-10"), close_date="2026-12-15"),
+    created("F", "2026-09-05", "West", 40_000, "2026-12-01"),
+    event(deal_id="F", type="deal.closed_lost", at=at("2026-11-20")),
+    created("G", "2026-10-02", "West", 20_000, "2026-11-01"),
+    event(deal_id="G", type="deal.closed_won", at=at("2026-10-30")),
 ]
 
 
@@ -69,12 +84,26 @@ async def review(common_settings):
     clock.now = NOW
     await processor.process([encode_event(e) for e in WORKED_EXAMPLE])
     # S: an early deal, stalled by the time the check runs.
-    await processor.process([encode_event(event(deal_id="S", type="deal.created", at=at("2026-11-01"), team="East",
-                                                stage="Prospecting", amount=5_000, potential_value=700_000,
-                                                close_date="2027-06-30"))])
+    await processor.process(
+        [
+            encode_event(
+                event(
+                    deal_id="S",
+                    type="deal.created",
+                    at=at("2026-11-01"),
+                    team="East",
+                    stage="Prospecting",
+                    amount=5_000,
+                    potential_value=700_000,
+                    close_date="2027-06-30",
+                )
+            )
+        ]
+    )
     await processor.check_stalls(["S"])
-    settings = ReviewSettings(common=common_settings, alert_feed_enabled=False, api_keys=KEYS,
-                              webhook=WebhookSettings(enabled=False))
+    settings = ReviewSettings(
+        common=common_settings, alert_feed_enabled=False, api_keys=KEYS, webhook=WebhookSettings(enabled=False)
+    )
     app = create_app(settings, clock=lambda: NOW)
     try:
         async with app.router.lifespan_context(app):
@@ -98,15 +127,24 @@ async def test_the_flow_of_the_worked_example_reconciles(common_settings):
     async with review(common_settings) as client:
         answer = (await client.get("/v1/pipeline/flow", headers=DASHBOARD)).json()
         assert answer["quarter"] == "2026Q4" and answer["reconciles"] is True
-        assert amounts(answer) == {"start": 280_000, "new": 50_000, "pulled_in": 60_000, "pushed_out": 80_000,
-                                   "increased": 20_000, "decreased": 5_000, "won": 65_000, "lost": 40_000,
-                                   "end": 220_000}
+        assert amounts(answer) == {
+            "start": 280_000,
+            "new": 50_000,
+            "pulled_in": 60_000,
+            "pushed_out": 80_000,
+            "increased": 20_000,
+            "decreased": 5_000,
+            "won": 65_000,
+            "lost": 40_000,
+            "end": 220_000,
+        }
         assert answer["buckets"]["start"]["count"] == 5 and answer["buckets"]["end"]["count"] == 4
 
         won = (await client.get("/v1/pipeline/flow", params={"bucket": "won", "limit": 1}, headers=ADMIN)).json()
         assert [(i["deal_id"], i["score"]) for i in won["items"]] == [("C", 45_000)]
-        rest = (await client.get("/v1/pipeline/flow", params={"bucket": "won", "cursor": won["next_cursor"]},
-                                 headers=ADMIN)).json()
+        rest = (
+            await client.get("/v1/pipeline/flow", params={"bucket": "won", "cursor": won["next_cursor"]}, headers=ADMIN)
+        ).json()
         assert [i["deal_id"] for i in rest["items"]] == ["G"] and rest["next_cursor"] is None
         start = (await client.get("/v1/pipeline/flow", params={"bucket": "start"}, headers=ADMIN)).json()
         assert {i["deal_id"] for i in start["items"]} == {"A", "B", "C", "F", "H"}
@@ -123,18 +161,28 @@ async def test_filters_and_team_scope_apply_to_the_flow(common_settings):
         owner = (await client.get("/v1/pipeline/flow", params={"owner": "o-E"}, headers=ADMIN)).json()
         assert amounts(owner)["pulled_in"] == 60_000 and amounts(owner)["start"] == 0
         # The owner's deal is West's: an East key sees nothing of it.
-        assert amounts((await client.get("/v1/pipeline/flow", params={"owner": "o-E"}, headers=EAST)).json())["end"] == 0
+        assert (
+            amounts((await client.get("/v1/pipeline/flow", params={"owner": "o-E"}, headers=EAST)).json())["end"] == 0
+        )
         previous = (await client.get("/v1/pipeline/flow", params={"quarter": "2026Q3"}, headers=ADMIN)).json()
         assert previous["quarter"] == "2026Q3" and previous["reconciles"]
 
 
-@pytest.mark.parametrize("params, status", [
-    ({"quarter": "2026Q2"}, 422),  # older than the previous quarter
-    ({"quarter": "2027Q1"}, 422),  # the future
-    ({"quarter": "26Q4"}, 422), ({"quarter": "2026Q5"}, 422), ({"quarter": "2026Q4'; DROP"}, 422),
-    ({"bucket": "everything"}, 422), ({"limit": 0}, 422), ({"limit": 501}, 422),
-    ({"bucket": "won", "cursor": "not-a-cursor"}, 400), ({"team": "x" * 201}, 422),
-])
+@pytest.mark.parametrize(
+    "params, status",
+    [
+        ({"quarter": "2026Q2"}, 422),  # older than the previous quarter
+        ({"quarter": "2027Q1"}, 422),  # the future
+        ({"quarter": "26Q4"}, 422),
+        ({"quarter": "2026Q5"}, 422),
+        ({"quarter": "2026Q4'; DROP"}, 422),
+        ({"bucket": "everything"}, 422),
+        ({"limit": 0}, 422),
+        ({"limit": 501}, 422),
+        ({"bucket": "won", "cursor": "not-a-cursor"}, 400),
+        ({"team": "x" * 201}, 422),
+    ],
+)
 async def test_hostile_flow_parameters_are_refused(common_settings, params, status):
     async with review(common_settings) as client:
         assert (await client.get("/v1/pipeline/flow", params=params, headers=ADMIN)).status_code == status
@@ -149,8 +197,21 @@ async def test_the_stalled_list_has_the_list_shape_and_filters(common_settings):
         assert [i["deal_id"] for i in page["items"]] == ["S", "A", "B", "E", "D"] and page["next_cursor"] is None
         item = page["items"][0]
         assert item["score"] == 700_000 and item["days_in_stage"] == 30 and item["stall_days"] == 14
-        assert {"deal_id", "name", "account", "owner_id", "team", "stage", "phase", "amount", "potential_value",
-                "close_date", "score", "score_parts", "questions"} <= set(item)
+        assert {
+            "deal_id",
+            "name",
+            "account",
+            "owner_id",
+            "team",
+            "stage",
+            "phase",
+            "amount",
+            "potential_value",
+            "close_date",
+            "score",
+            "score_parts",
+            "questions",
+        } <= set(item)
         west = (await client.get("/v1/lists/stalled", params={"team": "West"}, headers=ADMIN)).json()["items"]
         assert [i["deal_id"] for i in west] == ["E"]
         assert (await client.get("/v1/lists/stalled", params={"team": "West"}, headers=EAST)).status_code == 403

@@ -53,8 +53,9 @@ class Receiver:
         self.requests: list[Received] = []
         self.behaviour: dict[str, Behaviour] = {}
         app = Starlette(routes=[Route("/hook/{name}", self._hook, methods=["POST"])])
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan="off", access_log=False))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off", access_log=False)
+        )
         self.task: asyncio.Task | None = None
 
     def url(self, name: str) -> str:
@@ -112,8 +113,18 @@ LOOPBACK = "127.0.0.0/8"  # the receivers listen on 127.0.0.1, which webhooks re
 
 def fast_settings(**over) -> WebhookSettings:
     """Short timeouts and backoff so retries happen within a test; loopback admitted."""
-    values = dict(enabled=True, max_attempts=3, backoff_base=0.2, backoff_max=1.0, timeout=2.0, concurrency=8,
-                  consumer_group="webhooks", claim_idle=30.0, poll_interval=0.1, allow_nets=LOOPBACK)
+    values = dict(
+        enabled=True,
+        max_attempts=3,
+        backoff_base=0.2,
+        backoff_max=1.0,
+        timeout=2.0,
+        concurrency=8,
+        consumer_group="webhooks",
+        claim_idle=30.0,
+        poll_interval=0.1,
+        allow_nets=LOOPBACK,
+    )
     return WebhookSettings(**(values | over))
 
 

@@ -20,8 +20,12 @@ ADMIN, EAST, DASHBOARD = ({"X-API-Key": k} for k in ("admin-key-01", "east-key-0
 
 @asynccontextmanager
 async def review(common_settings, **webhook):
-    settings = ReviewSettings(common=common_settings, alert_feed_enabled=False, api_keys=KEYS,
-                              webhook=WebhookSettings(enabled=False, **webhook))
+    settings = ReviewSettings(
+        common=common_settings,
+        alert_feed_enabled=False,
+        api_keys=KEYS,
+        webhook=WebhookSettings(enabled=False, **webhook),
+    )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://review") as client:

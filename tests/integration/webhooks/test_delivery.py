@@ -19,11 +19,25 @@ pytestmark = pytest.mark.integration
 
 def alert(**over):
     base = {
-        "alert_id": f"al-{uuid.uuid4().hex[:12]}", "kind": "late_stage_discount", "severity": "medium",
-        "deal_id": "api:acme", "event_id": "ev-1", "name": "Acme expansion", "account": "Acme", "owner_id": "u-1",
-        "team": "East", "manager_id": "m-1", "stage": "Negotiation/Review", "phase": "late", "amount": 200000.0,
-        "currency": "EUR", "discount_pct": 15.0, "discount_reason": "competitor", "value_at_risk": 30000.0,
-        "requested_by": "rep-1", "occurred_at": "2026-11-02T09:00:00+00:00",
+        "alert_id": f"al-{uuid.uuid4().hex[:12]}",
+        "kind": "late_stage_discount",
+        "severity": "medium",
+        "deal_id": "api:acme",
+        "event_id": "ev-1",
+        "name": "Acme expansion",
+        "account": "Acme",
+        "owner_id": "u-1",
+        "team": "East",
+        "manager_id": "m-1",
+        "stage": "Negotiation/Review",
+        "phase": "late",
+        "amount": 200000.0,
+        "currency": "EUR",
+        "discount_pct": 15.0,
+        "discount_reason": "competitor",
+        "value_at_risk": 30000.0,
+        "requested_by": "rep-1",
+        "occurred_at": "2026-11-02T09:00:00+00:00",
     }
     return base | over
 
@@ -47,8 +61,11 @@ async def settled(redis, timeout: float = 10.0) -> None:
         last = text((await client.xinfo_stream(keys.alerts_stream()))["last-generated-id"])
         groups = await client.xinfo_groups(keys.alerts_stream())
         read = bool(groups) and all(g["pending"] == 0 and text(g["last-delivered-id"]) == last for g in groups)
-        queued = (await client.hlen(keys.webhook_jobs()) + await client.zcard(keys.webhook_due())
-                  + await client.zcard(keys.webhook_inflight()))
+        queued = (
+            await client.hlen(keys.webhook_jobs())
+            + await client.zcard(keys.webhook_due())
+            + await client.zcard(keys.webhook_inflight())
+        )
         return read and queued == 0
 
     await await_until(idle, timeout=timeout, interval=0.05, what="the dispatchers to settle")
@@ -90,8 +107,9 @@ async def test_a_receiver_failing_twice_gets_the_alert_on_the_third_attempt(redi
     sent = alert()
     await publish(redis, sent)
 
-    attempts = await await_until(lambda: _async(len(receiver.at("flaky")) >= 3 and receiver.at("flaky")),
-                                 timeout=10, what="three attempts")
+    attempts = await await_until(
+        lambda: _async(len(receiver.at("flaky")) >= 3 and receiver.at("flaky")), timeout=10, what="three attempts"
+    )
     assert [a.headers["x-pipelinereview-alert-id"] for a in attempts] == [sent["alert_id"]] * 3
     assert len({a.headers["x-pipelinereview-delivery"] for a in attempts}) == 3
     assert [a.headers["x-pipelinereview-attempt"] for a in attempts] == ["1", "2", "3"]
@@ -110,8 +128,9 @@ async def test_retry_after_is_honoured(redis, receiver, store, dispatchers):
     await store.create(receiver.url("busy"), "json", WebhookFilter())
     await dispatchers(fast_settings(backoff_base=0.05, backoff_max=5))
     await publish(redis, alert())
-    first, second = await await_until(lambda: _async(len(receiver.at("busy")) >= 2 and receiver.at("busy")),
-                                      timeout=10, what="a retry")
+    first, second = await await_until(
+        lambda: _async(len(receiver.at("busy")) >= 2 and receiver.at("busy")), timeout=10, what="a retry"
+    )
     assert second.arrived - first.answered >= 0.95
 
 
@@ -143,7 +162,9 @@ async def test_connection_errors_and_timeouts_are_retried_then_dead_lettered(red
     await dispatchers(fast_settings(max_attempts=2, backoff_base=0.1, timeout=0.5))
     await publish(redis, alert())
     for sub, error in ((slow, "timeout"), (refused, "connection failed")):
-        stats = await await_until(lambda sub=sub: _stats_when(store, sub.id, dead_letters=1), timeout=10, what="dead letter")
+        stats = await await_until(
+            lambda sub=sub: _stats_when(store, sub.id, dead_letters=1), timeout=10, what="dead letter"
+        )
         assert stats["last_error"] == error  # generic: never the exception's text
         dead = (await store.dead_letters(sub.id))[0][0]
         assert dead["attempts"] == 2 and dead["last_error"] == error
@@ -159,8 +180,12 @@ async def test_a_slow_or_failing_receiver_does_not_delay_other_subscriptions(red
     published = time.monotonic()
     await publish(redis, *sent)
 
-    fast = await await_until(lambda: _async(len(receiver.at("fast")) == 3 and receiver.at("fast")),
-                             timeout=10, interval=0.05, what="fast deliveries")
+    fast = await await_until(
+        lambda: _async(len(receiver.at("fast")) == 3 and receiver.at("fast")),
+        timeout=10,
+        interval=0.05,
+        what="fast deliveries",
+    )
     assert max(r.answered for r in fast) - published < 1.5
     assert all(r.answered is None for r in receiver.at("slow")), "fast ones must not wait for the slow receiver"
     assert {r.json()["alert"]["alert_id"] for r in fast} == {a["alert_id"] for a in sent}
@@ -178,8 +203,13 @@ async def test_filters_decide_who_gets_what(redis, receiver, store, dispatchers)
     info = alert(kind="discount_info", severity="info", team="East", value_at_risk=60_000.0)
     await publish(redis, east_small, west_big, info)
 
-    expected = {"east": {east_small["alert_id"]}, "m2": {west_big["alert_id"]}, "big": {west_big["alert_id"]},
-                "info": {info["alert_id"]}, "high": {west_big["alert_id"]}}
+    expected = {
+        "east": {east_small["alert_id"]},
+        "m2": {west_big["alert_id"]},
+        "big": {west_big["alert_id"]},
+        "info": {info["alert_id"]},
+        "high": {west_big["alert_id"]},
+    }
 
     def got():
         return {name: {r.headers["x-pipelinereview-alert-id"] for r in receiver.at(name)} for name in expected}
@@ -302,14 +332,16 @@ async def test_a_receivers_text_is_never_stored(redis, receiver, store, dispatch
     assert stats["last_error"] == "HTTP 502" and stats["last_status"] == 502
     client, keys = redis
 
-    stored = b"".join(v for _, fields in await client.xrange(keys.webhook_dead_letters(sub.id))
-                      for v in fields.values())
+    stored = b"".join(
+        v for _, fields in await client.xrange(keys.webhook_dead_letters(sub.id)) for v in fields.values()
+    )
     assert b"redis_version" not in stored and b"HTTP 502" in stored
 
 
 @pytest.mark.parametrize("raw", ["²".encode("latin-1"), "٣".encode(), "1²".encode()])
-async def test_retry_after_with_non_ascii_digits_still_ends_after_max_attempts(redis, receiver, store, dispatchers,
-                                                                               raw):
+async def test_retry_after_with_non_ascii_digits_still_ends_after_max_attempts(
+    redis, receiver, store, dispatchers, raw
+):
     # "²".isdigit() is true: such a header used to crash the attempt, and the job came back forever.
     receiver.behaviour["odd"] = Behaviour(always=503, raw_headers=[(b"retry-after", raw)])
     sub = await store.create(receiver.url("odd"), "json", WebhookFilter())
@@ -323,10 +355,12 @@ async def test_retry_after_with_non_ascii_digits_still_ends_after_max_attempts(r
 
 def dns(table: dict[str, str]):
     """A resolver answering from ``table`` (name -> address), failing for other names."""
+
     async def resolve(host: str, port: int) -> list[str]:
         if host not in table:
             raise OSError("unknown name")
         return [table[host]]
+
     return resolve
 
 
@@ -347,8 +381,9 @@ async def test_dns_rebinding_gains_nothing(redis, receiver, store, dispatchers):
     await check_url(url, (), dns({"rebind.example": "93.184.215.14"}))  # public when subscribed ...
     sub = await store.create(url, "json", WebhookFilter())
     # ... loopback when delivered; only a different network is admitted.
-    await dispatchers(fast_settings(allow_nets="10.9.0.0/16", max_attempts=1),
-                      resolver=dns({"rebind.example": "127.0.0.1"}))
+    await dispatchers(
+        fast_settings(allow_nets="10.9.0.0/16", max_attempts=1), resolver=dns({"rebind.example": "127.0.0.1"})
+    )
     await publish(redis, alert())
     stats = await await_until(lambda: _stats_when(store, sub.id, dead_letters=1), timeout=10, what="dead letter")
     assert stats["last_error"] == "address not allowed"

@@ -18,9 +18,15 @@ pytestmark = pytest.mark.integration
 # The machine running the tests has no DNS: these names stand in for real ones ("redis" and
 # "kafka" as on the docker compose network). Other names go to the system resolver, which
 # knows localhost and numeric spellings like 2130706433 without DNS.
-DNS = {"hooks.example.com": ["93.184.215.14"], "hooks.slack.com": ["34.226.36.60"],
-       "internal.example": ["10.0.4.2"], "split.example": ["93.184.215.14", "169.254.169.254"],
-       "intranet.example": ["10.20.0.7"], "redis": ["172.18.0.3"], "kafka": ["172.18.0.4"]}
+DNS = {
+    "hooks.example.com": ["93.184.215.14"],
+    "hooks.slack.com": ["34.226.36.60"],
+    "internal.example": ["10.0.4.2"],
+    "split.example": ["93.184.215.14", "169.254.169.254"],
+    "intranet.example": ["10.20.0.7"],
+    "redis": ["172.18.0.3"],
+    "kafka": ["172.18.0.4"],
+}
 
 
 async def fake_resolve(host: str, port: int) -> list[str]:
@@ -40,7 +46,8 @@ def build_client(redis, settings: WebhookSettings | None = None):
         if role != "none":
             teams = request.headers.get("x-test-teams")
             request.state.principal = SimpleNamespace(
-                name=f"{role}-user", role=role, teams=frozenset(teams.split(",")) if teams else None)
+                name=f"{role}-user", role=role, teams=frozenset(teams.split(",")) if teams else None
+            )
         return await call_next(request)
 
     add_webhook_routes(app, redis_client, keys, settings=settings or WebhookSettings(), resolver=fake_resolve)
@@ -65,8 +72,9 @@ async def subscribe(client, headers=None, **body):
 
 
 async def test_subscribe_returns_id_and_secret_once(client):
-    created = await subscribe(client, format="slack", filter={"teams": ["East"], "min_severity": "medium"},
-                              description="East alerts")
+    created = await subscribe(
+        client, format="slack", filter={"teams": ["East"], "min_severity": "medium"}, description="East alerts"
+    )
     assert created.status_code == 201
     body = created.json()
     assert body["id"].startswith("wh-") and len(body["secret"]) >= 32
@@ -98,17 +106,32 @@ async def test_a_bad_url_is_a_422_naming_the_field(client, url):
     assert any(err["loc"][-1] == "url" for err in answer.json()["detail"])
 
 
-@pytest.mark.parametrize(("url", "why"), [
-    ("http://127.0.0.1:6379/", "loopback"), ("http://127.1/", "loopback"), ("http://0x7f000001/", "loopback"),
-    ("http://2130706433/", "loopback"), ("http://[::1]/", "loopback"), ("http://[::ffff:127.0.0.1]/", "loopback"),
-    ("http://localhost:9092/", "loopback"), ("http://169.254.169.254/latest/meta-data/", "link-local"),
-    ("http://[fe80::1]/", "link-local"), ("http://100.64.1.1/", "CGNAT"), ("http://10.1.1.1/", "private"),
-    ("http://192.168.0.10/", "private"), ("http://[fd00::1]/", "unique-local"), ("http://224.0.0.1/", "multicast"),
-    ("http://0.0.0.0:8002/", "unspecified"), ("http://[::]/", "unspecified"),
-    ("https://internal.example/hook", "private"), ("https://split.example/hook", "link-local"),
-    ("http://redis:6379/", "private"), ("http://kafka:9092/", "private"),
-    ("https://nowhere.invalid/hook", "does not resolve"),
-])
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://127.0.0.1:6379/", "loopback"),
+        ("http://127.1/", "loopback"),
+        ("http://0x7f000001/", "loopback"),
+        ("http://2130706433/", "loopback"),
+        ("http://[::1]/", "loopback"),
+        ("http://[::ffff:127.0.0.1]/", "loopback"),
+        ("http://localhost:9092/", "loopback"),
+        ("http://169.254.169.254/latest/meta-data/", "link-local"),
+        ("http://[fe80::1]/", "link-local"),
+        ("http://100.64.1.1/", "CGNAT"),
+        ("http://10.1.1.1/", "private"),
+        ("http://192.168.0.10/", "private"),
+        ("http://[fd00::1]/", "unique-local"),
+        ("http://224.0.0.1/", "multicast"),
+        ("http://0.0.0.0:8002/", "unspecified"),
+        ("http://[::]/", "unspecified"),
+        ("https://internal.example/hook", "private"),
+        ("https://split.example/hook", "link-local"),
+        ("http://redis:6379/", "private"),
+        ("http://kafka:9092/", "private"),
+        ("https://nowhere.invalid/hook", "does not resolve"),
+    ],
+)
 async def test_a_url_reaching_inside_is_a_422_naming_the_problem(client, url, why):
     answer = await subscribe(client, url=url)
     assert answer.status_code == 422
@@ -117,8 +140,15 @@ async def test_a_url_reaching_inside_is_a_422_naming_the_problem(client, url, wh
     assert (await client.get("/v1/webhooks")).json()["items"] == []
 
 
-@pytest.mark.parametrize("url", ["https://user:password@hooks.example.com/x", "https://token@hooks.example.com/x",
-                                 "gopher://hooks.example.com/x", "file:///etc/passwd"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://user:password@hooks.example.com/x",
+        "https://token@hooks.example.com/x",
+        "gopher://hooks.example.com/x",
+        "file:///etc/passwd",
+    ],
+)
 async def test_user_info_and_other_schemes_are_a_422(client, url):
     answer = await subscribe(client, url=url)
     assert answer.status_code == 422 and answer.json()["detail"][0]["loc"][-1] == "url"
@@ -147,8 +177,14 @@ async def test_only_admins_see_full_urls(client, redis):
     secret_url = "https://hooks.slack.com/services/T000/B000/XXXXSECRET"
     created = (await subscribe(client, MANAGER_EAST, url=secret_url, format="slack")).json()
     assert created["url"] == secret_url  # the creator just sent it
-    record = {"subscription_id": created["id"], "url": secret_url, "alert": {"alert_id": "al-1"}, "attempts": 3,
-              "last_error": "ConnectError: [Errno 111] Connection refused", "last_status": None}
+    record = {
+        "subscription_id": created["id"],
+        "url": secret_url,
+        "alert": {"alert_id": "al-1"},
+        "attempts": 3,
+        "last_error": "ConnectError: [Errno 111] Connection refused",
+        "last_status": None,
+    }
     await redis_client.xadd(keys.webhook_dead_letters(created["id"]), {"record": json.dumps(record)})
 
     for read in (f"/v1/webhooks/{created['id']}", "/v1/webhooks"):
@@ -161,15 +197,17 @@ async def test_only_admins_see_full_urls(client, redis):
     dead = (await client.get(f"/v1/webhooks/{created['id']}/dead-letters", headers=MANAGER_EAST)).json()["items"][0]
     assert dead["url"] is None and dead["host"] == "hooks.slack.com"
     assert dead["last_error"] == "connection failed"  # an older record's exception text is not shown
-    assert "XXXXSECRET" not in json.dumps((await client.get(f"/v1/webhooks/{created['id']}/dead-letters",
-                                                            headers=MANAGER_EAST)).json())
+    assert "XXXXSECRET" not in json.dumps(
+        (await client.get(f"/v1/webhooks/{created['id']}/dead-letters", headers=MANAGER_EAST)).json()
+    )
 
 
 async def test_stored_error_text_is_shown_generic(client, redis):
     redis_client, keys = redis
     sub_id = (await subscribe(client)).json()["id"]
-    await redis_client.hset(keys.webhook_stats(sub_id),
-                            mapping={"last_error": "ReadError: redis_version:7.2.4", "last_status": ""})
+    await redis_client.hset(
+        keys.webhook_stats(sub_id), mapping={"last_error": "ReadError: redis_version:7.2.4", "last_status": ""}
+    )
     stats = (await client.get(f"/v1/webhooks/{sub_id}")).json()["stats"]
     assert stats["last_error"] == "connection failed" and stats["last_status"] is None
 
@@ -207,7 +245,10 @@ async def test_a_manager_sees_only_its_own_teams_subscriptions(client):
         assert (await client.delete(f"/v1/webhooks/{hidden}", headers=MANAGER_EAST)).status_code == 404
     assert (await client.get(f"/v1/webhooks/{east}", headers=MANAGER_EAST)).status_code == 200
     assert (await client.delete(f"/v1/webhooks/{east}", headers=MANAGER_EAST)).status_code == 204
-    assert {s["id"] for s in (await client.get("/v1/webhooks", headers=as_("admin"))).json()["items"]} == {west, everyone}
+    assert {s["id"] for s in (await client.get("/v1/webhooks", headers=as_("admin"))).json()["items"]} == {
+        west,
+        everyone,
+    }
 
 
 async def test_a_dashboard_key_cannot_read_subscriptions_or_dead_letters(client):
@@ -215,8 +256,12 @@ async def test_a_dashboard_key_cannot_read_subscriptions_or_dead_letters(client)
     for caller in (as_("dashboard", "East"), as_("dashboard"), as_("intern")):
         assert (await subscribe(client, caller, filter={"teams": ["East"]})).status_code == 403
         assert (await client.delete(f"/v1/webhooks/{sub_id}", headers=caller)).status_code == 403
-        for read in ("/v1/webhooks", f"/v1/webhooks/{sub_id}", f"/v1/webhooks/{sub_id}/dead-letters",
-                     "/v1/webhooks/wh-unknown"):
+        for read in (
+            "/v1/webhooks",
+            f"/v1/webhooks/{sub_id}",
+            f"/v1/webhooks/{sub_id}/dead-letters",
+            "/v1/webhooks/wh-unknown",
+        ):
             answer = await client.get(read, headers=caller)
             assert answer.status_code == 403 and "admin or manager" in answer.json()["detail"]
     assert (await client.get(f"/v1/webhooks/{sub_id}", headers=as_("admin"))).status_code == 200
@@ -256,8 +301,9 @@ async def test_dead_letters_page_newest_first(client, redis):
     first = (await client.get(f"/v1/webhooks/{sub_id}/dead-letters", params={"limit": 2})).json()
     assert [d["alert"]["alert_id"] for d in first["items"]] == ["al-2", "al-1"]
     assert first["items"][0]["attempts"] == 3 and first["items"][0]["last_error"] == "HTTP 500"
-    second = (await client.get(f"/v1/webhooks/{sub_id}/dead-letters",
-                               params={"limit": 2, "cursor": first["next_cursor"]})).json()
+    second = (
+        await client.get(f"/v1/webhooks/{sub_id}/dead-letters", params={"limit": 2, "cursor": first["next_cursor"]})
+    ).json()
     assert [d["alert"]["alert_id"] for d in second["items"]] == ["al-0"] and second["next_cursor"] is None
     bad = await client.get(f"/v1/webhooks/{sub_id}/dead-letters", params={"cursor": "x"})
     assert bad.status_code == 400

@@ -9,7 +9,14 @@ REPO = Path(__file__).resolve().parents[3]
 MAVEN_DIR = REPO / "data" / "crm-sales-opportunities"  # shipped with the repository
 
 PIPELINE_HEADER = [
-    "opportunity_id", "sales_agent", "product", "account", "deal_stage", "engage_date", "close_date", "close_value"
+    "opportunity_id",
+    "sales_agent",
+    "product",
+    "account",
+    "deal_stage",
+    "engage_date",
+    "close_date",
+    "close_value",
 ]
 TEAMS = [
     {"sales_agent": "Moses Frase", "manager": "Dustin Brinkmann", "regional_office": "Central"},

@@ -31,9 +31,7 @@ def event(n: int, at: dt.datetime = T0) -> DealEvent:
 
 def client(handler, sleeps: list[float] | None = None, **kwargs) -> IngestClient:
     sleeps = sleeps if sleeps is not None else []
-    return IngestClient(
-        "http://ingest.test/", transport=httpx.MockTransport(handler), sleep=sleeps.append, **kwargs
-    )
+    return IngestClient("http://ingest.test/", transport=httpx.MockTransport(handler), sleep=sleeps.append, **kwargs)
 
 
 def test_a_batch_is_posted_as_a_json_array_of_canonical_events():

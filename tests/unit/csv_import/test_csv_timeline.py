@@ -246,8 +246,17 @@ def test_events_later_than_now_are_dated_now_and_keep_their_order():
     from services.shared.events import DealEvent
 
     now = dt.datetime(2026, 12, 2, 6, 0, tzinfo=dt.UTC)
-    events = [DealEvent(event_id=f"e{i}", source="csv", deal_id="csv:1", sequence=i, type="deal.updated",
-                        occurred_at=now + dt.timedelta(hours=h)) for i, h in enumerate((-2, 1, 3))]
+    events = [
+        DealEvent(
+            event_id=f"e{i}",
+            source="csv",
+            deal_id="csv:1",
+            sequence=i,
+            type="deal.updated",
+            occurred_at=now + dt.timedelta(hours=h),
+        )
+        for i, h in enumerate((-2, 1, 3))
+    ]
     kept, moved = not_after(events, now)
     assert moved == 2
     assert [e.occurred_at for e in kept] == [now - dt.timedelta(hours=2), now, now]

@@ -41,15 +41,18 @@ def test_json_format_keeps_the_given_name():
     assert principal.sees_team("East") and not principal.sees_team("West") and not principal.sees_team(None)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("short:admin", "at least 8"),
-    ("longenough1:boss", "role must be"),
-    ("longenough1:manager", "at least one team"),
-    ("longenough1:admin:East", "only manager keys"),
-    ("a:b:c:d", "expected key:role"),
-    ("[{bad json", "not valid JSON"),
-    ("longenough1:admin,longenough1:dashboard", "configured twice"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("short:admin", "at least 8"),
+        ("longenough1:boss", "role must be"),
+        ("longenough1:manager", "at least one team"),
+        ("longenough1:admin:East", "only manager keys"),
+        ("a:b:c:d", "expected key:role"),
+        ("[{bad json", "not valid JSON"),
+        ("longenough1:admin,longenough1:dashboard", "configured twice"),
+    ],
+)
 def test_bad_key_configuration_is_refused_with_the_reason(text, message):
     with pytest.raises(KeyConfigError, match=message):
         KeyTable(parse_keys_text(text))
@@ -80,8 +83,18 @@ def test_only_a_stream_token_is_read_from_the_url():
 def test_probes_docs_and_dashboard_stay_open_but_the_api_does_not():
     for path in ("/", "/healthz", "/readyz", "/metrics", "/metrics/", "/docs", "/openapi.json", "/static/app.js"):
         assert is_open_path(path), path
-    for path in ("/v1/alerts", "/v1/lists/leader", "/v1/alerts/stream", "/v1/deals/x", "/staticx",
-                 "/metricsX", "/metrics/x", "/metrics/../v1/alerts", "/static/../v1/alerts", "/static/./x"):
+    for path in (
+        "/v1/alerts",
+        "/v1/lists/leader",
+        "/v1/alerts/stream",
+        "/v1/deals/x",
+        "/staticx",
+        "/metricsX",
+        "/metrics/x",
+        "/metrics/../v1/alerts",
+        "/static/../v1/alerts",
+        "/static/./x",
+    ):
         assert not is_open_path(path), path
 
 
@@ -100,8 +113,12 @@ def run_asgi(middleware, path, query=b"", headers=()):
     async def send(message):
         sent.append(message)
 
-    scope = {"type": "http", "path": path, "query_string": query,
-             "headers": [(k.encode(), v.encode()) for k, v in headers]}
+    scope = {
+        "type": "http",
+        "path": path,
+        "query_string": query,
+        "headers": [(k.encode(), v.encode()) for k, v in headers],
+    }
     asyncio.run(middleware(app)(scope, receive, send))
     return sent[0]["status"], seen.get("principal"), sent
 

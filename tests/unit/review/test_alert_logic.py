@@ -25,8 +25,13 @@ from services.review.alerts import (
 
 pytestmark = pytest.mark.unit
 
-ALERT = {"alert_id": "al-1", "kind": "late_stage_discount", "team": "East", "manager_id": "m-1",
-         "occurred_at": "2026-11-20T09:30:00+00:00"}
+ALERT = {
+    "alert_id": "al-1",
+    "kind": "late_stage_discount",
+    "team": "East",
+    "manager_id": "m-1",
+    "occurred_at": "2026-11-20T09:30:00+00:00",
+}
 
 
 def test_stream_ids_compare_numerically_not_as_text():
@@ -95,8 +100,12 @@ def test_feed_items_and_entries():
     assert decode_entry({b"alert": b"[1]"}) is None and decode_entry({b"other": b"1"}) is None
     full = {**ALERT, "deal_id": "d-1", "pushed_days": 3}  # a rule's own field travels too
     assert parse_alert(json.dumps(full)).model_dump(exclude_unset=True) == full
-    for raw, why in ((b"[1]", "not a JSON object"), (b"{", "not JSON"), (b'{"kind": "x", "deal_id": "d"}', "alert_id"),
-                     (b'{"alert_id": "", "kind": "x", "deal_id": "d"}', "alert_id: empty"),
-                     (b'{"alert_id": "a", "kind": "x", "deal_id": "d", "amount": "lots"}', "amount")):
+    for raw, why in (
+        (b"[1]", "not a JSON object"),
+        (b"{", "not JSON"),
+        (b'{"kind": "x", "deal_id": "d"}', "alert_id"),
+        (b'{"alert_id": "", "kind": "x", "deal_id": "d"}', "alert_id: empty"),
+        (b'{"alert_id": "a", "kind": "x", "deal_id": "d", "amount": "lots"}', "amount"),
+    ):
         with pytest.raises(BadAlert, match=why):
             parse_alert(raw)

@@ -11,13 +11,16 @@ from services.shared.log_redaction import RedactSecrets, install_log_redaction, 
 pytestmark = pytest.mark.unit
 
 
-@pytest.mark.parametrize("path, expected", [
-    ("/v1/alerts/stream?token=abc123&team=East", "/v1/alerts/stream?token=[redacted]&team=East"),
-    ("/v1/alerts?team=East&api_key=s3cret", "/v1/alerts?team=East&api_key=[redacted]"),
-    ("/v1/alerts/ws?cursor=1-0&TOKEN=x&Key=y", "/v1/alerts/ws?cursor=1-0&TOKEN=[redacted]&Key=[redacted]"),
-    ("/v1/lists/leader?cursor=abc&monkey=1", "/v1/lists/leader?cursor=abc&monkey=1"),
-    ("/v1/alerts", "/v1/alerts"),
-])
+@pytest.mark.parametrize(
+    "path, expected",
+    [
+        ("/v1/alerts/stream?token=abc123&team=East", "/v1/alerts/stream?token=[redacted]&team=East"),
+        ("/v1/alerts?team=East&api_key=s3cret", "/v1/alerts?team=East&api_key=[redacted]"),
+        ("/v1/alerts/ws?cursor=1-0&TOKEN=x&Key=y", "/v1/alerts/ws?cursor=1-0&TOKEN=[redacted]&Key=[redacted]"),
+        ("/v1/lists/leader?cursor=abc&monkey=1", "/v1/lists/leader?cursor=abc&monkey=1"),
+        ("/v1/alerts", "/v1/alerts"),
+    ],
+)
 def test_secret_query_values_are_redacted_and_the_rest_kept(path, expected):
     assert redact(path) == expected
 
@@ -35,8 +38,9 @@ def test_uvicorn_access_and_websocket_records_are_rewritten(caplog, monkeypatch)
         caplog.set_level("INFO", logger=name)
     caplog.set_level("INFO")
     access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", "/v1/alerts/stream?token=t0p-s3cret", "1.1", 200)
-    logging.getLogger("uvicorn.error").info('%s - "WebSocket %s" [accepted]', ("127.0.0.1", 5),
-                                            "/v1/alerts/ws?api_key=k3y-s3cret")
+    logging.getLogger("uvicorn.error").info(
+        '%s - "WebSocket %s" [accepted]', ("127.0.0.1", 5), "/v1/alerts/ws?api_key=k3y-s3cret"
+    )
     text = caplog.text
     assert "t0p-s3cret" not in text and "k3y-s3cret" not in text
     assert "/v1/alerts/stream?token=[redacted]" in text and "/v1/alerts/ws?api_key=[redacted]" in text

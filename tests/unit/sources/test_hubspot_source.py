@@ -72,8 +72,13 @@ def test_lifecycle_delete_restore_merge_and_closing(adapter, fixture):
 
 def test_merge_into_a_new_record_deletes_both_and_creates_the_new_one(adapter):
     item = {
-        "eventId": 9, "occurredAt": 1732265200000, "subscriptionType": "deal.merge", "objectId": 10,
-        "primaryObjectId": 10, "mergedObjectIds": [11, "12"], "newObjectId": 13,
+        "eventId": 9,
+        "occurredAt": 1732265200000,
+        "subscriptionType": "deal.merge",
+        "objectId": 10,
+        "primaryObjectId": 10,
+        "mergedObjectIds": [11, "12"],
+        "newObjectId": 13,
     }
     events = adapter.map([item], RECEIVED_AT).events
     assert [(e.event_id, e.deal_id, e.type) for e in events] == [
@@ -101,8 +106,14 @@ def test_unmapped_objects_properties_and_types_are_dead_letters(adapter, fixture
 
 def test_configurable_discount_property(stage_map):
     adapter = HubSpotWebhookAdapter(stage_map=stage_map, discount_property="special_discount")
-    item = {"eventId": 5, "occurredAt": 1732179100000, "subscriptionType": "deal.propertyChange",
-            "objectId": "77", "propertyName": "special_discount", "propertyValue": "30"}
+    item = {
+        "eventId": 5,
+        "occurredAt": 1732179100000,
+        "subscriptionType": "deal.propertyChange",
+        "objectId": "77",
+        "propertyName": "special_discount",
+        "propertyValue": "30",
+    }
     (event,) = adapter.map([item], RECEIVED_AT).events
     assert event.type is EventType.DISCOUNT_REQUESTED
     assert event.changed_fields() == {"discount_pct": 30.0}  # no sourceId: requester unknown
@@ -111,8 +122,14 @@ def test_configurable_discount_property(stage_map):
 
 
 def test_zero_discount_is_an_update_not_a_request(adapter):
-    item = {"eventId": 5, "occurredAt": 1732179100000, "subscriptionType": "deal.propertyChange",
-            "objectId": 77, "propertyName": "discount_requested_pct", "propertyValue": "0"}
+    item = {
+        "eventId": 5,
+        "occurredAt": 1732179100000,
+        "subscriptionType": "deal.propertyChange",
+        "objectId": 77,
+        "propertyName": "discount_requested_pct",
+        "propertyValue": "0",
+    }
     (event,) = adapter.map([item], RECEIVED_AT).events
     assert event.type is EventType.UPDATED
 
@@ -169,13 +186,15 @@ def test_not_a_batch(adapter, payload):
 # ------------------------------------------------------------------ v3 signature
 
 
-def _signed(url: str, body: bytes, at: dt.datetime, secret: str = SECRET, method: str = "POST",
-            signed_url: str | None = None) -> RawRequest:
+def _signed(
+    url: str, body: bytes, at: dt.datetime, secret: str = SECRET, method: str = "POST", signed_url: str | None = None
+) -> RawRequest:
     timestamp = str(int(at.timestamp() * 1000))
     message = f"{method}{signed_url or url}".encode() + body + timestamp.encode()
     signature = base64.b64encode(hmac.new(secret.encode(), message, hashlib.sha256).digest()).decode()
-    return RawRequest(method, url, {"x-hubspot-signature-v3": signature, "x-hubspot-request-timestamp": timestamp},
-                      body)
+    return RawRequest(
+        method, url, {"x-hubspot-signature-v3": signature, "x-hubspot-request-timestamp": timestamp}, body
+    )
 
 
 @pytest.fixture

@@ -222,18 +222,29 @@ def test_unmappable_quote_events_are_dead_letters(adapter, fixture, edit, reason
 @pytest.mark.parametrize(
     "edit, field",
     [
-        (lambda p: p["payload"]["ChangeEventHeader"].pop("commitTimestamp"), "payload.ChangeEventHeader.commitTimestamp"),
-        (lambda p: p["payload"]["ChangeEventHeader"].update(commitTimestamp="yesterday"),
-         "payload.ChangeEventHeader.commitTimestamp"),
+        (
+            lambda p: p["payload"]["ChangeEventHeader"].pop("commitTimestamp"),
+            "payload.ChangeEventHeader.commitTimestamp",
+        ),
+        (
+            lambda p: p["payload"]["ChangeEventHeader"].update(commitTimestamp="yesterday"),
+            "payload.ChangeEventHeader.commitTimestamp",
+        ),
         (lambda p: p["payload"]["ChangeEventHeader"].update(recordIds=[]), "payload.ChangeEventHeader.recordIds"),
-        (lambda p: p["payload"]["ChangeEventHeader"].update(recordIds=["006A", None]),
-         "payload.ChangeEventHeader.recordIds[1]"),
+        (
+            lambda p: p["payload"]["ChangeEventHeader"].update(recordIds=["006A", None]),
+            "payload.ChangeEventHeader.recordIds[1]",
+        ),
         (lambda p: p["payload"]["ChangeEventHeader"].pop("transactionKey"), "payload.ChangeEventHeader.transactionKey"),
-        (lambda p: p["payload"]["ChangeEventHeader"].update(sequenceNumber="first"),
-         "payload.ChangeEventHeader.sequenceNumber"),
+        (
+            lambda p: p["payload"]["ChangeEventHeader"].update(sequenceNumber="first"),
+            "payload.ChangeEventHeader.sequenceNumber",
+        ),
         (lambda p: p["payload"]["ChangeEventHeader"].pop("entityName"), "payload.ChangeEventHeader.entityName"),
-        (lambda p: p["payload"]["ChangeEventHeader"].update(changedFields="StageName"),
-         "payload.ChangeEventHeader.changedFields"),
+        (
+            lambda p: p["payload"]["ChangeEventHeader"].update(changedFields="StageName"),
+            "payload.ChangeEventHeader.changedFields",
+        ),
         (lambda p: p["payload"].pop("ChangeEventHeader"), "payload.ChangeEventHeader"),
         (lambda p: p.update(payload="nope"), "payload"),
         (lambda p: p["payload"].update(Amount="lots"), "payload.Amount"),

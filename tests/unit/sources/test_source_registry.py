@@ -134,27 +134,45 @@ def test_builtin_adapters_declare_their_auth_and_the_setting_holding_it(stage_ma
         "hubspot": (("PR_INGEST_HUBSPOT_CLIENT_SECRET",), False),
         "pipedrive": (("PR_INGEST_PIPEDRIVE_USER", "PR_INGEST_PIPEDRIVE_PASSWORD"), False),
     }
-    configured = registry.builtin_adapters(stage_map, salesforce={"token": "t" * 16}, hubspot={"client_secret": "s"},
-                                           pipedrive={"user": "u", "password": "p"})
+    configured = registry.builtin_adapters(
+        stage_map,
+        salesforce={"token": "t" * 16},
+        hubspot={"client_secret": "s"},
+        pipedrive={"user": "u", "password": "p"},
+    )
     assert all(a.auth.configured for a in configured.values())
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("42", 42), (" -7 ", -7), ("+3", 3),
-    ("²", None), ("١٢", None), ("1_000", None), ("", None), ("-", None), ("1" * 4301, None), ("4.5", None),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("42", 42),
+        (" -7 ", -7),
+        ("+3", 3),
+        ("²", None),
+        ("١٢", None),
+        ("1_000", None),
+        ("", None),
+        ("-", None),
+        ("1" * 4301, None),
+        ("4.5", None),
+    ],
+)
 def test_ascii_integer_takes_ascii_digits_only(text, expected):
     assert ascii_integer(text) == expected
 
 
-@pytest.mark.parametrize("value, unit, problem", [
-    (10**400, "auto", "out of range"),  # int / int overflows a float
-    (str(10**400), "ms", "out of range"),
-    (10**20, "s", "out of range"),  # past year 9999
-    ("²", "auto", "not an ISO 8601"),  # "²".isdigit() is true, int("²") raises
-    ("0001-01-01T00:00:00+01:00", "auto", "converted to UTC"),  # before datetime.min in UTC
-    ("9999-12-31T23:59:59-01:00", "auto", "converted to UTC"),  # after datetime.max in UTC
-])
+@pytest.mark.parametrize(
+    "value, unit, problem",
+    [
+        (10**400, "auto", "out of range"),  # int / int overflows a float
+        (str(10**400), "ms", "out of range"),
+        (10**20, "s", "out of range"),  # past year 9999
+        ("²", "auto", "not an ISO 8601"),  # "²".isdigit() is true, int("²") raises
+        ("0001-01-01T00:00:00+01:00", "auto", "converted to UTC"),  # before datetime.min in UTC
+        ("9999-12-31T23:59:59-01:00", "auto", "converted to UTC"),  # after datetime.max in UTC
+    ],
+)
 def test_hostile_timestamps_are_payload_errors_naming_the_field(value, unit, problem):
     with pytest.raises(PayloadError, match=problem) as raised:
         parse_timestamp(value, "header.commitTimestamp", epoch_unit=unit)

@@ -35,12 +35,15 @@ def test_a_team_limited_manager_gets_its_teams_when_it_names_none():
     assert scoped_filter(ADMIN, WebhookFilter()).teams is None
 
 
-@pytest.mark.parametrize(("caller", "flt"), [
-    (EAST, WebhookFilter(teams=["West"])),
-    (EAST, WebhookFilter.model_validate({"teams": None})),
-    (DASHBOARD, WebhookFilter(teams=["East"])),
-    (Principal("x", "guest", None), WebhookFilter()),
-])
+@pytest.mark.parametrize(
+    ("caller", "flt"),
+    [
+        (EAST, WebhookFilter(teams=["West"])),
+        (EAST, WebhookFilter.model_validate({"teams": None})),
+        (DASHBOARD, WebhookFilter(teams=["East"])),
+        (Principal("x", "guest", None), WebhookFilter()),
+    ],
+)
 def test_out_of_scope_or_read_only_callers_are_forbidden(caller, flt):
     with pytest.raises(HTTPException) as err:
         scoped_filter(caller, flt)
@@ -69,5 +72,6 @@ def test_a_request_without_a_principal_is_a_401_never_an_admin():
             caller_of(request)
         assert err.value.status_code == 401 and "API key" in err.value.detail
     ana = SimpleNamespace(name="ana", role="manager", teams={"East"})
-    assert caller_of(SimpleNamespace(state=SimpleNamespace(principal=ana))) == Principal("ana", "manager",
-                                                                                      frozenset({"East"}))
+    assert caller_of(SimpleNamespace(state=SimpleNamespace(principal=ana))) == Principal(
+        "ana", "manager", frozenset({"East"})
+    )

@@ -15,7 +15,9 @@ DOC = Path(__file__).resolve().parents[3] / "docs" / "webhooks.md"
 
 
 def documented_verify():
-    snippet = next(block for block in re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S) if "def verify" in block)
+    snippet = next(
+        block for block in re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S) if "def verify" in block
+    )
     scope: dict = {}
     exec(compile(snippet, str(DOC), "exec"), scope)  # noqa: S102 - our own documentation
     return scope["verify"]
@@ -36,6 +38,17 @@ def test_the_documented_receiver_check_accepts_real_signatures_and_rejects_forge
 
 def test_the_docs_list_every_refused_kind_of_address():
     text = DOC.read_text()
-    for kind in ("loopback", "private", "CGNAT", "link-local", "unique-local", "multicast", "unspecified", "reserved",
-                 "PR_REVIEW_WEBHOOK_ALLOW_NETS", "PR_REVIEW_WEBHOOK_MAX_PER_CALLER", "address not allowed"):
+    for kind in (
+        "loopback",
+        "private",
+        "CGNAT",
+        "link-local",
+        "unique-local",
+        "multicast",
+        "unspecified",
+        "reserved",
+        "PR_REVIEW_WEBHOOK_ALLOW_NETS",
+        "PR_REVIEW_WEBHOOK_MAX_PER_CALLER",
+        "address not allowed",
+    ):
         assert kind in text

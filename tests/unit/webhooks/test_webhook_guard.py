@@ -21,27 +21,48 @@ from services.review.webhooks.guard import (
 pytestmark = pytest.mark.unit
 
 
-@pytest.mark.parametrize(("address", "problem"), [
-    ("127.0.0.1", "loopback"), ("127.255.0.9", "loopback"), ("::1", "loopback"),
-    ("10.1.2.3", "private"), ("172.16.0.1", "private"), ("192.168.1.1", "private"),
-    ("100.64.0.1", "CGNAT"), ("100.127.255.254", "CGNAT"),
-    ("169.254.169.254", "link-local"), ("fe80::1", "link-local"),
-    ("fc00::1", "unique-local"), ("fd12:3456::1", "unique-local"),
-    ("224.0.0.1", "multicast"), ("239.255.255.250", "multicast"), ("ff02::1", "multicast"),
-    ("0.0.0.0", "unspecified"), ("::", "unspecified"),
-    ("240.0.0.1", "reserved"), ("255.255.255.255", "reserved"),
-    ("192.0.2.10", "private"), ("198.18.0.1", "private"), ("2001:db8::1", "private"),
-    # IPv6 spellings of IPv4 addresses are judged by the IPv4 address they reach.
-    ("::ffff:127.0.0.1", "loopback"), ("::ffff:169.254.169.254", "link-local"), ("::ffff:10.0.0.1", "private"),
-    ("64:ff9b::7f00:1", "loopback"), ("2002:7f00:1::1", "loopback"), ("::127.0.0.1", "reserved"),
-])
+@pytest.mark.parametrize(
+    ("address", "problem"),
+    [
+        ("127.0.0.1", "loopback"),
+        ("127.255.0.9", "loopback"),
+        ("::1", "loopback"),
+        ("10.1.2.3", "private"),
+        ("172.16.0.1", "private"),
+        ("192.168.1.1", "private"),
+        ("100.64.0.1", "CGNAT"),
+        ("100.127.255.254", "CGNAT"),
+        ("169.254.169.254", "link-local"),
+        ("fe80::1", "link-local"),
+        ("fc00::1", "unique-local"),
+        ("fd12:3456::1", "unique-local"),
+        ("224.0.0.1", "multicast"),
+        ("239.255.255.250", "multicast"),
+        ("ff02::1", "multicast"),
+        ("0.0.0.0", "unspecified"),
+        ("::", "unspecified"),
+        ("240.0.0.1", "reserved"),
+        ("255.255.255.255", "reserved"),
+        ("192.0.2.10", "private"),
+        ("198.18.0.1", "private"),
+        ("2001:db8::1", "private"),
+        # IPv6 spellings of IPv4 addresses are judged by the IPv4 address they reach.
+        ("::ffff:127.0.0.1", "loopback"),
+        ("::ffff:169.254.169.254", "link-local"),
+        ("::ffff:10.0.0.1", "private"),
+        ("64:ff9b::7f00:1", "loopback"),
+        ("2002:7f00:1::1", "loopback"),
+        ("::127.0.0.1", "reserved"),
+    ],
+)
 def test_internal_addresses_are_refused_with_a_named_reason(address, problem):
     found = address_problem(ipaddress.ip_address(address))
     assert found is not None and found.startswith(problem)
 
 
-@pytest.mark.parametrize("address", ["93.184.215.14", "8.8.8.8", "2606:4700:4700::1111", "::ffff:93.184.215.14",
-                                     "64:ff9b::808:808"])
+@pytest.mark.parametrize(
+    "address", ["93.184.215.14", "8.8.8.8", "2606:4700:4700::1111", "::ffff:93.184.215.14", "64:ff9b::808:808"]
+)
 def test_public_addresses_are_allowed(address):
     assert address_problem(ipaddress.ip_address(address)) is None
 
@@ -68,6 +89,7 @@ def fake_dns(table: dict[str, list[str]]):
         if host not in table:
             raise OSError("name not known")
         return table[host]
+
     return resolve
 
 
@@ -85,11 +107,24 @@ async def test_unresolvable_or_odd_answers_refuse():
             await checked_addresses(host, 80, (), dns)
 
 
-@pytest.mark.parametrize("url", [
-    "http://127.0.0.1/", "http://127.1/", "http://0x7f000001/", "http://2130706433/", "http://0/",
-    "http://[::1]/", "http://[::ffff:127.0.0.1]/", "http://[::ffff:7f00:1]/", "http://169.254.169.254/latest/meta-data",
-    "http://[fe80::1%25eth0]/", "http://localhost:6379/", "http://LocalHost/", "https://10.0.0.1:9092/",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/",
+        "http://127.1/",
+        "http://0x7f000001/",
+        "http://2130706433/",
+        "http://0/",
+        "http://[::1]/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://[::ffff:7f00:1]/",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[fe80::1%25eth0]/",
+        "http://localhost:6379/",
+        "http://LocalHost/",
+        "https://10.0.0.1:9092/",
+    ],
+)
 async def test_odd_spellings_of_internal_addresses_are_refused_by_the_real_resolver(url):
     # Numeric spellings and "localhost" resolve without DNS, so this runs offline.
     with pytest.raises(AddressRefused, match="webhooks may only reach public addresses"):

@@ -29,16 +29,31 @@ pytestmark = pytest.mark.unit
 
 def alert(**over):
     base = {
-        "alert_id": "al-1", "kind": "late_stage_discount", "severity": "medium", "deal_id": "api:acme",
-        "event_id": "ev-1", "name": "Acme <expansion>", "account": "Acme & Co", "owner_id": "u-1", "team": "East",
-        "manager_id": "m-1", "stage": "Negotiation/Review", "phase": "late", "amount": 200000.0, "currency": "EUR",
-        "discount_pct": 15.0, "discount_reason": "competitor", "value_at_risk": 30000.0, "requested_by": "rep-1",
+        "alert_id": "al-1",
+        "kind": "late_stage_discount",
+        "severity": "medium",
+        "deal_id": "api:acme",
+        "event_id": "ev-1",
+        "name": "Acme <expansion>",
+        "account": "Acme & Co",
+        "owner_id": "u-1",
+        "team": "East",
+        "manager_id": "m-1",
+        "stage": "Negotiation/Review",
+        "phase": "late",
+        "amount": 200000.0,
+        "currency": "EUR",
+        "discount_pct": 15.0,
+        "discount_reason": "competitor",
+        "value_at_risk": 30000.0,
+        "requested_by": "rep-1",
         "occurred_at": "2026-11-02T09:00:00+00:00",
     }
     return base | over
 
 
 # -- signature ---------------------------------------------------------------------------
+
 
 def test_signature_is_hmac_sha256_of_timestamp_dot_body():
     body = b'{"a":1}'
@@ -72,24 +87,28 @@ def test_verify_accepts_any_of_several_v1_values():
 
 # -- filter --------------------------------------------------------------------------------
 
+
 def test_default_filter_takes_late_stage_alerts_only():
     flt = WebhookFilter()
     assert flt.matches(alert())
     assert not flt.matches(alert(kind="discount_info", severity="info"))
 
 
-@pytest.mark.parametrize(("flt", "expected"), [
-    ({"teams": ["East", "West"]}, True),
-    ({"teams": ["West"]}, False),
-    ({"manager_id": "m-1"}, True),
-    ({"manager_id": "m-2"}, False),
-    ({"min_severity": "medium"}, True),
-    ({"min_severity": "high"}, False),
-    ({"min_value_at_risk": 30000}, True),
-    ({"min_value_at_risk": 30000.01}, False),
-    ({"kinds": ["discount_info"]}, False),
-    ({"kinds": ["discount_info", "late_stage_discount"], "teams": ["East"], "min_severity": "low"}, True),
-])
+@pytest.mark.parametrize(
+    ("flt", "expected"),
+    [
+        ({"teams": ["East", "West"]}, True),
+        ({"teams": ["West"]}, False),
+        ({"manager_id": "m-1"}, True),
+        ({"manager_id": "m-2"}, False),
+        ({"min_severity": "medium"}, True),
+        ({"min_severity": "high"}, False),
+        ({"min_value_at_risk": 30000}, True),
+        ({"min_value_at_risk": 30000.01}, False),
+        ({"kinds": ["discount_info"]}, False),
+        ({"kinds": ["discount_info", "late_stage_discount"], "teams": ["East"], "min_severity": "low"}, True),
+    ],
+)
 def test_filter_conditions_all_must_hold(flt, expected):
     assert WebhookFilter.model_validate(flt).matches(alert()) is expected
 
@@ -108,6 +127,7 @@ def test_filter_rejects_unknown_kinds_and_fields():
 
 
 # -- bodies --------------------------------------------------------------------------------
+
 
 def test_json_body_wraps_the_alert():
     body = json.loads(render_body("json", "wh-1", alert()))
@@ -143,21 +163,39 @@ def test_slack_body_respects_block_text_limits():
 
 # -- urls ----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("url", ["https://hooks.example.com/x", "http://127.0.0.1:8080/hook?x=1"])
 def test_http_and_https_urls_are_accepted(url):
     assert validate_webhook_url(url) == url
 
 
-@pytest.mark.parametrize("url", ["ftp://example.com/x", "file:///etc/passwd", "example.com/x", "https://",
-                                 "http://host:99999999/", "https://exa mple.com/", "javascript:alert(1)",
-                                 "gopher://127.0.0.1:6379/_FLUSHALL", "http://0177.0.0.1/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://example.com/x",
+        "file:///etc/passwd",
+        "example.com/x",
+        "https://",
+        "http://host:99999999/",
+        "https://exa mple.com/",
+        "javascript:alert(1)",
+        "gopher://127.0.0.1:6379/_FLUSHALL",
+        "http://0177.0.0.1/",
+    ],
+)
 def test_other_urls_are_rejected(url):
     with pytest.raises(ValueError):
         validate_webhook_url(url)
 
 
-@pytest.mark.parametrize("url", ["https://user:password@hooks.example.com/x", "https://user@hooks.example.com/x",
-                                 "http://hooks.example.com@127.0.0.1/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://user:password@hooks.example.com/x",
+        "https://user@hooks.example.com/x",
+        "http://hooks.example.com@127.0.0.1/",
+    ],
+)
 def test_urls_with_user_info_are_rejected_naming_it(url):
     with pytest.raises(ValueError, match="user:password@"):
         validate_webhook_url(url)
@@ -168,17 +206,25 @@ def test_host_of_keeps_host_and_port_only():
     assert host_of("http://[2001:db8::1]:8080/x?token=1") == "[2001:db8::1]:8080"
 
 
-@pytest.mark.parametrize(("stored", "shown"), [
-    ("HTTP 503", "HTTP 503"), ("timeout", "timeout"), ("connection failed", "connection failed"),
-    ("address not allowed", "address not allowed"), ("timeout after 10s", "timeout"),
-    ("ConnectError: [Errno 111] Connection refused", "connection failed"),
-    ("HTTP 500: <html>redis_version:7.2</html>", "connection failed"), (None, None),
-])
+@pytest.mark.parametrize(
+    ("stored", "shown"),
+    [
+        ("HTTP 503", "HTTP 503"),
+        ("timeout", "timeout"),
+        ("connection failed", "connection failed"),
+        ("address not allowed", "address not allowed"),
+        ("timeout after 10s", "timeout"),
+        ("ConnectError: [Errno 111] Connection refused", "connection failed"),
+        ("HTTP 500: <html>redis_version:7.2</html>", "connection failed"),
+        (None, None),
+    ],
+)
 def test_delivery_errors_are_reduced_to_generic_ones(stored, shown):
     assert generic_error(stored) == shown
 
 
 # -- retry schedule --------------------------------------------------------------------------
+
 
 def test_backoff_doubles_up_to_the_maximum():
     top = [backoff_delay(n, 2.0, 60.0, rand=lambda: 1.0) for n in range(1, 9)]
@@ -201,9 +247,23 @@ def test_backoff_does_not_overflow_for_many_failures():
     assert backoff_delay(10_000, 1.0, 300.0, rand=lambda: 1.0) == 300.0
 
 
-@pytest.mark.parametrize("header", ["²", "٣", "1²", "１２", "-5",  # noqa: RUF001 - non-ASCII digits on purpose
-                                    "1e3", "0x10", "Wed, ٣1 Dec 2026 00:00:00 GMT",
-                                    "Mon, 31 Dec 99999 00:00:00 GMT", "Mon, 32 Foo 2026 99:99:99 GMT", " ", "9" * 5000])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "²",
+        "٣",
+        "1²",
+        "１２",
+        "-5",  # noqa: RUF001 - non-ASCII digits on purpose
+        "1e3",
+        "0x10",
+        "Wed, ٣1 Dec 2026 00:00:00 GMT",
+        "Mon, 31 Dec 99999 00:00:00 GMT",
+        "Mon, 32 Foo 2026 99:99:99 GMT",
+        " ",
+        "9" * 5000,
+    ],
+)
 def test_retry_after_that_is_not_ascii_seconds_or_a_date_is_ignored(header):
     # "²".isdigit() is true; the header used to crash the attempt, so the job was retried forever.
     assert parse_retry_after(header, now=0) is None
