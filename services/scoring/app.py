@@ -18,7 +18,14 @@ from services.shared.stages import StageMap
 
 from .changelog import BulkChangelog
 from .committed_store import CommittedStore
-from .faust_compat import CompatApp, ForgetMovedPartitions, RecoveryErrors, check_faust, plain_producer
+from .faust_compat import (
+    CompatApp,
+    FencedTransactions,
+    ForgetMovedPartitions,
+    RecoveryErrors,
+    check_faust,
+    plain_producer,
+)
 from .moved_partitions import drop_partitions
 from .observe import FoldMetrics, fold_spans
 from .processor import Clock, DealProcessor, DealTable, encode_alert, utc_now
@@ -123,6 +130,32 @@ def create_app(settings: ScoringSettings | None = None, clock: Clock = utc_now) 
     def owned_partitions() -> set[int]:
         return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == common.deal_events_topic}
 
+    def partition_moved(partition: int) -> bool:
+        """May a fenced transaction of ``partition`` be dropped (faust_compat.FencedTransactions)?
+        Yes once the partition has left this worker. While a rebalance is under way, only with
+        RocksDB: there the aborted transaction's states were only staged (forgotten with it) and
+        faust's seek refolds the partition from its committed offset; the memory store already
+        holds them and, for a partition that stays, nothing would rebuild it, so that crashes."""
+        if partition not in owned_partitions():
+            return True
+        return committed is not None and bool(app.rebalancing)
+
+    # A rebalance that moves a partition while its transaction is under way fences the producer.
+    # The fence may come before this worker hears of the rebalance: the session timeout bounds the wait.
+    def group_view() -> str:
+        standbys = sorted(
+            tp.partition
+            for tp in app.assignor.assigned_standbys()
+            if tp.topic == deals.changelog_topic.get_topic_name()
+        )
+        return (
+            f"rebalancing={app.rebalancing}, generation={app.consumer_generation_id}, "
+            f"actives={sorted(owned_partitions())}, standbys={standbys}"
+        )
+
+    fenced = FencedTransactions(app, partition_moved, forget, patience=settings.session_timeout, describe=group_view)
+    app.pr_fenced = fenced
+
     def table_recovered() -> bool:
         recovery = app.tables.recovery
         return recovery.completed.is_set() and not recovery.in_recovery and not app.rebalancing
@@ -141,7 +174,13 @@ def create_app(settings: ScoringSettings | None = None, clock: Clock = utc_now) 
     )
     # Alerts travel with the deal states, in the same transactions: see changelog.py.
     changelog = BulkChangelog(
-        app, deals, common.deal_event_partitions, common.deal_alerts_topic, encode_alert, committed=committed
+        app,
+        deals,
+        common.deal_event_partitions,
+        common.deal_alerts_topic,
+        encode_alert,
+        committed=committed,
+        fenced=fenced,
     )
     processor = DealProcessor(
         table_view,

@@ -10,6 +10,11 @@ partition's transaction (one locked step), so a commit holds both or neither; wi
 alerts are acknowledged before the states, so a crash repeats an alert rather than losing it.
 Why, and what it cost: docs/decisions.md ("Partitioning and the faust table", "Alerts travel
 in the transactions"). The producer lookup is in faust_compat.py.
+
+A partition whose transactional producer was fenced mid-batch (a rebalance gave the partition
+to another worker, whose producer fenced this one) is dropped from the batch when
+faust_compat.FencedTransactions says it moved: ``write`` returns the dropped partitions, and
+their deals must not be written to Redis by this batch. docs/reliability.md says why it is safe.
 """
 
 from __future__ import annotations
@@ -25,10 +30,11 @@ from aiokafka.partitioner import murmur2
 
 from services.shared.alerts import Alert
 
-from .faust_compat import producer_for
+from .faust_compat import FENCED_ERRORS, producer_for, transactional_id_for
 
 if TYPE_CHECKING:
     from .committed_store import CommittedStore
+    from .faust_compat import FencedTransactions
 
 
 def partition_for(key: bytes, partitions: int) -> int:
@@ -47,10 +53,13 @@ class BulkChangelog:
         alerts_topic: str,
         encode_alert: Callable[[Alert], bytes],
         committed: CommittedStore | None = None,
+        fenced: FencedTransactions | None = None,
     ):
         """With ``committed`` (the RocksDB store), states are staged there until their transaction
-        commits instead of going into the table's store at once."""
+        commits instead of going into the table's store at once. ``fenced`` decides whether a
+        fenced partition is dropped from the batch (without it, the error is raised)."""
         self.app = app
+        self.fenced = fenced
         self.committed = committed
         self.table = table
         self.partitions = partitions
@@ -63,9 +72,10 @@ class BulkChangelog:
     def topic(self) -> str:
         return self.table.changelog_topic.get_topic_name()
 
-    async def write(self, updates: Mapping[bytes, bytes], alerts: Sequence[Alert] = ()) -> None:
+    async def write(self, updates: Mapping[bytes, bytes], alerts: Sequence[Alert] = ()) -> set[int]:
         """Store ``updates`` (key -> value) locally and on the changelog, and send ``alerts``,
-        each partition's share in one step of that partition's transaction."""
+        each partition's share in one step of that partition's transaction. Returns the
+        partitions dropped because their producer was fenced after they moved (usually none)."""
         states: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)
         alert_records: dict[int, list[tuple[bytes, bytes, list | None]]] = defaultdict(list)
         store = self.table.data
@@ -81,27 +91,65 @@ class BulkChangelog:
             # Without transactions nothing ties an alert to its deal's state, so the alerts must
             # be on Kafka before any state that has "seen" their requests: a crash in between
             # then repeats an alert (same alert_id) instead of losing it.
-            await self._send_all({}, alert_records)
+            await self._send_all({}, alert_records)  # one producer, no transaction: nothing to drop
             alert_records = {}
-        await self._send_all(states, alert_records)
+        return await self._send_all(states, alert_records)
 
     async def _send_all(
         self,
         states: Mapping[int, list[tuple[bytes, bytes]]],
         alerts: Mapping[int, list[tuple[bytes, bytes, list | None]]],
-    ) -> None:
-        acks = []
+    ) -> set[int]:
+        sent: dict[int, tuple[Any, list[asyncio.Future]]] = {}
+        dropped: set[int] = set()
         for partition in sorted(states.keys() | alerts.keys()):
-            acks.extend(await self._send(partition, states.get(partition, []), alerts.get(partition, [])))
-        await asyncio.gather(*acks)
+            producer = None
+            try:
+                producer, lock = self._producer_for(partition)
+                sent[partition] = (
+                    producer,
+                    await self._send(producer, lock, partition, states.get(partition, []), alerts.get(partition, [])),
+                )
+            except FENCED_ERRORS as exc:
+                if not await self._dropped(partition, producer, exc, "while sending"):
+                    raise
+                dropped.add(partition)
+        settled = await asyncio.gather(
+            *(self._acknowledged(partition, producer, acks) for partition, (producer, acks) in sent.items())
+        )
+        dropped.update(partition for partition in settled if partition is not None)
         if self.committed is not None and not self.app.in_transaction:
             for partition, records in states.items():  # acknowledged, and no transaction to wait for
                 self.committed.write_through(partition, dict(records))
+        return dropped
+
+    async def _acknowledged(self, partition: int, producer: Any, acks: list[asyncio.Future]) -> int | None:
+        """Wait for Kafka to acknowledge one partition's records; the partition if it was dropped instead."""
+        try:
+            # Every ack is waited for: a fenced producer fails them all, none is left unretrieved.
+            results = await asyncio.gather(*acks, return_exceptions=True)
+            errors = [result for result in results if isinstance(result, BaseException)]
+            if errors:
+                raise errors[0]
+        except FENCED_ERRORS as exc:
+            if not await self._dropped(partition, producer, exc, "while its records were acknowledged"):
+                raise
+            return partition
+        return None
+
+    async def _dropped(self, partition: int, producer: Any, exc: BaseException, where: str) -> bool:
+        if self.fenced is None or not self.app.in_transaction:
+            return False  # no transaction to abort: the records may be on Kafka, so the crash is the safe path
+        return await self.fenced.dropped(transactional_id_for(self.app, self.topic, partition), producer, exc, where)
 
     async def _send(
-        self, partition: int, states: list[tuple[bytes, bytes]], alerts: list[tuple[bytes, bytes, list | None]]
+        self,
+        producer: Any,
+        lock: asyncio.Lock | None,
+        partition: int,
+        states: list[tuple[bytes, bytes]],
+        alerts: list[tuple[bytes, bytes, list | None]],
     ) -> list[asyncio.Future]:
-        producer, lock = self._producer_for(partition)
         # With transactions, faust holds this lock while committing or aborting the partition's
         # transaction; without them there is nothing to hold.
         async with lock or contextlib.nullcontext():

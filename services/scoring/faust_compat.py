@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import faust
+from aiokafka.errors import IllegalOperation, ProducerFenced
 from prometheus_client import CollectorRegistry, Counter
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,8 @@ _CONTRACT: tuple[tuple[str, str, str], ...] = (
     ("faust.stores.rocksdb.Store", "set_persisted_offset", "class"),
     ("faust.transport.drivers.aiokafka.Producer", "_settings_extra", "class"),
     ("faust.transport.consumer.Consumer", "_read_offset", "init"),
+    ("faust.transport.consumer.Consumer", "transactions", "init"),
+    ("faust.transport.consumer.TransactionManager", "on_rebalance", "class"),
 )
 
 
@@ -111,6 +114,23 @@ def _require(obj: Any, name: str) -> Any:
 # ------------------------------------------------------------------ the transactional producers
 
 
+class NoTransactionalProducer(RuntimeError):
+    """faust has no transactional producer for the partition (it stopped it: the partition was revoked)."""
+
+
+#: What a partition's transactional producer raises once another producer with its
+#: transactional id fenced it: ``ProducerFenced`` from the send or the commit, then
+#: ``IllegalOperation`` ("Can't send messages while not in transaction", "Not in the middle of a
+#: transaction") from every later call, its transaction being in a fatal state; or there is no
+#: producer any more. Dropped only for a partition that moved (:class:`FencedTransactions`).
+FENCED_ERRORS: tuple[type[BaseException], ...] = (ProducerFenced, IllegalOperation, NoTransactionalProducer)
+
+
+def transactional_id_for(app: Any, topic: str, partition: int) -> str:
+    """The transactional id faust's TransactionManager gives ``partition``'s producer."""
+    return f"{app.conf.id}-{app.assignor.group_for_topic(topic)}-{partition}"
+
+
 def producer_for(app: faust.App, topic: str, partition: int):
     """The aiokafka producer (and faust's lock for it) that must carry ``partition``'s records of ``topic``.
 
@@ -120,11 +140,12 @@ def producer_for(app: faust.App, topic: str, partition: int):
     faust_producer = app.producer
     if not app.in_transaction:
         return _require(faust_producer, "_ensure_producer")(), None
-    group = app.assignor.group_for_topic(topic)
-    transactional_id = f"{app.conf.id}-{group}-{partition}"  # as faust's TransactionManager names it
+    transactional_id = transactional_id_for(app, topic, partition)
     producer = _require(faust_producer, "_transaction_producers").get(transactional_id)
     if producer is None:
-        raise RuntimeError(f"no transactional producer {transactional_id!r}: is partition {partition} assigned here?")
+        raise NoTransactionalProducer(
+            f"no transactional producer {transactional_id!r}: is partition {partition} assigned here?"
+        )
     return producer, _require(faust_producer, "_trn_locks")[transactional_id]
 
 
@@ -274,6 +295,48 @@ class ForgetMovedPartitions:
         await self._on_rebalance(assigned, revoked, newly_assigned, generation_id)
 
 
+# ------------------------------------------------------------------ producers of standby partitions
+
+
+class StopInactiveProducers:
+    """Wraps the TransactionManager's ``on_rebalance``: after faust's handler, every transactional
+    producer whose partition is not among this worker's actives is stopped (``stop_transaction``).
+
+    faust stops the producers of revoked partitions, but leaves out any partition that is now
+    this worker's *standby* (its ``is_standby`` filter): the producer stays, with its open
+    transaction, and the partition's new owner fences it. When the partition becomes active here
+    again, faust reuses that fenced producer, and the first batch written through it dies of
+    ``ProducerFenced`` although the partition is owned (the scale-out benchmark's dead worker,
+    docs/reliability.md). Stopped, the producer is made afresh when the partition is assigned.
+    """
+
+    def __init__(self, transactions: Any, app: Any):
+        self.transactions = transactions
+        self.app = app
+        self._on_rebalance = transactions.on_rebalance
+
+    def install(self) -> StopInactiveProducers:
+        self.transactions.on_rebalance = self.on_rebalance
+        return self
+
+    def inactive(self) -> list[str]:
+        """Transactional ids of producers faust holds for partitions that are not active here."""
+        active = {transactional_id_for(self.app, tp.topic, tp.partition) for tp in self.app.assignor.assigned_actives()}
+        return sorted(set(_require(self.app.producer, "_transaction_producers")) - active)
+
+    async def on_rebalance(self, assigned, revoked, newly_assigned) -> None:
+        await self._on_rebalance(assigned, revoked, newly_assigned)
+        inactive = self.inactive()
+        for transactional_id in inactive:
+            await self.app.producer.stop_transaction(transactional_id)
+        if inactive:
+            log.info(
+                "stopped %d transactional producer(s) of partitions no longer active here (standbys): %s",
+                len(inactive),
+                inactive,
+            )
+
+
 # ------------------------------------------------------------------ errors in recovery
 
 
@@ -331,6 +394,103 @@ def _partition_of(transactional_id: str) -> int:
     return int(transactional_id.rsplit("-", 1)[1])  # "{app id}-{group}-{partition}", as faust names it
 
 
+class FencedTransactions:
+    """Decides what a fenced partition transaction costs: its part of the work, or the worker.
+
+    A partition's transaction that was fenced (:data:`FENCED_ERRORS`) is dropped only if
+    ``moved(partition)`` says the partition has left this worker or a rebalance is under way:
+    Kafka aborts the fenced transaction (states, alerts and offsets together) and the partition
+    is folded again from its committed offset, by its new owner or, after faust's seek on
+    resume, by this worker. Dropping means: ``forget({partition})`` (the states staged for the
+    aborted transaction), and the fenced producer popped from faust's producers and stopped, as
+    faust's own ``commit_transaction`` handler does (faust starts a new one when the partition
+    is assigned again). Otherwise (say a transaction timeout while still the owner) the caller
+    re-raises: skipping the partition's events would lose them, a crash refolds them.
+
+    The fence may come before this worker hears of the rebalance: a worker the group dropped
+    (a missed session under load) is fenced by the partition's new owner, and learns it at its
+    next heartbeat. So ``moved`` is asked again for up to ``patience`` seconds (the session
+    timeout) before the error counts as "still owned"; faust marks the rebalance at once when it
+    starts revoking (before it waits for the batch in flight), so the wait cannot hold it up.
+    """
+
+    def __init__(
+        self,
+        app: Any,
+        moved: Callable[[int], bool],
+        forget: Callable[[set[int]], int],
+        patience: float = 0.0,
+        pause: float = 0.1,
+        describe: Callable[[], str] = lambda: "",
+    ):
+        """``describe()`` tells the worker's view of the group, logged when a fence is not dropped."""
+        self.describe = describe
+        self.app = app
+        self.moved = moved
+        self.forget = forget
+        self.patience = patience
+        self.pause = pause
+        self.drops = 0
+
+    async def _has_moved(self, partition: int, exc: BaseException, where: str) -> bool:
+        deadline = time.monotonic() + self.patience
+        if self.moved(partition):
+            return True
+        log.info(
+            "partition %d's transaction was fenced (%s) %s while this worker still owns it; waiting up to %.1fs "
+            "for the group to show a rebalance",
+            partition,
+            type(exc).__name__,
+            where,
+            self.patience,
+        )
+        while time.monotonic() < deadline:
+            await asyncio.sleep(self.pause)
+            if self.moved(partition):
+                return True
+        log.warning(
+            "partition %d's transaction was fenced (%s: %s) %s and the partition has not moved after %.1fs "
+            "(%s): not dropped, the error is raised (a crash refolds the partition from its committed offset)",
+            partition,
+            type(exc).__name__,
+            exc,
+            where,
+            self.patience,
+            self.describe(),
+        )
+        return False
+
+    async def dropped(self, transactional_id: str, fenced: Any, exc: BaseException, where: str) -> bool:
+        """Drop the fenced transaction of ``transactional_id`` if its partition moved; False if not
+        (then the caller must re-raise). ``fenced`` is the producer that raised (or None)."""
+        partition = _partition_of(transactional_id)
+        if not isinstance(exc, FENCED_ERRORS) or not await self._has_moved(partition, exc, where):
+            return False
+        states = self.forget({partition})
+        producers = _require(self.app.producer, "_transaction_producers")
+        if fenced is not None and producers.get(transactional_id) is fenced:
+            # The same producer faust holds (not a new one faust made for a new assignment).
+            producers.pop(transactional_id)
+            try:
+                await fenced.stop()
+            except Exception as stop_error:  # noqa: BLE001 - a fenced producer may fail to stop cleanly
+                log.info("stopping fenced producer %s: %s: %s", transactional_id, type(stop_error).__name__, stop_error)
+        self.drops += 1
+        log.warning(
+            "partition %d's transaction %s was fenced (%s: %s) %s; the partition moved (rebalancing=%s), so its "
+            "part is dropped (%d staged state(s) forgotten, no Redis write): Kafka aborts the fenced transaction "
+            "and the partition is folded again from its committed offset",
+            partition,
+            transactional_id,
+            type(exc).__name__,
+            exc,
+            where,
+            bool(getattr(self.app, "rebalancing", False)),
+            states,
+        )
+        return True
+
+
 class CommitHooks:
     """Tells a listener what each partition's transaction became: committed, aborted or stopped.
 
@@ -340,9 +500,14 @@ class CommitHooks:
     the lock, so nothing staged for the next transaction is mistaken for this one's.
     """
 
-    def __init__(self, producer: Any, listener: Any):
+    def __init__(
+        self, producer: Any, listener: Any = None, fenced: Callable[[], FencedTransactions | None] = lambda: None
+    ):
+        """``listener`` (the RocksDB committed store) may be None: the memory store stages nothing.
+        ``fenced`` gives the worker's :class:`FencedTransactions` (None: a fenced commit raises)."""
         self.producer = producer
         self.listener = listener
+        self.fenced = fenced
         self._abort = producer.abort_transaction
         self._stop = producer.stop_transaction
 
@@ -362,16 +527,23 @@ class CommitHooks:
                     log.warning("Commit invoked for unknown transaction %s", transactional_id)
                     continue
                 partition = _partition_of(transactional_id)
-                await transaction_producer.send_offsets_to_transaction(offsets, group_id)
-                # Taken before committing (later stagings belong to the next transaction);
-                # if the commit fails, they go with it.
-                states, offset = self.listener.take(partition)
                 try:
+                    await transaction_producer.send_offsets_to_transaction(offsets, group_id)
+                    # Taken before committing (later stagings belong to the next transaction);
+                    # if the commit fails, they go with it.
+                    states, offset = self.listener.take(partition) if self.listener is not None else ({}, None)
                     await transaction_producer.commit_transaction()
-                except BaseException:
-                    self.listener.discard({partition})
+                except BaseException as exc:
+                    if self.listener is not None:
+                        self.listener.discard({partition})
+                    fenced = self.fenced()
+                    if fenced is not None and await fenced.dropped(
+                        transactional_id, transaction_producer, exc, "at commit"
+                    ):
+                        continue  # the other partitions' transactions still commit
                     raise
-                self.listener.committed(partition, states, offset)
+                if self.listener is not None:
+                    self.listener.committed(partition, states, offset)
                 if start_new_transaction:
                     await transaction_producer.begin_transaction()
 
@@ -379,13 +551,15 @@ class CommitHooks:
         try:
             await self._abort(transactional_id)
         finally:
-            self.listener.discard({_partition_of(transactional_id)})
+            if self.listener is not None:
+                self.listener.discard({_partition_of(transactional_id)})
 
     async def stop_transaction(self, transactional_id: str) -> None:
         try:
             await self._stop(transactional_id)
         finally:
-            self.listener.discard({_partition_of(transactional_id)})
+            if self.listener is not None:
+                self.listener.discard({_partition_of(transactional_id)})
 
 
 def plain_producer(app: faust.App) -> Any:
@@ -424,7 +598,8 @@ class TransactionTimeout:
 
 
 class CompatApp(faust.App):
-    """A faust app whose consumer gets :class:`SeekBeforeResume` and :class:`KnownHighwaters` as it is built.
+    """A faust app whose consumer gets :class:`SeekBeforeResume`, :class:`KnownHighwaters` and
+    :class:`StopInactiveProducers` as it is built.
 
     Not by touching ``app.consumer`` in create_app: a consumer built before the worker runs
     fixes ``in_transaction`` to False and the worker would run without transactions.
@@ -432,18 +607,21 @@ class CompatApp(faust.App):
 
     #: Told of every transaction's outcome (CommitHooks) when set before the producer is built.
     pr_commit_listener: Any = None
+    #: What a fenced transaction of a moved partition costs (set by create_app; CommitHooks reads it).
+    pr_fenced: FencedTransactions | None = None
     #: Kafka transaction timeout (ms) of the transactional producers; set by create_app.
     transaction_timeout_ms: int = 60_000
 
     def _new_producer(self):
         producer = super()._new_producer()
         TransactionTimeout(producer, self, self.transaction_timeout_ms).install()
-        if self.pr_commit_listener is not None:
-            CommitHooks(producer, self.pr_commit_listener).install()
+        # Installed with either store: a fenced commit of a moved partition must not kill the worker.
+        CommitHooks(producer, self.pr_commit_listener, fenced=lambda: self.pr_fenced).install()
         return producer
 
     def _new_consumer(self):
         consumer = super()._new_consumer()
         SeekBeforeResume(consumer, lambda tp: tp.topic in self.tables.changelog_topics).install()
         KnownHighwaters(_require(consumer, "_thread")).install()
+        StopInactiveProducers(_require(consumer, "transactions"), self).install()
         return consumer

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Protocol, cast
 
@@ -24,12 +24,14 @@ from services.shared.events import decode_event
 from services.shared.keys import RedisKeys
 from services.shared.stages import StageMap
 
+from .changelog import partition_for
 from .read_model import write_placements
 
 log = logging.getLogger(__name__)
 
 AlertSink = Callable[[Alert], Awaitable[None]]
-StateSink = Callable[[dict[bytes, bytes], list[Alert]], Awaitable[None]]
+# Returns the partitions whose share it dropped (their transaction was fenced after they moved), or None.
+StateSink = Callable[[dict[bytes, bytes], list[Alert]], Awaitable[Collection[int] | None]]
 ReadModelSink = Callable[[dict[str, Placement]], Awaitable[None]]
 Clock = Callable[[], dt.datetime]
 
@@ -71,7 +73,9 @@ class DealProcessor:
         """``table`` maps the deal id (bytes) to its encoded state. ``save_states(updates, alerts)``
         stores a batch's new states and sends the alerts they raised, in one step; by default
         each state is one ``table[key] = value`` and each alert goes to ``send_alert``. The
-        worker passes BulkChangelog.write, which puts both into the same Kafka transactions.
+        worker passes BulkChangelog.write, which puts both into the same Kafka transactions and
+        returns the partitions it dropped (fenced after they moved): their deals are left out of
+        the Redis write, since a late write could overwrite a newer card of the new owner.
         ``write_read_model(placements)`` writes Redis; by default one ``write_placements``, the
         worker passes ReadModelGuard.write, which retries through Redis outages.
         ``horizon_quarters`` is the manager horizon a close-date push leaves; ``clock`` tells when
@@ -93,6 +97,26 @@ class DealProcessor:
 
     async def _write_redis(self, placements: dict[str, Placement]) -> None:
         await write_placements(self.redis, self.keys, placements, partitions=self.partitions)
+
+    def _without_dropped(
+        self, dropped: Collection[int] | None, placements: dict[str, Placement], alerts: list[Alert]
+    ) -> tuple[dict[str, Placement], list[Alert]]:
+        """The placements and alerts of this batch outside the ``dropped`` partitions (their
+        transaction aborts: the partition is folded again, by its new owner or by this worker)."""
+        if not dropped:
+            return placements, alerts
+        if self.partitions is None:
+            raise ValueError("save_states dropped partitions, but the processor was not told the partition count")
+        partitions = self.partitions
+        dropped = set(dropped)
+
+        def kept(deal_id: str) -> bool:
+            return partition_for(deal_id.encode(), partitions) not in dropped
+
+        return (
+            {deal_id: placement for deal_id, placement in placements.items() if kept(deal_id)},
+            [alert for alert in alerts if kept(alert.deal_id)],
+        )
 
     async def _save_into_table(self, updates: dict[bytes, bytes], alerts: list[Alert]) -> None:
         table = cast(MutableMapping, self.table)  # without save_states the table is a plain mapping
@@ -151,12 +175,15 @@ class DealProcessor:
             if stalled is not None:
                 mark_stall_alerted(working[deal_id])
                 outcome.alerts.append(Alert(**stalled))
-        await self.save_states({deal_id.encode(): working[deal_id].encode() for deal_id in changed}, outcome.alerts)
+        dropped = await self.save_states(
+            {deal_id.encode(): working[deal_id].encode() for deal_id in changed}, outcome.alerts
+        )
         # Duplicates are rewritten too: the first copy may have reached the table but
         # not Redis before a crash, and rewriting is idempotent.
         touched: dict[str, Placement] = {
             deal_id: place(state, self.stage_map, now) for deal_id, state in working.items()
         }
+        touched, outcome.alerts = self._without_dropped(dropped, touched, outcome.alerts)
         await self.write_read_model(touched)
         return outcome
 
@@ -182,7 +209,8 @@ class DealProcessor:
                     updates[deal_id.encode()] = state.encode()
                 placements[deal_id] = place(state, self.stage_map, now)
             if updates:
-                await self.save_states(updates, alerts)
+                dropped = await self.save_states(updates, alerts)
+                placements, alerts = self._without_dropped(dropped, placements, alerts)
             if placements:
                 await self.write_read_model(placements)
             return alerts
