@@ -41,7 +41,7 @@ from .read_model import write_placements
 
 log = logging.getLogger(__name__)
 
-REWRITE_CHUNK = 1000  # deals per MULTI while rewriting, as the rebuild does
+REWRITE_CHUNK = 1000  # deals per read-model write while rewriting, as the rebuild does
 # Worth waiting out as well: Redis full (maxmemory with noeviction) or a replica not yet
 # promoted answer writes with an error that clears without any change on the worker's side.
 WRITE_RETRIED = (*REDIS_UNAVAILABLE, OutOfMemoryError, ReadOnlyError)
