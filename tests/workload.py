@@ -14,6 +14,7 @@ from services.domain.lists import place
 from services.domain.movement import movement_alerts
 from services.domain.state import apply_event
 from services.scoring.read_model import write_placements
+from services.scoring.rebuild import scorecard_rows
 from services.shared.events import DealEvent
 from services.shared.keys import RedisKeys
 from services.shared.stages import StageMap
@@ -179,7 +180,13 @@ async def write_expected(
         states[e.deal_id] = apply_event(states.get(e.deal_id), e, stage_map).state
     redis = aioredis.Redis.from_url(redis_url)
     try:
-        await write_placements(redis, keys, {d: place(s, stage_map) for d, s in states.items()}, partitions=partitions)
+        await write_placements(
+            redis,
+            keys,
+            {d: place(s, stage_map) for d, s in states.items()},
+            partitions=partitions,
+            rows=scorecard_rows(states, stage_map, partitions or 1),
+        )
     finally:
         await redis.aclose()
 
@@ -194,7 +201,7 @@ async def snapshot(redis_url: str, keys: RedisKeys) -> dict:
             kind = await redis.type(key)
             if kind == b"zset":
                 out[name] = {m.decode(): s for m, s in await redis.zrange(key, 0, -1, withscores=True)}
-            elif kind == b"hash" and ":scorecard:" in name:
+            elif kind == b"hash" and ":scorecards:" in name:
                 out[name] = {f.decode(): json.loads(v) for f, v in (await redis.hgetall(key)).items()}
             elif kind == b"string" and ":deal:" in name:
                 card = json.loads(await redis.get(key))

@@ -13,7 +13,6 @@ from services.shared.stages import Phase, StageMap
 from . import movement
 from .quarters import manager_horizon, previous_quarter, quarter_bounds, quarter_of  # noqa: F401 - re-exported for callers
 from .retention import deleted_at
-from .scorecard import deal_facts
 from .scoring import leader_questions, leader_score, manager_questions
 from .state import STATUS_DELETED, DealState
 
@@ -33,7 +32,6 @@ class Placement:
     stall_due: float | None = None  # epoch s when the deal's stalled alert is due; None: none to come
     stalled_score: float | None = None  # potential value while stalled (alerted, not moved since); None: not stalled
     flows: dict[str, dict[str, float]] = field(default_factory=dict)  # quarter -> bucket -> amount
-    scorecard: dict[str, dict[str, Any]] = field(default_factory=dict)  # quarter -> this deal's scorecard facts
 
 
 def place(state: DealState, stage_map: StageMap, as_of: dt.datetime | None = None) -> Placement:
@@ -110,17 +108,6 @@ def place(state: DealState, stage_map: StageMap, as_of: dt.datetime | None = Non
         stall_due=movement.stall_due(state, stage_map, stall),
         stalled_score=scored.potential_value if movement.is_stalled(state, stage_map, stall) else None,
         flows={q: movement.deal_flow(state, q, as_of) for q in (current, previous_quarter(current))},
-        scorecard=deal_facts(
-            state.deal_id,
-            state.get("team", ""),
-            state.status,
-            amount,
-            state.actions,
-            state.movement,
-            state.stamps,
-            stage_map,
-            state.source,
-        ),
     )
 
 

@@ -7,8 +7,14 @@ Two halves:
   qualification items), so a later stage change never rewrites what an action touched;
   :func:`deal_facts` turns one deal's actions, its qualification history and its close into the
   per-quarter facts the read model stores (``p:scorecard:<quarter>``, one field per deal).
-- **Per actor** (review, at read time): :func:`scorecards` sums the facts of a quarter into one
-  scorecard per actor, each figure with the counts and values it is made of.
+- **Per row** (the scoring worker): :func:`deal_parts` turns a deal's facts into the whole numbers it
+  adds to each scorecard row, a row being one (quarter, team, actor). The worker keeps what each
+  deal last added and adds the difference to the row's sums, which live in its table and reach
+  Redis like the lists; a stage change that alters an action's facts corrects the sums it took
+  part in by that difference.
+- **Per actor** (review, at read time): :func:`scorecards_from_sums` turns an actor's summed rows
+  into one scorecard, each figure with the counts and values it is made of; only the help
+  windows still open are judged against the time of the request.
 
 The definitions, and why each figure is there, are in docs/scorecard.md.
 """
@@ -17,16 +23,22 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-from collections import defaultdict
-from collections.abc import Iterable
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from services.shared.events import QUALIFICATION_ITEMS, DealEvent, Decision, EventType
 from services.shared.stages import Phase, StageMap
 
 from .history import history, time_of, value_at
 from .quarters import quarter_of
+
+if TYPE_CHECKING:
+    from .state import DealState
 
 ACTIONS = "actions"  # the state's list of actions (see DealState.actions)
 ACTION_LIMIT = 200  # newest actions a deal keeps (the oldest fall off the scorecard first)
@@ -45,6 +57,8 @@ HELP_KINDS = tuple(HELP_TARGETS)
 GRANTING = (Decision.APPROVED.value, Decision.COUNTERED.value)
 
 VERDICT_LEADER, VERDICT_MANAGER, VERDICT_MIXED = "leader", "manager", "mixed"
+# The row's actor for the help baseline: reviews with no help in the window after (actor names are never empty).
+BASELINE = ""
 
 
 # --------------------------------------------------------------------- per deal (scoring)
@@ -253,6 +267,144 @@ def deal_facts(
     return out
 
 
+# --------------------------------------------------------------------- per row (scoring)
+
+Row = tuple[str, str, str]  # (quarter, team, actor); actor BASELINE: the help baseline
+Counts = dict[str, int]  # counter name -> whole number (values in cents), zeros left out
+
+
+def _cents(value: float) -> int:
+    return round(value * 100)
+
+
+def _window_hour(at: str) -> int:
+    """The hour (since the epoch) from which a help window opened at ``at`` counts as closed.
+
+    Rounded up to the whole hour so a row holds one counter per hour, not per action."""
+    end = dt.datetime.fromisoformat(at) + dt.timedelta(days=HELP_WINDOW_DAYS)
+    return math.ceil(end.timestamp() / 3600)
+
+
+def _outcome(known_at: str | None, at: str) -> str:
+    """``known`` when the item became known within the window, else ``open.<hour it closes>``."""
+    end = dt.datetime.fromisoformat(at) + dt.timedelta(days=HELP_WINDOW_DAYS)
+    if known_at is not None and dt.datetime.fromisoformat(known_at) <= end:
+        return "known"
+    return f"open.{_window_hour(at)}"
+
+
+ACTION_COUNTERS = {
+    EventType.REVIEWED.value: "actions.reviews",
+    EventType.HELP_OFFERED.value: "actions.help",
+    EventType.DISCOUNT_DECIDED.value: "actions.decisions",
+}
+
+
+def deal_parts(facts: Mapping[str, dict[str, Any]]) -> dict[Row, Counts]:
+    """What one deal adds to each scorecard row, from its facts (quarter -> :func:`deal_facts`'s facts).
+
+    Whole numbers only (values in cents), so sums of differences are exact in any order."""
+    parts: dict[Row, Counter[str]] = defaultdict(Counter)
+    for quarter, deal in facts.items():
+        team = deal.get("team", "")
+        latest: dict[str, dict[str, Any]] = {}  # alert id -> the decision that stands (the latest)
+        for action in deal["actions"]:
+            row = parts[(quarter, team, action["by"])]
+            row[ACTION_COUNTERS[action["type"]]] += 1
+            value = _cents(action["value"])
+            row["touched.count"] += 1
+            row["touched.cents"] += value
+            if action["phase"] == Phase.EARLY.value:
+                row["early.count"] += 1
+                row["early.cents"] += value
+            if action["type"] == EventType.DISCOUNT_DECIDED.value:
+                previous = latest.get(action["alert_id"])
+                if previous is None or action["key"] > previous["key"]:
+                    latest[action["alert_id"]] = action
+            elif action["type"] == EventType.HELP_OFFERED.value:
+                kind = action["kind"]
+                row[f"help.{kind}.offered"] += 1
+                row[f"help.{kind}.phase.{action['phase']}"] += 1
+                for known_at in action["targets"].values():
+                    row[f"help.{kind}.{_outcome(known_at, action['at'])}"] += 1
+            elif action["type"] == EventType.REVIEWED.value and not action["helped"]:
+                base = parts[(quarter, team, BASELINE)]
+                for item, known_at in action["unknown"].items():
+                    base[f"base.{action['phase']}.{item}.{_outcome(known_at, action['at'])}"] += 1
+        for decision in latest.values():
+            if decision["decision"] in GRANTING and decision["phase"] == Phase.LATE.value:
+                row = parts[(quarter, team, decision["by"])]
+                row["late_discounts.count"] += 1
+                row["late_discounts.cents"] += _cents(decision["amount"] * (decision["discount_pct"] or 0.0) / 100.0)
+        closed = deal.get("closed")
+        if closed:
+            for actor, phase in closed["first_touch"].items():
+                row = parts[(quarter, team, actor)]
+                row["early_touch.closed_touched"] += 1
+                if phase == Phase.EARLY.value:
+                    row["early_touch.first_touched_early"] += 1
+                if closed["status"] == "won":
+                    row["won.count"] += 1
+                    row["won.cents"] += _cents(closed["amount"])
+    return {row: dict(counts) for row, counts in parts.items() if counts}
+
+
+def state_facts(state: DealState, stage_map: StageMap) -> dict[str, dict[str, Any]]:
+    """:func:`deal_facts` of a deal in this state: quarter -> facts."""
+    return deal_facts(
+        state.deal_id,
+        state.get("team", ""),
+        state.status,
+        float(state.get("amount", 0.0)),
+        state.actions,
+        state.movement,
+        state.stamps,
+        stage_map,
+        state.source,
+    )
+
+
+def state_parts(state: DealState, stage_map: StageMap) -> dict[str, Counts]:
+    """What a deal in this state adds to each scorecard row: row id -> counts (none without actions)."""
+    if not state.actions:
+        return {}
+    return {row_id(row): counts for row, counts in deal_parts(state_facts(state, stage_map)).items()}
+
+
+def row_id(row: Row) -> str:
+    """A row as one string, ``["2026Q4","East","ana"]`` (the deal state's and the table's name for it)."""
+    return orjson.dumps(list(row)).decode()
+
+
+def parse_row_id(raw: str | bytes) -> Row:
+    quarter, team, actor = orjson.loads(raw)
+    return quarter, team, actor
+
+
+def add_counts(into: Counts, counts: Mapping[str, int], sign: int = 1) -> None:
+    """``into += sign * counts``, in place, dropping the counters that reach zero."""
+    for name, value in counts.items():
+        total = into.get(name, 0) + sign * value
+        if total:
+            into[name] = total
+        else:
+            into.pop(name, None)
+
+
+def part_changes(old: Mapping[str, Counts], new: Mapping[str, Counts]) -> dict[str, Counts]:
+    """Row id -> what to add to that row's sums when a deal's parts go from ``old`` to ``new``."""
+    changes: dict[str, Counts] = {}
+    for rid in old.keys() | new.keys():
+        before, after = old.get(rid, {}), new.get(rid, {})
+        if before == after:
+            continue
+        delta = dict(after)
+        add_counts(delta, before, -1)
+        if delta:
+            changes[rid] = delta
+    return changes
+
+
 # --------------------------------------------------------------------- per actor (review)
 
 
@@ -290,20 +442,21 @@ def verdict(leader_share: float | None, late_value: float, won_amount: float, th
     return VERDICT_MIXED
 
 
-def _known_within(known_at: str | None, at: str, as_of: dt.datetime) -> str:
-    """``known`` within the window, ``pending`` (window still open), or ``not_known``."""
-    start = dt.datetime.fromisoformat(at)
-    end = start + dt.timedelta(days=HELP_WINDOW_DAYS)
-    if known_at is not None and dt.datetime.fromisoformat(known_at) <= end:
-        return "known"
-    return "pending" if as_of < end else "not_known"
+def _tally(counts: Mapping[str, int], prefix: str, as_of: dt.datetime) -> dict[str, int]:
+    """The ``known`` / ``not_known`` / ``pending`` items among the counters under ``prefix``:
+    an item not known within its window is ``pending`` until the window closes."""
+    tally = {"known": counts.get(f"{prefix}.known", 0), "not_known": 0, "pending": 0}
+    now_hours = as_of.timestamp() / 3600
+    opened = f"{prefix}.open."
+    for name, value in counts.items():
+        if name.startswith(opened):
+            tally["not_known" if now_hours >= int(name[len(opened) :]) else "pending"] += value
+    return tally
 
 
-def _tally(outcomes: Iterable[str]) -> dict[str, int]:
-    counts = {"known": 0, "not_known": 0, "pending": 0}
-    for outcome in outcomes:
-        counts[outcome] += 1
-    return counts
+def _add_tally(into: dict[str, int], more: dict[str, int]) -> None:
+    for name, value in more.items():
+        into[name] += value
 
 
 def _rate(counts: dict[str, int]) -> float | None:
@@ -312,82 +465,60 @@ def _rate(counts: dict[str, int]) -> float | None:
     return _share(counts["known"], decided)
 
 
+def sum_rows(rows: Iterable[tuple[str, Mapping[str, int]]]) -> dict[str, Counts]:
+    """Actor -> the sums of that actor's rows (any number of teams and partitions)."""
+    sums: dict[str, Counts] = defaultdict(dict)
+    for actor, counts in rows:
+        add_counts(sums[actor], counts)
+    return {actor: counts for actor, counts in sums.items() if counts}
+
+
 def scorecards(
     facts: Iterable[dict[str, Any]], quarter: str, as_of: dt.datetime, thresholds: Thresholds = Thresholds()
 ) -> list[dict[str, Any]]:
-    """One scorecard per actor from a quarter's deal facts (see :func:`deal_facts`), by actor name."""
-    facts = list(facts)
-    actors: dict[str, dict[str, Any]] = defaultdict(_empty)
-    # The latest decision on each alert is the one that stands (a counter can follow a reject).
-    latest: dict[str, dict[str, Any]] = {}
-    # Baseline for help: reviews with no help on the deal in the window after, per phase.
-    baseline: dict[str, list[tuple[str, str | None, str]]] = defaultdict(list)  # phase -> (item, known_at, at)
-    help_phases: dict[tuple[str, str], set[str]] = defaultdict(set)  # (actor, kind) -> phases
-    for deal in facts:
-        for action in deal["actions"]:
-            card = actors[action["by"]]
-            card["_counts"][action["type"]] += 1
-            card["_touched"]["count"] += 1
-            card["_touched"]["value"] += action["value"]
-            if action["phase"] == Phase.EARLY.value:
-                card["_early"]["count"] += 1
-                card["_early"]["value"] += action["value"]
-            if action["type"] == EventType.DISCOUNT_DECIDED.value:
-                previous = latest.get(action["alert_id"])
-                if previous is None or action["key"] > previous["key"]:
-                    latest[action["alert_id"]] = action
-            elif action["type"] == EventType.HELP_OFFERED.value:
-                kind = card["help"][action["kind"]]
-                kind["offered"] += 1
-                kind["_outcomes"].extend(_known_within(k, action["at"], as_of) for k in action["targets"].values())
-                help_phases[(action["by"], action["kind"])].add(action["phase"])
-            elif action["type"] == EventType.REVIEWED.value and not action["helped"]:
-                baseline[action["phase"]].extend((i, k, action["at"]) for i, k in action["unknown"].items())
-        closed = deal.get("closed")
-        if closed:
-            for actor, phase in closed["first_touch"].items():
-                card = actors[actor]
-                card["early_touch"]["closed_touched"] += 1
-                if phase == Phase.EARLY.value:
-                    card["early_touch"]["first_touched_early"] += 1
-                if closed["status"] == "won":
-                    card["won"]["count"] += 1
-                    card["won"]["amount"] += closed["amount"]
-    for decision in latest.values():
-        if decision["decision"] in GRANTING and decision["phase"] == Phase.LATE.value:
-            given = decision["amount"] * (decision["discount_pct"] or 0.0) / 100.0
-            late = actors[decision["by"]]["late_discounts"]
-            late["count"] += 1
-            late["value"] += given
+    """One scorecard per actor from a quarter's deal facts (see :func:`deal_facts`), by actor name:
+    the rows the facts add up to, read by :func:`scorecards_from_sums`."""
+    rows = (
+        (actor, counts) for deal in facts for (_quarter, _team, actor), counts in deal_parts({quarter: deal}).items()
+    )
+    return scorecards_from_sums(sum_rows(rows), quarter, as_of, thresholds)
+
+
+def _part(counts: Mapping[str, int], name: str, unit: str = "value") -> dict[str, Any]:
+    """``{"count": ..., unit: ...}`` of one summed figure (its value back from cents)."""
+    return {"count": counts.get(f"{name}.count", 0), unit: counts.get(f"{name}.cents", 0) / 100}
+
+
+def scorecards_from_sums(
+    sums: Mapping[str, Mapping[str, int]], quarter: str, as_of: dt.datetime, thresholds: Thresholds = Thresholds()
+) -> list[dict[str, Any]]:
+    """One scorecard per actor from the actors' summed rows (``sums[BASELINE]``: the help baseline)."""
+    baseline = sums.get(BASELINE, {})
     items = []
-    for actor in sorted(actors):
-        card = actors[actor]
-        touched, early = card.pop("_touched"), card.pop("_early")
-        counts = card.pop("_counts")
-        leader_share = _share(early["value"], touched["value"])
-        late = card["late_discounts"]
-        late["value"] = round(late["value"], 2)
-        won = card["won"]
-        won["amount"] = round(won["amount"], 2)
-        early_touch = card["early_touch"]
+    for actor in sorted(a for a in sums if a != BASELINE):
+        counts = sums[actor]
+        touched, early = _part(counts, "touched"), _part(counts, "early")
+        leader_share = _share(counts.get("early.cents", 0), counts.get("touched.cents", 0))
+        late, won = _part(counts, "late_discounts"), _part(counts, "won", "amount")
+        early_touch = {
+            "closed_touched": counts.get("early_touch.closed_touched", 0),
+            "first_touched_early": counts.get("early_touch.first_touched_early", 0),
+        }
         help_out = {}
-        for kind, raw in card["help"].items():
-            outcomes = _tally(raw.pop("_outcomes"))
-            phases = help_phases.get((actor, kind), set())
-            targets = HELP_TARGETS[kind]
-            base = _tally(
-                _known_within(k, at, as_of)
-                for phase in sorted(phases)
-                for item, k, at in baseline.get(phase, [])
-                if item in targets
-            )
+        for kind, targets in HELP_TARGETS.items():
+            outcomes = _tally(counts, f"help.{kind}", as_of)
+            phases = sorted(name.rsplit(".", 1)[1] for name in counts if name.startswith(f"help.{kind}.phase."))
+            base = {"known": 0, "not_known": 0, "pending": 0}
+            for phase in phases:
+                for item in targets:
+                    _add_tally(base, _tally(baseline, f"base.{phase}.{item}", as_of))
             rate, base_rate = _rate(outcomes), _rate(base)
             help_out[kind] = {
-                "offered": raw["offered"],
+                "offered": counts.get(f"help.{kind}.offered", 0),
                 "targets": list(targets),
                 "items": outcomes,
                 "known_rate": rate,
-                "baseline": {"phases": sorted(phases), "items": base, "known_rate": base_rate},
+                "baseline": {"phases": phases, "items": base, "known_rate": base_rate},
                 "lift": round(rate - base_rate, 4) if rate is not None and base_rate is not None else None,
             }
         items.append(
@@ -396,8 +527,8 @@ def scorecards(
                 "quarter": quarter,
                 "leader_share": leader_share,
                 "leader_share_parts": {
-                    "early": _rounded(early),
-                    "touched": _rounded(touched),
+                    "early": early,
+                    "touched": touched,
                     "formula": "early.value / touched.value (value: potential value when early, amount otherwise)",
                 },
                 "early_touch_share": _share(early_touch["first_touched_early"], early_touch["closed_touched"]),
@@ -411,9 +542,9 @@ def scorecards(
                 },
                 "help": help_out,
                 "actions": {
-                    "reviews": counts[EventType.REVIEWED.value],
-                    "help": counts[EventType.HELP_OFFERED.value],
-                    "decisions": counts[EventType.DISCOUNT_DECIDED.value],
+                    "reviews": counts.get("actions.reviews", 0),
+                    "help": counts.get("actions.help", 0),
+                    "decisions": counts.get("actions.decisions", 0),
                 },
                 "verdict": verdict(leader_share, late["value"], won["amount"], thresholds),
                 "verdict_parts": {
@@ -423,19 +554,3 @@ def scorecards(
             }
         )
     return items
-
-
-def _rounded(part: dict[str, Any]) -> dict[str, Any]:
-    return {"count": part["count"], "value": round(part["value"], 2)}
-
-
-def _empty() -> dict[str, Any]:
-    return {
-        "_counts": defaultdict(int),
-        "_touched": {"count": 0, "value": 0.0},
-        "_early": {"count": 0, "value": 0.0},
-        "early_touch": {"closed_touched": 0, "first_touched_early": 0},
-        "late_discounts": {"count": 0, "value": 0.0},
-        "won": {"count": 0, "amount": 0.0},
-        "help": {kind: {"offered": 0, "_outcomes": []} for kind in HELP_KINDS},
-    }

@@ -50,6 +50,9 @@ class DealState:
     movement: dict[str, Any] = field(default_factory=dict)
     # Manager actions with the deal as it was at each (see scorecard.py), oldest first.
     actions: list[dict[str, Any]] = field(default_factory=list)
+    # What this deal last added to each scorecard row (row id -> counts, scorecard.deal_parts):
+    # the worker adds only the difference to the rows' sums, so it must remember what it added.
+    scorecard: dict[str, dict[str, int]] = field(default_factory=dict)
 
     # -- reading -------------------------------------------------------------
     def get(self, name: str, default: Any = None) -> Any:
@@ -94,6 +97,7 @@ class DealState:
             "last_key": list(self.last_key) if self.last_key else None,
             "movement": self.movement,
             "actions": self.actions,
+            "scorecard": self.scorecard,
         }
 
     def copy(self) -> DealState:
@@ -108,6 +112,7 @@ class DealState:
             self.last_key,
             copy_movement(self.movement),
             list(self.actions),
+            dict(self.scorecard),
         )
 
     def encode(self) -> bytes:
@@ -134,6 +139,7 @@ class DealState:
             last_key=tuple(raw["last_key"]) if raw.get("last_key") else None,
             movement=copy_movement(raw.get("movement") or {}),
             actions=list(raw.get("actions") or []),
+            scorecard=dict(raw.get("scorecard") or {}),
         )
 
 

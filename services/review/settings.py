@@ -88,11 +88,11 @@ class ReviewSettings(BaseSettings):
         description="Verdict line: late discount value per won amount at or below which an actor "
         "gives little away (docs/scorecard.md).",
     )
-    scorecard_max_deals: int = Field(
-        200_000,
+    scorecard_max_rows: int = Field(
+        100_000,
         ge=1,
-        description="Most deals one scorecard request reads for a quarter; past it the answer is a 503 "
-        "naming this setting, never a partial scorecard.",
+        description="Most scorecard rows (one per deal-events partition, team and actor) one scorecard "
+        "request reads for a quarter; past it the answer is a 503 naming this setting, never a partial scorecard.",
     )
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     common: CommonSettings = Field(default_factory=CommonSettings)

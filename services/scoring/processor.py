@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from services.domain.alerts import discount_alert
 from services.domain.lists import Placement, place
 from services.domain.movement import mark_stall_alerted, movement_alerts, stalled_alert
+from services.domain.scorecard import add_counts, part_changes, state_parts
 from services.domain.state import DealState, apply_event
 from services.shared.alerts import Alert
 from services.shared.events import decode_event
@@ -26,13 +27,14 @@ from services.shared.stages import StageMap
 
 from .changelog import partition_for
 from .read_model import write_placements
+from .scorecard_rows import ScorecardRows, decode_counts, encode_counts, row_key
 
 log = logging.getLogger(__name__)
 
 AlertSink = Callable[[Alert], Awaitable[None]]
 # Returns the partitions whose share it dropped (their transaction was fenced after they moved), or None.
 StateSink = Callable[[dict[bytes, bytes], list[Alert]], Awaitable[Collection[int] | None]]
-ReadModelSink = Callable[[dict[str, Placement]], Awaitable[None]]
+ReadModelSink = Callable[[dict[str, Placement], ScorecardRows], Awaitable[None]]
 Clock = Callable[[], dt.datetime]
 
 
@@ -76,7 +78,8 @@ class DealProcessor:
         worker passes BulkChangelog.write, which puts both into the same Kafka transactions and
         returns the partitions it dropped (fenced after they moved): their deals are left out of
         the Redis write, since a late write could overwrite a newer card of the new owner.
-        ``write_read_model(placements)`` writes Redis; by default one ``write_placements``, the
+        ``write_read_model(placements, rows)`` writes Redis (the deals' placements and the scorecard
+        rows' new sums, see scorecard_rows.py); by default one ``write_placements``, the
         worker passes ReadModelGuard.write, which retries through Redis outages.
         ``horizon_quarters`` is the manager horizon a close-date push leaves; ``clock`` tells when
         a deal is stalled; ``partitions`` (of deal-events) places deals in the stall due-time index."""
@@ -95,16 +98,21 @@ class DealProcessor:
         # A batch and a stall check each load, change and save deal states: never interleaved.
         self.lock = asyncio.Lock()
 
-    async def _write_redis(self, placements: dict[str, Placement]) -> None:
-        await write_placements(self.redis, self.keys, placements, partitions=self.partitions)
+    async def _write_redis(self, placements: dict[str, Placement], rows: ScorecardRows) -> None:
+        await write_placements(self.redis, self.keys, placements, partitions=self.partitions, rows=rows)
 
     def _without_dropped(
-        self, dropped: Collection[int] | None, placements: dict[str, Placement], alerts: list[Alert]
-    ) -> tuple[dict[str, Placement], list[Alert]]:
-        """The placements and alerts of this batch outside the ``dropped`` partitions (their
-        transaction aborts: the partition is folded again, by its new owner or by this worker)."""
+        self,
+        dropped: Collection[int] | None,
+        placements: dict[str, Placement],
+        alerts: list[Alert],
+        rows: ScorecardRows | None = None,
+    ) -> tuple[dict[str, Placement], list[Alert], ScorecardRows]:
+        """The placements, alerts and scorecard rows of this batch outside the ``dropped`` partitions
+        (their transaction aborts: the partition is folded again, by its new owner or by this worker)."""
+        rows = rows or {}
         if not dropped:
-            return placements, alerts
+            return placements, alerts, rows
         if self.partitions is None:
             raise ValueError("save_states dropped partitions, but the processor was not told the partition count")
         partitions = self.partitions
@@ -116,7 +124,33 @@ class DealProcessor:
         return (
             {deal_id: placement for deal_id, placement in placements.items() if kept(deal_id)},
             [alert for alert in alerts if kept(alert.deal_id)],
+            {row: counts for row, counts in rows.items() if row[0] not in dropped},
         )
+
+    def _add_scorecard_parts(self, working: dict[str, DealState], changed: set[str]) -> ScorecardRows:
+        """Add to the scorecard rows what the changed deals' parts changed by; returns the rows' new sums.
+
+        Each deal remembers what it last added (``DealState.scorecard``), so a later event that
+        alters an action's facts (a close, an item made known, an older event arriving late)
+        corrects the sums by the difference; a deal without actions costs nothing here."""
+        partitions = self.partitions or 1
+        rows: ScorecardRows = {}
+        for deal_id in changed:
+            state = working[deal_id]
+            if not state.actions and not state.scorecard:
+                continue
+            parts = state_parts(state, self.stage_map)
+            changes = part_changes(state.scorecard, parts)
+            if not changes:
+                continue
+            state.scorecard = parts
+            partition = partition_for(deal_id.encode(), partitions)
+            for rid, delta in changes.items():
+                row = (partition, rid)
+                if row not in rows:
+                    rows[row] = decode_counts(self.table.get(row_key(partition, rid, partitions)))
+                add_counts(rows[row], delta)
+        return rows
 
     async def _save_into_table(self, updates: dict[bytes, bytes], alerts: list[Alert]) -> None:
         table = cast(MutableMapping, self.table)  # without save_states the table is a plain mapping
@@ -175,16 +209,19 @@ class DealProcessor:
             if stalled is not None:
                 mark_stall_alerted(working[deal_id])
                 outcome.alerts.append(Alert(**stalled))
-        dropped = await self.save_states(
-            {deal_id.encode(): working[deal_id].encode() for deal_id in changed}, outcome.alerts
-        )
+        rows = self._add_scorecard_parts(working, changed)
+        updates = {deal_id.encode(): working[deal_id].encode() for deal_id in changed}
+        partitions = self.partitions or 1
+        # A row that sums to nothing stays, as {}: its key is where the next part is added.
+        updates.update({row_key(p, rid, partitions): encode_counts(counts) for (p, rid), counts in rows.items()})
+        dropped = await self.save_states(updates, outcome.alerts)
         # Duplicates are rewritten too: the first copy may have reached the table but
         # not Redis before a crash, and rewriting is idempotent.
         touched: dict[str, Placement] = {
             deal_id: place(state, self.stage_map, now) for deal_id, state in working.items()
         }
-        touched, outcome.alerts = self._without_dropped(dropped, touched, outcome.alerts)
-        await self.write_read_model(touched)
+        touched, outcome.alerts, rows = self._without_dropped(dropped, touched, outcome.alerts, rows)
+        await self.write_read_model(touched, rows)
         return outcome
 
     async def check_stalls(self, deal_ids: Iterable[str]) -> list[Alert]:
@@ -210,9 +247,9 @@ class DealProcessor:
                 placements[deal_id] = place(state, self.stage_map, now)
             if updates:
                 dropped = await self.save_states(updates, alerts)
-                placements, alerts = self._without_dropped(dropped, placements, alerts)
+                placements, alerts, _rows = self._without_dropped(dropped, placements, alerts)
             if placements:
-                await self.write_read_model(placements)
+                await self.write_read_model(placements, {})
             return alerts
 
 

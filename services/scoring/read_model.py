@@ -5,9 +5,11 @@ from __future__ import annotations
 import orjson
 
 from services.domain.lists import Placement
+from services.domain.scorecard import parse_row_id
 from services.shared.keys import RedisKeys
 
 from .changelog import partition_for
+from .scorecard_rows import ScorecardRows
 
 
 def rank_entries(keys: RedisKeys, placement: Placement | None, partitions: int | None = None) -> dict[str, float]:
@@ -45,12 +47,11 @@ def rank_entries(keys: RedisKeys, placement: Placement | None, partitions: int |
 
 
 RANKS_FIELD = "_ranks"
-SCORECARD_FIELD = "_scorecard"  # the quarters whose scorecard hash holds this deal
 
 
 # One batch's whole read-model write, atomic like a MULTI: ARGV[1] is a JSON object of the
 # sorted-set changes ({"zrem": [[key, [member...]]...], "zadd": [[key, [score, member, ...]]...]},
-# scores as strings so Redis parses them exactly as redis-py would) and the scorecard hashes'
+# scores as strings so Redis parses them exactly as redis-py would) and the scorecard rows' hashes
 # ({"hdel": [[key, [field...]]...], "hset": [[key, [field, value, ...]]...]}), then card key, card
 # value pairs. One command per batch instead of one per sorted set: with the per-filter and per-quarter
 # sets a batch of 500 events touched about 2,000 of them, and redis-py's packing and reply
@@ -85,12 +86,14 @@ async def write_placements(
     placements: dict[str, Placement],
     trust_stored_ranks: bool = True,
     partitions: int | None = None,
+    rows: ScorecardRows | None = None,
 ) -> None:
-    """Bring the read model up to date for these deals: one MGET and one script per batch.
+    """Bring the read model up to date for these deals and scorecard ``rows`` (their new sums):
+    one MGET and one script per batch.
 
     The script applies every change atomically (one ZREM / ZADD per sorted set, one HDEL /
     HSET per scorecard hash, one SET per card): the same end state as per-deal commands in a
-    MULTI, in one round trip and one command to pack.
+    MULTI, in one round trip and one command to pack. A row that sums to nothing is removed.
 
     A stored card's ``_ranks`` spares the ZADDs of entries that did not change. A repair passes
     ``trust_stored_ranks=False``: after a wipe, a card can say a deal is ranked while its sorted-set
@@ -99,17 +102,24 @@ async def write_placements(
 
     ``partitions``: deal-events' partition count, for the stall due-time index (see rank_entries).
     """
-    if not placements:
+    scorecard_set: dict[str, list[str]] = {}  # quarter hash -> [field, counts JSON, ...]
+    scorecard_del: dict[str, list[str]] = {}
+    dumps = orjson.dumps
+    for (partition, rid), counts in (rows or {}).items():
+        quarter, team, actor = parse_row_id(rid)
+        hash_key, row_field = keys.scorecards(quarter), dumps([partition, team, actor]).decode()
+        if counts:
+            scorecard_set.setdefault(hash_key, []).extend((row_field, dumps(counts).decode()))
+        else:
+            scorecard_del.setdefault(hash_key, []).append(row_field)
+    if not placements and not scorecard_set and not scorecard_del:
         return
     deal_ids = list(placements)
-    old_cards = await redis.mget([keys.deal(d) for d in deal_ids])
+    old_cards = await redis.mget([keys.deal(d) for d in deal_ids]) if deal_ids else []
     removals: dict[str, list[str]] = {}
     additions: dict[str, list[str]] = {}
     cards: list[bytes | str] = []
     deleted: list[str] = []
-    scorecard_set: dict[str, list[str]] = {}  # quarter hash -> [deal_id, facts JSON, ...]
-    scorecard_del: dict[str, list[str]] = {}
-    dumps = orjson.dumps
     for deal_id, raw in zip(deal_ids, old_cards):
         after = placements[deal_id]
         old_card = orjson.loads(raw) if raw else {}
@@ -122,13 +132,6 @@ async def write_placements(
                 additions.setdefault(key, []).extend((repr(score), deal_id))
         card = dict(after.card)
         card[RANKS_FIELD] = new
-        old_quarters = set(old_card.get(SCORECARD_FIELD, ()))
-        for quarter in old_quarters - after.scorecard.keys():
-            scorecard_del.setdefault(keys.scorecard(quarter), []).append(deal_id)
-        for quarter, facts in after.scorecard.items():
-            scorecard_set.setdefault(keys.scorecard(quarter), []).extend((deal_id, dumps(facts).decode()))
-        if after.scorecard:
-            card[SCORECARD_FIELD] = sorted(after.scorecard)
         cards.append(keys.deal(deal_id))
         cards.append(dumps(card))
         if after.deleted_at is not None:
@@ -146,7 +149,9 @@ async def write_placements(
         }
     )
     script = redis.register_script(WRITE_BATCH)
-    await script(keys=[keys.deal(deal_ids[0])], args=[ops, *cards])
+    # Any key of the batch routes the script (they share the prefix's hash tag).
+    routing = keys.deal(deal_ids[0]) if deal_ids else next(iter(scorecard_set or scorecard_del))
+    await script(keys=[routing], args=[ops, *cards])
 
 
 # Atomic, so a deal that an event reopens between the worker's writes is never removed: the

@@ -13,7 +13,8 @@ Two duties, both around :func:`read_model.write_placements`:
   restart changes the run id (its append-only file may miss the last second of writes); a
   FLUSHALL removes the hash. Either way the worker rewrites the cards and rankings of its
   partitions from its deal table, which is always at least as new as Redis (states are saved
-  to the table before Redis is written). A first start with an empty Redis is the same case.
+  to the table before Redis is written), and the partitions' scorecard rows from the rows the
+  table keeps beside the deals. A first start with an empty Redis is the same case.
 
 The check runs before the first write after any failure, and periodically (a faust timer),
 so a wipe is repaired even when no events arrive. A lock keeps a rewrite and the agent's
@@ -38,6 +39,7 @@ from services.shared.stages import StageMap
 
 from .changelog import partition_for
 from .read_model import write_placements
+from .scorecard_rows import ScorecardRows, decode_counts, row_of, split_table
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +87,8 @@ class ReadModelGuard:
         self.rewrites = 0
         self.rewritten_deals = 0
 
-    async def write(self, placements: dict[str, Placement]) -> None:
-        """Write these placements; returns only once Redis has them (retries through outages)."""
+    async def write(self, placements: dict[str, Placement], rows: ScorecardRows | None = None) -> None:
+        """Write these placements and scorecard rows; returns only once Redis has them (retries through outages)."""
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(WRITE_RETRIED),
             wait=wait_exponential_jitter(multiplier=0.05, max=self.max_backoff),
@@ -100,7 +102,7 @@ class ReadModelGuard:
                     async with self.lock:
                         if self.suspect:
                             await self._sync()
-                        await write_placements(self.redis, self.keys, placements, partitions=self.partitions)
+                        await write_placements(self.redis, self.keys, placements, partitions=self.partitions, rows=rows)
         finally:
             self.writing = False
         self._reachable()
@@ -163,14 +165,15 @@ class ReadModelGuard:
         self.suspect = False
 
     async def _rewrite(self, partitions: set[int]) -> int:
-        """Write the placement of every deal of ``partitions`` in the table; returns how many."""
-        mine = [
+        """Write the placement of every deal of ``partitions`` in the table, and their scorecard
+        rows; returns how many deals."""
+        deals, row_items = split_table(
             (key, value)
             for key, value in list(self.table_items())
             if value and partition_for(key, self.partitions) in partitions
-        ]
-        for start in range(0, len(mine), REWRITE_CHUNK):
-            chunk = mine[start : start + REWRITE_CHUNK]
+        )
+        for start in range(0, len(deals), REWRITE_CHUNK):
+            chunk = deals[start : start + REWRITE_CHUNK]
             placements = {}
             for _key, value in chunk:
                 state = DealState.decode(value)
@@ -178,7 +181,11 @@ class ReadModelGuard:
             await write_placements(
                 self.redis, self.keys, placements, trust_stored_ranks=False, partitions=self.partitions
             )
-        return len(mine)
+        rows = {row_of(key, self.partitions): decode_counts(value) for key, value in row_items}
+        for start in range(0, len(rows), REWRITE_CHUNK):
+            chunk_rows = dict(list(rows.items())[start : start + REWRITE_CHUNK])
+            await write_placements(self.redis, self.keys, {}, partitions=self.partitions, rows=chunk_rows)
+        return len(deals)
 
     def _before_retry(self, retry_state: RetryCallState) -> None:
         self._unreachable(retry_state.outcome.exception() if retry_state.outcome else None)

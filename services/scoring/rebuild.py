@@ -1,8 +1,9 @@
 """Rebuild the Redis read model from the deal-events topic (after Redis was wiped or lost).
 
 Reads every partition from the beginning to the end offsets taken at the start, folds the
-events with the same pure domain the worker uses, and writes every deal's placement. The
-result equals what the worker wrote, because both are the fold of the same events.
+events with the same pure domain the worker uses, and writes every deal's placement and every
+scorecard row's sums per partition. The result equals what the worker wrote, because both are
+the fold of the same events.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from services.domain.lists import place
+from services.domain.scorecard import add_counts, state_parts
 from services.domain.state import DealState, apply_event
 from services.shared.events import decode_event
 from services.shared.kafka_config import kafka_client_options
@@ -23,7 +25,9 @@ from services.shared.redis_client import redis_client
 from services.shared.settings import CommonSettings
 from services.shared.stages import StageMap
 
+from .changelog import partition_for
 from .read_model import write_placements
+from .scorecard_rows import ScorecardRows
 
 WRITE_BATCH = 1000
 
@@ -84,12 +88,22 @@ def fold_all(raw_values, stage_map: StageMap) -> tuple[dict[str, DealState], int
     return states, events, invalid
 
 
+def scorecard_rows(states: dict[str, DealState], stage_map: StageMap, partitions: int) -> ScorecardRows:
+    """Each partition's sums of each scorecard row, from the folded states (what the worker's rows hold)."""
+    rows: ScorecardRows = {}
+    for deal_id, state in states.items():
+        partition = partition_for(deal_id.encode(), partitions)
+        for rid, counts in state_parts(state, stage_map).items():
+            add_counts(rows.setdefault((partition, rid), {}), counts)
+    return rows
+
+
 async def write_all(settings: CommonSettings, states: dict[str, DealState], stage_map: StageMap, wipe: bool) -> None:
     redis = redis_client(settings)
     keys = settings.keys
     try:
         if wipe:
-            for pattern in (keys.deal_pattern(), keys.rank_pattern(), keys.scorecard_pattern()):
+            for pattern in (keys.deal_pattern(), keys.rank_pattern(), keys.scorecards_pattern()):
                 batch = []
                 async for key in redis.scan_iter(pattern, count=1000):
                     batch.append(key)
@@ -110,6 +124,11 @@ async def write_all(settings: CommonSettings, states: dict[str, DealState], stag
                 trust_stored_ranks=False,
                 partitions=settings.deal_event_partitions,
             )
+        rows = scorecard_rows(states, stage_map, settings.deal_event_partitions)
+        row_ids = list(rows)
+        for start in range(0, len(row_ids), WRITE_BATCH):
+            row_chunk = {row: rows[row] for row in row_ids[start : start + WRITE_BATCH]}
+            await write_placements(redis, keys, {}, partitions=settings.deal_event_partitions, rows=row_chunk)
     finally:
         await redis.aclose()
 

@@ -19,9 +19,10 @@ Layout, with ``p`` the configurable prefix (on a Redis Cluster the hash-tagged `
   a deal not in it has not changed since, and counts in start and end through the manager ranking.
 - ``p:deleted-deals`` sorted set deal_id -> deletion time (epoch s) of deleted deals whose card
   is still there; the scoring worker sweeps those past the grace period without a scan.
-- ``p:scorecard:<YYYYQn>`` hash deal_id -> JSON of what that deal adds to the quarter's scorecards
-  (services/domain/scorecard.py ``deal_facts``); review sums them per actor. A card's ``_scorecard``
-  lists the quarters the deal is in, so a deal that leaves one is removed from it.
+- ``p:scorecards:<YYYYQn>`` hash ``[partition, team, actor]`` (JSON) -> JSON counts: one deal-events
+  partition's sums of that scorecard row (services/domain/scorecard.py ``deal_parts``; the worker
+  keeps them in its deal table, services/scoring/scorecard_rows.py). Actor ``""`` is the help
+  baseline. Review adds an actor's rows over the partitions and the teams in scope.
 - ``p:alerts`` stream of alerts (the stream id is the feed cursor).
 - ``p:alert-pos`` hash alert_id -> stream id (deduplicates the feed); ``p:alert-acks`` hash
   alert_id -> JSON acknowledgement.
@@ -99,12 +100,12 @@ class RedisKeys:
         """Sorted set deal_id -> deletion time (epoch s): the cards awaiting removal."""
         return f"{self.prefix}:deleted-deals"
 
-    def scorecard(self, quarter: str) -> str:
-        """Hash deal_id -> JSON facts of that deal for the quarter's scorecards."""
-        return f"{self.prefix}:scorecard:{quarter}"
+    def scorecards(self, quarter: str) -> str:
+        """Hash [partition, team, actor] -> JSON counts: the quarter's scorecard rows, per partition."""
+        return f"{self.prefix}:scorecards:{quarter}"
 
-    def scorecard_pattern(self) -> str:
-        return f"{self.prefix}:scorecard:*"
+    def scorecards_pattern(self) -> str:
+        return f"{self.prefix}:scorecards:*"
 
     def alert_decisions(self) -> str:
         """Hash alert_id -> JSON of the latest discount decision (review writes it once Kafka acknowledged)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 
@@ -11,13 +12,16 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import OutOfMemoryError
 
 from services.domain.lists import place
+from services.domain.quarters import quarter_of
 from services.domain.state import apply_event
 from services.scoring.changelog import partition_for
+from services.scoring.processor import DealProcessor
 from services.scoring.read_model_guard import ReadModelGuard, synced_key
+from services.shared.events import encode_event
 from services.shared.keys import RedisKeys
 from services.shared.settings import DEFAULT_STAGE_MAP
 from services.shared.stages import StageMap
-from tests.helpers import event
+from tests.helpers import T0, action, event
 
 pytestmark = pytest.mark.integration
 STAGES = StageMap.load(DEFAULT_STAGE_MAP)
@@ -168,3 +172,31 @@ async def test_a_rewrite_restores_rank_entries_that_surviving_cards_claim(redis,
     assert await redis.zcard(manager) == len(deal_ids)
     assert await redis.zcard(keys.leader_rank()) == len(deal_ids)
     assert await redis.zcard(keys.manager_rank("2026Q4", "team", "East")) == len(deal_ids)
+
+
+async def test_a_wipe_brings_back_the_owned_partitions_scorecard_rows_from_the_table(redis, keys):
+    """The rows' sums are kept in the deal table beside the deals: a wiped Redis gets them back
+    from there, for the partitions this worker owns only."""
+    table: dict[bytes, bytes] = {}
+    processor = DealProcessor(table, redis, keys, STAGES, send_alert=_no_alert, partitions=PARTITIONS)
+    deal_ids = [f"api:s{i}" for i in range(12)]
+    events = [event(d, "deal.created", at=0, stage="Prospecting", amount=1_000, team="East") for d in deal_ids]
+    events += [action(d, at=60, by="ana") for d in deal_ids]
+    await processor.process([encode_event(e) for e in events])
+    quarter = quarter_of(T0.date())
+    written = await redis.hgetall(keys.scorecards(quarter))
+    rows = {tuple(json.loads(f)): json.loads(v) for f, v in written.items()}  # (partition, team, actor) -> counts
+    ana = [(p, counts) for (p, _team, actor), counts in rows.items() if actor == "ana"]
+    assert sum(c["actions.reviews"] for _p, c in ana) == 12
+    owned = {p for p, _c in ana}
+    assert len(owned) > 1, "the deals fall into several partitions, each with its own row"
+    keep = sorted(owned)[0]
+    await redis.delete(keys.scorecards(quarter), synced_key(keys))  # Redis lost the rows and the marks
+    await guard_for(redis, keys, table, owned={keep}).check()
+    back = {tuple(json.loads(f)): json.loads(v) for f, v in (await redis.hgetall(keys.scorecards(quarter))).items()}
+    assert {row[0] for row in back} == {keep}
+    assert back == {row: counts for row, counts in rows.items() if row[0] == keep}
+
+
+async def _no_alert(alert) -> None:
+    return None

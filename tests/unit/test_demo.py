@@ -48,7 +48,7 @@ def test_movement_demo_shows_a_push_two_stalls_and_a_qualification_gap(today):
 def test_demo_managers_have_different_habits(today):
     """The demo actions, folded on the demo deals as review would send them: a leader, a manager, a mixed one."""
     from services.domain.quarters import quarter_of
-    from services.domain.scorecard import scorecards
+    from services.domain.scorecard import scorecards, state_facts
     from services.ingest.demo import movement_demo_events
     from services.review.demo import requests_for
     from services.shared.events import DealEvent
@@ -87,7 +87,7 @@ def test_demo_managers_have_different_habits(today):
         )
         states[deal_id] = apply_event(states[deal_id], event, STAGES).state
     quarter = quarter_of(now.date())
-    facts = [f[quarter] for f in (place(s, STAGES, now).scorecard for s in states.values()) if quarter in f]
+    facts = [f[quarter] for f in (state_facts(s, STAGES) for s in states.values()) if quarter in f]
     verdicts = {card["actor"]: card["verdict"] for card in scorecards(facts, quarter, now)}
     assert verdicts == {"Cara Losch": "leader", "Dustin Brinkmann": "manager", "Celia Rouche": "mixed"}
     # Replaying the demo skips the actors who already acted.

@@ -167,7 +167,7 @@ class Worker:
         )
         self.redis_writes: list[set[str]] = []
 
-        async def write_read_model(placements):
+        async def write_read_model(placements, rows):
             self.redis_writes.append(set(placements))
 
         self.processor = DealProcessor(

@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from services.domain.lists import place
-from services.domain.scorecard import Thresholds, scorecards, verdict
+from services.domain.scorecard import Thresholds, scorecards, state_facts, verdict
 from services.domain.state import fold
 from services.shared.events import decode_event, encode_event
 from services.shared.settings import DEFAULT_STAGE_MAP
@@ -28,7 +28,7 @@ def facts_of(*deals):
     out = []
     for events in deals:
         state = fold(events, STAGES)
-        facts = place(state, STAGES, day(40)).scorecard
+        facts = state_facts(state, STAGES)
         if "2026Q4" in facts:
             out.append(facts["2026Q4"])
     return out
@@ -189,7 +189,7 @@ def test_help_whose_window_is_still_open_is_pending_not_failed():
     d1, _, _ = three_deals()
     facts = []
     state = fold(d1, STAGES)
-    facts.append(place(state, STAGES, day(12)).scorecard["2026Q4"])
+    facts.append(state_facts(state, STAGES)["2026Q4"])
     access = by_actor(scorecards(facts, "2026Q4", day(12)))["ana"]["help"]["access"]
     assert access["items"] == {"known": 1, "not_known": 0, "pending": 1}
     assert access["known_rate"] == 1.0
@@ -217,7 +217,7 @@ def test_a_deal_closed_in_another_quarter_adds_its_close_there():
         action("api:d9", at=DAY, by="ana"),
         event("api:d9", "deal.closed_won", at=70 * DAY, stage="Closed Won"),
     ]
-    facts = place(fold(events, STAGES), STAGES, day(80)).scorecard
+    facts = state_facts(fold(events, STAGES), STAGES)
     assert set(facts) == {"2026Q4", "2027Q1"}
     assert "closed" not in facts["2026Q4"] and facts["2027Q1"]["actions"] == []
     assert facts["2027Q1"]["closed"]["first_touch"] == {"ana": "early"}
@@ -303,7 +303,7 @@ def test_any_arrival_order_gives_the_same_facts(seed):
         states = {}
         for e in stream:
             states[e.deal_id] = fold([e], STAGES, states.get(e.deal_id))
-        return {d: place(s, STAGES, day(40)).scorecard for d, s in states.items()}
+        return {d: state_facts(s, STAGES) for d, s in states.items()}
 
     expected = facts(in_order)
     assert facts(shuffled) == expected

@@ -1,4 +1,4 @@
-"""The scorecard per actor and quarter: sums of the deal facts the scoring worker keeps in Redis."""
+"""The scorecard per actor and quarter: the scoring worker's row sums in Redis, added up per actor."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter, HTTPException, Path, Query
 
 from services.domain.quarters import quarter_of
-from services.domain.scorecard import Thresholds, scorecards
+from services.domain.scorecard import Thresholds, add_counts, scorecards_from_sums
 
 from ..deps import Clock, CurrentPrincipal, ReadModelKeys, Redis, Settings
 from .common import ACCESS_ERRORS, Problem, Team, teams_in_scope
@@ -24,21 +24,21 @@ async def quarter_scorecards(redis, keys, settings, clock, principal, quarter: s
     teams = teams_in_scope(team, principal)
     now = clock()
     quarter = quarter or quarter_of(now.date())
-    facts = []
+    sums: dict[str, dict[str, int]] = {}  # actor ("" = the help baseline) -> summed counts
     read = 0
-    async for _deal_id, raw in redis.hscan_iter(keys.scorecard(quarter), count=1000):
+    # One field per (partition, team, actor): a few thousand at most, read in pages.
+    async for raw_field, raw in redis.hscan_iter(keys.scorecards(quarter), count=1000):
         read += 1
-        if read > settings.scorecard_max_deals:
+        if read > settings.scorecard_max_rows:
             raise HTTPException(
                 503,
-                f"quarter: more than {settings.scorecard_max_deals} deals carry actions "
-                "(PR_REVIEW_SCORECARD_MAX_DEALS)",
+                f"quarter: more than {settings.scorecard_max_rows} scorecard rows (PR_REVIEW_SCORECARD_MAX_ROWS)",
             )
-        deal = orjson.loads(raw)
-        if teams is None or deal.get("team", "") in teams:
-            facts.append(deal)
+        _partition, row_team, actor = orjson.loads(raw_field)
+        if teams is None or row_team in teams:
+            add_counts(sums.setdefault(actor, {}), orjson.loads(raw))
     thresholds = Thresholds(settings.scorecard_leader_share, settings.scorecard_discount_intensity)
-    return {"quarter": quarter, "as_of": now.isoformat(), "items": scorecards(facts, quarter, now, thresholds)}
+    return {"quarter": quarter, "as_of": now.isoformat(), "items": scorecards_from_sums(sums, quarter, now, thresholds)}
 
 
 @router.get(
