@@ -1,12 +1,12 @@
 """Manager actions on a deal, and the scorecard built from them (pure: no I/O).
 
-Two halves:
+Three steps:
 
 - **Per deal** (the scoring worker, on every fold): :func:`record_action` keeps each action of a
   deal with the deal as it was at that moment (phase, amount, potential value, the unknown
   qualification items), so a later stage change never rewrites what an action touched;
-  :func:`deal_facts` turns one deal's actions, its qualification history and its close into the
-  per-quarter facts the read model stores (``p:scorecard:<quarter>``, one field per deal).
+  :func:`deal_facts` turns one deal's actions, its qualification history and its close into
+  per-quarter facts, each action seen as the deal was then.
 - **Per row** (the scoring worker): :func:`deal_parts` turns a deal's facts into the whole numbers it
   adds to each scorecard row, a row being one (quarter, team, actor). The worker keeps what each
   deal last added and adds the difference to the row's sums, which live in its table and reach

@@ -113,7 +113,7 @@ def test_the_pipeline_runs_on_a_redis_cluster_with_every_key_in_one_slot(cluster
     assert prefix == "{" + cluster_settings.redis_prefix + "}"
     keys = [k.decode() for k in cluster.scan_iter(match=f"{prefix}:*", target_nodes=redis.RedisCluster.ALL_NODES)]
     assert f"{prefix}:deal:api:late" in keys and f"{prefix}:alerts" in keys and f"{prefix}:rank:leader" in keys
-    assert any(k.startswith(f"{prefix}:scorecard:") for k in keys) and f"{prefix}:alert-decisions" in keys
+    assert any(k.startswith(f"{prefix}:scorecards:") for k in keys) and f"{prefix}:alert-decisions" in keys
     # One slot, so one master: the transactions and Lua scripts of the read model and the feed ran there.
     slots = {cluster.keyslot(k) for k in keys}
     assert len(slots) == 1, f"keys spread over slots {slots}"
