@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from services.domain.alerts import discount_alert
 from services.domain.lists import Placement, place
 from services.domain.movement import mark_stall_alerted, movement_alerts, stalled_alert
-from services.domain.scorecard import add_counts, part_changes, state_parts
+from services.domain.scorecard import Counts, add_counts, part_changes, state_parts
 from services.domain.state import DealState, apply_event
 from services.shared.alerts import Alert
 from services.shared.events import decode_event
@@ -127,30 +127,41 @@ class DealProcessor:
             {row: counts for row, counts in rows.items() if row[0] not in dropped},
         )
 
-    def _add_scorecard_parts(self, working: dict[str, DealState], changed: set[str]) -> ScorecardRows:
-        """Add to the scorecard rows what the changed deals' parts changed by; returns the rows' new sums.
+    def _add_scorecard_parts(
+        self, working: dict[str, DealState], changed: set[str]
+    ) -> tuple[ScorecardRows, set[tuple[int, str]]]:
+        """Add to the scorecard rows what the changed deals' parts changed by; returns the rows'
+        sums and the rows that changed.
 
         Each deal remembers what it last added (``DealState.scorecard``), so a later event that
         alters an action's facts (a close, an item made known, an older event arriving late)
-        corrects the sums by the difference; a deal without actions costs nothing here."""
+        corrects the sums by the difference; a deal without actions costs nothing here. The rows
+        of a deal that only saw duplicates are returned unchanged, to be rewritten to Redis like
+        its card: without transactions, a crash may have saved them but not written them there."""
         partitions = self.partitions or 1
         rows: ScorecardRows = {}
-        for deal_id in changed:
-            state = working[deal_id]
+        dirty: set[tuple[int, str]] = set()
+
+        def row(partition: int, rid: str) -> Counts:
+            if (partition, rid) not in rows:
+                rows[(partition, rid)] = decode_counts(self.table.get(row_key(partition, rid, partitions)))
+            return rows[(partition, rid)]
+
+        for deal_id, state in working.items():
             if not state.actions and not state.scorecard:
+                continue
+            partition = partition_for(deal_id.encode(), partitions)
+            if deal_id not in changed:
+                for rid in state.scorecard:
+                    row(partition, rid)
                 continue
             parts = state_parts(state, self.stage_map)
             changes = part_changes(state.scorecard, parts)
-            if not changes:
-                continue
             state.scorecard = parts
-            partition = partition_for(deal_id.encode(), partitions)
             for rid, delta in changes.items():
-                row = (partition, rid)
-                if row not in rows:
-                    rows[row] = decode_counts(self.table.get(row_key(partition, rid, partitions)))
-                add_counts(rows[row], delta)
-        return rows
+                add_counts(row(partition, rid), delta)
+                dirty.add((partition, rid))
+        return rows, dirty
 
     async def _save_into_table(self, updates: dict[bytes, bytes], alerts: list[Alert]) -> None:
         table = cast(MutableMapping, self.table)  # without save_states the table is a plain mapping
@@ -209,11 +220,12 @@ class DealProcessor:
             if stalled is not None:
                 mark_stall_alerted(working[deal_id])
                 outcome.alerts.append(Alert(**stalled))
-        rows = self._add_scorecard_parts(working, changed)
+        rows, changed_rows = self._add_scorecard_parts(working, changed)
         updates = {deal_id.encode(): working[deal_id].encode() for deal_id in changed}
         partitions = self.partitions or 1
-        # A row that sums to nothing stays, as {}: its key is where the next part is added.
-        updates.update({row_key(p, rid, partitions): encode_counts(counts) for (p, rid), counts in rows.items()})
+        # A row that sums to nothing stays, as {}: its key is where the next part is added. Only
+        # the rows this batch changed are saved; the others were loaded to be rewritten to Redis.
+        updates.update({row_key(p, rid, partitions): encode_counts(rows[(p, rid)]) for p, rid in changed_rows})
         dropped = await self.save_states(updates, outcome.alerts)
         # Duplicates are rewritten too: the first copy may have reached the table but
         # not Redis before a crash, and rewriting is idempotent.

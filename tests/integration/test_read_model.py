@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 import redis.asyncio as aioredis
 
+from services.domain.quarters import quarter_of
 from services.review.lists import Cursor, ListReader
 from services.scoring.processor import DealProcessor
 from services.shared.events import encode_event
 from services.shared.keys import RedisKeys
 from services.shared.settings import DEFAULT_STAGE_MAP
 from services.shared.stages import StageMap
-from tests.helpers import event
+from tests.helpers import action, event
 
 pytestmark = pytest.mark.integration
 STAGES = StageMap.load(DEFAULT_STAGE_MAP)
@@ -163,3 +165,29 @@ async def test_deleted_deal_leaves_every_ranking_and_alerts_come_once(model):
     await feed(processor, event(deal_id="x", type="deal.deleted", at=2))
     assert await all_ids(reader, "manager") == []
     assert await all_ids(reader, "manager", {"team": "T"}) == []
+
+
+async def test_scorecard_rows_follow_the_deals_and_a_replayed_batch_rewrites_them(model):
+    """The rows' sums move with each deal's part (here a move to another team), and a batch of
+    duplicates writes them to Redis again, as a replay after a crash between table and Redis does."""
+    processor, _reader, _clock, _alerts = model
+    redis, keys = processor.redis, processor.keys
+    created = event("api:sc1", "deal.created", at=0, stage="Prospecting", amount=1_000, team="East")
+    reviewed = action("api:sc1", at=60, by="ana")
+    await feed(processor, created, reviewed)
+    quarter = quarter_of(created.occurred_at.date())
+
+    async def rows():
+        raw = await redis.hgetall(keys.scorecards(quarter))
+        return {tuple(json.loads(f)): json.loads(v) for f, v in raw.items()}
+
+    first = await rows()
+    assert {(team, actor) for _p, team, actor in first} == {("East", "ana"), ("East", "")}
+    assert first[(0, "East", "ana")]["actions.reviews"] == 1
+    await feed(processor, event("api:sc1", at=120, team="West"))
+    moved = await rows()
+    assert {(team, actor) for _p, team, actor in moved} == {("West", "ana"), ("West", "")}
+    assert moved[(0, "West", "ana")] == first[(0, "East", "ana")]
+    await redis.delete(keys.scorecards(quarter))  # as if the worker had died before its Redis write
+    await feed(processor, reviewed)  # the replay: a duplicate
+    assert await rows() == moved
