@@ -18,6 +18,7 @@ example, are in docs/movement.md.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -343,13 +344,57 @@ class Snapshot:
 
 
 def snapshot_at(state: DealState, when: dt.datetime) -> Snapshot:
-    micros = micros_of(when)
+    return _snapshot_at_micros(state, micros_of(when))
+
+
+def _snapshot_at_micros(state: DealState, micros: int) -> Snapshot:
     created = state.stamps.get("_created")
     existed = created is not None and created[0] <= micros
     _, status = value_at(state.movement, "status", micros)
     _, amount = value_at(state.movement, "amount", micros)
     _, close = value_at(state.movement, "close_date", micros)
     return Snapshot(existed, status or STATUS_OPEN, float(amount or 0.0), parse_day(close))
+
+
+class _Snapshots:
+    """One deal's snapshots, each instant's rebuilt once however many flows ask for it.
+
+    Past the deal's newest change (its creation and every kept status, amount and close-date
+    entry) the deal is as it is now, so every such instant shares one snapshot: for a deal that
+    did not change during the quarters asked for, that is the only one built."""
+
+    def __init__(self, state: DealState):
+        self.state = state
+        movement = state.movement
+        created = state.stamps.get("_created")
+        newest = created[0] if created is not None else None
+        for name in ("status", "amount", "close_date"):
+            entries = movement.get(name)
+            if entries:
+                last = entries[-1][0][0]
+                newest = last if newest is None or last > newest else newest
+        self.newest = newest
+        self.cache: dict[int, Snapshot] = {}
+
+    def at(self, micros: int) -> Snapshot:
+        if self.newest is None or micros > self.newest:
+            micros = self.newest if self.newest is not None else 0  # nothing changes after it
+        snapshot = self.cache.get(micros)
+        if snapshot is None:
+            snapshot = self.cache[micros] = _snapshot_at_micros(self.state, micros)
+        return snapshot
+
+
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+@functools.lru_cache(maxsize=64)
+def _quarter_frame(quarter: str) -> tuple[dt.date, dt.date, dt.datetime, dt.datetime, int, dt.datetime]:
+    """A quarter's first and last day, first instant, first instant of the next, the µs just
+    before it begins, and its last instant (what deal_flow reads of a quarter, computed once)."""
+    first_day, last_day = quarter_bounds(quarter)
+    begins, ends = quarter_instants(quarter)
+    return first_day, last_day, begins, ends, micros_of(begins - dt.timedelta(microseconds=1)), ends - _MICROSECOND
 
 
 def quarter_instants(quarter: str) -> tuple[dt.datetime, dt.datetime]:
@@ -372,10 +417,20 @@ def deal_flow(state: DealState, quarter: str, as_of: dt.datetime) -> dict[str, f
     or lost during the quarter with its close date in it joins and leaves alike. So each deal's
     parts add up: start + new + pulled_in - pushed_out + increased - decreased - won - lost = end.
     """
-    first_day, last_day = quarter_bounds(quarter)
-    begins, ends = quarter_instants(quarter)
-    until = min(as_of, ends - dt.timedelta(microseconds=1))
-    before, after = snapshot_at(state, begins - dt.timedelta(microseconds=1)), snapshot_at(state, until)
+    return _deal_flow(state, quarter, as_of, _Snapshots(state))
+
+
+def deal_flows(state: DealState, quarters: Iterable[str], as_of: dt.datetime) -> dict[str, dict[str, float]]:
+    """``deal_flow`` of each quarter (quarter -> parts), the snapshots they share built once:
+    the end of the previous quarter is the start of the current one."""
+    snapshots = _Snapshots(state)
+    return {quarter: _deal_flow(state, quarter, as_of, snapshots) for quarter in quarters}
+
+
+def _deal_flow(state: DealState, quarter: str, as_of: dt.datetime, snapshots: _Snapshots) -> dict[str, float]:
+    first_day, last_day, begins, ends, before_micros, last_instant = _quarter_frame(quarter)
+    until = min(as_of, last_instant)
+    before, after = snapshots.at(before_micros), snapshots.at(micros_of(until))
     was_in, is_in = before.in_quarter(first_day, last_day), after.in_quarter(first_day, last_day)
     parts: dict[str, float] = {}
     if not was_in and not is_in:

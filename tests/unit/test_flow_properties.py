@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.domain import movement as mv
+from services.domain.quarters import previous_quarter
 from services.domain.state import fold
 from services.shared.settings import DEFAULT_STAGE_MAP
 from services.shared.stages import StageMap
@@ -101,3 +102,74 @@ def test_start_and_end_are_the_pipeline_folded_from_the_events_before_then(drawn
             assert part["start"] == float(before.get("amount", 0.0))
         if "end" in part:
             assert part["end"] == float(after.get("amount", 0.0))
+
+
+def reference_deal_flow(state, quarter: str, as_of: dt.datetime) -> dict[str, float]:
+    """deal_flow as it was before the snapshots were shared: every snapshot rebuilt from the histories."""
+    first_day, last_day = mv.quarter_bounds(quarter)
+    begins, ends = mv.quarter_instants(quarter)
+    until = min(as_of, ends - dt.timedelta(microseconds=1))
+    before = mv.snapshot_at(state, begins - dt.timedelta(microseconds=1))
+    after = mv.snapshot_at(state, until)
+    was_in, is_in = before.in_quarter(first_day, last_day), after.in_quarter(first_day, last_day)
+    parts: dict[str, float] = {}
+    if not was_in and not is_in:
+        closed_here = (
+            after.status in mv.EXIT_BY_STATUS
+            and after.close_date is not None
+            and first_day <= after.close_date <= last_day
+            and mv._status_changed_within(state, begins, until)
+        )
+        if not closed_here:
+            return parts
+    if was_in:
+        parts["start"] = before.amount
+        change = after.amount - before.amount
+        if change > 0:
+            parts["increased"] = change
+        elif change < 0:
+            parts["decreased"] = -change
+    else:
+        parts["new" if not before.existed else "pulled_in"] = after.amount
+    if is_in:
+        parts["end"] = after.amount
+    else:
+        parts[mv.EXIT_BY_STATUS.get(after.status, "pushed_out")] = after.amount
+    return parts
+
+
+@settings(max_examples=300, deadline=None)
+@given(histories(), st.sampled_from(["2026Q3", "2026Q4", "2027Q1"]))
+def test_deal_flows_share_snapshots_without_changing_a_part(drawn, current):
+    """deal_flows (what place writes: the current and the previous quarter) gives each quarter what
+    rebuilding every snapshot gives, whether the deal changed inside the quarters or not."""
+    deals, as_of, _ = drawn
+    first, _last = mv.quarter_bounds(current)
+    as_of = max(as_of, dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC))  # as_of lies in the current quarter
+    quarters = (current, previous_quarter(current))
+    for events in deals.values():
+        state = fold(events, STAGES)
+        flows = mv.deal_flows(state, quarters, as_of)
+        assert flows == {q: reference_deal_flow(state, q, as_of) for q in quarters}
+        assert flows == {q: mv.deal_flow(state, q, as_of) for q in quarters}
+
+
+@settings(max_examples=200, deadline=None)
+@given(histories(), st.lists(st.integers(-(10**6), 210 * 86_400 * 10**6), min_size=1, max_size=20))
+def test_a_shared_snapshot_is_the_one_rebuilt_at_that_instant(drawn, offsets):
+    """Past the newest change every instant shares one snapshot; before it each is its own."""
+    deals, _, _ = drawn
+    base = mv.micros_of(EPOCH)
+    for events in deals.values():
+        state = fold(events, STAGES)
+        snapshots = mv._Snapshots(state)
+        keys = [key[0] for name in ("status", "amount", "close_date") for key, _ in state.movement.get(name, [])]
+        instants = [base + offset for offset in offsets] + keys + [k - 1 for k in keys] + [k + 1 for k in keys]
+        for micros in instants:
+            assert snapshots.at(micros) == mv._snapshot_at_micros(state, micros)
+
+
+def test_a_deal_with_no_history_has_one_empty_snapshot():
+    state = mv.DealState(deal_id="api:none")
+    snapshots = mv._Snapshots(state)
+    assert snapshots.at(0) == snapshots.at(10**18) == mv.Snapshot(False, "open", 0.0, None)
