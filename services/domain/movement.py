@@ -389,12 +389,12 @@ _MICROSECOND = dt.timedelta(microseconds=1)
 
 
 @functools.lru_cache(maxsize=64)
-def _quarter_frame(quarter: str) -> tuple[dt.date, dt.date, dt.datetime, dt.datetime, int, dt.datetime]:
-    """A quarter's first and last day, first instant, first instant of the next, the µs just
-    before it begins, and its last instant (what deal_flow reads of a quarter, computed once)."""
+def _quarter_frame(quarter: str) -> tuple[dt.date, dt.date, dt.datetime, int, dt.datetime]:
+    """A quarter's first and last day, its first instant, the µs just before it begins, and its
+    last instant (what deal_flow reads of a quarter, computed once per quarter)."""
     first_day, last_day = quarter_bounds(quarter)
     begins, ends = quarter_instants(quarter)
-    return first_day, last_day, begins, ends, micros_of(begins - dt.timedelta(microseconds=1)), ends - _MICROSECOND
+    return first_day, last_day, begins, micros_of(begins - _MICROSECOND), ends - _MICROSECOND
 
 
 def quarter_instants(quarter: str) -> tuple[dt.datetime, dt.datetime]:
@@ -428,7 +428,7 @@ def deal_flows(state: DealState, quarters: Iterable[str], as_of: dt.datetime) ->
 
 
 def _deal_flow(state: DealState, quarter: str, as_of: dt.datetime, snapshots: _Snapshots) -> dict[str, float]:
-    first_day, last_day, begins, ends, before_micros, last_instant = _quarter_frame(quarter)
+    first_day, last_day, begins, before_micros, last_instant = _quarter_frame(quarter)
     until = min(as_of, last_instant)
     before, after = snapshots.at(before_micros), snapshots.at(micros_of(until))
     was_in, is_in = before.in_quarter(first_day, last_day), after.in_quarter(first_day, last_day)
