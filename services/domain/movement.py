@@ -106,10 +106,11 @@ def movement_fields(state: DealState, stage_map: StageMap, stall: Stall | None =
     """What the deal card carries about movement (``days_in_stage`` is added when it is read).
 
     ``stall``: the deal's stall_of, when the caller has it already."""
-    entered = stage_entered_at(state)
     changed = last_change_at(state)
     if stall is _UNKNOWN:
         stall = stall_of(state, stage_map)
+    # A stall starts when the current stage was entered: its entry is the one stage_entered_at reads.
+    entered = stall.entered_at if stall is not None else stage_entered_at(state)
     return {
         "push_count": push_count(state),
         "stage_entered_at": entered.isoformat() if entered else None,
@@ -154,7 +155,15 @@ def _alert(
 
 
 def _is_open(state: DealState, stage_map: StageMap) -> bool:
-    return state.status == STATUS_OPEN and state.phase(stage_map).is_open
+    return _open_phase(state, stage_map) is not None
+
+
+def _open_phase(state: DealState, stage_map: StageMap) -> Phase | None:
+    """The phase of an open deal in an open phase; None for any other deal."""
+    if state.status != STATUS_OPEN:
+        return None
+    phase = state.phase(stage_map)
+    return phase if phase.is_open else None
 
 
 def _entry_index(entries: list[list[Any]], key: list[Any]) -> int | None:
@@ -172,7 +181,8 @@ def close_date_pushed_alert(
     ``state`` is the deal after ``event``. The date it moved from is the one just before the
     event in the per-deal order; the horizon is the one on the day the event happened, so a
     replay raises the same alerts."""
-    if "close_date" not in event.changed_fields() or not _is_open(state, stage_map):
+    # The changes' fields set are the keys of changed_fields(), without building it.
+    if "close_date" not in event.changes.model_fields_set or not _is_open(state, stage_map):
         return None
     dates = history(state.movement, "close_date")
     at = _entry_index(dates, list(order_key(event)))
@@ -200,9 +210,10 @@ def close_date_pushed_alert(
 
 def qualification_gap_alert(event: DealEvent, state: DealState, stage_map: StageMap) -> dict[str, Any] | None:
     """The deal entered the late phase (with this event) while its economic buyer or champion is unknown."""
-    if not event.changed_fields().get("stage") or not _is_open(state, stage_map):
+    changes = event.changes
+    if "stage" not in changes.model_fields_set or not changes.stage:  # changed_fields().get("stage"), unbuilt
         return None
-    if state.phase(stage_map) is not Phase.LATE:
+    if _open_phase(state, stage_map) is not Phase.LATE:
         return None
     stages = history(state.movement, "stage")
     at = _entry_index(stages, list(order_key(event)))
@@ -248,7 +259,7 @@ class Stall:
 
 def stall_of(state: DealState, stage_map: StageMap) -> Stall | None:
     """The stall limit an open early or mid deal runs against; None for any other deal."""
-    if not _is_open(state, stage_map) or state.phase(stage_map) not in STALL_PHASES:
+    if _open_phase(state, stage_map) not in STALL_PHASES:
         return None
     days = stage_map.stall_days_for(state.get("stage"), state.source)
     entry = _current_stage_run(state)
@@ -265,18 +276,23 @@ def stall_alerted(state: DealState) -> bool:
     return stall_event is not None and entry is not None and stall_event == entry[0][2]
 
 
+def _stall_alerted(state: DealState, stall: Stall) -> bool:
+    """stall_alerted, for a deal whose stall (its stall_of) is known: the stall's entry is the current stage run."""
+    return state.movement.get(STALL_ALERTED) == stall.entered_event_id
+
+
 def is_stalled(state: DealState, stage_map: StageMap, stall: Stall | None = _UNKNOWN) -> bool:
     """Whether the deal is stalled now: its current stall was alerted and it has not moved since."""
     if stall is _UNKNOWN:
         stall = stall_of(state, stage_map)
-    return stall is not None and stall_alerted(state)
+    return stall is not None and _stall_alerted(state, stall)
 
 
 def stall_due(state: DealState, stage_map: StageMap, stall: Stall | None = _UNKNOWN) -> float | None:
     """When (epoch s) the deal's stall alert is due; None when none is to come."""
     if stall is _UNKNOWN:
         stall = stall_of(state, stage_map)
-    if stall is None or stall_alerted(state):
+    if stall is None or _stall_alerted(state, stall):
         return None
     return stall.due_at.timestamp()
 
@@ -285,7 +301,7 @@ def stalled_alert(state: DealState, stage_map: StageMap, now: dt.datetime) -> di
     """The alert of a deal that has stayed in its early or mid stage past the stage's
     ``stall_days`` by ``now``, unless this stall was alerted already."""
     stall = stall_of(state, stage_map)
-    if stall is None or not stall.stalled(now) or stall_alerted(state):
+    if stall is None or not stall.stalled(now) or _stall_alerted(state, stall):
         return None
     potential = float(state.get("potential_value", state.get("amount", 0.0)))
     alert = _alert(STALLED, stall.entered_event_id, state, stage_map, stall.due_at, None, potential)

@@ -173,3 +173,43 @@ def test_a_deal_with_no_history_has_one_empty_snapshot():
     state = mv.DealState(deal_id="api:none")
     snapshots = mv._Snapshots(state)
     assert snapshots.at(0) == snapshots.at(10**18) == mv.Snapshot(False, "open", 0.0, None)
+
+
+def reference_stall_alerted(state) -> bool:
+    entry = mv._current_stage_run(state)
+    stall_event = state.movement.get(mv.STALL_ALERTED)
+    return stall_event is not None and entry is not None and stall_event == entry[0][2]
+
+
+@settings(max_examples=300, deadline=None)
+@given(histories(), st.booleans())
+def test_a_known_stall_answers_what_the_stage_history_answers(drawn, alerted):
+    """place() hands its stall to is_stalled, stall_due and movement_fields: they must answer what
+    reading the stage history again answers (with and without the stall alerted)."""
+    deals, _, _ = drawn
+    for events in deals.values():
+        state = fold(events, STAGES)
+        if alerted:
+            mv.mark_stall_alerted(state)
+        stall = mv.stall_of(state, STAGES)
+        assert mv.is_stalled(state, STAGES, stall) == (stall is not None and reference_stall_alerted(state))
+        due = mv.stall_due(state, STAGES, stall)
+        assert due == (None if stall is None or reference_stall_alerted(state) else stall.due_at.timestamp())
+        entered = mv.stage_entered_at(state)
+        assert mv.movement_fields(state, STAGES, stall)["stage_entered_at"] == (
+            entered.isoformat() if entered else None
+        )
+        open_phase = state.phase(STAGES) if state.status == "open" and state.phase(STAGES).is_open else None
+        assert mv._open_phase(state, STAGES) is open_phase
+
+
+@settings(max_examples=300, deadline=None)
+@given(histories())
+def test_the_alert_rules_read_the_changes_set_as_changed_fields_has_them(drawn):
+    """The push and gap rules test the event's set fields instead of building changed_fields()."""
+    deals, _, _ = drawn
+    for events in deals.values():
+        for e in events:
+            fields = e.changed_fields()
+            assert ("close_date" in e.changes.model_fields_set) == ("close_date" in fields)
+            assert bool("stage" in e.changes.model_fields_set and e.changes.stage) == bool(fields.get("stage"))
