@@ -107,7 +107,7 @@ def place(state: DealState, stage_map: StageMap, as_of: dt.datetime | None = Non
         deleted_at=deleted_at(state),
         stall_due=movement.stall_due(state, stage_map, stall),
         stalled_score=scored.potential_value if movement.is_stalled(state, stage_map, stall) else None,
-        flows={q: movement.deal_flow(state, q, as_of) for q in (current, previous_quarter(current))},
+        flows=movement.deal_flows(state, (current, previous_quarter(current)), as_of),
     )
 
 

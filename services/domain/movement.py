@@ -18,6 +18,7 @@ example, are in docs/movement.md.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -105,10 +106,11 @@ def movement_fields(state: DealState, stage_map: StageMap, stall: Stall | None =
     """What the deal card carries about movement (``days_in_stage`` is added when it is read).
 
     ``stall``: the deal's stall_of, when the caller has it already."""
-    entered = stage_entered_at(state)
     changed = last_change_at(state)
     if stall is _UNKNOWN:
         stall = stall_of(state, stage_map)
+    # A stall starts when the current stage was entered: its entry is the one stage_entered_at reads.
+    entered = stall.entered_at if stall is not None else stage_entered_at(state)
     return {
         "push_count": push_count(state),
         "stage_entered_at": entered.isoformat() if entered else None,
@@ -153,7 +155,15 @@ def _alert(
 
 
 def _is_open(state: DealState, stage_map: StageMap) -> bool:
-    return state.status == STATUS_OPEN and state.phase(stage_map).is_open
+    return _open_phase(state, stage_map) is not None
+
+
+def _open_phase(state: DealState, stage_map: StageMap) -> Phase | None:
+    """The phase of an open deal in an open phase; None for any other deal."""
+    if state.status != STATUS_OPEN:
+        return None
+    phase = state.phase(stage_map)
+    return phase if phase.is_open else None
 
 
 def _entry_index(entries: list[list[Any]], key: list[Any]) -> int | None:
@@ -171,7 +181,8 @@ def close_date_pushed_alert(
     ``state`` is the deal after ``event``. The date it moved from is the one just before the
     event in the per-deal order; the horizon is the one on the day the event happened, so a
     replay raises the same alerts."""
-    if "close_date" not in event.changed_fields() or not _is_open(state, stage_map):
+    # The changes' fields set are the keys of changed_fields(), without building it.
+    if "close_date" not in event.changes.model_fields_set or not _is_open(state, stage_map):
         return None
     dates = history(state.movement, "close_date")
     at = _entry_index(dates, list(order_key(event)))
@@ -199,9 +210,10 @@ def close_date_pushed_alert(
 
 def qualification_gap_alert(event: DealEvent, state: DealState, stage_map: StageMap) -> dict[str, Any] | None:
     """The deal entered the late phase (with this event) while its economic buyer or champion is unknown."""
-    if not event.changed_fields().get("stage") or not _is_open(state, stage_map):
+    changes = event.changes
+    if "stage" not in changes.model_fields_set or not changes.stage:  # changed_fields().get("stage"), unbuilt
         return None
-    if state.phase(stage_map) is not Phase.LATE:
+    if _open_phase(state, stage_map) is not Phase.LATE:
         return None
     stages = history(state.movement, "stage")
     at = _entry_index(stages, list(order_key(event)))
@@ -247,7 +259,7 @@ class Stall:
 
 def stall_of(state: DealState, stage_map: StageMap) -> Stall | None:
     """The stall limit an open early or mid deal runs against; None for any other deal."""
-    if not _is_open(state, stage_map) or state.phase(stage_map) not in STALL_PHASES:
+    if _open_phase(state, stage_map) not in STALL_PHASES:
         return None
     days = stage_map.stall_days_for(state.get("stage"), state.source)
     entry = _current_stage_run(state)
@@ -264,18 +276,23 @@ def stall_alerted(state: DealState) -> bool:
     return stall_event is not None and entry is not None and stall_event == entry[0][2]
 
 
+def _stall_alerted(state: DealState, stall: Stall) -> bool:
+    """stall_alerted, for a deal whose stall (its stall_of) is known: the stall's entry is the current stage run."""
+    return state.movement.get(STALL_ALERTED) == stall.entered_event_id
+
+
 def is_stalled(state: DealState, stage_map: StageMap, stall: Stall | None = _UNKNOWN) -> bool:
     """Whether the deal is stalled now: its current stall was alerted and it has not moved since."""
     if stall is _UNKNOWN:
         stall = stall_of(state, stage_map)
-    return stall is not None and stall_alerted(state)
+    return stall is not None and _stall_alerted(state, stall)
 
 
 def stall_due(state: DealState, stage_map: StageMap, stall: Stall | None = _UNKNOWN) -> float | None:
     """When (epoch s) the deal's stall alert is due; None when none is to come."""
     if stall is _UNKNOWN:
         stall = stall_of(state, stage_map)
-    if stall is None or stall_alerted(state):
+    if stall is None or _stall_alerted(state, stall):
         return None
     return stall.due_at.timestamp()
 
@@ -284,7 +301,7 @@ def stalled_alert(state: DealState, stage_map: StageMap, now: dt.datetime) -> di
     """The alert of a deal that has stayed in its early or mid stage past the stage's
     ``stall_days`` by ``now``, unless this stall was alerted already."""
     stall = stall_of(state, stage_map)
-    if stall is None or not stall.stalled(now) or stall_alerted(state):
+    if stall is None or not stall.stalled(now) or _stall_alerted(state, stall):
         return None
     potential = float(state.get("potential_value", state.get("amount", 0.0)))
     alert = _alert(STALLED, stall.entered_event_id, state, stage_map, stall.due_at, None, potential)
@@ -343,13 +360,57 @@ class Snapshot:
 
 
 def snapshot_at(state: DealState, when: dt.datetime) -> Snapshot:
-    micros = micros_of(when)
+    return _snapshot_at_micros(state, micros_of(when))
+
+
+def _snapshot_at_micros(state: DealState, micros: int) -> Snapshot:
     created = state.stamps.get("_created")
     existed = created is not None and created[0] <= micros
     _, status = value_at(state.movement, "status", micros)
     _, amount = value_at(state.movement, "amount", micros)
     _, close = value_at(state.movement, "close_date", micros)
     return Snapshot(existed, status or STATUS_OPEN, float(amount or 0.0), parse_day(close))
+
+
+class _Snapshots:
+    """One deal's snapshots, each instant's rebuilt once however many flows ask for it.
+
+    Past the deal's newest change (its creation and every kept status, amount and close-date
+    entry) the deal is as it is now, so every such instant shares one snapshot: for a deal that
+    did not change during the quarters asked for, that is the only one built."""
+
+    def __init__(self, state: DealState):
+        self.state = state
+        movement = state.movement
+        created = state.stamps.get("_created")
+        newest = created[0] if created is not None else None
+        for name in ("status", "amount", "close_date"):
+            entries = movement.get(name)
+            if entries:
+                last = entries[-1][0][0]
+                newest = last if newest is None or last > newest else newest
+        self.newest = newest
+        self.cache: dict[int, Snapshot] = {}
+
+    def at(self, micros: int) -> Snapshot:
+        if self.newest is None or micros > self.newest:
+            micros = self.newest if self.newest is not None else 0  # nothing changes after it
+        snapshot = self.cache.get(micros)
+        if snapshot is None:
+            snapshot = self.cache[micros] = _snapshot_at_micros(self.state, micros)
+        return snapshot
+
+
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+@functools.lru_cache(maxsize=64)
+def _quarter_frame(quarter: str) -> tuple[dt.date, dt.date, dt.datetime, int, dt.datetime]:
+    """A quarter's first and last day, its first instant, the µs just before it begins, and its
+    last instant (what deal_flow reads of a quarter, computed once per quarter)."""
+    first_day, last_day = quarter_bounds(quarter)
+    begins, ends = quarter_instants(quarter)
+    return first_day, last_day, begins, micros_of(begins - _MICROSECOND), ends - _MICROSECOND
 
 
 def quarter_instants(quarter: str) -> tuple[dt.datetime, dt.datetime]:
@@ -372,10 +433,20 @@ def deal_flow(state: DealState, quarter: str, as_of: dt.datetime) -> dict[str, f
     or lost during the quarter with its close date in it joins and leaves alike. So each deal's
     parts add up: start + new + pulled_in - pushed_out + increased - decreased - won - lost = end.
     """
-    first_day, last_day = quarter_bounds(quarter)
-    begins, ends = quarter_instants(quarter)
-    until = min(as_of, ends - dt.timedelta(microseconds=1))
-    before, after = snapshot_at(state, begins - dt.timedelta(microseconds=1)), snapshot_at(state, until)
+    return _deal_flow(state, quarter, as_of, _Snapshots(state))
+
+
+def deal_flows(state: DealState, quarters: Iterable[str], as_of: dt.datetime) -> dict[str, dict[str, float]]:
+    """``deal_flow`` of each quarter (quarter -> parts), the snapshots they share built once:
+    the end of the previous quarter is the start of the current one."""
+    snapshots = _Snapshots(state)
+    return {quarter: _deal_flow(state, quarter, as_of, snapshots) for quarter in quarters}
+
+
+def _deal_flow(state: DealState, quarter: str, as_of: dt.datetime, snapshots: _Snapshots) -> dict[str, float]:
+    first_day, last_day, begins, before_micros, last_instant = _quarter_frame(quarter)
+    until = min(as_of, last_instant)
+    before, after = snapshots.at(before_micros), snapshots.at(micros_of(until))
     was_in, is_in = before.in_quarter(first_day, last_day), after.in_quarter(first_day, last_day)
     parts: dict[str, float] = {}
     if not was_in and not is_in:

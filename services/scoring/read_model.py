@@ -23,26 +23,23 @@ def rank_entries(keys: RedisKeys, placement: Placement | None, partitions: int |
     if placement.stall_due is not None and partitions:
         deal_id = placement.card["deal_id"]
         entries[keys.stall_due(partition_for(deal_id.encode(), partitions))] = placement.stall_due
+    # A filtered set's key is its unfiltered key and a suffix per filter: the suffixes are built once
+    # per deal, not once per set (with the flows a deal sits in about 30 sets).
+    suffixes = [keys.filter_suffix(dim, value) for dim, value in placement.filters.items()]
+    scored: list[tuple[str, float]] = []
     for quarter, parts in placement.flows.items():
-        entries[keys.flow(quarter, "seen")] = 0.0
-        for dim, value in placement.filters.items():
-            entries[keys.flow(quarter, "seen", dim, value)] = 0.0
-        for bucket, amount in parts.items():
-            entries[keys.flow(quarter, bucket)] = amount
-            for dim, value in placement.filters.items():
-                entries[keys.flow(quarter, bucket, dim, value)] = amount
+        scored.append((keys.flow(quarter, "seen"), 0.0))
+        scored.extend((keys.flow(quarter, bucket), amount) for bucket, amount in parts.items())
     if placement.stalled_score is not None:
-        entries[keys.stalled_rank()] = placement.stalled_score
-        for dim, value in placement.filters.items():
-            entries[keys.stalled_rank(dim, value)] = placement.stalled_score
+        scored.append((keys.stalled_rank(), placement.stalled_score))
     if placement.leader_score is not None:
-        entries[keys.leader_rank()] = placement.leader_score
-        for dim, value in placement.filters.items():
-            entries[keys.leader_rank(dim, value)] = placement.leader_score
+        scored.append((keys.leader_rank(), placement.leader_score))
     if placement.manager_quarter is not None:
-        entries[keys.manager_rank(placement.manager_quarter)] = placement.amount
-        for dim, value in placement.filters.items():
-            entries[keys.manager_rank(placement.manager_quarter, dim, value)] = placement.amount
+        scored.append((keys.manager_rank(placement.manager_quarter), placement.amount))
+    for base, score in scored:
+        entries[base] = score
+        for suffix in suffixes:
+            entries[base + suffix] = score
     return entries
 
 

@@ -164,9 +164,14 @@ class RedisKeys:
         return f"{self.prefix}:webhooks:inflight"
 
     @staticmethod
-    def _with_filter(base: str, dimension: str | None, value: str | None) -> str:
-        if dimension is None:
-            return base
+    def filter_suffix(dimension: str, value: str | None) -> str:
+        """What a filter adds to a ranking's key (``leader_rank(d, v) == leader_rank() + filter_suffix(d, v)``)."""
         if dimension not in FILTER_FIELDS:
             raise ValueError(f"unknown filter dimension {dimension!r}")
-        return f"{base}:{dimension}:{value}"
+        return f":{dimension}:{value}"
+
+    @classmethod
+    def _with_filter(cls, base: str, dimension: str | None, value: str | None) -> str:
+        if dimension is None:
+            return base
+        return base + cls.filter_suffix(dimension, value)

@@ -105,3 +105,66 @@ def test_state_round_trips_through_a_dict():
     from services.domain.state import DealState
 
     assert DealState.from_dict(state.to_dict()).to_dict() == state.to_dict()
+
+
+def _states():
+    from services.domain.state import DealState
+
+    rich = fold(
+        [
+            event(deal_id="api:s1", type="deal.created", at=0, stage="Prospecting", amount=10, close_date="2027-01-01"),
+            event(
+                deal_id="api:s1", at=5, sequence=3, amount=20.5, competitors=["X", "Y"], qualification={"pain": "known"}
+            ),
+            event(deal_id="api:s1", type="deal.stage_changed", at=3, stage="Negotiation/Review"),
+            event(deal_id="api:s1", type="deal.discount_requested", at=7, discount_pct=15, requested_by="u1"),
+            event(deal_id="api:s1", type="deal.closed_lost", at=9),
+        ],
+        STAGES,
+    )
+    assert rich is not None
+    from services.domain.scorecard import state_parts
+    from tests.helpers import action
+
+    acted = fold(
+        [
+            event(deal_id="api:s2", type="deal.created", at=0, stage="Prospecting", amount=10, team="East"),
+            action("api:s2", at=3, by="ana"),
+        ],
+        STAGES,
+    )
+    acted.scorecard = state_parts(acted, STAGES)  # what the worker remembers it added to the rows
+    assert acted.actions and acted.scorecard
+    return [
+        rich,
+        acted,
+        DealState(deal_id="api:empty"),
+        DealState(deal_id="api:src", source="hubspot", last_key=None),
+    ]
+
+
+def test_encode_writes_the_json_of_to_dict():
+    """encode hands orjson the tuples as they are: the bytes must be those of to_dict()."""
+    import orjson
+
+    for state in _states():
+        assert state.encode() == orjson.dumps(state.to_dict())
+
+
+def test_decoding_bytes_gives_what_from_dict_gives_and_owns_its_containers():
+    import orjson
+
+    from services.domain.state import DealState
+
+    for state in _states():
+        raw = state.encode()
+        decoded = DealState.decode(raw)
+        assert decoded == DealState.from_dict(orjson.loads(raw)) == state
+        assert all(isinstance(key, tuple) for key in decoded.stamps.values())
+        assert decoded.last_key is None or isinstance(decoded.last_key, tuple)
+        again = DealState.decode(raw)  # two decodes of one value share nothing
+        again.fields["amount"] = -1
+        again.movement.setdefault("amount", []).append([[0, 0, "x"], 1])
+        assert DealState.decode(raw) == decoded != again
+    older = {"deal_id": "api:old", "fields": {"amount": 5}, "stamps": {"amount": [1, -1, "e"]}}  # an older value
+    assert DealState.decode(orjson.dumps(older)) == DealState.from_dict(older)
