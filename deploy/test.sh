@@ -41,4 +41,5 @@ trap '"$HERE/kafka.sh" stop; "$HERE/redis.sh" stop; "$HERE/redis-cluster.sh" sto
 "$HERE/k8s-tools.sh" build
 
 cd "$ROOT"
-"$ROOT/.venv/bin/python" -m pytest -p no:cacheprovider "$@"
+# The 25 slowest tests at the end of the log: where to look when the suite nears its 15-minute budget.
+"$ROOT/.venv/bin/python" -m pytest -p no:cacheprovider --durations=25 "$@"
