@@ -13,6 +13,12 @@ export PR_TEST_REDIS_URL="redis://127.0.0.1:$PR_REDIS_PORT/0"
 export PR_REDIS_CLUSTER_PORT="${PR_TEST_REDIS_CLUSTER_PORT:-16380}"
 export PR_TEST_REDIS_CLUSTER_URL="redis://127.0.0.1:$PR_REDIS_CLUSTER_PORT/0"
 
+# pytest processes (see the end of this script); checked before anything starts.
+WORKERS="${PR_TEST_WORKERS:-2}"
+case "$WORKERS" in
+  '' | *[!0-9]* | 0) echo "[test] PR_TEST_WORKERS must be a whole number of at least 1 (got '$WORKERS')" >&2; exit 2 ;;
+esac
+
 "$HERE/setup.sh"
 # The dashboard's browser test drives Debian's chromium; a browser is never downloaded.
 if ! command -v chromium >/dev/null 2>&1; then
@@ -41,5 +47,12 @@ trap '"$HERE/kafka.sh" stop; "$HERE/redis.sh" stop; "$HERE/redis-cluster.sh" sto
 "$HERE/k8s-tools.sh" build
 
 cd "$ROOT"
+# Two pytest processes (pytest-xdist), a whole test file to each at a time: the slow tests spend
+# most of their time waiting (a faust worker joining its group, recovering after a kill, a broker
+# coming back), so two of them overlap well on two cores; one file stays in one process, so its
+# module-scoped services start once. Tests are isolated by their topic and key prefixes, and those
+# that kill Kafka or Redis start their own (docs/decisions.md).
+PARALLEL=()
+[ "$WORKERS" -gt 1 ] && PARALLEL=(-n "$WORKERS" --dist loadfile)
 # The 25 slowest tests at the end of the log: where to look when the suite nears its 15-minute budget.
-"$ROOT/.venv/bin/python" -m pytest -p no:cacheprovider --durations=25 "$@"
+"$ROOT/.venv/bin/python" -m pytest -p no:cacheprovider --durations=25 "${PARALLEL[@]}" "$@"

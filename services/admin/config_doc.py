@@ -111,6 +111,12 @@ DEPLOY_VARIABLES = [
     ),
     ("PR_TEST_STATE_DIR", ".run/test", "deploy/: state of `make test`'s broker and Redis (wiped at each run)."),
     (
+        "PR_TEST_WORKERS",
+        "2",
+        "deploy/: pytest processes `make test` runs (pytest-xdist, a test file per process at a time); 1 runs "
+        "the suite in one process.",
+    ),
+    (
         "PR_TEST_SECURE_KAFKA_PORT",
         "(a free port)",
         "tests/: port of the SASL_SSL broker the secure-infrastructure test starts.",
