@@ -34,11 +34,17 @@ class Placement:
     flows: dict[str, dict[str, float]] = field(default_factory=dict)  # quarter -> bucket -> amount
 
 
-def place(state: DealState, stage_map: StageMap, as_of: dt.datetime | None = None) -> Placement:
+def place(
+    state: DealState,
+    stage_map: StageMap,
+    as_of: dt.datetime | None = None,
+    stall: movement.Stall | None = movement.STALL_UNKNOWN,
+) -> Placement:
     """Compute the deal card and the list memberships of one deal (pure but for ``as_of``).
 
     ``as_of`` (default: now) picks the quarters whose flow the deal's parts are written for:
-    the current and the previous one."""
+    the current and the previous one. ``stall``: the deal's ``movement.stall_of``, when the caller
+    has it already (the fold asks it for the stalled alert)."""
     as_of = as_of or dt.datetime.now(dt.UTC)
     current = quarter_of(as_of.date())
     phase = state.phase(stage_map)
@@ -48,7 +54,8 @@ def place(state: DealState, stage_map: StageMap, as_of: dt.datetime | None = Non
     amount = float(state.get("amount", 0.0))
     scored = leader_score(state.fields.get("potential_value"), state.fields.get("amount"), evidence)
     close_date = state.close_date()
-    stall = movement.stall_of(state, stage_map)  # once: the card, the due time and the stalled list read it
+    if stall is movement.STALL_UNKNOWN:
+        stall = movement.stall_of(state, stage_map)  # once: the card, the due time and the stalled list read it
     questions = leader_questions(evidence, state.get("account"))
     on_leader = is_open and phase is Phase.EARLY
     on_manager = is_open and close_date is not None

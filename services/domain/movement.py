@@ -99,15 +99,16 @@ def with_days_in_stage(card: dict[str, Any], now: dt.datetime) -> dict[str, Any]
     return {**card, "days_in_stage": days_in_stage(card.get("stage_entered_at"), now)}
 
 
-_UNKNOWN: Any = object()  # "not computed yet", since None is a valid stall_of answer
+# A stall argument not given: "not computed yet", since None is a valid stall_of answer.
+STALL_UNKNOWN: Any = object()
 
 
-def movement_fields(state: DealState, stage_map: StageMap, stall: Stall | None = _UNKNOWN) -> dict[str, Any]:
+def movement_fields(state: DealState, stage_map: StageMap, stall: Stall | None = STALL_UNKNOWN) -> dict[str, Any]:
     """What the deal card carries about movement (``days_in_stage`` is added when it is read).
 
     ``stall``: the deal's stall_of, when the caller has it already."""
     changed = last_change_at(state)
-    if stall is _UNKNOWN:
+    if stall is STALL_UNKNOWN:
         stall = stall_of(state, stage_map)
     # A stall starts when the current stage was entered: its entry is the one stage_entered_at reads.
     entered = stall.entered_at if stall is not None else stage_entered_at(state)
@@ -281,26 +282,31 @@ def _stall_alerted(state: DealState, stall: Stall) -> bool:
     return state.movement.get(STALL_ALERTED) == stall.entered_event_id
 
 
-def is_stalled(state: DealState, stage_map: StageMap, stall: Stall | None = _UNKNOWN) -> bool:
+def is_stalled(state: DealState, stage_map: StageMap, stall: Stall | None = STALL_UNKNOWN) -> bool:
     """Whether the deal is stalled now: its current stall was alerted and it has not moved since."""
-    if stall is _UNKNOWN:
+    if stall is STALL_UNKNOWN:
         stall = stall_of(state, stage_map)
     return stall is not None and _stall_alerted(state, stall)
 
 
-def stall_due(state: DealState, stage_map: StageMap, stall: Stall | None = _UNKNOWN) -> float | None:
+def stall_due(state: DealState, stage_map: StageMap, stall: Stall | None = STALL_UNKNOWN) -> float | None:
     """When (epoch s) the deal's stall alert is due; None when none is to come."""
-    if stall is _UNKNOWN:
+    if stall is STALL_UNKNOWN:
         stall = stall_of(state, stage_map)
     if stall is None or _stall_alerted(state, stall):
         return None
     return stall.due_at.timestamp()
 
 
-def stalled_alert(state: DealState, stage_map: StageMap, now: dt.datetime) -> dict[str, Any] | None:
+def stalled_alert(
+    state: DealState, stage_map: StageMap, now: dt.datetime, stall: Stall | None = STALL_UNKNOWN
+) -> dict[str, Any] | None:
     """The alert of a deal that has stayed in its early or mid stage past the stage's
-    ``stall_days`` by ``now``, unless this stall was alerted already."""
-    stall = stall_of(state, stage_map)
+    ``stall_days`` by ``now``, unless this stall was alerted already.
+
+    ``stall``: the deal's stall_of, when the caller has it already."""
+    if stall is STALL_UNKNOWN:
+        stall = stall_of(state, stage_map)
     if stall is None or not stall.stalled(now) or _stall_alerted(state, stall):
         return None
     potential = float(state.get("potential_value", state.get("amount", 0.0)))

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from services.domain.alerts import discount_alert
 from services.domain.lists import Placement, place
-from services.domain.movement import mark_stall_alerted, movement_alerts, stalled_alert
+from services.domain.movement import STALL_UNKNOWN, mark_stall_alerted, movement_alerts, stall_of, stalled_alert
 from services.domain.scorecard import Counts, add_counts, part_changes, state_parts
 from services.domain.state import DealState, apply_event
 from services.shared.alerts import Alert
@@ -215,8 +215,10 @@ class DealProcessor:
         # A deal already stalled when folded (an old occurred_at, a replay) alerts at once; the
         # mark saved with the alert keeps the stall check from raising it again.
         now = self.clock()
+        stalls = {}  # deal id -> its stall_of, asked once for the alert and the card
         for deal_id in changed:
-            stalled = stalled_alert(working[deal_id], self.stage_map, now)
+            stalls[deal_id] = stall = stall_of(working[deal_id], self.stage_map)
+            stalled = stalled_alert(working[deal_id], self.stage_map, now, stall)
             if stalled is not None:
                 mark_stall_alerted(working[deal_id])
                 outcome.alerts.append(Alert(**stalled))
@@ -230,7 +232,8 @@ class DealProcessor:
         # Duplicates are rewritten too: the first copy may have reached the table but
         # not Redis before a crash, and rewriting is idempotent.
         touched: dict[str, Placement] = {
-            deal_id: place(state, self.stage_map, now) for deal_id, state in working.items()
+            deal_id: place(state, self.stage_map, now, stalls.get(deal_id, STALL_UNKNOWN))
+            for deal_id, state in working.items()
         }
         touched, outcome.alerts, rows = self._without_dropped(dropped, touched, outcome.alerts, rows)
         await self.write_read_model(touched, rows)

@@ -210,6 +210,18 @@ def test_an_early_deal_past_its_stages_stall_days_is_stalled_once_per_stall():
     assert second is not None and second["alert_id"] != alert["alert_id"]
 
 
+def test_a_stall_looked_up_once_gives_the_same_alert_and_card():
+    """The fold asks stall_of once and hands it to stalled_alert and place: the same answers as asking them."""
+    early = fold([created(potential_value=400_000)], STAGES)
+    late = fold([created(stage="Negotiation/Review")], STAGES)
+    now = at("2026-10-20")
+    for state in (early, late):
+        stall = mv.stall_of(state, STAGES)
+        assert mv.stalled_alert(state, STAGES, now, stall) == mv.stalled_alert(state, STAGES, now)
+        assert place(state, STAGES, now, stall) == place(state, STAGES, now)
+    assert mv.stall_of(early, STAGES) is not None and mv.stall_of(late, STAGES) is None
+
+
 def test_late_closed_and_unmapped_deals_never_stall():
     far = at("2027-06-01")
     assert mv.stalled_alert(fold([created(stage="Negotiation/Review")], STAGES), STAGES, far) is None
