@@ -254,12 +254,13 @@ class DealProcessor:
                 if not stored:
                     continue
                 state = DealState.decode(stored)
-                alert = stalled_alert(state, self.stage_map, now)
+                stall = stall_of(state, self.stage_map)  # once, for the alert and the card, as in _process
+                alert = stalled_alert(state, self.stage_map, now, stall)
                 if alert is not None:
                     mark_stall_alerted(state)
                     alerts.append(Alert(**alert))
                     updates[deal_id.encode()] = state.encode()
-                placements[deal_id] = place(state, self.stage_map, now)
+                placements[deal_id] = place(state, self.stage_map, now, stall)
             if updates:
                 dropped = await self.save_states(updates, alerts)
                 placements, alerts, _rows = self._without_dropped(dropped, placements, alerts)
