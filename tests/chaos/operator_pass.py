@@ -38,7 +38,7 @@ def say(message: str) -> None:
     print(f"[{time.monotonic() - STARTED:7.1f}s] {message}", flush=True)
 
 
-class Stack:
+class RunningStack:
     """The URLs, key and state of the running `make up` stack."""
 
     def __init__(self) -> None:
@@ -107,7 +107,7 @@ class Stack:
                     return seen
 
 
-async def run(stack: Stack, rate: float, between: float, down: float, settle_timeout: float) -> int:
+async def run(stack: RunningStack, rate: float, between: float, down: float, settle_timeout: float) -> int:
     if not await stack.all_ready():
         raise SystemExit("the stack is not ready: start it with `make up` first")
     tag = f"op{int(time.time())}"
@@ -179,7 +179,7 @@ def main() -> None:
     parser.add_argument("--down", type=float, default=10, help="seconds the broker stays down")
     parser.add_argument("--settle-timeout", type=float, default=180)
     args = parser.parse_args()
-    sys.exit(asyncio.run(run(Stack(), args.rate, args.between, args.down, args.settle_timeout)))
+    sys.exit(asyncio.run(run(RunningStack(), args.rate, args.between, args.down, args.settle_timeout)))
 
 
 if __name__ == "__main__":
