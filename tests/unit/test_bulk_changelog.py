@@ -6,6 +6,7 @@ import asyncio
 from types import SimpleNamespace
 
 import pytest
+from aiokafka.partitioner import DefaultPartitioner
 
 from services.scoring.changelog import BulkChangelog, partition_for
 from services.shared.alerts import Alert
@@ -17,9 +18,12 @@ CHANGELOG = "pr-scoring-deals-changelog"
 ALERTS = "deal-alerts"
 
 
+ALERT_PARTITIONS = 3  # not the deal-events count: the alerts topic's own partitions decide
+
+
 class Batch(list):
-    def append(self, key, value, timestamp):  # aiokafka's BatchBuilder.append: None when full
-        super().append((key, value, timestamp))
+    def append(self, key, value, timestamp, headers=()):  # aiokafka's BatchBuilder.append: None when full
+        super().append((key, value, timestamp, headers))
         return True
 
 
@@ -29,17 +33,22 @@ class FakeProducer:
     def __init__(self, name: str, log: list):
         self.name = name
         self.log = log
+        self.alert_batches: list = []  # (partition of the alerts topic, [(key, value, timestamp, headers)])
 
     def create_batch(self):
         return Batch()
 
-    async def send_batch(self, batch, topic, partition):
-        self.log.append((self.name, "states", topic, partition, [key for key, _, _ in batch]))
-        return self._ack(f"states {partition}")
+    async def partitions_for(self, topic):
+        assert topic == ALERTS
+        return set(range(ALERT_PARTITIONS))
 
-    async def send(self, topic, value, key, headers=None):
-        self.log.append((self.name, "alert", topic, key))
-        return self._ack(f"alert {key.decode()}")
+    async def send_batch(self, batch, topic, partition):
+        if topic == CHANGELOG:
+            self.log.append((self.name, "states", topic, partition, [key for key, *_ in batch]))
+            return self._ack(f"states {partition}")
+        self.log.extend((self.name, "alert", topic, key) for key, *_ in batch)
+        self.alert_batches.append((partition, list(batch)))
+        return self._ack("alert " + ",".join(key.decode() for key, *_ in batch))
 
     def _ack(self, what: str) -> asyncio.Future:
         future = asyncio.get_running_loop().create_future()
@@ -103,6 +112,29 @@ async def test_with_transactions_a_deals_alert_goes_through_its_partitions_trans
     assert len(sent) == 3 and not any(entry[0] == "plain" for entry in sent)
     assert bulk.table.data == {d1.encode(): b"s1", d4.encode(): b"s4"}
     assert sum(entry[0] == "acked" for entry in log) == 3  # write returned after every ack
+
+
+async def test_alerts_go_as_one_record_batch_per_alerts_partition_the_default_partitioner_picks():
+    log: list = []
+    app = fake_app(True, log)
+    bulk = changelog(app)
+    bulk.alert_headers = lambda alert: [("traceparent", alert.alert_id.encode())] if alert.alert_id == "al-b" else None
+    d5 = deal_in_partition(5)
+    others = [f"x{i}" for i in range(40) if partition_for(f"x{i}".encode(), PARTITIONS) == 5][:6]
+    alerts = [Alert(deal_id=d5, alert_id="al-a", kind="late_stage_discount")]
+    alerts += [Alert(deal_id=d5, alert_id="al-b", kind="stalled")]
+    alerts += [Alert(deal_id=deal, alert_id=f"al-{deal}", kind="stalled") for deal in others]
+    await bulk.write({d5.encode(): b"s"}, alerts)
+
+    batches = app.producer._transaction_producers["app-0-5"].alert_batches
+    expected: dict[int, list[str]] = {}
+    for alert in alerts:  # what aiokafka's producer.send would have picked, key by key
+        choice = DefaultPartitioner()(alert.deal_id.encode(), list(range(ALERT_PARTITIONS)), [])
+        expected.setdefault(choice, []).append(alert.alert_id)
+    assert {partition: [value.decode() for _, value, _, _ in records] for partition, records in batches} == expected
+    assert len(batches) == len(expected)  # one batch each, the deal's alerts in the order raised
+    headers = {value: headers for _, records in batches for _, value, _, headers in records}
+    assert headers[b"al-b"] == [("traceparent", b"al-b")] and headers[b"al-a"] == ()
 
 
 async def test_with_transactions_the_sends_wait_for_a_commit_holding_the_lock():

@@ -55,7 +55,7 @@ class FakeRocksStore:
 
 
 class Batch(list):
-    def append(self, key, value, timestamp):
+    def append(self, key, value, timestamp, headers=()):
         super().append((key, value))
         return True
 
@@ -85,9 +85,8 @@ class FakeTransactionProducer:
         self.sent.extend(key for key, _ in batch)
         return self._ack()
 
-    async def send(self, topic, value, key, headers=None):
-        self.sent.append(key)
-        return self._ack()
+    async def partitions_for(self, topic):
+        return set(range(PARTITIONS))
 
     async def send_offsets_to_transaction(self, offsets, group_id):
         if self.fenced == "acks":  # the transaction is in a fatal state since the sender died
