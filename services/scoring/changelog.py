@@ -173,7 +173,7 @@ class BulkChangelog:
     async def _send_alerts(self, producer, alerts: list[tuple[bytes, bytes, list | None]]) -> list[asyncio.Future]:
         """The alerts as one record batch per partition of the alerts topic, the partition the
         producer's default partitioner would pick for the key. In the bench's workload a batch of 500
-        events raises about 390 alerts, and ``producer.send`` per alert cost about 2 % of the
+        events raises about 390 alerts, and ``producer.send`` per alert cost about 2.5 % of the
         worker's CPU (docs/benchmarks.md, step 4)."""
         partitions = sorted(await producer.partitions_for(self.alerts_topic))
         by_partition: dict[int, list[tuple[bytes, bytes, list | None]]] = defaultdict(list)
