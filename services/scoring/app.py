@@ -66,9 +66,9 @@ def create_app(settings: ScoringSettings | None = None, clock: Clock = utc_now) 
         # With transactions a commit is what makes alerts visible to read_committed readers:
         # faust's default of 2.8 s would be most of an alert's delay.
         broker_commit_interval=settings.commit_interval,
-        # No linger: BulkChangelog hands the producers whole record batches (the states and, since
-        # step 4, the alerts), so waiting for more records only delayed each batch's acks, which
-        # the Redis write waits for (docs/benchmarks.md, step 4: +6 % events/s at 100k deals).
+        # No linger: BulkChangelog hands the producers whole record batches (the states and the
+        # alerts), so waiting for more records only delays each batch's acks, which the Redis
+        # write waits for (docs/benchmarks.md, step 4: +6 % events/s at 100k deals).
         producer_linger=0.0,
         table_standby_replicas=settings.standby_replicas,
         # Transactions tie the changelog, the alerts and the consumed offsets together:
